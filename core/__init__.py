@@ -1,0 +1,1 @@
+"""delegate's engine: agents, supervisor, model access, tools and store. Never imports Textual."""

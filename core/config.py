@@ -1,0 +1,341 @@
+"""Settings: defaults, then the TOML file, then the environment, then CLI flags.
+
+Every problem is a ConfigError naming the key and what is wrong, so the CLI can
+print one line and exit 2.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any, Literal
+
+from core.catalog import Catalog
+
+PermissionMode = Literal["ask", "allow", "deny"]
+
+READ_TOOLS = ["read_file", "list_files", "search_files"]
+WORKER_TOOLS = frozenset(
+    {"read_file", "list_files", "search_files", "write_file", "edit_file", "run_command", "web_fetch"}
+)
+
+ROLE_PROMPTS: dict[str, str] = {
+    "coding": (
+        "You are a coding sub-agent. Write working code in the workspace with your file "
+        "tools, run it or its tests with run_command, and fix what fails. Keep changes small "
+        "and focused on the task. When done, reply with a short report: files changed, "
+        "commands run and their result, anything left open."
+    ),
+    "research": (
+        "You are a research sub-agent. Gather facts from the workspace and with web_fetch, "
+        "note where each fact came from, and say plainly what you could not confirm. "
+        "Reply with a concise, sourced summary."
+    ),
+    "writer": (
+        "You are a writing sub-agent. Write clear, concrete prose into the files the task "
+        "names, in the tone it asks for. Reply with the files written and a two-line summary."
+    ),
+    "analysis": (
+        "You are an analysis sub-agent. Read the material, run commands to measure rather "
+        "than guess, and reply with findings ranked by importance, each with its evidence."
+    ),
+    "data": (
+        "You are a data sub-agent. Transform, clean or generate data files as asked, check "
+        "the result with run_command, and reply with what you produced and its shape."
+    ),
+}
+GENERIC_ROLE_PROMPT = (
+    "You are a sub-agent working on one task for a lead agent. Use your tools, check your "
+    "work, and reply with a short report of what you did and what is left."
+)
+COMMON_SUFFIX = (
+    " You work inside the workspace directory; paths are relative to it. You see only your "
+    "task, not the lead's conversation. If you receive a message from the lead mid-task, "
+    "follow it. If told to wrap up, stop and report what you have."
+)
+
+
+@dataclass(frozen=True)
+class RoleSpec:
+    name: str
+    model: str
+    timeout_s: float | None
+    tools: tuple[str, ...]
+    prompt: str
+    max_tokens: int = 8192
+    token_budget: int | None = None
+
+    @property
+    def system_prompt(self) -> str:
+        return self.prompt + COMMON_SUFFIX
+
+
+def _role(name: str, model: str, minutes: float | None, tools: list[str]) -> RoleSpec:
+    return RoleSpec(
+        name=name,
+        model=model,
+        timeout_s=minutes * 60 if minutes is not None else None,
+        tools=tuple(tools),
+        prompt=ROLE_PROMPTS.get(name, GENERIC_ROLE_PROMPT),
+    )
+
+
+DEFAULT_ROLES: dict[str, RoleSpec] = {
+    "coding": _role(
+        "coding", "claude-haiku-5-5", 15, [*READ_TOOLS, "write_file", "edit_file", "run_command"]
+    ),
+    "research": _role("research", "claude-haiku-5-5", 5, [*READ_TOOLS, "web_fetch"]),
+    "writer": _role("writer", "claude-sonnet-5-5", 3, [*READ_TOOLS, "write_file"]),
+    "analysis": _role("analysis", "claude-opus-5-5", 10, [*READ_TOOLS, "run_command"]),
+    "data": _role("data", "claude-haiku-5-5", 5, [*READ_TOOLS, "write_file", "run_command"]),
+}
+
+# Read-only commands that are safe to run without asking. A prefix matches whole
+# words only, and never a command that chains, pipes or substitutes (see tools.policy).
+DEFAULT_ALLOW = [
+    "ls",
+    "cat",
+    "head",
+    "tail",
+    "wc",
+    "grep",
+    "find",
+    "pwd",
+    "echo",
+    "git status",
+    "git diff",
+    "git log",
+    "python -m pytest",
+    "python3 -m pytest",
+    "pytest",
+    "python -m py_compile",
+    "python3 -m py_compile",
+]
+
+
+class ConfigError(Exception):
+    """A setting is wrong. `str()` is the one line shown to the user."""
+
+    def __init__(self, key: str, problem: str) -> None:
+        super().__init__(f"config: {key}: {problem}")
+        self.key = key
+        self.problem = problem
+
+
+@dataclass(frozen=True)
+class Settings:
+    ceo_model: str = "claude-opus-5-5"
+    ceo_max_tokens: int = 16384
+    roles: dict[str, RoleSpec] = field(default_factory=lambda: dict(DEFAULT_ROLES))
+    max_concurrent: int = 5
+    permission_mode: PermissionMode = "ask"
+    allow_commands: tuple[str, ...] = tuple(DEFAULT_ALLOW)
+    deny_commands: tuple[str, ...] = ()
+    assume_yes: bool = False
+    workspace: Path = field(default_factory=Path.cwd)
+    db_path: Path | None = None
+    simulate: bool | None = None  # None: simulate when there is no API key
+    scenario: str = "default"
+    sim_tokens_per_s: float = 400.0
+    api_base_url: str | None = None
+    turn_retries: int = 3
+    retry_base_delay_s: float = 1.0
+    command_timeout_s: float = 120.0
+    output_cap_bytes: int = 64_000
+    fetch_max_bytes: int = 2_000_000
+    fetch_timeout_s: float = 20.0
+    catalog: Catalog = field(default_factory=Catalog)
+
+    def role(self, name: str) -> RoleSpec:
+        return self.roles[name]
+
+    def with_overrides(self, **changes: Any) -> Settings:
+        return replace(self, **{k: v for k, v in changes.items() if v is not None})
+
+
+def default_config_path() -> Path:
+    from platformdirs import user_config_dir
+
+    return Path(user_config_dir("delegate")) / "config.toml"
+
+
+def default_db_path() -> Path:
+    from platformdirs import user_data_dir
+
+    return Path(user_data_dir("delegate")) / "delegate.db"
+
+
+def _expect(key: str, value: Any, kind: type | tuple[type, ...], what: str) -> Any:
+    if isinstance(value, bool) and kind is not bool and bool not in (
+        kind if isinstance(kind, tuple) else (kind,)
+    ):
+        raise ConfigError(key, f"must be {what}, got {value!r}")
+    if not isinstance(value, kind):
+        raise ConfigError(key, f"must be {what}, got {value!r}")
+    return value
+
+
+def _positive(key: str, value: Any, *, allow_none: bool = False) -> float | None:
+    if value is None or (allow_none and value in ("none", 0)):
+        if allow_none:
+            return None
+        raise ConfigError(key, "is required")
+    _expect(key, value, (int, float), "a number")
+    if value <= 0:
+        raise ConfigError(key, f"must be positive, got {value!r}")
+    return float(value)
+
+
+def _str_list(key: str, value: Any) -> tuple[str, ...]:
+    _expect(key, value, list, "a list of strings")
+    for item in value:
+        _expect(key, item, str, "a list of strings")
+    return tuple(value)
+
+
+_TOP_KEYS = {"ceo", "roles", "limits", "permissions", "models", "simulator", "api", "tools"}
+
+
+def parse_config(data: dict[str, Any], base: Settings | None = None) -> Settings:
+    """Apply a parsed TOML document to `base` (defaults when None)."""
+    s = base or Settings()
+    changes: dict[str, Any] = {}
+    for key in data:
+        if key not in _TOP_KEYS:
+            raise ConfigError(key, f"unknown section (known: {', '.join(sorted(_TOP_KEYS))})")
+
+    ceo = _expect("ceo", data.get("ceo", {}), dict, "a table")
+    if "model" in ceo:
+        changes["ceo_model"] = _expect("ceo.model", ceo["model"], str, "a model id")
+    if "max_tokens" in ceo:
+        changes["ceo_max_tokens"] = int(_positive("ceo.max_tokens", ceo["max_tokens"]) or 0)
+
+    limits = _expect("limits", data.get("limits", {}), dict, "a table")
+    if "max_concurrent" in limits:
+        n = _expect("limits.max_concurrent", limits["max_concurrent"], int, "a whole number")
+        if n < 1:
+            raise ConfigError("limits.max_concurrent", f"must be at least 1, got {n}")
+        changes["max_concurrent"] = n
+    for name in ("turn_retries",):
+        if name in limits:
+            v = _expect(f"limits.{name}", limits[name], int, "a whole number")
+            if v < 0:
+                raise ConfigError(f"limits.{name}", "must be 0 or more")
+            changes[name] = v
+
+    perms = _expect("permissions", data.get("permissions", {}), dict, "a table")
+    if "mode" in perms:
+        mode = perms["mode"]
+        if mode not in ("ask", "allow", "deny"):
+            raise ConfigError("permissions.mode", f"must be ask, allow or deny, got {mode!r}")
+        changes["permission_mode"] = mode
+    if "allow" in perms:
+        changes["allow_commands"] = _str_list("permissions.allow", perms["allow"])
+    if "deny" in perms:
+        changes["deny_commands"] = _str_list("permissions.deny", perms["deny"])
+
+    tools = _expect("tools", data.get("tools", {}), dict, "a table")
+    for name in ("command_timeout_s", "fetch_timeout_s"):
+        if name in tools:
+            changes[name] = _positive(f"tools.{name}", tools[name])
+    for name in ("output_cap_bytes", "fetch_max_bytes"):
+        if name in tools:
+            changes[name] = int(_positive(f"tools.{name}", tools[name]) or 0)
+
+    sim = _expect("simulator", data.get("simulator", {}), dict, "a table")
+    if "tokens_per_s" in sim:
+        changes["sim_tokens_per_s"] = _positive("simulator.tokens_per_s", sim["tokens_per_s"])
+    if "scenario" in sim:
+        changes["scenario"] = _expect("simulator.scenario", sim["scenario"], str, "a name")
+
+    api = _expect("api", data.get("api", {}), dict, "a table")
+    if "base_url" in api:
+        changes["api_base_url"] = _expect("api.base_url", api["base_url"], str, "a URL")
+
+    if "models" in data:
+        models = _expect("models", data["models"], dict, "a table")
+        try:
+            changes["catalog"] = s.catalog.with_overrides(models)
+        except (ValueError, TypeError, KeyError) as exc:
+            raise ConfigError("models", str(exc)) from None
+
+    if "roles" in data:
+        roles = dict(s.roles)
+        table = _expect("roles", data["roles"], dict, "a table")
+        for name, spec in table.items():
+            key = f"roles.{name}"
+            _expect(key, spec, dict, "a table")
+            base = roles.get(name)
+            if base is None:
+                if "model" not in spec or "tools" not in spec:
+                    raise ConfigError(key, "a new role needs `model` and `tools`")
+                base = RoleSpec(name, spec["model"], 300.0, (), GENERIC_ROLE_PROMPT)
+            rc: dict[str, Any] = {}
+            if "model" in spec:
+                rc["model"] = _expect(f"{key}.model", spec["model"], str, "a model id")
+            if "timeout_s" in spec:
+                rc["timeout_s"] = _positive(f"{key}.timeout_s", spec["timeout_s"], allow_none=True)
+            if "tools" in spec:
+                tl = _str_list(f"{key}.tools", spec["tools"])
+                unknown = [t for t in tl if t not in WORKER_TOOLS]
+                if unknown:
+                    raise ConfigError(
+                        f"{key}.tools",
+                        f"unknown tool {unknown[0]!r} (known: {', '.join(sorted(WORKER_TOOLS))})",
+                    )
+                rc["tools"] = tl
+            if "prompt" in spec:
+                rc["prompt"] = _expect(f"{key}.prompt", spec["prompt"], str, "text")
+            if "max_tokens" in spec:
+                rc["max_tokens"] = int(_positive(f"{key}.max_tokens", spec["max_tokens"]) or 0)
+            if "token_budget" in spec:
+                rc["token_budget"] = int(
+                    _positive(f"{key}.token_budget", spec["token_budget"]) or 0
+                )
+            roles[name] = replace(base, **rc)
+        changes["roles"] = roles
+
+    return replace(s, **changes)
+
+
+def load_settings(
+    path: Path | None = None,
+    *,
+    env: dict[str, str] | None = None,
+    explicit: bool = False,
+) -> Settings:
+    """Defaults + TOML file + environment.
+
+    `explicit` means the user named the file (`--config`), so a missing file is an
+    error; the default path may simply not exist.
+    """
+    env = dict(os.environ) if env is None else env
+    settings = Settings()
+    cfg_path = path or Path(env.get("DELEGATE_CONFIG", "")) or None
+    if cfg_path is None or str(cfg_path) == ".":
+        cfg_path = default_config_path()
+        explicit = False
+    elif path is None:
+        explicit = True
+    if cfg_path.exists() or explicit:
+        try:
+            raw = cfg_path.read_bytes()
+        except OSError as exc:
+            raise ConfigError(str(cfg_path), f"cannot read: {exc.strerror or exc}") from None
+        try:
+            data = tomllib.loads(raw.decode("utf-8"))
+        except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+            raise ConfigError(str(cfg_path), f"invalid TOML: {exc}") from None
+        settings = parse_config(data, settings)
+    if env.get("DELEGATE_DB"):
+        settings = replace(settings, db_path=Path(env["DELEGATE_DB"]))
+    if env.get("ANTHROPIC_BASE_URL"):
+        settings = replace(settings, api_base_url=env["ANTHROPIC_BASE_URL"])
+    if env.get("DELEGATE_MAX_CONCURRENT"):
+        raw_n = env["DELEGATE_MAX_CONCURRENT"]
+        if not raw_n.isdigit() or int(raw_n) < 1:
+            raise ConfigError("DELEGATE_MAX_CONCURRENT", f"must be a whole number >= 1, got {raw_n!r}")
+        settings = replace(settings, max_concurrent=int(raw_n))
+    return settings

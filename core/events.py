@@ -1,0 +1,287 @@
+"""The event vocabulary: everything that happens in a run, as frozen dataclasses.
+
+Events flow up from the core on one bus; the TUI, the SQLite store and the
+headless printer all subscribe to the same stream. Replay is this stream read
+back from the store, so every event must round-trip through `to_dict`/`from_dict`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from dataclasses import dataclass, field
+from typing import Any, ClassVar, Literal
+
+AgentState = Literal[
+    "queued",
+    "running",
+    "waiting_approval",
+    "done",
+    "failed",
+    "killed",
+    "timed_out",
+    "interrupted",
+]
+TERMINAL_STATES: frozenset[str] = frozenset(
+    {"done", "failed", "killed", "timed_out", "interrupted"}
+)
+RunStatus = Literal["running", "done", "failed", "interrupted", "cancelled"]
+ApprovalDecision = Literal["once", "always", "deny"]
+
+CEO_ID = "ceo"
+
+_REGISTRY: dict[str, type[Event]] = {}
+
+
+def _now() -> float:
+    return time.time()
+
+
+@dataclass(frozen=True, kw_only=True)
+class Event:
+    """Base of all events. `agent_id` is None for run-level events."""
+
+    kind: ClassVar[str] = "event"
+    run_id: str
+    agent_id: str | None = None
+    ts: float = field(default_factory=_now)
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        _REGISTRY[cls.kind] = cls
+
+    def to_dict(self) -> dict[str, Any]:
+        data = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
+        data["kind"] = self.kind
+        return data
+
+    @staticmethod
+    def from_dict(data: dict[str, Any]) -> Event:
+        payload = dict(data)
+        cls = _REGISTRY[payload.pop("kind")]
+        names = {f.name for f in dataclasses.fields(cls)}
+        return cls(**{k: v for k, v in payload.items() if k in names})
+
+
+def event_class(kind: str) -> type[Event]:
+    return _REGISTRY[kind]
+
+
+# --- run level -------------------------------------------------------------
+
+
+@dataclass(frozen=True, kw_only=True)
+class RunStarted(Event):
+    kind: ClassVar[str] = "run_started"
+    task: str
+    workspace: str
+    ceo_model: str
+    simulated: bool
+    max_concurrent: int
+    resumed_from: str | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class RunFinished(Event):
+    kind: ClassVar[str] = "run_finished"
+    status: RunStatus
+    result: str
+    cost_usd: float | None
+
+
+@dataclass(frozen=True, kw_only=True)
+class OperatorMessage(Event):
+    """The operator said something to the CEO; `queued` if the CEO was busy."""
+
+    kind: ClassVar[str] = "operator_message"
+    text: str
+    queued: bool = False
+    message_id: str = ""
+
+
+# --- agent lifecycle -------------------------------------------------------
+
+
+@dataclass(frozen=True, kw_only=True)
+class AgentSpawned(Event):
+    """A new agent (or a new attempt of one) exists. The CEO is agent `ceo`."""
+
+    kind: ClassVar[str] = "agent_spawned"
+    role: str
+    model: str
+    task: str
+    attempt: int = 1
+    timeout_s: float | None = None
+    context_window: int | None = None
+    note: str | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class AgentQueued(Event):
+    """Position in the FIFO queue (1 = next to run). Re-sent as the queue moves."""
+
+    kind: ClassVar[str] = "agent_queued"
+    position: int
+
+
+@dataclass(frozen=True, kw_only=True)
+class AgentStateChanged(Event):
+    kind: ClassVar[str] = "agent_state"
+    state: AgentState
+    reason: str = ""
+
+
+@dataclass(frozen=True, kw_only=True)
+class AgentFinished(Event):
+    """A terminal state with its result; follows the final AgentStateChanged."""
+
+    kind: ClassVar[str] = "agent_finished"
+    state: AgentState
+    result: str
+    elapsed_s: float
+    attempt: int = 1
+
+
+@dataclass(frozen=True, kw_only=True)
+class TimeoutChanged(Event):
+    kind: ClassVar[str] = "timeout_changed"
+    timeout_s: float | None
+    reason: str = ""
+
+
+# --- model turns -----------------------------------------------------------
+
+
+@dataclass(frozen=True, kw_only=True)
+class TurnStarted(Event):
+    kind: ClassVar[str] = "turn_started"
+    turn: int
+    model: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class TextDelta(Event):
+    kind: ClassVar[str] = "text_delta"
+    turn: int
+    text: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class ThinkingDelta(Event):
+    kind: ClassVar[str] = "thinking_delta"
+    turn: int
+    text: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class TurnEnded(Event):
+    kind: ClassVar[str] = "turn_ended"
+    turn: int
+    stop_reason: str | None
+    interrupted: bool = False
+
+
+@dataclass(frozen=True, kw_only=True)
+class UsageUpdated(Event):
+    """Cumulative usage of one agent attempt (totals, not increments)."""
+
+    kind: ClassVar[str] = "usage"
+    attempt: int
+    input_tokens: int
+    output_tokens: int
+    cache_read_tokens: int
+    cache_write_tokens: int
+    cost_usd: float | None
+    context_tokens: int = 0
+
+
+@dataclass(frozen=True, kw_only=True)
+class ApiRetry(Event):
+    """A model turn failed in a retryable way and will be tried again."""
+
+    kind: ClassVar[str] = "api_retry"
+    turn: int
+    try_number: int
+    delay_s: float
+    reason: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class MessageAppended(Event):
+    """One message added to an agent's conversation, exactly as sent to the API.
+
+    The ordered MessageAppended events of an agent attempt are its conversation:
+    the transcript screen shows them and resume rebuilds from them.
+    """
+
+    kind: ClassVar[str] = "message"
+    attempt: int
+    role: Literal["user", "assistant"]
+    content: list[dict[str, Any]]
+
+
+# --- tools -----------------------------------------------------------------
+
+
+@dataclass(frozen=True, kw_only=True)
+class ToolCallStarted(Event):
+    kind: ClassVar[str] = "tool_started"
+    tool_use_id: str
+    name: str
+    input: dict[str, Any]
+    summary: str = ""
+
+
+@dataclass(frozen=True, kw_only=True)
+class ToolCallFinished(Event):
+    kind: ClassVar[str] = "tool_finished"
+    tool_use_id: str
+    name: str
+    output: str
+    is_error: bool = False
+    summary: str = ""
+
+
+@dataclass(frozen=True, kw_only=True)
+class ApprovalRequested(Event):
+    kind: ClassVar[str] = "approval_requested"
+    request_id: str
+    tool: str
+    command: str
+    cwd: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class ApprovalResolved(Event):
+    kind: ClassVar[str] = "approval_resolved"
+    request_id: str
+    decision: ApprovalDecision
+    by: str = "operator"
+
+
+# --- steering --------------------------------------------------------------
+
+
+@dataclass(frozen=True, kw_only=True)
+class SteerQueued(Event):
+    kind: ClassVar[str] = "steer_queued"
+    steer_id: str
+    message: str
+    interrupt: bool = False
+    source: str = "operator"
+
+
+@dataclass(frozen=True, kw_only=True)
+class SteerDelivered(Event):
+    kind: ClassVar[str] = "steer_delivered"
+    steer_id: str
+    turn: int
+
+
+@dataclass(frozen=True, kw_only=True)
+class Notice(Event):
+    """A line for humans: simulator in use, store lag, a warning."""
+
+    kind: ClassVar[str] = "notice"
+    level: Literal["info", "warning", "error"] = "info"
+    text: str

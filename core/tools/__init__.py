@@ -1,0 +1,1 @@
+"""Worker tools (files, shell, web) and the permission policy."""

@@ -1,0 +1,118 @@
+"""The tool interface shared by worker tools and the CEO's delegation tools."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Protocol
+
+# Async hook: may this command run? Returns (allowed, reason shown to the model when not).
+Authorize = Callable[[str, str, str, str], Awaitable[tuple[bool, str]]]
+# (agent_id, tool_name, command, cwd) -> (allowed, reason)
+
+
+@dataclass(frozen=True)
+class ToolResult:
+    text: str
+    is_error: bool = False
+
+
+class ToolError(Exception):
+    """Raised by a tool for a failure the model should read and react to."""
+
+
+@dataclass
+class ToolContext:
+    """What a tool call may use. One per agent; tools must not keep other state."""
+
+    workspace: Path
+    agent_id: str
+    authorize: Authorize
+    command_timeout_s: float = 120.0
+    output_cap_bytes: int = 64_000
+    fetch_max_bytes: int = 2_000_000
+    fetch_timeout_s: float = 20.0
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+class Tool(Protocol):
+    name: str
+    description: str
+    input_schema: dict[str, Any]
+
+    async def run(self, args: dict[str, Any], ctx: ToolContext) -> ToolResult: ...
+
+    def summary(self, args: dict[str, Any]) -> str:
+        """One short line for the UI: 'write_file site/index.html'."""
+        ...
+
+
+def tool_spec(tool: Tool) -> dict[str, Any]:
+    """The tool as the Messages API wants it."""
+    return {"name": tool.name, "description": tool.description, "input_schema": tool.input_schema}
+
+
+_JSON_TYPES: dict[str, tuple[type, ...]] = {
+    "string": (str,),
+    "integer": (int,),
+    "number": (int, float),
+    "boolean": (bool,),
+    "array": (list,),
+    "object": (dict,),
+}
+
+
+def validate_input(schema: dict[str, Any], args: Any) -> str | None:
+    """Check tool input against the (flat) schema; the problem as text, or None."""
+    if not isinstance(args, dict):
+        return f"input must be an object, got {type(args).__name__}"
+    props: dict[str, Any] = schema.get("properties", {})
+    for name in schema.get("required", []):
+        if name not in args:
+            return f"missing required field {name!r}"
+    for name, value in args.items():
+        spec = props.get(name)
+        if spec is None:
+            if schema.get("additionalProperties", True) is False:
+                return f"unknown field {name!r}"
+            continue
+        want = spec.get("type")
+        kinds = want if isinstance(want, list) else [want] if want else []
+        if kinds and value is not None:
+            ok = any(
+                isinstance(value, _JSON_TYPES.get(k, (object,)))
+                and not (k in ("integer", "number") and isinstance(value, bool))
+                for k in kinds
+            )
+            if not ok:
+                return f"field {name!r} must be {' or '.join(kinds)}, got {type(value).__name__}"
+        if "enum" in spec and value not in spec["enum"]:
+            return f"field {name!r} must be one of {spec['enum']}"
+    return None
+
+
+async def execute(
+    tools: dict[str, Tool], name: str, args: Any, ctx: ToolContext
+) -> ToolResult:
+    """Run one tool call; every failure becomes a tool error for the model, never an exception.
+
+    Cancellation (kill, timeout, interrupt) still propagates.
+    """
+    tool = tools.get(name)
+    if tool is None:
+        return ToolResult(
+            f"unknown tool {name!r}; available: {', '.join(sorted(tools))}", is_error=True
+        )
+    problem = validate_input(tool.input_schema, args)
+    if problem:
+        return ToolResult(f"invalid input for {name}: {problem}", is_error=True)
+    try:
+        return await tool.run(args, ctx)
+    except ToolError as exc:
+        return ToolResult(str(exc), is_error=True)
+    except asyncio.CancelledError:
+        raise
+    except Exception as exc:  # a tool bug must not take the agent down
+        return ToolResult(f"{name} failed: {type(exc).__name__}: {exc}", is_error=True)
