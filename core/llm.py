@@ -1,0 +1,441 @@
+"""Model calls: stream one assistant turn through the anthropic SDK, with turn-level retries.
+
+This is the only module that calls the SDK. The SDK retries HTTP errors before a
+stream starts; failures after it started (an SSE `error` event, a dropped socket, a
+read timeout, a stream cut before `message_stop`, a malformed event) it does not, so
+`ModelClient` retries the whole turn with full-jitter backoff on top.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import copy
+import email.utils
+import random
+import time
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+import anthropic
+import httpx2
+
+from core.catalog import Usage
+
+__all__ = [
+    "MissingKeyError",
+    "ModelClient",
+    "TurnError",
+    "TurnRequest",
+    "TurnResult",
+    "TurnSink",
+    "make_client",
+]
+
+CACHE_CONTROL: dict[str, str] = {"type": "ephemeral"}
+THINKING: dict[str, str] = {"type": "adaptive", "display": "summarized"}
+# Error types that no later try can fix, when they come as an SSE `error` event.
+PERMANENT_TYPES = frozenset(
+    {
+        "invalid_request_error",
+        "authentication_error",
+        "permission_error",
+        "not_found_error",
+        "request_too_large",
+        "billing_error",
+    }
+)
+RETRYABLE_STATUS = frozenset({408, 409, 429})
+MAX_RETRY_AFTER_S = 600.0
+_UNCACHEABLE_BLOCKS = frozenset({"thinking", "redacted_thinking"})
+
+
+class MissingKeyError(Exception):
+    """No API key was given; the caller should use the simulator or ask for a key."""
+
+
+def make_client(
+    api_key: str | None,
+    base_url: str | None,
+    *,
+    transport: httpx2.AsyncBaseTransport | None = None,
+    max_retries: int = 2,
+    timeout_s: float = 600.0,
+) -> anthropic.AsyncAnthropic:
+    """An SDK client for `api_key`, or `MissingKeyError` before any call when there is none.
+
+    The key is always passed explicitly, so the SDK never falls back to profiles or
+    other credentials from the environment. `base_url=None` means the SDK default
+    (it also reads `ANTHROPIC_BASE_URL`).
+    """
+    if api_key is None or not api_key.strip():
+        raise MissingKeyError("no Anthropic API key: set ANTHROPIC_API_KEY, or run with --simulate")
+    http_client = httpx2.AsyncClient(transport=transport) if transport is not None else None
+    return anthropic.AsyncAnthropic(
+        api_key=api_key.strip(),
+        base_url=base_url or None,
+        max_retries=max_retries,
+        timeout=httpx2.Timeout(timeout_s, connect=min(timeout_s, 10.0)),
+        http_client=http_client,
+    )
+
+
+@dataclass(frozen=True)
+class TurnRequest:
+    model: str
+    system: str
+    messages: list[dict[str, Any]]  # API message params; content may be str or list of blocks
+    tools: list[dict[str, Any]]  # [{"name", "description", "input_schema"}]
+    max_tokens: int
+    cache: bool = False  # cache_control on the system block, last tool and last message block
+    thinking: bool = False  # adaptive thinking with summarized display
+
+
+class TurnSink(Protocol):
+    """Callbacks as the turn streams; all sync and cheap."""
+
+    def on_text(self, text: str) -> None: ...
+    def on_thinking(self, text: str) -> None: ...
+    def on_tool_use(self, tool_use_id: str, name: str) -> None: ...
+    def on_usage(self, usage: Usage) -> None: ...
+    def on_retry(self, try_number: int, delay_s: float, reason: str) -> None: ...
+
+
+@dataclass(frozen=True)
+class TurnResult:
+    content: list[dict[str, Any]]  # the reply's content blocks as API params, as received
+    stop_reason: str
+    usage: Usage  # of the successful try
+
+
+class TurnError(Exception):
+    """The turn failed for good; `reason` is one readable line."""
+
+    def __init__(
+        self, reason: str, *, status: int | None, error_type: str | None, retryable: bool
+    ) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.status = status
+        self.error_type = error_type
+        self.retryable = retryable
+
+
+@dataclass(frozen=True)
+class _Failure:
+    """One failed try, classified."""
+
+    reason: str
+    status: int | None = None
+    error_type: str | None = None
+    retryable: bool = True
+    retry_after_s: float | None = None
+
+
+class _TryFailed(Exception):
+    def __init__(self, failure: _Failure) -> None:
+        super().__init__(failure.reason)
+        self.failure = failure
+
+
+class ModelClient:
+    """Streams turns; retries a failed try up to `retries` times (so `retries + 1` tries)."""
+
+    def __init__(
+        self,
+        client: anthropic.AsyncAnthropic,
+        *,
+        retries: int = 3,
+        base_delay_s: float = 1.0,
+        max_delay_s: float = 30.0,
+        rng: random.Random | None = None,
+    ) -> None:
+        self.client = client
+        self.retries = max(0, retries)
+        self.base_delay_s = base_delay_s
+        self.max_delay_s = max_delay_s
+        self.rng = rng or random.Random()
+
+    async def stream_turn(self, request: TurnRequest, sink: TurnSink) -> TurnResult:
+        params = build_params(request)
+        tries = self.retries + 1
+        for try_index in range(tries):
+            try:
+                return await self._one_try(params, sink)
+            except _TryFailed as failed:
+                failure = failed.failure
+            reason = self._scrub(failure.reason)
+            if not failure.retryable:
+                raise TurnError(
+                    reason, status=failure.status, error_type=failure.error_type, retryable=False
+                )
+            if try_index + 1 >= tries:
+                raise TurnError(
+                    f"model call failed, gave up after {tries} tries: {reason}",
+                    status=failure.status,
+                    error_type=failure.error_type,
+                    retryable=True,
+                )
+            delay = self._delay(try_index, failure.retry_after_s)
+            sink.on_retry(try_index + 1, delay, reason)
+            await asyncio.sleep(delay)
+        raise AssertionError("unreachable")
+
+    def _delay(self, try_index: int, retry_after_s: float | None) -> float:
+        """Full jitter: uniform(0, min(max, base * 2**n)); at least what retry-after asks."""
+        cap = min(self.max_delay_s, self.base_delay_s * 2**try_index)
+        delay = self.rng.uniform(0.0, max(0.0, cap))
+        if retry_after_s is not None:
+            delay = max(delay, min(retry_after_s, MAX_RETRY_AFTER_S))
+        return delay
+
+    def _scrub(self, text: str) -> str:
+        key = self.client.api_key
+        if key:
+            text = text.replace(key, "***")
+        return text
+
+    async def _one_try(self, params: dict[str, Any], sink: TurnSink) -> TurnResult:
+        """One streamed request. SDK and network failures come out as `_TryFailed`;
+        errors raised by the sink itself propagate unchanged."""
+        started = stopped = False
+        current = Usage()
+        try:
+            manager = self.client.messages.stream(**params)
+            stream = await manager.__aenter__()
+        except Exception as exc:
+            raise _TryFailed(classify(exc, params["model"])) from exc
+        try:
+            while True:
+                try:
+                    event = await stream.__anext__()
+                except StopAsyncIteration:
+                    break
+                except Exception as exc:
+                    raise _TryFailed(classify(exc, params["model"])) from exc
+                if event.type == "message_start":
+                    started = True
+                    current = _usage_from(event.message.usage, current, replace_input=True)
+                    sink.on_usage(current)
+                elif event.type == "message_delta":
+                    current = _usage_from(event.usage, current, replace_input=False)
+                    sink.on_usage(current)
+                elif event.type == "message_stop":
+                    stopped = True
+                elif event.type == "content_block_start":
+                    block = event.content_block
+                    if block.type == "tool_use":
+                        sink.on_tool_use(block.id, block.name)
+                elif event.type == "content_block_delta":
+                    delta = event.delta
+                    if delta.type == "text_delta":
+                        sink.on_text(delta.text)
+                    elif delta.type == "thinking_delta":
+                        sink.on_thinking(delta.thinking)
+            if not started or not stopped:
+                raise _TryFailed(_Failure("the stream ended early (no message_stop)"))
+            try:
+                message = await stream.get_final_message()
+            except Exception as exc:
+                raise _TryFailed(classify(exc, params["model"])) from exc
+            if message.stop_reason is None:
+                raise _TryFailed(_Failure("the stream ended early (no stop_reason)"))
+            usage = _usage_from(message.usage, Usage(), replace_input=True)
+            return TurnResult(
+                content=[block_param(b) for b in message.content],
+                stop_reason=message.stop_reason,
+                usage=usage,
+            )
+        finally:
+            # Closes the response also on cancellation, so the socket is not left open.
+            with contextlib.suppress(Exception):
+                await manager.__aexit__(None, None, None)
+
+
+def _usage_from(raw: Any, current: Usage, *, replace_input: bool) -> Usage:
+    """Merge an SDK usage record into `current`: every count is a running total, so replace.
+
+    `message_delta` usage may omit the input counts (None): those keep their values.
+    """
+
+    def pick(name: str, old: int) -> int:
+        value = getattr(raw, name, None)
+        if value is None:
+            return 0 if replace_input and name != "output_tokens" else old
+        return int(value)
+
+    return Usage(
+        input_tokens=pick("input_tokens", current.input_tokens),
+        output_tokens=pick("output_tokens", current.output_tokens),
+        cache_read_tokens=pick("cache_read_input_tokens", current.cache_read_tokens),
+        cache_write_tokens=pick("cache_creation_input_tokens", current.cache_write_tokens),
+    )
+
+
+def build_params(request: TurnRequest) -> dict[str, Any]:
+    """The `messages.stream` keyword arguments for a request; never mutates the request."""
+    params: dict[str, Any] = {
+        "model": request.model,
+        "max_tokens": request.max_tokens,
+        "messages": list(request.messages),
+    }
+    if request.system:
+        if request.cache:
+            params["system"] = [
+                {"type": "text", "text": request.system, "cache_control": dict(CACHE_CONTROL)}
+            ]
+        else:
+            params["system"] = request.system
+    if request.tools:
+        tools = list(request.tools)
+        if request.cache:
+            tools[-1] = {**tools[-1], "cache_control": dict(CACHE_CONTROL)}
+        params["tools"] = tools
+    if request.cache and request.messages:
+        params["messages"][-1] = _with_cache_mark(request.messages[-1])
+    if request.thinking:
+        params["thinking"] = dict(THINKING)
+    return params
+
+
+def _with_cache_mark(message: dict[str, Any]) -> dict[str, Any]:
+    """A copy of `message` whose last cacheable content block carries cache_control."""
+    content = message.get("content")
+    if isinstance(content, str):
+        if not content:
+            return message
+        blocks: list[Any] = [{"type": "text", "text": content}]
+    elif isinstance(content, list):
+        blocks = list(content)
+    else:
+        return message
+    for i in range(len(blocks) - 1, -1, -1):
+        block = blocks[i]
+        if isinstance(block, dict) and block.get("type") not in _UNCACHEABLE_BLOCKS:
+            blocks[i] = {**block, "cache_control": dict(CACHE_CONTROL)}
+            return {**message, "content": blocks}
+    return message
+
+
+def block_param(block: Any) -> dict[str, Any]:
+    """A response content block as a request param, as received.
+
+    Dumps only the fields the API sent (not the SDK's defaults such as `citations: None`
+    or the helper's `parsed_output`), and drops top-level nulls; nested values (a tool's
+    input) are kept exactly.
+    """
+    exclude = getattr(block, "__api_exclude__", None)
+    data: dict[str, Any] = block.model_dump(
+        mode="json", by_alias=True, exclude_unset=True, exclude=exclude
+    )
+    data.pop("parsed_output", None)
+    out = {k: v for k, v in data.items() if v is not None}
+    if out.get("type") == "tool_use":
+        out["input"] = copy.deepcopy(block.input)
+    return out
+
+
+def classify(exc: BaseException, model: str) -> _Failure:
+    """What a failed try means: a readable reason, and whether another try may succeed."""
+    if isinstance(exc, anthropic.APIStatusError):
+        return _status_failure(exc, model)
+    if isinstance(exc, anthropic.APITimeoutError | httpx2.TimeoutException):
+        return _Failure("the API did not answer in time (timeout)")
+    if isinstance(exc, anthropic.APIConnectionError):
+        cause = exc.__cause__
+        detail = f": {_one_line(str(cause))}" if cause is not None and str(cause) else ""
+        return _Failure(f"could not reach the API (connection error{detail})")
+    if isinstance(exc, httpx2.TransportError):
+        return _Failure(
+            f"the connection dropped mid-reply ({type(exc).__name__}: "
+            f"{_one_line(str(exc)) or 'no detail'})"
+        )
+    if isinstance(exc, ValueError | RuntimeError | IndexError | KeyError):
+        # A `data:` line that is not JSON (JSONDecodeError), tool input that does not
+        # parse, or events out of order: a garbled stream.
+        return _Failure(
+            f"the stream was malformed ({type(exc).__name__}: {_one_line(str(exc))[:200]})"
+        )
+    return _Failure(
+        f"unexpected error from the API client ({type(exc).__name__}: {_one_line(str(exc))[:200]})",
+        retryable=False,
+    )
+
+
+def _status_failure(exc: anthropic.APIStatusError, model: str) -> _Failure:
+    status = exc.status_code
+    error_type = exc.type if isinstance(exc.type, str) else None
+    message = _api_message(exc)
+    label = f"{status} {error_type}" if error_type else str(status)
+    retry_after = _retry_after(exc.response.headers)
+    if status == 200:
+        # An `event: error` inside a stream that had started.
+        what = {
+            "overloaded_error": "API overloaded mid-reply",
+            "rate_limit_error": "rate limited mid-reply",
+            "api_error": "API error mid-reply",
+            "timeout_error": "API timed out mid-reply",
+        }.get(error_type or "", "the stream reported an error")
+        return _Failure(
+            f"{what} ({error_type or 'unknown error'}): {message}",
+            status=None,
+            error_type=error_type,
+            retryable=error_type not in PERMANENT_TYPES,
+            retry_after_s=retry_after,
+        )
+    if status == 401:
+        reason = f"the API key was refused ({label}): {message}"
+    elif status == 403:
+        reason = f"permission denied ({label}): {message}"
+    elif status == 404:
+        reason = f"model '{model}' not found ({label}): {message}"
+    elif status == 413:
+        reason = f"the request is too large ({label}): {message}"
+    elif status == 429:
+        reason = f"rate limited ({label}): {message}"
+    elif status == 529 or error_type == "overloaded_error":
+        reason = f"API overloaded ({label}): {message}"
+    elif status >= 500:
+        reason = f"API server error ({label}): {message}"
+    else:
+        reason = f"the API refused the request ({label}): {message}"
+    retryable = status in RETRYABLE_STATUS or status >= 500
+    return _Failure(
+        reason,
+        status=status,
+        error_type=error_type,
+        retryable=retryable,
+        retry_after_s=retry_after if retryable else None,
+    )
+
+
+def _api_message(exc: anthropic.APIStatusError) -> str:
+    message = exc.api_message if isinstance(exc.api_message, str) else None
+    if not message:
+        body = exc.body
+        message = body if isinstance(body, str) and body else exc.message
+    return _one_line(message)[:300] or "no message"
+
+
+def _retry_after(headers: httpx2.Headers) -> float | None:
+    """Seconds asked by `retry-after-ms` or `retry-after` (seconds or an HTTP date)."""
+    value = headers.get("retry-after-ms")
+    if value is not None:
+        try:
+            return max(0.0, float(value) / 1000)
+        except ValueError:
+            pass
+    value = headers.get("retry-after")
+    if value is None:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        parsed = email.utils.parsedate_tz(value)
+        if parsed is None:
+            return None
+        return max(0.0, float(email.utils.mktime_tz(parsed) - time.time()))
+
+
+def _one_line(text: str) -> str:
+    return " ".join(text.split())
