@@ -1,0 +1,274 @@
+"""Running shell commands: `run_shell` (shared with the CEO's run_check) and `run_command`.
+
+A command runs as `/bin/sh -c` in its own process group, with a timeout and a byte cap
+on its output: bytes beyond the cap are dropped as they arrive (a head and a tail are
+kept), so a command printing 100 MB costs no memory. When the command ends, times out
+or is cancelled (agent killed), the whole group is stopped: SIGTERM, then SIGKILL after
+a short grace, so no background process outlives the command.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import signal
+import subprocess
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from core.tools.base import ToolContext, ToolError, ToolResult
+from core.tools.workspace import workspace_root
+
+MAX_COMMAND_TIMEOUT_S = 600.0
+KILL_GRACE_S = 0.3
+PIPE_CLOSE_WAIT_S = 1.0
+# Never hand the model's commands our API credentials.
+SCRUBBED_ENV = ("ANTHROPIC_API_KEY", "ANTHROPIC_AUTH_TOKEN")
+
+
+@dataclass(frozen=True)
+class CommandResult:
+    """What a command did. The `*_tail` texts are capped: head, a cut marker, then the tail."""
+
+    exit_code: int | None
+    stdout_tail: str
+    stderr_tail: str
+    timed_out: bool
+    truncated: bool
+    bytes_cut: int = 0
+    elapsed_s: float = 0.0
+
+
+class _CappedBuffer:
+    """Keeps the first `head_cap` bytes and the last `tail_cap` bytes; counts the rest."""
+
+    def __init__(self, cap: int) -> None:
+        self.head_cap = max(cap // 2, 1)
+        self.tail_cap = max(cap, 1)
+        self.head = bytearray()
+        self.tail = bytearray()
+        self.total = 0
+        self.dropped = 0
+
+    def feed(self, data: bytes) -> None:
+        self.total += len(data)
+        room = self.head_cap - len(self.head)
+        if room > 0:
+            self.head += data[:room]
+            data = data[room:]
+        if data:
+            self.tail += data
+            excess = len(self.tail) - self.tail_cap
+            if excess > 0:
+                del self.tail[:excess]
+                self.dropped += excess
+
+    def render(self, budget: int) -> tuple[str, int]:
+        """The kept text within `budget` bytes, and how many bytes were cut."""
+        if self.dropped == 0:
+            data = bytes(self.head + self.tail)
+            if len(data) <= budget:
+                return _decode(data), 0
+            prefix = suffix = data
+        else:
+            prefix, suffix = bytes(self.head), bytes(self.tail)
+        keep_head = budget // 3
+        keep_tail = budget - keep_head
+        shown_head = prefix[:keep_head]
+        shown_tail = suffix[len(suffix) - keep_tail :] if keep_tail else b""
+        cut = self.total - len(shown_head) - len(shown_tail)
+        text = f"{_decode(shown_head)}\n[... {cut} bytes cut ...]\n{_decode(shown_tail)}"
+        return text, cut
+
+
+def _decode(data: bytes) -> str:
+    return data.decode("utf-8", "replace")
+
+
+def _budgets(out: int, err: int, cap: int) -> tuple[int, int]:
+    """Split `cap` bytes between stdout and stderr; a short stream leaves room to the other."""
+    if out + err <= cap:
+        return out, err
+    half = cap // 2
+    if out < half:
+        return out, cap - out
+    if err < half:
+        return cap - err, err
+    return half, cap - half
+
+
+class _Capture(asyncio.SubprocessProtocol):
+    """Feeds pipe data into capped buffers; futures for 'shell exited' and 'all closed'."""
+
+    def __init__(self, cap: int, loop: asyncio.AbstractEventLoop) -> None:
+        self.buffers = {1: _CappedBuffer(cap), 2: _CappedBuffer(cap)}
+        self.exited: asyncio.Future[None] = loop.create_future()
+        self.closed: asyncio.Future[None] = loop.create_future()
+
+    def pipe_data_received(self, fd: int, data: bytes | str) -> None:
+        buf = self.buffers.get(fd)
+        if buf is not None:
+            buf.feed(data.encode() if isinstance(data, str) else data)
+
+    def process_exited(self) -> None:
+        if not self.exited.done():
+            self.exited.set_result(None)
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        if not self.closed.done():
+            self.closed.set_result(None)
+
+
+def _signal_group(pgid: int, sig: int) -> bool:
+    """Send `sig` to the process group; False when the group is already gone."""
+    try:
+        os.killpg(pgid, sig)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return False
+    return True
+
+
+async def _stop_group(pgid: int, capture: _Capture) -> None:
+    """SIGTERM the group, give it a short grace to exit, then SIGKILL whatever is left.
+
+    SIGKILL is sent even if this coroutine is cancelled again while it waits.
+    """
+    try:
+        if _signal_group(pgid, signal.SIGTERM):
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(asyncio.shield(capture.closed), KILL_GRACE_S)
+    finally:
+        _signal_group(pgid, signal.SIGKILL)
+
+
+def _command_env() -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if k not in SCRUBBED_ENV}
+    env.setdefault("PAGER", "cat")
+    env.setdefault("GIT_PAGER", "cat")
+    return env
+
+
+async def run_shell(command: str, cwd: Path, timeout_s: float, output_cap: int) -> CommandResult:
+    """Run `command` with `/bin/sh -c` in `cwd`; stdout and stderr are captured separately.
+
+    Cancellation stops the whole process group, waits for the shell to be reaped, then
+    re-raises. The group is also stopped when the shell exits, so background jobs end too.
+    """
+    loop = asyncio.get_running_loop()
+    capture = _Capture(output_cap, loop)
+    started = time.monotonic()
+    transport, _ = await loop.subprocess_exec(
+        lambda: capture,
+        "/bin/sh",
+        "-c",
+        command,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        cwd=str(cwd),
+        env=_command_env(),
+        start_new_session=True,
+    )
+    pgid = transport.get_pid()
+    timed_out = False
+    try:
+        try:
+            await asyncio.wait_for(asyncio.shield(capture.exited), timeout_s)
+        except TimeoutError:
+            timed_out = True
+        await _stop_group(pgid, capture)
+        # Processes that left the group could still hold the pipes: do not wait forever.
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(asyncio.shield(capture.closed), PIPE_CLOSE_WAIT_S)
+    except asyncio.CancelledError:
+        try:
+            await _stop_group(pgid, capture)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(asyncio.shield(capture.exited), PIPE_CLOSE_WAIT_S)
+        finally:
+            transport.close()
+        raise
+    transport.close()
+    exit_code = transport.get_returncode()
+    out, err = capture.buffers[1], capture.buffers[2]
+    out_budget, err_budget = _budgets(out.total, err.total, output_cap)
+    stdout, out_cut = out.render(out_budget)
+    stderr, err_cut = err.render(err_budget)
+    return CommandResult(
+        exit_code=exit_code,
+        stdout_tail=stdout,
+        stderr_tail=stderr,
+        timed_out=timed_out,
+        truncated=bool(out_cut or err_cut),
+        bytes_cut=out_cut + err_cut,
+        elapsed_s=time.monotonic() - started,
+    )
+
+
+def command_timeout(requested: float | None, default_s: float) -> float:
+    """The timeout to use: the requested one (or the default), capped."""
+    if requested is None:
+        return default_s
+    if requested <= 0:
+        raise ToolError(f"timeout_s must be positive, got {requested}")
+    return min(float(requested), max(default_s, MAX_COMMAND_TIMEOUT_S))
+
+
+def format_result(result: CommandResult, timeout_s: float) -> str:
+    """The text the model reads: status line, then stdout and stderr sections."""
+    if result.timed_out:
+        head = f"timed out after {timeout_s:g} s; the command and its processes were stopped"
+    else:
+        head = f"exit code {result.exit_code} ({result.elapsed_s:.1f} s)"
+    parts = [head]
+    if result.stdout_tail:
+        parts.append(f"--- stdout ---\n{result.stdout_tail.rstrip()}")
+    if result.stderr_tail:
+        parts.append(f"--- stderr ---\n{result.stderr_tail.rstrip()}")
+    if not result.stdout_tail and not result.stderr_tail:
+        parts.append("(no output)")
+    if result.truncated:
+        parts.append(f"[output capped: {result.bytes_cut} bytes cut]")
+    return "\n".join(parts)
+
+
+class RunCommand:
+    name = "run_command"
+    description = (
+        "Run a shell command (/bin/sh -c) in the workspace directory and return its exit "
+        "code and output (capped). Commands may need the operator's approval. Background "
+        "processes are stopped when the command ends. Optional `timeout_s`."
+    )
+
+    def __init__(self) -> None:
+        self.input_schema: dict[str, Any] = {
+            "type": "object",
+            "properties": {
+                "command": {"type": "string", "description": "The shell command."},
+                "timeout_s": {"type": "number", "description": "Seconds before it is stopped."},
+            },
+            "required": ["command"],
+            "additionalProperties": False,
+        }
+
+    def summary(self, args: dict[str, Any]) -> str:
+        text = " ".join(str(args.get("command", "")).split())
+        return f"$ {text if len(text) <= 80 else text[:79] + '…'}"
+
+    async def run(self, args: dict[str, Any], ctx: ToolContext) -> ToolResult:
+        command: str = args["command"]
+        if not command.strip():
+            raise ToolError("command is empty")
+        timeout_s = command_timeout(args.get("timeout_s"), ctx.command_timeout_s)
+        cwd = workspace_root(ctx.workspace)
+        allowed, reason = await ctx.authorize(ctx.agent_id, self.name, command, str(cwd))
+        if not allowed:
+            return ToolResult(reason or "command not allowed", is_error=True)
+        result = await run_shell(command, cwd, timeout_s, ctx.output_cap_bytes)
+        failed = result.timed_out or result.exit_code != 0
+        return ToolResult(format_result(result, timeout_s), is_error=failed)
