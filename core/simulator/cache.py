@@ -1,0 +1,152 @@
+"""Token counting and prompt caching, following the API's rules.
+
+The prompt is read as a sequence of blocks (tools, then system, then messages). Each
+`cache_control` marker ends a cacheable prefix. A prefix written within its TTL is read
+from the cache; a longer marked prefix of at least `min_tokens` is written; the rest is
+plain input. The cache is an LRU of prefix hashes with a fixed size.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+from collections import OrderedDict
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from core.simulator.reply import estimate_tokens
+
+TTL_SECONDS = {"5m": 300.0, "1h": 3600.0}
+MAX_BREAKPOINTS = 4
+
+
+@dataclass(frozen=True)
+class Segment:
+    tokens: int
+    digest: bytes  # hash of the prompt up to and including this block
+    ttl: str | None  # set when the block carries cache_control
+
+
+@dataclass(frozen=True)
+class Billing:
+    input_tokens: int
+    cache_write: int
+    cache_read: int
+    ttl: str = "5m"
+
+    @property
+    def total(self) -> int:
+        return self.input_tokens + self.cache_write + self.cache_read
+
+
+def _strip(block: Any) -> tuple[str, str | None]:
+    """The block serialised without its marker, and the marker's TTL if it has one."""
+    if isinstance(block, dict):
+        marker = block.get("cache_control")
+        body = {k: v for k, v in block.items() if k != "cache_control"}
+        ttl = None
+        if isinstance(marker, dict):
+            ttl = str(marker.get("ttl", "5m"))
+        return json.dumps(body, sort_keys=True), ttl
+    return json.dumps(block), None
+
+
+def segments(body: dict[str, Any]) -> list[Segment]:
+    """The prompt's blocks in cache order, each with the running hash of the prefix."""
+    raw: list[tuple[str, str | None]] = []
+    for tool in body.get("tools") or []:
+        raw.append(_strip(tool))
+    system = body.get("system")
+    if isinstance(system, str) and system:
+        raw.append((json.dumps({"system": system}), None))
+    elif isinstance(system, list):
+        raw.extend(_strip(b) for b in system)
+    for message in body.get("messages") or []:
+        role = message.get("role", "") if isinstance(message, dict) else ""
+        raw.append((f"<{role}>", None))
+        content = message.get("content") if isinstance(message, dict) else None
+        if isinstance(content, list):
+            raw.extend(_strip(b) for b in content)
+        else:
+            raw.append((json.dumps(content), None))
+    top = body.get("cache_control")
+    if isinstance(top, dict) and raw:
+        text, _ttl = raw[-1]
+        raw[-1] = (text, str(top.get("ttl", "5m")))
+    h = hashlib.sha256(str(body.get("model", "")).encode())
+    out: list[Segment] = []
+    for text, ttl in raw:
+        h.update(text.encode())
+        out.append(Segment(estimate_tokens(text), h.copy().digest(), ttl))
+    return out
+
+
+def count_tokens(body: dict[str, Any]) -> int:
+    return max(1, sum(s.tokens for s in segments(body)))
+
+
+def breakpoint_count(body: dict[str, Any]) -> int:
+    return sum(1 for s in segments(body) if s.ttl is not None)
+
+
+class PromptCache:
+    """Remembered prefixes by hash, with expiry and a bounded size."""
+
+    def __init__(
+        self,
+        min_tokens: int = 1024,
+        max_entries: int = 4096,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.min_tokens = min_tokens
+        self.max_entries = max_entries
+        self.clock = clock
+        self._entries: OrderedDict[bytes, float] = OrderedDict()  # digest -> expiry
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    def _alive(self, digest: bytes, now: float) -> bool:
+        expiry = self._entries.get(digest)
+        if expiry is None:
+            return False
+        if expiry < now:
+            del self._entries[digest]
+            return False
+        return True
+
+    def _remember(self, digest: bytes, ttl: str, now: float) -> None:
+        self._entries[digest] = now + TTL_SECONDS.get(ttl, 300.0)
+        self._entries.move_to_end(digest)
+        while len(self._entries) > self.max_entries:
+            self._entries.popitem(last=False)
+
+    def bill(self, body: dict[str, Any]) -> Billing:
+        """Split the prompt's tokens into input, cache write and cache read; update the cache."""
+        segs = segments(body)
+        total = max(1, sum(s.tokens for s in segs))
+        now = self.clock()
+        prefix = 0
+        marks: list[tuple[int, Segment]] = []  # (prefix tokens, segment) at each marker
+        for seg in segs:
+            prefix += seg.tokens
+            if seg.ttl is not None:
+                marks.append((prefix, seg))
+        if not marks:
+            return Billing(total, 0, 0)
+        read = 0
+        for tokens, seg in reversed(marks):
+            if self._alive(seg.digest, now):
+                read = tokens
+                self._remember(seg.digest, seg.ttl or "5m", now)  # a hit refreshes the TTL
+                break
+        write = 0
+        ttl = "5m"
+        for tokens, seg in marks:
+            if tokens > read and tokens >= self.min_tokens:
+                self._remember(seg.digest, seg.ttl or "5m", now)
+                write = tokens - read
+                ttl = seg.ttl or "5m"
+        return Billing(total - read - write, write, read, ttl)

@@ -1,0 +1,94 @@
+"""The load scenario, `load:agents=N,tps=T,seconds=S`: the CEO spawns N agents in one reply;
+each streams long text at T tokens/s for about S seconds over a few turns, with a cheap
+tool call between turns, then reports.
+"""
+
+from __future__ import annotations
+
+import random
+
+from core.simulator.reply import Reply
+from core.simulator.scenarios.base import Conversation, Scenario
+from core.simulator.scenarios.ceo import ceo_reply
+from core.simulator.scenarios.script import AgentSpec, Script
+
+ROLES = ["coding", "research", "writer", "analysis", "data"]
+TURNS = 3
+SENTENCES = [
+    "The measurements so far are consistent with the earlier runs.",
+    "Nothing in this part of the workspace contradicts the plan.",
+    "Each step is logged so the transcript can be replayed later.",
+    "Throughput holds steady while the other agents stream in parallel.",
+    "The next section lists what was checked and what is still open.",
+    "Small differences between runs come from scheduling, not from the data.",
+    "The summary at the end repeats the numbers that matter.",
+]
+
+
+class LoadScenario(Scenario):
+    name = "load"
+
+    def __init__(self, agents: int = 10, tps: float = 50.0, seconds: float = 20.0) -> None:
+        if agents < 1 or tps <= 0 or seconds <= 0:
+            raise ValueError("load: agents, tps and seconds must be positive")
+        self.agents = agents
+        self.tps = tps
+        self.seconds = seconds
+
+    @classmethod
+    def parse(cls, params: str) -> LoadScenario:
+        values: dict[str, float] = {}
+        for item in filter(None, (p.strip() for p in params.split(","))):
+            key, sep, raw = item.partition("=")
+            if not sep or key not in ("agents", "tps", "seconds"):
+                raise ValueError(f"load: unknown parameter {item!r} (agents, tps, seconds)")
+            try:
+                values[key] = float(raw)
+            except ValueError:
+                raise ValueError(f"load: {key} must be a number, got {raw!r}") from None
+        return cls(
+            int(values.get("agents", 10)), values.get("tps", 50.0), values.get("seconds", 20.0)
+        )
+
+    def ceo(self, conv: Conversation) -> Reply:
+        agents = [
+            AgentSpec(
+                role=ROLES[i % len(ROLES)],
+                task=f"Load task {i + 1}: stream a long "
+                f"status report on area {i + 1} and list the workspace between sections.",
+            )
+            for i in range(self.agents)
+        ]
+        script = Script(
+            agents=agents,
+            plan=f"Load run: spawning {self.agents} agents at {self.tps:g} tokens/s each.",
+            retry_failed=False,
+            final=f"Load run finished: all {self.agents} agents reported.",
+        )
+        return ceo_reply(conv, script)
+
+    def worker(self, conv: Conversation) -> Reply:
+        n = len(conv.turns)
+        if n >= TURNS or conv.notes_with("[system]"):
+            return Reply(tokens_per_s=self.tps, latency_s=0.05).text(
+                f"Report for {conv.task.split(':')[0]}: streamed {n} sections; nothing blocking."
+            )
+        rng = random.Random(f"{conv.task}/{n}")
+        chars = int(self.tps * self.seconds / TURNS * 4)
+        words: list[str] = [f"Section {n + 1}."]
+        size = len(words[0])
+        while size < chars:
+            sentence = rng.choice(SENTENCES)
+            words.append(sentence)
+            size += len(sentence) + 1
+        reply = Reply(tokens_per_s=self.tps, latency_s=0.05).text(" ".join(words))
+        tool = next(
+            (t for t in ("list_files", "search_files", "read_file") if conv.offers(t)), None
+        )
+        if tool == "list_files":
+            reply.call(tool, path=".")
+        elif tool == "search_files":
+            reply.call(tool, pattern="TODO", path=".")
+        elif tool == "read_file":
+            reply.call(tool, path="README.md")
+        return reply

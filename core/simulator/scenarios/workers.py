@@ -1,0 +1,213 @@
+"""The scripted sub-agent: explore the workspace, write its files, run its commands, report.
+
+Each assistant turn is one step; the step to take is the number of turns so far. Steps
+may read the results of earlier steps (a listing decides what to read). Steers, the
+wrap-up notice and tool errors change the text and, for wrap-up, end the work early.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+
+from core.simulator.reply import Reply, ToolCall
+from core.simulator.scenarios.base import STEER_PREFIX, WRAP_UP_PREFIX, Call, Conversation
+from core.simulator.scenarios.script import AgentSpec
+
+Step = tuple[str, Callable[[], list[ToolCall]]]
+READABLE = re.compile(r"[\w./-]+\.(?:md|txt|rst|toml|json|csv|py|html)\b")
+BACKTICK = re.compile(r"`([^`]+)`")
+ALLOWED = (
+    "ls",
+    "cat",
+    "head",
+    "tail",
+    "wc",
+    "grep",
+    "find",
+    "pwd",
+    "echo",
+    "python -m py_compile",
+    "python3 -m py_compile",
+)
+
+
+def first_line(text: str, limit: int = 100) -> str:
+    line = next((ln.strip() for ln in text.splitlines() if ln.strip()), "(no output)")
+    return line if len(line) <= limit else line[: limit - 1] + "…"
+
+
+def is_allowed(command: str) -> bool:
+    return any(command == p or command.startswith(p + " ") for p in ALLOWED)
+
+
+def files_in_listing(text: str) -> list[str]:
+    names = [m for m in READABLE.findall(text) if not m.startswith("deliverables/")]
+    names.sort(key=lambda n: (not n.lower().startswith("readme"), n.count("/"), n))
+    return list(dict.fromkeys(names))
+
+
+def _problem(call: Call) -> str:
+    what = first_line(str(call.input.get("path") or call.input.get("command") or ""), 60)
+    return f"{call.name} {what} → {first_line(call.outcome.text if call.outcome else '', 80)}"
+
+
+def _call(name: str, **args: object) -> ToolCall:
+    return ToolCall(name, dict(args))
+
+
+class WorkerFlow:
+    """The steps of one sub-agent attempt, filtered to the tools it was offered."""
+
+    def __init__(self, conv: Conversation, spec: AgentSpec) -> None:
+        self.conv = conv
+        self.spec = spec
+        self.steps = [s for s in self._plan() if self._offered(s)]
+
+    def _offered(self, step: Step) -> bool:
+        return bool(step[1]())
+
+    def _result(self, step: int) -> list[Call]:
+        turns = self.conv.turns
+        return turns[step].calls if step < len(turns) else []
+
+    def _filter(self, calls: list[ToolCall]) -> list[ToolCall]:
+        return [c for c in calls if self.conv.offers(c.name)]
+
+    def _plan(self) -> list[Step]:
+        spec, retry = self.spec, self.conv.feedback is not None
+        paths = [f.path for f in spec.files]
+        steps: list[Step] = []
+        if retry:
+            first = self.conv.feedback or ""
+            steps.append(
+                (
+                    f"Picking up the feedback: {first_line(first, 160)} First I'll re-read what I "
+                    "wrote last time.",
+                    lambda: self._filter(
+                        [_call("read_file", path=p) for p in paths]
+                        or [_call("list_files", path=".")]
+                    ),
+                )
+            )
+        else:
+            steps.append(
+                (
+                    "I'll start by looking at what is already in the workspace.",
+                    lambda: self._filter(
+                        [
+                            _call("list_files", path="."),
+                            _call("search_files", pattern=spec.search or spec.role, path="."),
+                        ]
+                    ),
+                )
+            )
+        if spec.files:
+            steps.append((f"Writing {', '.join(paths)}.", self._writes))
+        elif not retry:
+            steps.append(("Reading the most relevant files.", self._reads))
+        commands = list(spec.commands)
+        if retry:
+            commands += [m for m in BACKTICK.findall(self.conv.feedback or "") if is_allowed(m)]
+        commands = [c for c in dict.fromkeys(commands) if is_allowed(c)]
+        if commands:
+            steps.append(
+                (
+                    "Checking the result.",
+                    lambda: self._filter([_call("run_command", command=c) for c in commands]),
+                )
+            )
+        return steps
+
+    def _writes(self) -> list[ToolCall]:
+        calls = []
+        for f in self.spec.files:
+            if self.conv.feedback is not None and f.fix and self.conv.offers("edit_file"):
+                calls.append(_call("edit_file", path=f.path, old_text=f.fix[0], new_text=f.fix[1]))
+            elif self.conv.feedback is None and f.first_content is not None:
+                calls.append(_call("write_file", path=f.path, content=f.first_content))
+            else:
+                calls.append(_call("write_file", path=f.path, content=f.content))
+        return self._filter(calls)
+
+    def _reads(self) -> list[ToolCall]:
+        listing = " ".join(
+            c.outcome.text for c in self._result(0) if c.outcome and c.name == "list_files"
+        )
+        names = files_in_listing(listing)[:2] or ["README.md"]
+        return self._filter([_call("read_file", path=n) for n in names])
+
+    def reply(self, obey_wrap_up: bool = True) -> Reply:
+        conv = self.conv
+        lead = "".join(self._acks())
+        wrap = obey_wrap_up and conv.notes_with(WRAP_UP_PREFIX)
+        index = len(conv.turns)
+        if wrap or index >= len(self.steps):
+            return Reply().text(lead + self.report(wrapped=bool(wrap)))
+        text, calls = self.steps[index]
+        reply = Reply().text(lead + text)
+        reply.blocks.extend(calls())
+        return reply
+
+    def _acks(self) -> list[str]:
+        out = []
+        for steer in self.conv.notes_with(STEER_PREFIX):
+            out.append(f"Got it: {steer} I'll apply that to the rest of the work.\n\n")
+        for call in self.conv.last_calls:
+            if call.outcome and call.outcome.is_error:
+                out.append(
+                    f"The {call.name} call failed ({first_line(call.outcome.text)}); "
+                    "I'll carry on without it.\n\n"
+                )
+        return out
+
+    def report(self, wrapped: bool = False) -> str:
+        conv, spec = self.conv, self.spec
+        calls = conv.calls
+        ok = [c for c in calls if c.outcome and not c.outcome.is_error]
+        written = [str(c.input.get("path")) for c in ok if c.name in ("write_file", "edit_file")]
+        ran = [c for c in calls if c.name == "run_command" and c.outcome]
+        problems = [c for c in calls if c.outcome and c.outcome.is_error]
+        parts = []
+        if wrapped:
+            parts.append("Wrapping up as asked; here is what I have so far.")
+        parts.append(spec.report or self._summary(ok))
+        if written:
+            parts.append("Files: " + ", ".join(dict.fromkeys(written)) + ".")
+        for c in ran:
+            assert c.outcome is not None
+            status = "failed: " if c.outcome.is_error else ""
+            parts.append(f"Ran `{c.input.get('command')}`: {status}{first_line(c.outcome.text)}")
+        if problems:
+            parts.append("Problems: " + "; ".join(_problem(c) for c in problems) + ".")
+        steers = conv.all_notes_with(STEER_PREFIX)
+        if steers:
+            parts.append("Applied the lead's note: " + " / ".join(steers))
+        if wrapped and len(conv.turns) < len(self.steps):
+            parts.append(f"Not done: {len(self.steps) - len(conv.turns)} planned step(s) left.")
+        return "\n\n".join(parts)
+
+    def _summary(self, ok: list[Call]) -> str:
+        spec, role = self.spec, self.spec.role
+        retry = self.conv.feedback is not None
+        if spec.files:
+            verb = "Fixed the issue from the feedback and updated" if retry else "Done. I wrote"
+            return f"{verb} the {role} deliverable for: {first_line(spec.task, 120)}"
+        reads = [c for c in ok if c.name == "read_file"]
+        found = [c for c in ok if c.name == "search_files"]
+        lines = [f"Summary for: {first_line(spec.task, 120)}"]
+        for c in reads:
+            assert c.outcome is not None
+            lines.append(f"- {c.input.get('path')}: {first_line(c.outcome.text, 90)}")
+        for c in found:
+            assert c.outcome is not None
+            hits = [ln for ln in c.outcome.text.splitlines() if ln.strip()]
+            lines.append(f"- search for {c.input.get('pattern')!r}: {len(hits)} matching line(s)")
+        if role in ("research", "generic"):
+            lines.append(
+                "Not confirmed: current prices and feature lists (no web access here); treat "
+                "anything above that is not quoted from a file as a lead to verify."
+            )
+        if role == "analysis":
+            lines.append("Ranked: the measurements above are the evidence; nothing was guessed.")
+        return "\n".join(lines)
