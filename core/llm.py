@@ -228,9 +228,9 @@ class ModelClient:
                         sink.on_tool_use(block.id, block.name)
                 elif event.type == "content_block_delta":
                     delta = event.delta
-                    if delta.type == "text_delta":
+                    if delta.type == "text_delta" and delta.text:
                         sink.on_text(delta.text)
-                    elif delta.type == "thinking_delta":
+                    elif delta.type == "thinking_delta" and delta.thinking:
                         sink.on_thinking(delta.thinking)
             if not started or not stopped:
                 raise _TryFailed(_Failure("the stream ended early (no message_stop)"))
@@ -400,6 +400,9 @@ def _status_failure(exc: anthropic.APIStatusError, model: str) -> _Failure:
     else:
         reason = f"the API refused the request ({label}): {message}"
     retryable = status in RETRYABLE_STATUS or status >= 500
+    should_retry = exc.response.headers.get("x-should-retry")
+    if should_retry in ("true", "false"):  # the server's word wins, as in the SDK
+        retryable = should_retry == "true"
     return _Failure(
         reason,
         status=status,

@@ -117,7 +117,7 @@ async def test_text_reply_streams_in_pieces(
 
 
 async def test_parallel_tool_use_reply(fake_api: FakeAPI, client: anthropic.AsyncAnthropic) -> None:
-    calls = [
+    calls: list[tuple[str, dict[str, Any]]] = [
         ("read_file", {"path": "src/app.py", "limit": None}),
         ("run_command", {"command": "pytest -q", "env": {"A": "1"}}),
     ]

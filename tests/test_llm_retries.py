@@ -71,7 +71,7 @@ async def test_mid_stream_failure_is_retried_and_succeeds(
 async def test_read_timeout_mid_stream_is_retried(fake_api: FakeAPI) -> None:
     stall_reply, _ = stalled(after=3)
     fake_api.push(stall_reply, text_reply("after timeout"))
-    sdk = make_client(DEFAULT_KEY, fake_api.base_url, max_retries=0, timeout_s=0.3)
+    sdk = make_client(DEFAULT_KEY, fake_api.base_url, max_retries=0, timeout_s=0.5)
     sink = RecordingSink()
     try:
         result = await fast(sdk).stream_turn(request(), sink)
