@@ -1,0 +1,318 @@
+"""The SQLite event store: one file, one connection per process, one writer task.
+
+Events go in through `append` (an event bus callback; see `core.store_writer` for
+batching and text-delta coalescing) and come back out for history (`list_runs`,
+`find_run`, `agents`), replay (`events`) and resume (`conversation`). The `runs`
+and `agents` tables are projections the writer keeps current in the same
+transaction as the events. The API key is never stored: no event carries it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import os
+import sqlite3
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import aiosqlite
+
+from core.events import CEO_ID, Event
+from core.store_schema import (
+    AGENT_COLUMNS,
+    RUN_COLUMNS,
+    SCHEMA,
+    SCHEMA_VERSION,
+    AgentRow,
+    AmbiguousRunError,
+    RunRow,
+    StoreError,
+    agent_row,
+    run_row,
+    store_error,
+)
+from core.store_writer import StoreStats, StoreWriter
+
+__all__ = ["AgentRow", "AmbiguousRunError", "RunRow", "Store", "StoreError", "StoreStats"]
+
+log = logging.getLogger(__name__)
+
+
+def _absolute(path: Path) -> Path:
+    return path.expanduser().absolute()
+
+
+def _create_private(path: Path) -> Path:
+    """Create the database file readable by the owner only (and its directory, 0700).
+
+    SQLite gives the -wal and -shm files the mode of the database file.
+    """
+    path = _absolute(path)
+    try:
+        path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        with contextlib.suppress(FileExistsError):
+            os.close(os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600))
+    except OSError as exc:
+        raise StoreError(f"cannot create database ({exc.strerror}): {path}") from None
+    return path
+
+
+class Store:
+    """Open with `Store.open` (read-write) or `Store.open_readonly`; close with `close`."""
+
+    def __init__(self, db: aiosqlite.Connection, path: Path, readonly: bool) -> None:
+        self.path = path
+        self.readonly = readonly
+        self._db = db
+        self._writer = None if readonly else StoreWriter(db, path)
+        self._empty = False  # a read-only store on a file with no schema yet
+        self._closed = False
+
+    # --- opening and writing ----------------------------------------------------
+
+    @staticmethod
+    def exists(path: Path) -> bool:
+        return _absolute(Path(path)).is_file()
+
+    @classmethod
+    async def open(cls, path: Path, *, busy_timeout_s: float = 5.0) -> Store:
+        """Open (creating with mode 0600) or migrate the store; recover runs of dead processes.
+
+        A run left 'running' by a process that is gone gets, through the normal write
+        path, AgentStateChanged + AgentFinished('interrupted') for each live agent and
+        RunFinished('interrupted'), so replay and history both show how it ended.
+        Nothing is ever deleted or overwritten: a corrupt or locked file raises StoreError.
+        """
+        path = _create_private(Path(path))
+        store = await cls._connect(path, str(path), False, busy_timeout_s)
+        assert store._writer is not None
+        try:
+            if await store._version() is None:
+                await store._db.executescript(SCHEMA)
+            mode = await store._db.execute_fetchall("PRAGMA journal_mode=WAL")
+            if str(next(iter(mode))[0]).lower() != "wal":
+                raise StoreError(f"cannot switch the database to WAL mode: {path}")
+            await store._db.execute("PRAGMA synchronous=NORMAL")
+            await store._writer.recover()
+        except BaseException as exc:
+            await store._db.close()
+            if isinstance(exc, sqlite3.Error):
+                raise store_error(exc, path) from None
+            raise
+        store._writer.start()
+        return store
+
+    @classmethod
+    async def open_readonly(cls, path: Path) -> Store:
+        """For `history`/`show`/`replay`: never creates, migrates or recovers anything."""
+        path = _absolute(Path(path))
+        if not cls.exists(path):
+            raise StoreError(f"no database at {path}")
+        store = await cls._connect(path, path.as_uri() + "?mode=ro", True, 5.0)
+        try:
+            store._empty = await store._version() is None
+        except BaseException as exc:
+            await store._db.close()
+            if isinstance(exc, sqlite3.Error):
+                raise store_error(exc, path) from None
+            raise
+        return store
+
+    @classmethod
+    async def _connect(cls, path: Path, target: str, readonly: bool, busy_s: float) -> Store:
+        try:
+            db = await aiosqlite.connect(target, isolation_level=None, timeout=busy_s, uri=readonly)
+        except sqlite3.Error as exc:
+            raise store_error(exc, path) from None
+        return cls(db, path, readonly)
+
+    async def _version(self) -> int | None:
+        """The schema version (None: no schema yet); reading it proves the file is a database."""
+        tables = [r[0] for r in await self._db.execute_fetchall("SELECT name FROM sqlite_master")]
+        if "meta" not in tables:
+            return None
+        rows = list(
+            await self._db.execute_fetchall("SELECT value FROM meta WHERE key='schema_version'")
+        )
+        version = int(rows[0][0]) if rows else None
+        if version is not None and version > SCHEMA_VERSION:
+            raise StoreError(f"database is from a newer delegate (schema {version}): {self.path}")
+        return version
+
+    def append(self, event: Event) -> None:
+        """Queue an event; never blocks or awaits. Usable as `bus.subscribe(store.append)`."""
+        if self._writer is None:
+            raise StoreError(f"store is read-only: {self.path}")
+        self._writer.append(event)
+
+    async def flush(self) -> None:
+        """Wait until everything appended so far is committed (or has failed, logged)."""
+        if self._writer is not None:
+            await self._writer.flush()
+
+    async def close(self) -> None:
+        """Flush, stop the writer and close the connection. Idempotent."""
+        if self._closed:
+            return
+        self._closed = True
+        try:
+            if self._writer is not None:
+                await self._writer.close()
+        finally:
+            await self._db.close()
+
+    @property
+    def stats(self) -> StoreStats:
+        if self._writer is None:
+            return StoreStats(0, 0, 0, 0, 0, 0.0, 0, 0)
+        return self._writer.stats
+
+    # --- reading ---------------------------------------------------------------
+
+    async def _fetch(self, sql: str, params: tuple[Any, ...] = ()) -> list[Any]:
+        try:
+            return list(await self._db.execute_fetchall(sql, params))
+        except sqlite3.Error as exc:
+            raise store_error(exc, self.path) from None
+
+    async def list_runs(self, limit: int = 50) -> list[RunRow]:
+        """Newest first. Reads see what is committed: `flush()` first for your own writes."""
+        if self._empty:
+            return []
+        rows = await self._fetch(
+            f"SELECT {RUN_COLUMNS} FROM runs ORDER BY created_at DESC, rowid DESC LIMIT ?",
+            (limit,),
+        )
+        return [run_row(r) for r in rows]
+
+    async def get_run(self, run_id: str) -> RunRow | None:
+        if self._empty:
+            return None
+        rows = await self._fetch(f"SELECT {RUN_COLUMNS} FROM runs WHERE run_id = ?", (run_id,))
+        return run_row(rows[0]) if rows else None
+
+    async def find_run(self, ref: str) -> RunRow | None:
+        """An exact run id, a unique prefix of one, or "last"/"latest" for the newest.
+
+        Raises AmbiguousRunError when a prefix matches several runs.
+        """
+        if ref in ("last", "latest"):
+            newest = await self.list_runs(1)
+            return newest[0] if newest else None
+        if self._empty or not ref:
+            return None
+        exact = await self.get_run(ref)
+        if exact is not None:
+            return exact
+        rows = await self._fetch(
+            f"SELECT {RUN_COLUMNS} FROM runs WHERE substr(run_id, 1, ?) = ? "
+            "ORDER BY created_at DESC LIMIT 3",
+            (len(ref), ref),
+        )
+        if len(rows) > 1:
+            ids = ", ".join(r[0] for r in rows[:2]) + (", ..." if len(rows) > 2 else "")
+            raise AmbiguousRunError(f"run id {ref!r} is ambiguous: matches {ids}")
+        return run_row(rows[0]) if rows else None
+
+    async def agents(self, run_id: str) -> list[AgentRow]:
+        """The run's agents, the CEO first, then in spawn order."""
+        run = await self.get_run(run_id)
+        if run is None:
+            return []
+        rows = await self._fetch(
+            f"SELECT {AGENT_COLUMNS} FROM agents WHERE run_id = ? "
+            "ORDER BY agent_id != ?, spawn_seq",
+            (run_id, CEO_ID),
+        )
+        return [agent_row(r, run_dead=run.status == "interrupted") for r in rows]
+
+    async def events(self, run_id: str) -> list[Event]:
+        """Every stored event of a run in order (text deltas possibly coalesced)."""
+        return [event async for event in self.iter_events(run_id)]
+
+    async def iter_events(self, run_id: str, chunk: int = 2000) -> AsyncIterator[Event]:
+        """Like `events`, fetched `chunk` rows at a time for big runs."""
+        if self._empty:
+            return
+        after = 0
+        while True:
+            rows = await self._fetch(
+                "SELECT seq, payload FROM events WHERE run_id = ? AND seq > ? ORDER BY seq LIMIT ?",
+                (run_id, after, chunk),
+            )
+            for seq, payload in rows:
+                after = seq
+                event = _decode(payload)
+                if event is not None:
+                    yield event
+            if len(rows) < chunk:
+                return
+
+    async def conversation(
+        self, run_id: str, agent_id: str, attempt: int | None = None
+    ) -> list[dict[str, Any]]:
+        """The agent's messages as sent to the API; `attempt` None means its latest."""
+        if self._empty:
+            return []
+        if attempt is None:
+            rows = await self._fetch(
+                "SELECT attempt FROM agents WHERE run_id = ? AND agent_id = ?", (run_id, agent_id)
+            )
+            attempt = rows[0][0] if rows else 1
+        rows = await self._fetch(
+            "SELECT payload FROM events WHERE run_id = ? AND agent_id = ? "
+            "AND kind = 'message' ORDER BY seq",
+            (run_id, agent_id),
+        )
+        messages = []
+        for (payload,) in rows:
+            data = json.loads(payload)
+            if data.get("attempt", 1) == attempt:
+                messages.append({"role": data["role"], "content": data["content"]})
+        return messages
+
+    async def run_summary(self, run_id: str) -> dict[str, Any]:
+        """The `run --json` object of the CLI contract."""
+        run = await self.get_run(run_id)
+        if run is None:
+            raise StoreError(f"no run {run_id!r} in {self.path}")
+        agents = await self.agents(run_id)
+        return {
+            "run_id": run.run_id,
+            "status": run.status,
+            "result": run.result,
+            "cost_usd": run.cost_usd,
+            "usage": run.usage(),
+            "agents": [
+                {
+                    "id": a.agent_id,
+                    "role": a.role,
+                    "model": a.model,
+                    "status": a.status,
+                    "attempt": a.attempt,
+                    "task": a.task,
+                    "input_tokens": a.input_tokens,
+                    "output_tokens": a.output_tokens,
+                    "cache_read_tokens": a.cache_read_tokens,
+                    "cache_write_tokens": a.cache_write_tokens,
+                    "cost_usd": a.cost_usd,
+                    "elapsed_s": a.elapsed_s,
+                    "timeout_s": a.timeout_s,
+                }
+                for a in agents
+            ],
+            "task": run.task,
+            "created_at": run.created_at,
+            "finished_at": run.finished_at,
+        }
+
+
+def _decode(payload: str) -> Event | None:
+    try:
+        return Event.from_dict(json.loads(payload))
+    except (KeyError, TypeError, ValueError):
+        log.warning("skipping an event this version cannot read: %.80s", payload)
+        return None

@@ -1,0 +1,287 @@
+"""The SQLite schema of the event store, its read rows and errors, and projection <-> row mapping.
+
+`events` is the append-only log (replay and resume read it); `runs`, `agents` and
+`attempts` are projections kept current by the writer so history is fast.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from core.events import TERMINAL_STATES
+from core.projections import AgentProjection, AttemptUsage, RunProjection, pid_alive
+
+SCHEMA_VERSION = 1
+BUSY_CODES = {5, 6}  # SQLITE_BUSY, SQLITE_LOCKED
+CORRUPT_CODES = {11, 26}  # SQLITE_CORRUPT, SQLITE_NOTADB
+
+
+class StoreError(Exception):
+    """A store problem; `str()` is one line for the user."""
+
+
+class AmbiguousRunError(StoreError):
+    """A run id prefix matches more than one run."""
+
+
+def error_code(exc: BaseException) -> int:
+    return int(getattr(exc, "sqlite_errorcode", 0) or 0) & 0xFF
+
+
+def store_error(exc: BaseException, path: Path) -> StoreError:
+    """The one-line StoreError for an sqlite3 error on the database at `path`."""
+    code, text = error_code(exc), str(exc)
+    if code in BUSY_CODES or "locked" in text:
+        return StoreError(f"database is locked by another process: {path}")
+    if code in CORRUPT_CODES or "malformed" in text or "not a database" in text:
+        return StoreError(f"database is corrupt: {path}")
+    return StoreError(f"database error ({text}): {path}")
+
+
+SCHEMA = """
+BEGIN IMMEDIATE;
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS events (
+    run_id TEXT NOT NULL,
+    seq INTEGER NOT NULL,
+    ts REAL NOT NULL,
+    kind TEXT NOT NULL,
+    agent_id TEXT,
+    payload TEXT NOT NULL,
+    PRIMARY KEY (run_id, seq)
+);
+CREATE INDEX IF NOT EXISTS events_messages ON events (run_id, agent_id, seq)
+    WHERE kind = 'message';
+CREATE TABLE IF NOT EXISTS runs (
+    run_id TEXT PRIMARY KEY,
+    task TEXT NOT NULL,
+    status TEXT NOT NULL,
+    created_at REAL NOT NULL,
+    finished_at REAL,
+    workspace TEXT NOT NULL,
+    ceo_model TEXT NOT NULL,
+    simulated INTEGER NOT NULL,
+    max_concurrent INTEGER NOT NULL,
+    result TEXT,
+    cost_usd REAL,
+    input_tokens INTEGER NOT NULL,
+    output_tokens INTEGER NOT NULL,
+    cache_read_tokens INTEGER NOT NULL,
+    cache_write_tokens INTEGER NOT NULL,
+    agents INTEGER NOT NULL,
+    pid INTEGER,
+    pid_token TEXT NOT NULL,
+    resumed_from TEXT
+);
+CREATE INDEX IF NOT EXISTS runs_created ON runs (created_at);
+CREATE INDEX IF NOT EXISTS runs_status ON runs (status);
+CREATE TABLE IF NOT EXISTS agents (
+    run_id TEXT NOT NULL,
+    agent_id TEXT NOT NULL,
+    role TEXT NOT NULL,
+    model TEXT NOT NULL,
+    task TEXT NOT NULL,
+    status TEXT NOT NULL,
+    attempt INTEGER NOT NULL,
+    input_tokens INTEGER NOT NULL,
+    output_tokens INTEGER NOT NULL,
+    cache_read_tokens INTEGER NOT NULL,
+    cache_write_tokens INTEGER NOT NULL,
+    cost_usd REAL,
+    elapsed_s REAL,
+    timeout_s REAL,
+    result TEXT,
+    queue_position INTEGER,
+    last_tool TEXT NOT NULL,
+    spawn_seq INTEGER NOT NULL,
+    spawned_at REAL NOT NULL,
+    started_at REAL,
+    finished_at REAL,
+    context_tokens INTEGER NOT NULL,
+    context_window INTEGER,
+    PRIMARY KEY (run_id, agent_id)
+);
+CREATE TABLE IF NOT EXISTS attempts (
+    run_id TEXT NOT NULL,
+    agent_id TEXT NOT NULL,
+    attempt INTEGER NOT NULL,
+    model TEXT NOT NULL,
+    input_tokens INTEGER NOT NULL,
+    output_tokens INTEGER NOT NULL,
+    cache_read_tokens INTEGER NOT NULL,
+    cache_write_tokens INTEGER NOT NULL,
+    cost_usd REAL,
+    context_tokens INTEGER NOT NULL,
+    PRIMARY KEY (run_id, agent_id, attempt)
+);
+INSERT OR REPLACE INTO meta (key, value) VALUES ('schema_version', '1');
+COMMIT;
+"""
+
+RUN_COLUMNS = (
+    "run_id, task, status, created_at, finished_at, workspace, ceo_model, simulated, "
+    "max_concurrent, result, cost_usd, input_tokens, output_tokens, cache_read_tokens, "
+    "cache_write_tokens, agents, pid, pid_token, resumed_from"
+)
+AGENT_COLUMNS = (
+    "run_id, agent_id, role, model, task, status, attempt, input_tokens, output_tokens, "
+    "cache_read_tokens, cache_write_tokens, cost_usd, elapsed_s, timeout_s, result, "
+    "queue_position, last_tool, spawn_seq, spawned_at, started_at, finished_at, "
+    "context_tokens, context_window"
+)
+ATTEMPT_COLUMNS = (
+    "run_id, agent_id, attempt, model, input_tokens, output_tokens, cache_read_tokens, "
+    "cache_write_tokens, cost_usd, context_tokens"
+)
+
+
+def _insert(table: str, columns: str) -> str:
+    marks = ", ".join("?" * len(columns.split(",")))
+    return f"INSERT OR REPLACE INTO {table} ({columns}) VALUES ({marks})"
+
+
+INSERT_EVENT = "INSERT INTO events (run_id, seq, ts, kind, agent_id, payload) VALUES (?,?,?,?,?,?)"
+UPSERT_RUN = _insert("runs", RUN_COLUMNS)
+UPSERT_AGENT = _insert("agents", AGENT_COLUMNS)
+UPSERT_ATTEMPT = _insert("attempts", ATTEMPT_COLUMNS)
+
+
+@dataclass(frozen=True)
+class RunRow:
+    """One run as `history` lists it. `cost_usd` is None when some agent's cost is unknown."""
+
+    run_id: str
+    task: str
+    status: str
+    created_at: float
+    finished_at: float | None
+    workspace: str
+    ceo_model: str
+    simulated: bool
+    max_concurrent: int
+    result: str | None
+    cost_usd: float | None
+    input_tokens: int
+    output_tokens: int
+    cache_read_tokens: int
+    cache_write_tokens: int
+    agents: int
+    pid: int | None
+    resumed_from: str | None
+
+    def usage(self) -> dict[str, int]:
+        return {
+            "input_tokens": self.input_tokens,
+            "output_tokens": self.output_tokens,
+            "cache_read_tokens": self.cache_read_tokens,
+            "cache_write_tokens": self.cache_write_tokens,
+        }
+
+
+@dataclass(frozen=True)
+class AgentRow:
+    """One agent of a run: its latest attempt, with usage and cost summed over attempts."""
+
+    run_id: str
+    agent_id: str
+    role: str
+    model: str
+    task: str
+    status: str
+    attempt: int
+    input_tokens: int
+    output_tokens: int
+    cache_read_tokens: int
+    cache_write_tokens: int
+    cost_usd: float | None
+    elapsed_s: float | None
+    timeout_s: float | None
+    result: str | None
+    queue_position: int | None
+    last_tool: str
+    spawned_at: float
+    started_at: float | None
+    finished_at: float | None
+    context_tokens: int
+    context_window: int | None
+
+
+def run_row(r: sqlite3.Row | tuple[Any, ...]) -> RunRow:
+    """A `runs` row as read; a 'running' run whose process is gone reads as interrupted."""
+    status = r[2]
+    if status == "running" and not pid_alive(r[16], r[17]):
+        status = "interrupted"
+    return RunRow(
+        r[0], r[1], status, r[3], r[4], r[5], r[6], bool(r[7]), r[8], r[9], r[10],
+        r[11], r[12], r[13], r[14], r[15], r[16], r[18],
+    )  # fmt: skip
+
+
+def agent_row(r: sqlite3.Row | tuple[Any, ...], run_dead: bool = False) -> AgentRow:
+    status = r[5]
+    if run_dead and status not in TERMINAL_STATES:
+        status = "interrupted"
+    return AgentRow(
+        r[0], r[1], r[2], r[3], r[4], status, r[6], r[7], r[8], r[9], r[10], r[11], r[12],
+        r[13], r[14], r[15], r[16], r[18], r[19], r[20], r[21], r[22],
+    )  # fmt: skip
+
+
+def run_params(run: RunProjection) -> tuple[Any, ...]:
+    tokens = run.tokens()
+    return (
+        run.run_id, run.task, run.status, run.created_at or 0.0, run.finished_at,
+        run.workspace, run.ceo_model, int(run.simulated), run.max_concurrent, run.result,
+        run.cost_usd(), *tokens, len(run.agents), run.pid, run.pid_token, run.resumed_from,
+    )  # fmt: skip
+
+
+def agent_params(a: AgentProjection) -> tuple[Any, ...]:
+    return (
+        a.run_id, a.agent_id, a.role, a.model, a.task, a.status, a.attempt, *a.tokens(),
+        a.cost_usd(), a.elapsed_s, a.timeout_s, a.result, a.queue_position, a.last_tool,
+        a.spawn_seq, a.spawned_at, a.started_at, a.finished_at, a.context_tokens(),
+        a.context_window,
+    )  # fmt: skip
+
+
+def attempt_params(a: AgentProjection, attempt: int) -> tuple[Any, ...]:
+    u = a.attempts[attempt]
+    return (
+        a.run_id, a.agent_id, attempt, u.model, u.input_tokens, u.output_tokens,
+        u.cache_read_tokens, u.cache_write_tokens, u.cost_usd, u.context_tokens,
+    )  # fmt: skip
+
+
+def run_projection(
+    run_id: str,
+    run: Any,
+    agents: list[Any],
+    attempts: list[Any],
+    max_seq: int | None,
+    last_ts: float | None,
+) -> RunProjection:
+    """Rebuild a run's projection from its stored rows (a run resumed or recovered)."""
+    proj = RunProjection(run_id, next_seq=(max_seq or 0) + 1, last_ts=last_ts or 0.0)
+    if run is not None:
+        proj.exists = True
+        (
+            _, proj.task, proj.status, proj.created_at, proj.finished_at, proj.workspace,
+            proj.ceo_model, simulated, proj.max_concurrent, proj.result,
+        ) = run[:10]  # fmt: skip
+        proj.simulated = bool(simulated)
+        proj.pid, proj.pid_token, proj.resumed_from = run[16], run[17], run[18]
+    for r in agents:
+        a = AgentProjection(run_id, r[1], spawn_seq=r[17], spawned_at=r[18])
+        a.role, a.model, a.task, a.status, a.attempt = r[2], r[3], r[4], r[5], r[6]
+        a.elapsed_s, a.timeout_s, a.result, a.queue_position, a.last_tool = r[12:17]
+        a.started_at, a.finished_at, a.context_window = r[19], r[20], r[22]
+        proj.agents[a.agent_id] = a
+    for r in attempts:
+        agent = proj.agents.get(r[1])
+        if agent is not None:
+            agent.attempts[r[2]] = AttemptUsage(r[3], r[4], r[5], r[6], r[7], r[8], r[9])
+    return proj
