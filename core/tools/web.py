@@ -33,6 +33,7 @@ class _TextExtractor(html.parser.HTMLParser):
         self.parts: list[str] = []
         self.title = ""
         self._skip = 0
+        self._pre = 0
         self._in_title = False
 
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
@@ -40,6 +41,8 @@ class _TextExtractor(html.parser.HTMLParser):
             self._in_title = True
         elif tag in _SKIP_TAGS:
             self._skip += 1
+        elif tag == "pre":
+            self._pre += 1
         if tag in _BLOCK_TAGS:
             self.parts.append("\n")
 
@@ -48,6 +51,8 @@ class _TextExtractor(html.parser.HTMLParser):
             self._in_title = False
         elif tag in _SKIP_TAGS and self._skip:
             self._skip -= 1
+        elif tag == "pre" and self._pre:
+            self._pre -= 1
         if tag in _BLOCK_TAGS:
             self.parts.append("\n")
 
@@ -55,16 +60,20 @@ class _TextExtractor(html.parser.HTMLParser):
         if self._in_title:
             self.title += data
         elif not self._skip:
-            self.parts.append(data)
+            # Source line breaks are just spaces in HTML, except inside <pre>.
+            # (\x01 marks a <pre> line break, kept through the line clean-up below.)
+            self.parts.append(
+                data.replace("\n", "\x01") if self._pre else re.sub(r"\s+", " ", data)
+            )
 
 
 def html_to_text(markup: str) -> str:
-    """Readable text of an HTML page: its title, then its text with blank runs collapsed."""
+    """Readable text of an HTML page: its title, then one line per block, blanks dropped."""
     parser = _TextExtractor()
     parser.feed(markup)
     parser.close()
-    lines = (" ".join(line.split()) for line in "".join(parser.parts).splitlines())
-    body = re.sub(r"\n{3,}", "\n\n", "\n".join(lines)).strip()
+    lines = (line.strip() for line in "".join(parser.parts).split("\n"))
+    body = "\n".join(line for line in lines if line).replace("\x01", "\n")
     title = " ".join(parser.title.split())
     return f"# {title}\n\n{body}" if title else body
 
