@@ -162,6 +162,8 @@ async def test_401_says_the_key_was_refused_and_does_not_retry(fake_api: FakeAPI
     assert "401" in err.reason
     assert wrong_key not in err.reason
     assert wrong_key not in repr(err.args)
+    # Not chained to the SDK error, whose request carries the key in its headers.
+    assert err.__cause__ is None and err.__context__ is None
     assert (err.status, err.error_type, err.retryable) == (401, "authentication_error", False)
     assert len(fake_api.requests) == 1
     assert sink.retries == []
