@@ -90,12 +90,13 @@ class Store:
         store = await cls._connect(path, str(path), False, busy_timeout_s)
         assert store._writer is not None
         try:
-            if await store._version() is None:
-                await store._db.executescript(SCHEMA)
+            version = await store._version()  # first: proves it is a database we can read
             mode = await store._db.execute_fetchall("PRAGMA journal_mode=WAL")
             if str(next(iter(mode))[0]).lower() != "wal":
                 raise StoreError(f"cannot switch the database to WAL mode: {path}")
             await store._db.execute("PRAGMA synchronous=NORMAL")
+            if version is None:  # a new file (later versions migrate here)
+                await store._db.executescript(SCHEMA)
             await store._writer.recover()
         except BaseException as exc:
             await store._db.close()

@@ -538,3 +538,23 @@ async def test_a_locked_batch_waits_for_the_lock(tmp_path: Path) -> None:
         other.close()
     assert await s.find_run(RUN) is not None and s.stats.failed_events == 0
     await s.close()
+
+
+async def test_ceo_is_listed_first_and_late_events_of_old_attempts_are_ignored(
+    store: Store,
+) -> None:
+    a = {"run_id": RUN, "agent_id": "w-1"}
+    for e in [
+        started(RUN, 1.0),
+        spawned(RUN, "w-1"),
+        spawned(RUN, "w-2"),
+        spawned(RUN, "ceo", role="ceo"),
+        spawned(RUN, "w-1", attempt=2),
+        ev.AgentStateChanged(**a, state="running"),
+        ev.AgentFinished(**a, state="killed", result="old attempt", elapsed_s=9.0, attempt=1),
+    ]:
+        store.append(e)
+    await store.flush()
+    agents = await store.agents(RUN)
+    assert [x.agent_id for x in agents] == ["ceo", "w-1", "w-2"]
+    assert (agents[1].status, agents[1].result, agents[1].attempt) == ("running", None, 2)
