@@ -28,7 +28,9 @@ ROLE_WORDS: list[tuple[str, tuple[str, ...]]] = [
 WEB_WORDS = ("landing", "page", "site", "html", "web", "frontend")
 ACCEPT_RE = re.compile(r"Acceptance check: `([^`]+)`")
 PATH_RE = re.compile(r"deliverables/[\w./-]*\w")
-TOPIC_RE = re.compile(r"\bfor ([^,.:;()\n]+)", re.I)
+TOPIC_RE = re.compile(
+    r"\bfor ([^,.:;()\n]+?)(?=\s+(?:into|at|in|with|from|and|as)\s|[,.:;()\n]|$)", re.I
+)
 
 
 def topic_of(task: str) -> str:
@@ -47,6 +49,8 @@ def is_web(task: str) -> bool:
 def detect_roles(task: str) -> list[str]:
     low = task.lower()
     roles = [role for role, words in ROLE_WORDS if any(w in low for w in words)]
+    if is_web(task) and "coding" in roles and "writer" not in roles:
+        roles.insert(roles.index("coding"), "writer")  # a landing page needs its copy
     if not any(r in roles for r in ("coding", "data", "writer")):
         roles.append("writer")
     if len(roles) < 2:
@@ -176,8 +180,33 @@ def agent_spec_for(role: str, task: str, steered: bool = False) -> AgentSpec:
             commands.append(f"wc -l {f.path}")
     if role == "analysis":
         commands = ["find . -maxdepth 2 -type f -name '*.md'", "ls -la"]
+    report = _report(role, topic, [f.path for f in files], bool(accept))
     search = "competitor" if "competitor" in task.lower() else (topic.split() or ["TODO"])[0]
-    return AgentSpec(role=role, task=task, files=files, commands=commands, search=search)
+    return AgentSpec(
+        role=role, task=task, files=files, commands=commands, search=search, report=report
+    )
+
+
+def _report(role: str, topic: str, paths: list[str], checked: bool) -> str:
+    if not paths:
+        return ""
+    main = paths[0]
+    if main.endswith(".html"):
+        sections = "hero, features and pricing" if checked else "hero, features, pricing, contact"
+        return (
+            f"Built the landing page for {topic} at {main} with a stylesheet beside it: "
+            f"{sections}. It is plain HTML and CSS, no build step, and works without JavaScript."
+        )
+    if main.endswith(".py"):
+        return f"Wrote {main}: a small tool that prints line, word and character counts per file."
+    if main.endswith(".csv"):
+        return f"Produced {main} with 12 sample rows for {topic} (id, name, category, value)."
+    if "copy" in main:
+        return (
+            f"Wrote the landing page copy for {topic} to {main}: headline, sub-headline, three "
+            "benefits and a call to action, in short plain sentences."
+        )
+    return f"Wrote the report for {topic} to {main}: summary, findings and recommendations."
 
 
 def _gist(task: str) -> str:
@@ -202,17 +231,14 @@ def script_from_task(task: str) -> Script:
         tasks[target] += f" Acceptance check: `{command}`."
         check = CheckSpec(command, target, True, feedback, PATH_RE.findall(tasks[target])[0])
     agents = [agent_spec_for(r, t) for r, t in zip(roles, tasks, strict=True)]
-    steer_at = next((i for i, r in enumerate(roles) if r in ("writer", "research")), 0)
+    steer_at = next((roles.index(r) for r in ("writer", "research") if r in roles), 0)
     steer_text = (
         "Keep the tone plain and concrete: no superlatives. "
         "Add a short FAQ with one line on pricing."
         if roles[steer_at] == "writer"
         else "Narrow the scope to the three most relevant points and say where each came from."
     )
-    names = ", ".join(
-        f"{r} ({t.split(':')[0].split(' at ')[0].lower()})"
-        for r, t in zip(roles, tasks, strict=True)
-    )
+    names = ", ".join(f"{r} ({_gist(t)})" for r, t in zip(roles, tasks, strict=True))
     plan = (
         f"Here is the plan for {topic}. The work splits cleanly, so I'll run {len(roles)} "
         f"sub-agents in parallel: {names}. Once they report, I'll check the deliverables "

@@ -62,7 +62,35 @@ class WorkerFlow:
     def __init__(self, conv: Conversation, spec: AgentSpec) -> None:
         self.conv = conv
         self.spec = spec
-        self.steps = [s for s in self._plan() if self._offered(s)]
+        steps = [s for s in self._plan() if self._offered(s)]
+        self.steps = self._with_revision(steps)
+
+    def _with_revision(self, steps: list[Step]) -> list[Step]:
+        """A steer that arrives after the files were written adds a step that rewrites them."""
+        steer_at = next(
+            (
+                i
+                for i, t in enumerate(self.conv.turns)
+                if any(n.startswith(STEER_PREFIX) for n in t.notes)
+            ),
+            None,
+        )
+        if steer_at is None or steer_at + 1 > len(steps):
+            return steps
+        written = {
+            str(c.input.get("path")): str(c.input.get("content"))
+            for t in self.conv.turns[: steer_at + 1]
+            for c in t.calls
+            if c.name == "write_file"
+        }
+        stale = [f for f in self.spec.files if f.path in written and written[f.path] != f.content]
+        if not stale or not self.conv.offers("write_file"):
+            return steps
+        revise: Step = (
+            "Revising what I already wrote to follow the lead's note.",
+            lambda: [_call("write_file", path=f.path, content=f.content) for f in stale],
+        )
+        return [*steps[: steer_at + 1], revise, *steps[steer_at + 1 :]]
 
     def _offered(self, step: Step) -> bool:
         return bool(step[1]())
@@ -171,6 +199,8 @@ class WorkerFlow:
         parts = []
         if wrapped:
             parts.append("Wrapping up as asked; here is what I have so far.")
+        if spec.report and conv.feedback is not None:
+            parts.append(f"Fixed what the feedback pointed out: {first_line(conv.feedback, 200)}")
         parts.append(spec.report or self._summary(ok))
         if written:
             parts.append("Files: " + ", ".join(dict.fromkeys(written)) + ".")
@@ -191,18 +221,24 @@ class WorkerFlow:
         spec, role = self.spec, self.spec.role
         retry = self.conv.feedback is not None
         if spec.files:
-            verb = "Fixed the issue from the feedback and updated" if retry else "Done. I wrote"
-            return f"{verb} the {role} deliverable for: {first_line(spec.task, 120)}"
+            if retry:
+                fix = first_line(self.conv.feedback or "", 200)
+                return f"Fixed what the feedback pointed out ({fix}) and re-checked it."
+            return f"Done: wrote {', '.join(f.path for f in spec.files)}."
         reads = [c for c in ok if c.name == "read_file"]
         found = [c for c in ok if c.name == "search_files"]
-        lines = [f"Summary for: {first_line(spec.task, 120)}"]
+        lines = [f"What the workspace says ({first_line(spec.task, 70)}):"]
         for c in reads:
             assert c.outcome is not None
-            lines.append(f"- {c.input.get('path')}: {first_line(c.outcome.text, 90)}")
+            body = [ln.strip() for ln in c.outcome.text.splitlines() if ln.strip()][:3]
+            lines.append(f"- {c.input.get('path')}: " + (" / ".join(body) or "(empty)"))
         for c in found:
             assert c.outcome is not None
-            hits = [ln for ln in c.outcome.text.splitlines() if ln.strip()]
-            lines.append(f"- search for {c.input.get('pattern')!r}: {len(hits)} matching line(s)")
+            hits = [ln.strip() for ln in c.outcome.text.splitlines() if ln.strip()]
+            if "no match" in c.outcome.text.lower()[:40]:
+                hits = []
+            quoted = "; ".join(first_line(h, 80) for h in hits[:3])
+            lines.append(f"- {len(hits)} line(s) match {c.input.get('pattern')!r}: {quoted}")
         if role in ("research", "generic"):
             lines.append(
                 "Not confirmed: current prices and feature lists (no web access here); treat "
