@@ -47,9 +47,7 @@ def _price(inp: float, out: float, read: float | None = None) -> Price:
 
 
 DEFAULT_MODELS: dict[str, ModelInfo] = {
-    "claude-opus-5-5": ModelInfo(
-        "claude-opus-5-5", 1_000_000, Price(4.0, 20.0, 5.0, 8.0, 0.20)
-    ),
+    "claude-opus-5-5": ModelInfo("claude-opus-5-5", 1_000_000, Price(4.0, 20.0, 5.0, 8.0, 0.20)),
     "claude-sonnet-5-5": ModelInfo(
         "claude-sonnet-5-5", 1_000_000, Price(2.0, 10.0, 2.5, 4.0, 0.20)
     ),

@@ -18,7 +18,15 @@ PermissionMode = Literal["ask", "allow", "deny"]
 
 READ_TOOLS = ["read_file", "list_files", "search_files"]
 WORKER_TOOLS = frozenset(
-    {"read_file", "list_files", "search_files", "write_file", "edit_file", "run_command", "web_fetch"}
+    {
+        "read_file",
+        "list_files",
+        "search_files",
+        "write_file",
+        "edit_file",
+        "run_command",
+        "web_fetch",
+    }
 )
 
 ROLE_PROMPTS: dict[str, str] = {
@@ -168,8 +176,10 @@ def default_db_path() -> Path:
 
 
 def _expect(key: str, value: Any, kind: type | tuple[type, ...], what: str) -> Any:
-    if isinstance(value, bool) and kind is not bool and bool not in (
-        kind if isinstance(kind, tuple) else (kind,)
+    if (
+        isinstance(value, bool)
+        and kind is not bool
+        and bool not in (kind if isinstance(kind, tuple) else (kind,))
     ):
         raise ConfigError(key, f"must be {what}, got {value!r}")
     if not isinstance(value, kind):
@@ -267,11 +277,11 @@ def parse_config(data: dict[str, Any], base: Settings | None = None) -> Settings
         for name, spec in table.items():
             key = f"roles.{name}"
             _expect(key, spec, dict, "a table")
-            base = roles.get(name)
-            if base is None:
+            role_base = roles.get(name)
+            if role_base is None:
                 if "model" not in spec or "tools" not in spec:
                     raise ConfigError(key, "a new role needs `model` and `tools`")
-                base = RoleSpec(name, spec["model"], 300.0, (), GENERIC_ROLE_PROMPT)
+                role_base = RoleSpec(name, spec["model"], 300.0, (), GENERIC_ROLE_PROMPT)
             rc: dict[str, Any] = {}
             if "model" in spec:
                 rc["model"] = _expect(f"{key}.model", spec["model"], str, "a model id")
@@ -294,7 +304,7 @@ def parse_config(data: dict[str, Any], base: Settings | None = None) -> Settings
                 rc["token_budget"] = int(
                     _positive(f"{key}.token_budget", spec["token_budget"]) or 0
                 )
-            roles[name] = replace(base, **rc)
+            roles[name] = replace(role_base, **rc)
         changes["roles"] = roles
 
     return replace(s, **changes)
@@ -336,6 +346,8 @@ def load_settings(
     if env.get("DELEGATE_MAX_CONCURRENT"):
         raw_n = env["DELEGATE_MAX_CONCURRENT"]
         if not raw_n.isdigit() or int(raw_n) < 1:
-            raise ConfigError("DELEGATE_MAX_CONCURRENT", f"must be a whole number >= 1, got {raw_n!r}")
+            raise ConfigError(
+                "DELEGATE_MAX_CONCURRENT", f"must be a whole number >= 1, got {raw_n!r}"
+            )
         settings = replace(settings, max_concurrent=int(raw_n))
     return settings

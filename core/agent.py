@@ -1,0 +1,363 @@
+"""One agent attempt: its conversation and the turn loop (model -> tools -> model).
+
+The agent knows nothing of queues or timeouts; the Supervisor runs it as a task,
+cancels it to kill or time it out, and feeds it steers through `inbox`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import time
+import uuid
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from core.catalog import Catalog, Usage
+from core.events import (
+    AgentState,
+    Event,
+    MessageAppended,
+    SteerDelivered,
+    TextDelta,
+    ThinkingDelta,
+    ToolCallFinished,
+    ToolCallStarted,
+    TurnEnded,
+    TurnStarted,
+    UsageUpdated,
+)
+from core.llm import ModelClient, TurnError, TurnRequest
+from core.tools.base import Tool, ToolContext, ToolResult, execute
+
+Emit = Callable[[Event], None]
+TOOL_OUTPUT_EVENT_CAP = 4000
+
+
+class AgentFailed(Exception):
+    """The agent cannot go on; `reason` is one readable line."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+@dataclass
+class InboxMessage:
+    """A message waiting for the agent's next turn boundary: a steer, a notice, an operator line."""
+
+    text: str
+    steer_id: str = field(default_factory=lambda: "st_" + uuid.uuid4().hex[:10])
+    interrupt: bool = False
+    source: str = "operator"
+    silent: bool = False  # no SteerDelivered receipt (notices to the CEO)
+
+
+@dataclass
+class UsageTotals:
+    """Billed usage of one attempt: finished tries plus the try streaming now."""
+
+    committed: Usage = field(default_factory=Usage)
+    committed_cost: float | None = 0.0
+    current: Usage = field(default_factory=Usage)
+    context_tokens: int = 0
+
+    @property
+    def total(self) -> Usage:
+        return self.committed + self.current
+
+
+class _Sink:
+    """Receives the streamed turn and turns it into events."""
+
+    def __init__(self, agent: Agent) -> None:
+        self.agent = agent
+        self.text: list[str] = []
+
+    def on_text(self, text: str) -> None:
+        self.text.append(text)
+        self.agent._emit(TextDelta, turn=self.agent.turn, text=text)
+
+    def on_thinking(self, text: str) -> None:
+        self.agent._emit(ThinkingDelta, turn=self.agent.turn, text=text)
+
+    def on_tool_use(self, tool_use_id: str, name: str) -> None:
+        pass
+
+    def on_usage(self, usage: Usage) -> None:
+        self.agent.usage.current = usage
+        self.agent.usage.context_tokens = usage.prompt_tokens + usage.output_tokens
+        self.agent._publish_usage()
+
+    def on_retry(self, try_number: int, delay_s: float, reason: str) -> None:
+        self.agent._commit_usage()
+        self.text.clear()
+        from core.events import ApiRetry
+
+        self.agent._emit(
+            ApiRetry, turn=self.agent.turn, try_number=try_number, delay_s=delay_s, reason=reason
+        )
+
+
+# What the CEO does when its reply ends: return True to stop, False to wait for the inbox.
+IdlePolicy = Callable[["Agent"], Awaitable[bool]]
+
+
+class Agent:
+    """An agent attempt. `run()` returns the final text or raises AgentFailed."""
+
+    def __init__(
+        self,
+        *,
+        run_id: str,
+        agent_id: str,
+        role: str,
+        model: str,
+        system: str,
+        tools: dict[str, Tool],
+        ctx: ToolContext,
+        client: ModelClient,
+        catalog: Catalog,
+        emit: Emit,
+        attempt: int = 1,
+        max_tokens: int = 8192,
+        cache: bool = False,
+        thinking: bool = False,
+        token_budget: int | None = None,
+        history: list[dict[str, Any]] | None = None,
+        on_idle: IdlePolicy | None = None,
+    ) -> None:
+        self.run_id = run_id
+        self.agent_id = agent_id
+        self.role = role
+        self.model = model
+        self.system = system
+        self.tools = tools
+        self.ctx = ctx
+        self.client = client
+        self.catalog = catalog
+        self.emit = emit
+        self.attempt = attempt
+        self.max_tokens = max_tokens
+        self.cache = cache
+        self.thinking = thinking
+        self.token_budget = token_budget
+        self.messages: list[dict[str, Any]] = list(history or [])
+        self.on_idle = on_idle
+        self.inbox: collections.deque[InboxMessage] = collections.deque()
+        self.inbox_signal = asyncio.Event()
+        self.turn = 0
+        self.usage = UsageTotals()
+        self.last_text = ""
+        self.last_tool: str = ""
+        self.busy = False  # inside a turn (streaming or running tools)
+        self._stream_task: asyncio.Task[Any] | None = None
+        self._interrupt_pending = False
+        self.state: AgentState = "running"
+
+    # --- events -------------------------------------------------------------
+
+    def _emit(self, cls: type[Event], **fields: Any) -> None:
+        self.emit(cls(run_id=self.run_id, agent_id=self.agent_id, **fields))
+
+    def _commit_usage(self) -> None:
+        u = self.usage
+        cost = self.catalog.cost(self.model, u.current)
+        u.committed = u.committed + u.current
+        u.committed_cost = (
+            None if cost is None or u.committed_cost is None else u.committed_cost + cost
+        )
+        u.current = Usage()
+
+    @property
+    def cost_usd(self) -> float | None:
+        u = self.usage
+        if u.committed_cost is None:
+            return None
+        current = self.catalog.cost(self.model, u.current)
+        return None if current is None else u.committed_cost + current
+
+    def _publish_usage(self) -> None:
+        total = self.usage.total
+        self._emit(
+            UsageUpdated,
+            attempt=self.attempt,
+            input_tokens=total.input_tokens,
+            output_tokens=total.output_tokens,
+            cache_read_tokens=total.cache_read_tokens,
+            cache_write_tokens=total.cache_write_tokens,
+            cost_usd=self.cost_usd,
+            context_tokens=self.usage.context_tokens,
+        )
+
+    # --- conversation --------------------------------------------------------
+
+    def _append(self, role: str, content: list[dict[str, Any]]) -> None:
+        if self.messages and self.messages[-1]["role"] == role == "user":
+            # Consecutive user content (a steer after tool results) goes in one message.
+            last = self.messages[-1]
+            last["content"] = [*_blocks(last["content"]), *content]
+        else:
+            self.messages.append({"role": role, "content": list(content)})
+        self._emit(MessageAppended, attempt=self.attempt, role=role, content=content)
+
+    def start(self, first_message: str) -> None:
+        """Begin a fresh conversation with the task (or continue a restored history)."""
+        self._append("user", [{"type": "text", "text": first_message}])
+
+    # --- steering ------------------------------------------------------------
+
+    def post(self, message: InboxMessage) -> None:
+        """Queue a message for the next turn boundary; interrupt the reply if asked."""
+        self.inbox.append(message)
+        self.inbox_signal.set()
+        if message.interrupt and self._stream_task is not None and not self._stream_task.done():
+            self._interrupt_pending = True
+            self._stream_task.cancel()
+
+    def _deliver_inbox(self) -> list[dict[str, Any]]:
+        blocks: list[dict[str, Any]] = []
+        while self.inbox:
+            msg = self.inbox.popleft()
+            blocks.append({"type": "text", "text": msg.text})
+            if not msg.silent:
+                self._emit(SteerDelivered, steer_id=msg.steer_id, turn=self.turn + 1)
+        self.inbox_signal.clear()
+        return blocks
+
+    # --- the loop ------------------------------------------------------------
+
+    async def run(self) -> str:
+        tool_specs = [
+            {"name": t.name, "description": t.description, "input_schema": t.input_schema}
+            for t in self.tools.values()
+        ]
+        while True:
+            self.turn += 1
+            self.busy = True
+            reply = await self._model_turn(tool_specs)
+            if reply is None:  # interrupted: the steer is delivered at once
+                self._append("user", self._deliver_inbox())
+                continue
+            content, stop_reason = reply
+            self._check_budget()
+            if stop_reason == "tool_use":
+                results = await self._run_tools(content)
+                self._append("user", results + self._deliver_inbox())
+                continue
+            if stop_reason == "pause_turn":
+                continue
+            if stop_reason == "refusal":
+                raise AgentFailed("the model refused to continue")
+            self.busy = False
+            if self.inbox:
+                self._append("user", self._deliver_inbox())
+                continue
+            if self.on_idle is not None and not await self.on_idle(self) and self.inbox:
+                self._append("user", self._deliver_inbox())
+                continue
+            return self.last_text
+
+    async def _model_turn(
+        self, tool_specs: list[dict[str, Any]]
+    ) -> tuple[list[dict[str, Any]], str] | None:
+        self._emit(TurnStarted, turn=self.turn, model=self.model)
+        sink = _Sink(self)
+        request = TurnRequest(
+            model=self.model,
+            system=self.system,
+            messages=self.messages,
+            tools=tool_specs,
+            max_tokens=self.max_tokens,
+            cache=self.cache,
+            thinking=self.thinking,
+        )
+        self._stream_task = asyncio.ensure_future(self.client.stream_turn(request, sink))
+        try:
+            result = await self._stream_task
+        except asyncio.CancelledError:
+            current = asyncio.current_task()
+            if self._interrupt_pending and current is not None and not current.cancelling():
+                self._interrupt_pending = False
+                self._commit_usage()
+                partial = "".join(sink.text)
+                self._emit(TurnEnded, turn=self.turn, stop_reason=None, interrupted=True)
+                if partial.strip():
+                    self._append("assistant", [{"type": "text", "text": partial.rstrip()}])
+                return None
+            self._stream_task.cancel()
+            raise
+        except TurnError as exc:
+            self._commit_usage()
+            self._emit(TurnEnded, turn=self.turn, stop_reason=None)
+            raise AgentFailed(exc.reason) from None
+        finally:
+            self._stream_task = None
+        self._commit_usage()
+        self._publish_usage()
+        self._append("assistant", result.content)
+        text = "".join(b.get("text", "") for b in result.content if b.get("type") == "text")
+        if text.strip():
+            self.last_text = text.strip()
+        self._emit(TurnEnded, turn=self.turn, stop_reason=result.stop_reason)
+        return result.content, result.stop_reason
+
+    def _check_budget(self) -> None:
+        if self.token_budget is None:
+            return
+        total = self.usage.total
+        spent = total.prompt_tokens + total.output_tokens
+        if spent > self.token_budget:
+            raise AgentFailed(f"token budget exceeded ({spent:,} > {self.token_budget:,} tokens)")
+
+    async def _run_tools(self, content: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        calls = [b for b in content if b.get("type") == "tool_use"]
+
+        async def one(call: dict[str, Any]) -> dict[str, Any]:
+            tool = self.tools.get(call["name"])
+            args = call.get("input")
+            summary = _summary(tool, call["name"], args)
+            self.last_tool = summary
+            self._emit(
+                ToolCallStarted,
+                tool_use_id=call["id"],
+                name=call["name"],
+                input=args if isinstance(args, dict) else {"_raw": args},
+                summary=summary,
+            )
+            started = time.monotonic()
+            result: ToolResult = await execute(self.tools, call["name"], args, self.ctx)
+            self._emit(
+                ToolCallFinished,
+                tool_use_id=call["id"],
+                name=call["name"],
+                output=result.text[:TOOL_OUTPUT_EVENT_CAP],
+                is_error=result.is_error,
+                summary=f"{summary} ({time.monotonic() - started:.1f}s)",
+            )
+            block: dict[str, Any] = {
+                "type": "tool_result",
+                "tool_use_id": call["id"],
+                "content": result.text or "(no output)",
+            }
+            if result.is_error:
+                block["is_error"] = True
+            return block
+
+        return list(await asyncio.gather(*(one(c) for c in calls)))
+
+
+def _blocks(content: str | list[dict[str, Any]]) -> list[dict[str, Any]]:
+    if isinstance(content, str):
+        return [{"type": "text", "text": content}]
+    return list(content)
+
+
+def _summary(tool: Tool | None, name: str, args: Any) -> str:
+    if tool is not None and isinstance(args, dict):
+        try:
+            return tool.summary(args)
+        except Exception:
+            pass
+    return name

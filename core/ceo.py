@@ -1,0 +1,267 @@
+"""The CEO: its prompt and its delegation tools, bound to the Supervisor."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from core.config import Settings
+from core.supervisor import AgentRecord, Supervisor, SupervisorError
+from core.tools.base import Tool, ToolContext, ToolError, ToolResult
+
+CEO_PROMPT = """\
+You are the CEO of a small team of AI sub-agents working in a shared workspace. The \
+operator gives you work; you plan it, delegate it, verify it and report back.
+
+How you work:
+- Delegate, do not do the work yourself. Break the request into independent tasks and \
+start them in parallel with several spawn_agent calls in one reply. Give each sub-agent a \
+complete, self-contained task: it sees only that text, never this conversation. Name the \
+files it should produce and how you will check them.
+- Choose the role that fits each task: {roles}. Keep the default model of a role unless \
+the task needs a stronger one (harder reasoning) or a cheaper one (bulk work); you may set \
+a shorter timeout_s for small tasks.
+- Wait with wait_for_agents. While agents run you may steer_agent one that is going the \
+wrong way, or kill_agent one that is stuck.
+- Never just relay a result. Verify it: run_check the tests or a command that proves the \
+work (exit code 0 means pass), and read_file the deliverables. If something is wrong, \
+retry_agent with concrete feedback (what failed, what to change) and verify again.
+- When everything is verified, answer the operator with a short summary: what was done, \
+where the files are, how it was checked, and anything left open. Do not call tools in \
+that final answer.
+Messages in brackets are from the system: "[agent X finished: STATE] ..." tells you a \
+sub-agent ended; "[operator] ..." is the operator speaking to you mid-run.
+"""
+
+
+def ceo_system_prompt(settings: Settings) -> str:
+    roles = ", ".join(
+        f"{name} ({spec.model.replace('claude-', '')}, tools: {', '.join(spec.tools)})"
+        for name, spec in settings.roles.items()
+    )
+    return CEO_PROMPT.format(roles=roles)
+
+
+def _obj(properties: dict[str, Any], required: list[str]) -> dict[str, Any]:
+    return {
+        "type": "object",
+        "properties": properties,
+        "required": required,
+        "additionalProperties": False,
+    }
+
+
+def _json(data: dict[str, Any]) -> ToolResult:
+    return ToolResult(json.dumps(data, ensure_ascii=False))
+
+
+RunShell = Callable[[str, float], Awaitable[dict[str, Any]]]
+
+
+@dataclass
+class CeoTools:
+    """The CEO's tools, bound to one run. `waiting_for` and `wake` serve the CEO's notices."""
+
+    supervisor: Supervisor
+    settings: Settings
+    run_check_fn: RunShell
+    read_file_tool: Tool
+    wake: asyncio.Event = field(default_factory=asyncio.Event)
+    waiting_for: set[str] = field(default_factory=set)
+
+    def tools(self) -> dict[str, Tool]:
+        roles = sorted(self.settings.roles)
+        specs: list[Tool] = [
+            _CeoTool(
+                "spawn_agent",
+                "Start a sub-agent on one self-contained task. Returns at once with its id and "
+                "state (running, or queued when the concurrency cap is reached). Call several "
+                "times in one reply to run agents in parallel.",
+                _obj(
+                    {
+                        "role": {
+                            "type": "string",
+                            "enum": roles,
+                            "description": "the kind of agent",
+                        },
+                        "task": {"type": "string", "description": "the complete task text"},
+                        "model": {"type": "string", "description": "override the role's model"},
+                        "timeout_s": {"type": "number", "description": "override the timeout"},
+                    },
+                    ["role", "task"],
+                ),
+                self._spawn,
+                lambda a: f"spawn {a.get('role')}: {str(a.get('task', ''))[:60]}",
+            ),
+            _CeoTool(
+                "wait_for_agents",
+                "Wait until the given agents (default: every agent whose result you have not "
+                "seen) end, then return each one's state, result, tokens, cost and elapsed "
+                "time. Returns early on timeout_s or when the operator sends you a message.",
+                _obj(
+                    {
+                        "agent_ids": {"type": "array", "items": {"type": "string"}},
+                        "timeout_s": {"type": "number"},
+                    },
+                    [],
+                ),
+                self._wait,
+                lambda a: "wait for " + (", ".join(a.get("agent_ids") or []) or "all agents"),
+            ),
+            _CeoTool(
+                "steer_agent",
+                "Send a message to a running or queued agent; it is delivered at its next "
+                "turn boundary. Returns a receipt.",
+                _obj(
+                    {"agent_id": {"type": "string"}, "message": {"type": "string"}},
+                    ["agent_id", "message"],
+                ),
+                self._steer,
+                lambda a: f"steer {a.get('agent_id')}: {str(a.get('message', ''))[:60]}",
+            ),
+            _CeoTool(
+                "kill_agent",
+                "Stop an agent now, with every process it started. Returns its final state.",
+                _obj({"agent_id": {"type": "string"}}, ["agent_id"]),
+                self._kill,
+                lambda a: f"kill {a.get('agent_id')}",
+            ),
+            _CeoTool(
+                "retry_agent",
+                "Run an ended agent again as a new attempt, with your feedback added to its "
+                "task and optionally another model. Returns the attempt number and state.",
+                _obj(
+                    {
+                        "agent_id": {"type": "string"},
+                        "feedback": {"type": "string"},
+                        "model": {"type": "string"},
+                    },
+                    ["agent_id"],
+                ),
+                self._retry,
+                lambda a: f"retry {a.get('agent_id')}",
+            ),
+            _CeoTool(
+                "run_check",
+                "Run a shell command in the workspace to verify work (tests, a build, a grep). "
+                "Returns the exit code and the tail of stdout and stderr.",
+                _obj({"command": {"type": "string"}, "timeout_s": {"type": "number"}}, ["command"]),
+                self._run_check,
+                lambda a: f"check: {a.get('command')}",
+            ),
+        ]
+        tools = {t.name: t for t in specs}
+        tools["read_file"] = self.read_file_tool
+        return tools
+
+    async def _spawn(self, args: dict[str, Any], ctx: ToolContext) -> ToolResult:
+        role = args["role"]
+        spec = self.settings.roles.get(role)
+        if spec is None:
+            raise ToolError(
+                f"unknown role {role!r}; roles: {', '.join(sorted(self.settings.roles))}"
+            )
+        timeout = args.get("timeout_s", spec.timeout_s)
+        if timeout is not None and timeout <= 0:
+            raise ToolError("timeout_s must be positive")
+        record = self.supervisor.spawn(role, args["task"], args.get("model") or spec.model, timeout)
+        data: dict[str, Any] = {"agent_id": record.agent_id, "state": record.state}
+        if record.state == "queued":
+            data["queue_position"] = list(self.supervisor.queue).index(record.agent_id) + 1
+        return _json(data)
+
+    async def _wait(self, args: dict[str, Any], ctx: ToolContext) -> ToolResult:
+        ids = args.get("agent_ids")
+        if ids:
+            try:
+                records = [self.supervisor.get(a) for a in ids]
+            except SupervisorError as exc:
+                raise ToolError(str(exc)) from None
+        else:
+            records = [
+                r for r in self.supervisor.records.values() if not r.finished or not r.reported
+            ]
+        if not records:
+            return _json({"agents": [], "still_running": [], "note": "no agents to wait for"})
+        self.waiting_for = {r.agent_id for r in records}
+        try:
+            await self.supervisor.wait(
+                [r.agent_id for r in records], args.get("timeout_s"), wake=self.wake
+            )
+        finally:
+            self.waiting_for = set()
+        done = [r for r in records if r.finished]
+        for r in done:
+            r.reported = True
+        data: dict[str, Any] = {
+            "agents": [r.report() for r in done],
+            "still_running": [r.agent_id for r in records if not r.finished],
+        }
+        if self.wake.is_set():
+            data["note"] = "returned early: the operator sent you a message"
+        return _json(data)
+
+    async def _steer(self, args: dict[str, Any], ctx: ToolContext) -> ToolResult:
+        try:
+            steer = self.supervisor.steer(args["agent_id"], args["message"], source="ceo")
+        except SupervisorError as exc:
+            raise ToolError(str(exc)) from None
+        return _json({"steer_id": steer.steer_id, "status": "queued"})
+
+    async def _kill(self, args: dict[str, Any], ctx: ToolContext) -> ToolResult:
+        try:
+            state = await self.supervisor.kill(args["agent_id"])
+        except SupervisorError as exc:
+            raise ToolError(str(exc)) from None
+        record = self.supervisor.get(args["agent_id"])
+        record.reported = True
+        return _json({"agent_id": args["agent_id"], "state": state})
+
+    async def _retry(self, args: dict[str, Any], ctx: ToolContext) -> ToolResult:
+        try:
+            record: AgentRecord = self.supervisor.retry(
+                args["agent_id"], args.get("feedback"), args.get("model")
+            )
+        except SupervisorError as exc:
+            raise ToolError(str(exc)) from None
+        return _json(
+            {"agent_id": record.agent_id, "attempt": record.attempt, "state": record.state}
+        )
+
+    async def _run_check(self, args: dict[str, Any], ctx: ToolContext) -> ToolResult:
+        command = args["command"]
+        allowed, reason = await ctx.authorize(
+            ctx.agent_id, "run_check", command, str(ctx.workspace)
+        )
+        if not allowed:
+            raise ToolError(reason)
+        timeout = float(args.get("timeout_s") or ctx.command_timeout_s)
+        return _json(await self.run_check_fn(command, timeout))
+
+
+ToolFn = Callable[[dict[str, Any], ToolContext], Awaitable[ToolResult]]
+
+
+class _CeoTool:
+    def __init__(
+        self,
+        name: str,
+        description: str,
+        input_schema: dict[str, Any],
+        fn: ToolFn,
+        summarize: Callable[[dict[str, Any]], str],
+    ) -> None:
+        self.name = name
+        self.description = description
+        self.input_schema = input_schema
+        self._fn = fn
+        self._summarize = summarize
+
+    async def run(self, args: dict[str, Any], ctx: ToolContext) -> ToolResult:
+        return await self._fn(args, ctx)
+
+    def summary(self, args: dict[str, Any]) -> str:
+        return self._summarize(args)

@@ -1,0 +1,86 @@
+"""Markdown exports of a run and of one agent's conversation."""
+
+from __future__ import annotations
+
+import json
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from core.store import Store
+
+FENCE = "```"
+
+
+def _fence(text: str, lang: str = "") -> str:
+    fence = FENCE
+    while fence in text:
+        fence += "`"
+    return f"{fence}{lang}\n{text.rstrip()}\n{fence}"
+
+
+def conversation_markdown(messages: list[dict[str, Any]], *, heading_level: int = 3) -> str:
+    """An agent's conversation: texts, tool calls and tool results, in order."""
+    h = "#" * heading_level
+    out: list[str] = []
+    for message in messages:
+        role = message.get("role", "?")
+        content = message.get("content")
+        blocks = [{"type": "text", "text": content}] if isinstance(content, str) else content or []
+        for block in blocks:
+            kind = block.get("type")
+            if kind == "text" and block.get("text", "").strip():
+                who = "Model" if role == "assistant" else "Input"
+                out.append(f"{h} {who}\n\n{block['text'].strip()}\n")
+            elif kind == "thinking" and block.get("thinking", "").strip():
+                out.append(
+                    f"{h} Thinking\n\n> " + block["thinking"].strip().replace("\n", "\n> ") + "\n"
+                )
+            elif kind == "tool_use":
+                args = json.dumps(block.get("input", {}), indent=2, ensure_ascii=False)
+                out.append(f"{h} Tool call: `{block.get('name')}`\n\n{_fence(args, 'json')}\n")
+            elif kind == "tool_result":
+                body = block.get("content", "")
+                if isinstance(body, list):
+                    body = "\n".join(b.get("text", "") for b in body if isinstance(b, dict))
+                label = "Tool error" if block.get("is_error") else "Tool result"
+                out.append(f"{h} {label}\n\n{_fence(str(body))}\n")
+    return "\n".join(out)
+
+
+def _money(value: float | None) -> str:
+    return f"${value:.4f}" if value is not None else "unknown"
+
+
+async def run_markdown(store: Store, run_id: str) -> str:
+    """The whole run: summary, agents table, the result, then every conversation."""
+    summary = await store.run_summary(run_id)
+    usage = summary["usage"]
+    lines = [
+        f"# Run {run_id}",
+        "",
+        f"- **Task:** {summary.get('task', '')}",
+        f"- **Status:** {summary['status']}",
+        f"- **Cost:** {_money(summary.get('cost_usd'))}",
+        f"- **Tokens:** {usage['input_tokens']:,} in · {usage['output_tokens']:,} out · "
+        f"{usage['cache_read_tokens']:,} cache read · {usage['cache_write_tokens']:,} cache write",
+        "",
+        "| agent | role | model | status | attempt | in | out | cost | elapsed |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
+    for a in summary["agents"]:
+        elapsed = f"{a['elapsed_s']:.1f}s" if a.get("elapsed_s") is not None else ""
+        lines.append(
+            f"| {a['id']} | {a['role']} | {a['model']} | {a['status']} | {a['attempt']} | "
+            f"{a['input_tokens']:,} | {a['output_tokens']:,} | {_money(a['cost_usd'])} | "
+            f"{elapsed} |"
+        )
+    if summary.get("result"):
+        lines += ["", "## Result", "", summary["result"]]
+    for a in summary["agents"]:
+        for attempt in range(1, int(a["attempt"]) + 1):
+            messages = await store.conversation(run_id, a["id"], attempt)
+            if not messages:
+                continue
+            suffix = f" (attempt {attempt})" if int(a["attempt"]) > 1 else ""
+            lines += ["", f"## {a['id']}{suffix}", "", conversation_markdown(messages)]
+    return "\n".join(lines) + "\n"

@@ -1,0 +1,426 @@
+"""The Session: one run wired together, and the API the CLI and the TUI use.
+
+Commands go down as method calls here; everything that happens comes back up as
+events on `session.bus`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import secrets
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from core.agent import Agent, AgentFailed, InboxMessage
+from core.bus import EventBus
+from core.ceo import CeoTools, ceo_system_prompt
+from core.config import Settings
+from core.events import (
+    CEO_ID,
+    AgentFinished,
+    AgentSpawned,
+    AgentState,
+    AgentStateChanged,
+    Event,
+    Notice,
+    OperatorMessage,
+    RunFinished,
+    RunStarted,
+    RunStatus,
+)
+from core.llm import ModelClient
+from core.model_access import ModelAccess, open_model_access
+from core.supervisor import AgentRecord, Supervisor, SupervisorError
+from core.tools.base import ToolContext
+from core.tools.policy import ApprovalBroker, CommandPolicy, PendingApproval
+from core.tools.registry import build_tools
+from core.tools.shell import run_shell
+
+__all__ = ["PendingApproval", "RunOutcome", "Session", "SessionError", "new_run_id"]
+
+
+class SessionError(Exception):
+    """A command the session cannot carry out; `str()` is one line for the user."""
+
+
+@dataclass(frozen=True)
+class RunOutcome:
+    run_id: str
+    status: RunStatus
+    result: str
+    cost_usd: float | None
+
+
+def new_run_id() -> str:
+    return time.strftime("%Y%m%d-%H%M%S") + "-" + secrets.token_hex(2)
+
+
+class Session:
+    """One run of a CEO and its sub-agents.
+
+    `interactive` runs (the TUI) keep the CEO alive after its answer, waiting for
+    the operator, and ask before running commands that are not allowed; headless
+    runs finish with the CEO's answer and deny such commands unless `assume_yes`.
+    """
+
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        interactive: bool = False,
+        access: ModelAccess | None = None,
+        run_id: str | None = None,
+        bus: EventBus | None = None,
+    ) -> None:
+        self.settings = settings
+        self.interactive = interactive
+        self.access = access or open_model_access(settings)
+        self.run_id = run_id or new_run_id()
+        self.bus = bus or EventBus()
+        self.workspace = settings.workspace.resolve()
+        self.task = ""
+        self.status: RunStatus = "running"
+        self.result = ""
+        self.started_at = time.monotonic()
+        self.client = ModelClient(
+            self.access.client,
+            retries=settings.turn_retries,
+            base_delay_s=settings.retry_base_delay_s,
+        )
+        self.policy = CommandPolicy(
+            settings.permission_mode, settings.allow_commands, settings.deny_commands
+        )
+        self.approvals = ApprovalBroker(
+            emit=self.emit,
+            run_id=self.run_id,
+            policy=self.policy,
+            interactive=interactive,
+            assume_yes=settings.assume_yes,
+            on_waiting=self._on_waiting,
+        )
+        self.supervisor = Supervisor(
+            run_id=self.run_id,
+            emit=self.emit,
+            make_agent=self._make_agent,
+            max_concurrent=settings.max_concurrent,
+            on_finished=self._on_agent_finished,
+        )
+        self.ceo_tools = CeoTools(
+            supervisor=self.supervisor,
+            settings=settings,
+            run_check_fn=self._run_check,
+            read_file_tool=build_tools(["read_file"])["read_file"],
+        )
+        self.ceo: Agent | None = None
+        self._ceo_task: asyncio.Task[None] | None = None
+        self._ceo_started_at = 0.0
+        self._finished = asyncio.Event()
+        self._stopping = False
+
+    # --- events --------------------------------------------------------------
+
+    def emit(self, event: Event) -> None:
+        self.bus.publish(event)
+
+    def _emit(self, cls: type[Event], **fields: Any) -> None:
+        self.emit(cls(run_id=self.run_id, **fields))
+
+    @property
+    def simulated(self) -> bool:
+        return self.access.simulated
+
+    # --- wiring --------------------------------------------------------------
+
+    def _tool_context(self, agent_id: str) -> ToolContext:
+        s = self.settings
+        return ToolContext(
+            workspace=self.workspace,
+            agent_id=agent_id,
+            authorize=self.approvals.authorize,
+            command_timeout_s=s.command_timeout_s,
+            output_cap_bytes=s.output_cap_bytes,
+            fetch_max_bytes=s.fetch_max_bytes,
+            fetch_timeout_s=s.fetch_timeout_s,
+            extra={"cancel_approvals": self.approvals.cancel_agent},
+        )
+
+    def _make_agent(self, record: AgentRecord) -> Agent:
+        spec = self.settings.roles[record.role]
+        agent = Agent(
+            run_id=self.run_id,
+            agent_id=record.agent_id,
+            role=record.role,
+            model=record.model,
+            system=spec.system_prompt,
+            tools=build_tools(spec.tools),
+            ctx=self._tool_context(record.agent_id),
+            client=self.client,
+            catalog=self.settings.catalog,
+            emit=self.emit,
+            attempt=record.attempt,
+            max_tokens=spec.max_tokens,
+            token_budget=spec.token_budget,
+        )
+        first = record.task
+        if record.note:
+            first += f"\n\nFeedback on your previous attempt: {record.note}"
+        agent.start(first)
+        return agent
+
+    def _on_waiting(self, agent_id: str, waiting: bool) -> None:
+        if agent_id == CEO_ID:
+            self._emit(
+                AgentStateChanged,
+                agent_id=CEO_ID,
+                state="waiting_approval" if waiting else "running",
+            )
+        else:
+            self.supervisor.set_waiting(agent_id, waiting)
+
+    def _on_agent_finished(self, record: AgentRecord) -> None:
+        """Tell the CEO: through wait_for_agents if it waits for this one, else by a message."""
+        if self.ceo is None or record.agent_id in self.ceo_tools.waiting_for or self._stopping:
+            return
+        if record.reported:
+            return
+        record.reported = True
+        result = record.result or record.reason or "(no result)"
+        head = f"[agent {record.agent_id} finished: {record.state}]"
+        if record.reason and record.state != "done":
+            head += f" ({record.reason})"
+        self.ceo.post(InboxMessage(text=f"{head} {result}", source="system", silent=True))
+
+    async def _run_check(self, command: str, timeout_s: float) -> dict[str, Any]:
+        result = await run_shell(command, self.workspace, timeout_s, self.settings.output_cap_bytes)
+        return {
+            "exit_code": result.exit_code,
+            "stdout_tail": result.stdout_tail,
+            "stderr_tail": result.stderr_tail,
+            **({"timed_out": True} if result.timed_out else {}),
+        }
+
+    async def _ceo_idle(self, agent: Agent) -> bool:
+        """The CEO's reply ended. Return True to finish, False when new input arrived."""
+        while True:
+            if agent.inbox:
+                return False
+            if not self.supervisor.active() and not self.interactive:
+                return True
+            if not self.supervisor.active():
+                self._emit(Notice, agent_id=CEO_ID, text="The CEO is waiting for you.")
+            agent.inbox_signal.clear()
+            await agent.inbox_signal.wait()
+
+    # --- lifecycle -----------------------------------------------------------
+
+    def start(
+        self, task: str | None = None, *, history: list[dict[str, Any]] | None = None
+    ) -> None:
+        """Start the run. Without a task (interactive), the CEO waits for the operator."""
+        self.task = task or ""
+        s = self.settings
+        self._emit(
+            RunStarted,
+            task=self.task,
+            workspace=str(self.workspace),
+            ceo_model=s.ceo_model,
+            simulated=self.simulated,
+            max_concurrent=s.max_concurrent,
+        )
+        if self.simulated:
+            self._emit(Notice, text=f"Simulated models ({self.access.describe}).")
+        self.ceo = Agent(
+            run_id=self.run_id,
+            agent_id=CEO_ID,
+            role="ceo",
+            model=s.ceo_model,
+            system=ceo_system_prompt(s),
+            tools=self.ceo_tools.tools(),
+            ctx=self._tool_context(CEO_ID),
+            client=self.client,
+            catalog=s.catalog,
+            emit=self.emit,
+            max_tokens=s.ceo_max_tokens,
+            cache=True,
+            history=history,
+            on_idle=self._ceo_idle,
+        )
+        self._emit(
+            AgentSpawned,
+            agent_id=CEO_ID,
+            role="ceo",
+            model=s.ceo_model,
+            task=self.task,
+            timeout_s=None,
+            context_window=s.catalog.context_window(s.ceo_model),
+        )
+        self._emit(AgentStateChanged, agent_id=CEO_ID, state="running")
+        if task:
+            self._emit(OperatorMessage, text=task)
+            self.ceo.start(task)
+        self._ceo_started_at = time.monotonic()
+        self._ceo_task = asyncio.get_running_loop().create_task(self._run_ceo(), name="ceo")
+
+    async def _run_ceo(self) -> None:
+        assert self.ceo is not None
+        ceo = self.ceo
+        status: RunStatus = "done"
+        state: AgentState = "done"
+        reason = ""
+        try:
+            if not ceo.messages:
+                # Interactive start without a task: wait for the operator's first line.
+                await ceo.inbox_signal.wait()
+                ceo.start(ceo._deliver_inbox()[0]["text"])
+            result = await ceo.run()
+        except AgentFailed as exc:
+            status, state, reason, result = "failed", "failed", exc.reason, ceo.last_text
+        except asyncio.CancelledError:
+            status, state, reason, result = "cancelled", "killed", "stopped", ceo.last_text
+        self._stopping = True
+        await self.supervisor.shutdown("killed")
+        if status == "done" and any(
+            r.state in ("failed", "timed_out") for r in self.supervisor.records.values()
+        ):
+            status = "failed"
+            reason = "some delegated work did not succeed"
+        self._emit(AgentStateChanged, agent_id=CEO_ID, state=state, reason=reason)
+        self._emit(
+            AgentFinished,
+            agent_id=CEO_ID,
+            state=state,
+            result=result or reason,
+            elapsed_s=round(time.monotonic() - self._ceo_started_at, 3),
+        )
+        self.status = status
+        self.result = result or reason
+        self._emit(RunFinished, status=status, result=self.result, cost_usd=self.total_cost())
+        self._finished.set()
+
+    async def wait_finished(self) -> RunOutcome:
+        await self._finished.wait()
+        return RunOutcome(self.run_id, self.status, self.result, self.total_cost())
+
+    @property
+    def finished(self) -> bool:
+        return self._finished.is_set()
+
+    async def close(self, status: RunStatus = "cancelled") -> None:
+        """Stop the run: every agent and process ends; the run is recorded with `status`."""
+        if self._ceo_task is not None and not self._ceo_task.done():
+            self._ceo_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._ceo_task
+            if status != "cancelled":
+                self.status = status
+        elif self._ceo_task is None:
+            self._emit(RunFinished, status=status, result="", cost_usd=self.total_cost())
+            self._finished.set()
+        await self.access.aclose()
+
+    def total_cost(self) -> float | None:
+        costs: list[float | None] = [r.cost_usd for r in self.supervisor.records.values()]
+        if self.ceo is not None:
+            costs.append(self.ceo.cost_usd)
+        if any(c is None for c in costs):
+            return None
+        return round(sum(c for c in costs if c is not None), 6)
+
+    # --- operator commands ---------------------------------------------------
+
+    def say(self, text: str) -> bool:
+        """Send the operator's message to the CEO. Returns True if it was queued (CEO busy)."""
+        if self.ceo is None or self.finished:
+            raise SessionError("the run has ended")
+        queued = self.ceo.busy
+        msg_id = "op_" + secrets.token_hex(4)
+        self._emit(OperatorMessage, agent_id=CEO_ID, text=text, queued=queued, message_id=msg_id)
+        prefix = "[operator] " if self.ceo.messages else ""
+        self.ceo.post(InboxMessage(text=prefix + text, source="operator", silent=True))
+        self.ceo_tools.wake.set()
+        return queued
+
+    def _guard(self, fn: Callable[[], Any]) -> Any:
+        try:
+            return fn()
+        except SupervisorError as exc:
+            raise SessionError(str(exc)) from None
+
+    def spawn(
+        self, role: str, task: str, model: str | None = None, timeout_s: float | None = None
+    ) -> str:
+        spec = self.settings.roles.get(role)
+        if spec is None:
+            raise SessionError(f"unknown role {role!r}")
+        record = self._guard(
+            lambda: self.supervisor.spawn(
+                role, task, model or spec.model, timeout_s if timeout_s else spec.timeout_s
+            )
+        )
+        return str(record.agent_id)
+
+    def steer(self, agent_id: str, message: str, *, interrupt: bool = False) -> str:
+        steer = self._guard(
+            lambda: self.supervisor.steer(agent_id, message, interrupt=interrupt, source="operator")
+        )
+        return str(steer.steer_id)
+
+    async def kill(self, agent_id: str) -> str:
+        try:
+            return await self.supervisor.kill(agent_id)
+        except SupervisorError as exc:
+            raise SessionError(str(exc)) from None
+
+    def retry(self, agent_id: str, note: str | None = None, model: str | None = None) -> int:
+        record = self._guard(lambda: self.supervisor.retry(agent_id, note, model))
+        return int(record.attempt)
+
+    def extend_timeout(self, agent_id: str, seconds: float = 300.0) -> float | None:
+        result = self._guard(lambda: self.supervisor.extend(agent_id, seconds))
+        return float(result) if result is not None else None
+
+    def pending_approvals(self) -> list[PendingApproval]:
+        return self.approvals.pending()
+
+    def answer_approval(self, request_id: str, decision: str) -> bool:
+        if decision not in ("once", "always", "deny"):
+            raise SessionError(f"unknown decision {decision!r}")
+        return self.approvals.answer(request_id, decision)  # type: ignore[arg-type]
+
+    def agents(self) -> list[AgentRecord]:
+        return list(self.supervisor.records.values())
+
+
+async def run_headless(
+    settings: Settings,
+    task: str,
+    *,
+    subscribe: Callable[[EventBus], Awaitable[None] | None] | None = None,
+) -> tuple[Session, RunOutcome]:
+    """Run one task to the end without a UI (used by `delegate run` and tests)."""
+    session = Session(settings, interactive=False)
+    if subscribe is not None:
+        maybe = subscribe(session.bus)
+        if maybe is not None:
+            await maybe
+    session.start(task)
+    try:
+        outcome = await session.wait_finished()
+    finally:
+        await session.close()
+    return session, outcome
+
+
+def workspace_problem(path: Path) -> str | None:
+    if not path.exists():
+        return f"workspace does not exist: {path}"
+    if not path.is_dir():
+        return f"workspace is not a directory: {path}"
+    if not os.access(path, os.R_OK | os.W_OK | os.X_OK):
+        return f"workspace is not writable: {path}"
+    return None

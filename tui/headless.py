@@ -1,0 +1,281 @@
+"""The headless commands: run, history, show, simulator."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import json
+import signal
+import sys
+import time
+from typing import Any
+
+from core.config import Settings
+from core.events import (
+    AgentFinished,
+    AgentSpawned,
+    AgentStateChanged,
+    ApiRetry,
+    Event,
+    Notice,
+    SteerDelivered,
+    SteerQueued,
+    TimeoutChanged,
+    ToolCallFinished,
+    ToolCallStarted,
+    TurnEnded,
+)
+from tui.cli import UsageError, db_path
+
+
+class ProgressPrinter:
+    """One line per meaningful event on stderr, so long headless runs show progress."""
+
+    def __init__(self, stream: Any = None) -> None:
+        self.stream = stream or sys.stderr
+        self.t0 = time.monotonic()
+        self._turn_text: dict[str, list[str]] = {}
+
+    def _line(self, who: str, text: str) -> None:
+        elapsed = time.monotonic() - self.t0
+        print(f"{elapsed:7.1f}s  {who:<12} {text}", file=self.stream, flush=True)
+
+    def __call__(self, event: Event) -> None:
+        who = event.agent_id or "run"
+        if isinstance(event, AgentSpawned):
+            if event.agent_id != "ceo":
+                tmo = f", {event.timeout_s / 60:g}m" if event.timeout_s else ""
+                att = f" attempt {event.attempt}" if event.attempt > 1 else ""
+                self._line(who, f"spawned{att} ({event.model}{tmo}): {_short(event.task)}")
+        elif isinstance(event, AgentStateChanged):
+            if event.state in ("queued", "done"):
+                return
+            reason = f" ({event.reason})" if event.reason else ""
+            self._line(who, f"{event.state}{reason}")
+        elif isinstance(event, AgentFinished):
+            if event.state == "done":
+                self._line(who, f"done in {event.elapsed_s:.1f}s: {_short(event.result)}")
+        elif isinstance(event, ToolCallStarted):
+            self._line(who, f"→ {event.summary or event.name}")
+        elif isinstance(event, ToolCallFinished) and event.is_error:
+            self._line(who, f"  tool error: {_short(event.output)}")
+        elif isinstance(event, SteerQueued):
+            self._line(who, f"steer queued ({event.source}): {_short(event.message)}")
+        elif isinstance(event, SteerDelivered):
+            self._line(who, f"steer delivered at turn {event.turn}")
+        elif isinstance(event, TimeoutChanged):
+            self._line(who, f"timeout now {event.timeout_s}s ({event.reason})")
+        elif isinstance(event, ApiRetry):
+            self._line(who, f"API retry {event.try_number} in {event.delay_s:.1f}s: {event.reason}")
+        elif isinstance(event, Notice):
+            self._line(who, event.text)
+        elif isinstance(event, TurnEnded) and event.agent_id == "ceo":
+            pass
+
+
+def _short(text: str, n: int = 90) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= n else text[: n - 1] + "…"
+
+
+def run_command(args: argparse.Namespace, settings: Settings) -> int:
+    if not args.task.strip():
+        raise UsageError("run: the task is empty")
+    return asyncio.run(_run(args, settings))
+
+
+async def _run(args: argparse.Namespace, settings: Settings) -> int:
+    from core.session import Session
+    from core.store import Store
+
+    store = await Store.open(db_path(settings))
+    try:
+        session = Session(settings, interactive=False)
+        session.bus.subscribe(store.append)
+        if not args.quiet:
+            session.bus.subscribe(ProgressPrinter())
+        loop = asyncio.get_running_loop()
+        stop = asyncio.Event()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)
+        session.start(args.task)
+        waiter = asyncio.ensure_future(session.wait_finished())
+        stopper = asyncio.ensure_future(stop.wait())
+        await asyncio.wait({waiter, stopper}, return_when=asyncio.FIRST_COMPLETED)
+        stopper.cancel()
+        interrupted = not waiter.done()
+        if interrupted:
+            print("delegate: stopping: agents and their processes are being ended", file=sys.stderr)
+            await session.close("cancelled")
+        outcome = await waiter
+        await session.close()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.remove_signal_handler(sig)
+        await store.flush()
+        summary = await store.run_summary(outcome.run_id)
+    finally:
+        await store.close()
+    if args.json:
+        print(json.dumps(summary, indent=2, ensure_ascii=False))
+    else:
+        print(outcome.result)
+        cost = summary.get("cost_usd")
+        cost_text = f"${cost:.4f}" if cost is not None else "unknown cost"
+        print(
+            f"\nrun {outcome.run_id}: {outcome.status} · {len(summary['agents']) - 1} sub-agents"
+            f" · {cost_text}",
+            file=sys.stderr,
+        )
+    if interrupted:
+        return 130
+    return 0 if outcome.status == "done" else 1
+
+
+def history_command(args: argparse.Namespace, settings: Settings) -> int:
+    return asyncio.run(_history(args, settings))
+
+
+async def _history(args: argparse.Namespace, settings: Settings) -> int:
+    from core.store import Store
+
+    path = db_path(settings)
+    if not path.exists():
+        runs: list[Any] = []
+    else:
+        store = await Store.open(path)
+        try:
+            runs = await store.list_runs(limit=args.limit)
+        finally:
+            await store.close()
+    if args.json:
+        print(json.dumps([_run_row_json(r) for r in runs], indent=2, ensure_ascii=False))
+        return 0
+    if not runs:
+        print("no runs yet", file=sys.stderr)
+        return 0
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(box=None, pad_edge=False)
+    for col in ("run", "started", "status", "agents", "cost", "task"):
+        table.add_column(col, no_wrap=col != "task", overflow="fold")
+    for r in runs:
+        table.add_row(
+            r.run_id,
+            time.strftime("%Y-%m-%d %H:%M", time.localtime(r.created_at)),
+            r.status,
+            str(r.agents),
+            f"${r.cost_usd:.4f}" if r.cost_usd is not None else "?",
+            _short(r.task, 60),
+        )
+    Console().print(table)
+    return 0
+
+
+def _run_row_json(r: Any) -> dict[str, Any]:
+    import dataclasses
+
+    return dataclasses.asdict(r)
+
+
+def show_command(args: argparse.Namespace, settings: Settings) -> int:
+    return asyncio.run(_show(args, settings))
+
+
+async def _show(args: argparse.Namespace, settings: Settings) -> int:
+    from core.export import run_markdown
+    from core.store import Store
+
+    path = db_path(settings)
+    if not path.exists():
+        raise UsageError(f"no run {args.run!r}: no runs recorded yet ({path})")
+    store = await Store.open(path)
+    try:
+        row = await store.find_run(args.run)
+        if row is None:
+            raise UsageError(f"no run matches {args.run!r} (see `delegate history`)")
+        summary = await store.run_summary(row.run_id)
+        text = await run_markdown(store, row.run_id) if args.markdown else ""
+    finally:
+        await store.close()
+    if args.json:
+        print(json.dumps(summary, indent=2, ensure_ascii=False))
+    elif args.markdown:
+        print(text)
+    else:
+        _print_summary(summary)
+    return 0
+
+
+def _print_summary(summary: dict[str, Any]) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    console = Console()
+    cost = summary.get("cost_usd")
+    console.print(f"[b]run {summary['run_id']}[/b] · {summary['status']}")
+    console.print(f"task: {summary.get('task', '')}")
+    table = Table(box=None, pad_edge=False)
+    for col in (
+        "agent",
+        "role",
+        "model",
+        "status",
+        "try",
+        "in",
+        "out",
+        "cache r/w",
+        "cost",
+        "time",
+    ):
+        table.add_column(col)
+    for a in summary["agents"]:
+        table.add_row(
+            a["id"],
+            a["role"],
+            a["model"].replace("claude-", ""),
+            a["status"],
+            str(a["attempt"]),
+            f"{a['input_tokens']:,}",
+            f"{a['output_tokens']:,}",
+            f"{a['cache_read_tokens']:,}/{a['cache_write_tokens']:,}",
+            f"${a['cost_usd']:.4f}" if a["cost_usd"] is not None else "?",
+            f"{a['elapsed_s']:.1f}s" if a["elapsed_s"] is not None else "",
+        )
+    console.print(table)
+    console.print("total: " + (f"${cost:.4f}" if cost is not None else "unknown cost"))
+    if summary.get("result"):
+        console.print("\n[b]result[/b]")
+        console.print(summary["result"], markup=False)
+
+
+def simulator_command(args: argparse.Namespace, settings: Settings) -> int:
+    if not 0 < args.port < 65536:
+        raise UsageError(f"--port must be 1-65535, got {args.port}")
+    return asyncio.run(_simulator(args, settings))
+
+
+async def _simulator(args: argparse.Namespace, settings: Settings) -> int:
+    from core.simulator import Simulator, serve
+
+    sim = Simulator(scenario=settings.scenario, tokens_per_s=settings.sim_tokens_per_s)
+    try:
+        server = await serve(sim, host=args.host, port=args.port)
+    except OSError as exc:
+        raise UsageError(f"cannot listen on {args.host}:{args.port}: {exc.strerror}") from None
+    print(
+        f"simulator (scenario {settings.scenario}) on {server.base_url}\n"
+        f"use it: ANTHROPIC_BASE_URL={server.base_url} ANTHROPIC_API_KEY=any delegate run TASK\n"
+        "Ctrl-C stops it.",
+        file=sys.stderr,
+        flush=True,
+    )
+    loop = asyncio.get_running_loop()
+    stop = asyncio.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    await stop.wait()
+    with contextlib.suppress(Exception):
+        await server.close()
+    return 0
