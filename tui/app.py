@@ -1,0 +1,179 @@
+"""The Textual app: one run screen (live or replay), plus history, help and quit."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, ClassVar
+
+from textual import work
+from textual.app import App, SystemCommand
+from textual.binding import Binding, BindingType
+from textual.screen import Screen
+
+from core.events import Event, RunStatus
+from tui.replay import ReplayFeed
+from tui.screens.confirm import ConfirmScreen
+from tui.screens.help import HelpScreen
+from tui.screens.history import HistoryScreen
+from tui.screens.run import RunScreen
+from tui.view_model import RunView
+
+if TYPE_CHECKING:
+    from core.session import Session
+    from core.store import Store
+
+RUN_COMMANDS: tuple[tuple[str, str, str], ...] = (
+    ("Steer the focused agent", "s: message at its next turn", "steer"),
+    ("Interrupt and steer the focused agent", "S: cancel its reply, deliver now", "interrupt"),
+    ("Kill the focused agent", "x: asks once", "kill"),
+    ("Retry the focused agent", "r: note and model", "retry"),
+    ("Add 5 minutes to the focused agent", "+: extend its timeout", "extend"),
+    ("Open the focused agent's transcript", "enter", "transcript"),
+    ("Approve the oldest command", "a: once", "approve"),
+    ("Always allow the oldest command's prefix", "A", "always"),
+    ("Deny the oldest command", "d", "deny"),
+    ("Clear finished panes", "c", "clear_finished"),
+    ("Message the CEO", "i: focus the message box", "focus_input"),
+    ("Pause or resume the replay", "space", "pause"),
+    ("Replay faster", "]", "faster"),
+    ("Replay slower", "[", "slower"),
+    ("Jump to the end of the replay", "G", "to_end"),
+)
+
+
+class DelegateApp(App[int]):
+    """Live when given a `session`, a replay when given `replay_events`."""
+
+    CSS_PATH = "app.tcss"
+    TITLE = "delegate"
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("q", "quit_run", "Quit", id="app.quit"),
+        Binding("question_mark,f1", "help", "Help", key_display="?", id="app.help"),
+        Binding("h", "history", "History", id="app.history"),
+    ]
+
+    def __init__(
+        self,
+        *,
+        session: Session | None = None,
+        task: str | None = None,
+        store: Store | None = None,
+        replay_events: Sequence[Event] | None = None,
+        prior_events: Iterable[Event] = (),
+        replay_speed: float = 4.0,
+        export_dir: Path | None = None,
+        clock: Callable[[], float] | None = None,
+        autostart: bool = True,
+    ) -> None:
+        super().__init__()
+        self.session = session
+        self.initial_task = task
+        self.store = store
+        self.view = RunView()
+        for event in prior_events:
+            self.view.apply(event)
+        self.replay: ReplayFeed | None = None
+        if replay_events is not None:
+            self.replay = ReplayFeed(replay_events, self.view, speed=replay_speed)
+        self.export_dir = export_dir
+        self.clock = clock
+        self.autostart = autostart
+        self.main_screen: RunScreen | None = None
+        self.session_closed = False
+
+    def on_mount(self) -> None:
+        screen = RunScreen(
+            self.view,
+            session=self.session,
+            replay=self.replay,
+            clock=self.clock,
+            export_dir=self.export_dir,
+            focus_input=self.session is not None and not self.initial_task,
+        )
+        self.main_screen = screen
+        self.push_screen(screen)
+        if self.session is not None:
+            self.session.bus.subscribe(self.view.apply)
+            if self.autostart:
+                self.session.start(self.initial_task or None)
+
+    # --- app keys ------------------------------------------------------------
+
+    def action_help(self) -> None:
+        if not isinstance(self.screen, HelpScreen):
+            self.push_screen(HelpScreen())
+
+    def action_history(self) -> None:
+        if self.store is None:
+            self.notify("No run database is open.", severity="warning")
+            return
+
+        def chosen(run_id: str | None) -> None:
+            if run_id is not None:
+                self.open_replay(run_id)
+
+        self.push_screen(HistoryScreen(self.store), chosen)
+
+    @work(group="history", exit_on_error=False)
+    async def open_replay(self, run_id: str) -> None:
+        if self.store is None:
+            return
+        events = await self.store.events(run_id)
+        view = RunView()
+        feed = ReplayFeed(events, view, speed=8.0)
+        self.push_screen(RunScreen(view, replay=feed, export_dir=self.export_dir))
+
+    def action_quit_run(self) -> None:
+        screen = self.screen
+        if isinstance(screen, RunScreen) and screen is not self.main_screen:
+            self.pop_screen()
+            return
+        if not isinstance(screen, RunScreen):
+            return
+        session = self.session
+        if session is None or session.finished:
+            self.stop_and_exit()
+            return
+        active = [a for a in self.view.agents.values() if not a.finished]
+        if not active:
+            self.stop_and_exit()
+            return
+        names = ", ".join(a.agent_id for a in active[:4]) + (" …" if len(active) > 4 else "")
+        question = f"{len(active)} agent(s) still running or queued ({names}). Stop them and quit?"
+
+        def answer(yes: bool | None) -> None:
+            if yes:
+                self.stop_and_exit()
+
+        self.push_screen(ConfirmScreen(question, "Stop and quit"), answer)
+
+    @work(group="quit", exclusive=True, exit_on_error=False)
+    async def stop_and_exit(self) -> None:
+        await self.close_session()
+        self.exit(0)
+
+    async def close_session(self) -> None:
+        """Stop every agent cleanly (once); the run is recorded as done or cancelled."""
+        session = self.session
+        if session is None or self.session_closed:
+            return
+        self.session_closed = True
+        if not session.finished:
+            self.notify("Stopping agents…", timeout=5)
+        idle = not self.view.ceo_busy and not any(a.active for a in self.view.agents.values())
+        status: RunStatus = "done" if idle and self.view.ceo is not None else "cancelled"
+        await session.close(status)
+
+    # --- command palette -----------------------------------------------------
+
+    def get_system_commands(self, screen: Screen[object]) -> Iterable[SystemCommand]:
+        yield from super().get_system_commands(screen)
+        yield SystemCommand("Help: keys", "?", self.action_help)
+        yield SystemCommand("History of runs", "h: replay a past run", self.action_history)
+        yield SystemCommand("Quit delegate", "q: stops running agents", self.action_quit_run)
+        if not isinstance(screen, RunScreen):
+            return
+        for title, help_text, action in RUN_COMMANDS:
+            if screen.check_action(action, ()):
+                yield SystemCommand(title, help_text, getattr(screen, f"action_{action}"))

@@ -1,0 +1,96 @@
+"""Entry points from the CLI into the TUI: a live run, a replay, a resumed run."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+from typing import Any
+
+from core.config import Settings
+from tui.cli import UsageError, db_path
+
+DEMO_TASK = "Research competitors and build a landing page for a coffee subscription"
+
+
+def launch_live(args: argparse.Namespace, settings: Settings) -> int:
+    """`delegate [TASK]` and `delegate --demo`."""
+    task = getattr(args, "task", None)
+    if getattr(args, "demo", False):
+        settings = settings.with_overrides(simulate=True, scenario="default")
+        task = task or DEMO_TASK
+    return asyncio.run(_live(settings, task))
+
+
+async def _live(settings: Settings, task: str | None) -> int:
+    from core.session import Session
+    from core.store import Store
+    from tui.app import DelegateApp
+
+    store = await Store.open(db_path(settings))
+    try:
+        session = Session(settings, interactive=True)
+        session.bus.subscribe(store.append)
+        app = DelegateApp(session=session, task=task, store=store, export_dir=settings.workspace)
+        try:
+            await app.run_async()
+        finally:
+            await app.close_session()
+        await store.flush()
+    finally:
+        await store.close()
+    return app.return_code or 0
+
+
+def launch_recorded(command: str, args: argparse.Namespace, settings: Settings) -> int:
+    """`delegate replay RUN` (read-only) and `delegate resume RUN`."""
+    return asyncio.run(_recorded(command, args.run, settings))
+
+
+async def _recorded(command: str, ref: str, settings: Settings) -> int:
+    from core.store import Store
+    from tui.app import DelegateApp
+
+    path = db_path(settings)
+    if not Store.exists(path):
+        raise UsageError(f"no run {ref!r}: no runs recorded yet ({path})")
+    store = await (Store.open_readonly(path) if command == "replay" else Store.open(path))
+    try:
+        row = await store.find_run(ref)
+        if row is None:
+            raise UsageError(f"no run matches {ref!r} (see `delegate history`)")
+        events = await store.events(row.run_id)
+        if command == "replay":
+            app = DelegateApp(replay_events=events, store=store, export_dir=settings.workspace)
+            await app.run_async()
+            return app.return_code or 0
+        return await _resume(settings, store, row.run_id, events)
+    finally:
+        await store.close()
+
+
+async def _resume(settings: Settings, store: Any, run_id: str, events: list[Any]) -> int:
+    from core.resume import open_resumed  # type: ignore[import-not-found,unused-ignore]
+
+    from tui.app import DelegateApp
+
+    session = await _maybe_await(open_resumed(settings, store, run_id))
+    session.bus.subscribe(store.append)
+    app = DelegateApp(
+        session=session,
+        store=store,
+        prior_events=events,
+        export_dir=settings.workspace,
+        autostart=False,
+    )
+    try:
+        await app.run_async()
+    finally:
+        await app.close_session()
+    await store.flush()
+    return app.return_code or 0
+
+
+async def _maybe_await(value: Any) -> Any:
+    if asyncio.iscoroutine(value):
+        return await value
+    return value

@@ -1,0 +1,60 @@
+"""The keys, in one place (also in the README)."""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import VerticalScroll
+from textual.screen import ModalScreen
+from textual.widgets import Markdown
+
+HELP = """\
+# Keys
+
+Keys act on the **focused agent pane**. While the message box at the bottom left has
+focus, letters type into it: press **escape** to go back to the board (or **tab**).
+
+| key | what it does |
+|---|---|
+| tab / shift+tab | next / previous pane (and the message box) |
+| arrows, j / k | move between panes |
+| enter | the focused agent's transcript (e there: export to Markdown) |
+| s | steer the focused agent (delivered at its next turn) |
+| S | interrupt and steer (cancels the current reply, delivers at once) |
+| x | kill the focused agent (asks once) |
+| r | retry the focused agent: optional note, model picker |
+| + | add 5 minutes to the focused agent's timeout |
+| a / A / d | approve once / always allow the prefix / deny the oldest pending command |
+| c | clear finished panes from the board |
+| i | focus the message box (type to the CEO; enter sends; queued while it is busy) |
+| h | history of runs; enter replays one |
+| ? | this help |
+| q | quit (asks if agents are running; stops them cleanly) |
+| ctrl+p | command palette: every action above, and per-agent commands |
+
+## Replay
+
+Read-only: agent commands are disabled. **space** pause/resume, **]** faster,
+**[** slower, **G** jump to the end, **escape** back (or **q** quit).
+"""
+
+
+class HelpScreen(ModalScreen[None]):
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("escape,q,question_mark", "dismiss_help", "Close")
+    ]
+    DEFAULT_CSS = """
+    HelpScreen { align: center middle; }
+    HelpScreen > VerticalScroll {
+        width: 90; height: 80%; border: thick $accent; background: $surface; padding: 0 1;
+    }
+    """
+
+    def compose(self) -> ComposeResult:
+        with VerticalScroll():
+            yield Markdown(HELP)
+
+    def action_dismiss_help(self) -> None:
+        self.dismiss(None)

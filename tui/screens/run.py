@@ -1,0 +1,410 @@
+"""The main screen: the CEO conversation beside the agent board, live or in replay.
+
+Events only touch plain data (`RunView`); a 4 Hz timer flushes what changed into
+fixed-size widgets inside `batch_update()`, so many streaming agents cannot starve keys.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING, ClassVar
+
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.command import Provider
+from textual.containers import Horizontal, Vertical
+from textual.events import DescendantFocus
+from textual.screen import Screen
+from textual.widgets import Footer, Input
+
+from tui.commands import AgentCommands
+from tui.replay import ReplayFeed
+from tui.screens.confirm import ConfirmScreen
+from tui.screens.retry import RetryRequest, RetryScreen
+from tui.screens.steer import SteerScreen
+from tui.screens.transcript import TranscriptScreen
+from tui.view_model import AgentView, RunView
+from tui.widgets.agent_board import AgentBoard
+from tui.widgets.agent_pane import AgentPane
+from tui.widgets.approvals import ApprovalInbox
+from tui.widgets.ceo_chat import CeoChat
+from tui.widgets.run_header import RunHeader
+
+if TYPE_CHECKING:
+    from core.session import Session
+
+FLUSH_S = 0.25
+TICKS_PER_CLOCK = 4  # clocks move once a second
+EXTEND_S = 300.0
+
+AGENT_ACTIONS = frozenset({"steer", "interrupt", "kill", "retry", "extend", "transcript"})
+APPROVAL_ACTIONS = frozenset({"approve", "always", "deny"})
+REPLAY_ACTIONS = frozenset({"pause", "faster", "slower", "to_end"})
+
+
+class RunScreen(Screen[None]):
+    COMMANDS: ClassVar[set[type[Provider] | Callable[[], type[Provider]]]] = {AgentCommands}
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("s", "steer", "Steer", id="agent.steer"),
+        Binding("S", "interrupt", "Interrupt+steer", id="agent.interrupt"),
+        Binding("x", "kill", "Kill", id="agent.kill"),
+        Binding("r", "retry", "Retry", id="agent.retry"),
+        Binding("plus", "extend", "+5 min", key_display="+", id="agent.extend"),
+        Binding("enter", "transcript", "Transcript", id="agent.transcript"),
+        Binding("a", "approve", "Approve", id="approval.once"),
+        Binding("A", "always", "Always allow", id="approval.always"),
+        Binding("d", "deny", "Deny", id="approval.deny"),
+        Binding("c", "clear_finished", "Clear done", id="board.clear", show=False),
+        Binding("i", "focus_input", "Message CEO", id="chat.focus", show=False),
+        Binding("escape", "focus_board", "Board", id="board.focus", show=False),
+        Binding("space", "pause", "Pause", id="replay.pause"),
+        Binding("right_square_bracket", "faster", "Faster", key_display="]", id="replay.faster"),
+        Binding("left_square_bracket", "slower", "Slower", key_display="[", id="replay.slower"),
+        Binding("G", "to_end", "End", id="replay.end"),
+    ]
+
+    def __init__(
+        self,
+        view: RunView,
+        *,
+        session: Session | None = None,
+        replay: ReplayFeed | None = None,
+        clock: Callable[[], float] | None = None,
+        export_dir: Path | None = None,
+        focus_input: bool = False,
+    ) -> None:
+        super().__init__()
+        self.view = view
+        self.session = session
+        self.replay = replay
+        self.clock = clock or (replay.now if replay is not None else time.time)
+        self.export_dir = export_dir or Path.cwd()
+        self.selected: str | None = None
+        self.focus_input_first = focus_input
+        self._ticks = 0
+        self._binding_key: tuple[object, ...] = ()
+        self.flushes = 0
+
+    @property
+    def read_only(self) -> bool:
+        return self.session is None
+
+    # --- layout --------------------------------------------------------------
+
+    def compose(self) -> ComposeResult:
+        yield RunHeader(id="run-header")
+        with Horizontal(id="run-body"):
+            yield CeoChat(id="ceo-chat", read_only=self.read_only)
+            with Vertical(id="board-column"):
+                yield ApprovalInbox(id="approvals", read_only=self.read_only)
+                yield AgentBoard(id="board")
+        yield Footer()
+
+    async def on_mount(self) -> None:
+        if self.replay is not None:
+            self.replay.start()
+        await self.flush()
+        self.set_interval(FLUSH_S, self.flush, name="flush")
+        if self.focus_input_first and not self.read_only:
+            self.query_one("#chat-input", Input).focus()
+        else:
+            self.query_one(AgentBoard).focus()
+
+    async def on_unmount(self) -> None:
+        if self.replay is not None:
+            await self.replay.stop()
+
+    # --- the flush -----------------------------------------------------------
+
+    async def flush(self) -> None:
+        """Move what changed in the view into the widgets: one batch, ~4 times a second."""
+        self.flushes += 1
+        self._ticks += 1
+        tick = self._ticks % TICKS_PER_CLOCK == 0
+        agents, chat, run = self.view.take_dirty()
+        now = self.clock()
+        board = self.query_one(AgentBoard)
+        with self.app.batch_update():
+            if run or tick:
+                label = self.replay.label if self.replay is not None else ""
+                paused = self.replay.paused if self.replay is not None else False
+                self.query_one(RunHeader).show(self.view, replay=label, paused=paused)
+                self.query_one(ApprovalInbox).show(self.view)
+                self._chat_state()
+            board.sync(self.view, now, agents, tick)
+        await self.query_one(CeoChat).sync(self.view, chat)
+        if self.selected is None and board.panes:
+            self.selected = next(iter(board.panes))
+            if self.focused is board:
+                board.panes[self.selected].focus()
+        self._maybe_refresh_bindings()
+
+    def _chat_state(self) -> None:
+        chat = self.query_one(CeoChat)
+        if self.read_only:
+            chat.set_state("replay")
+        elif self.view.status != "running":
+            chat.set_state(self.view.status)
+        elif self.view.ceo_busy:
+            chat.set_state("CEO busy", queued=True)
+        else:
+            chat.set_state("CEO idle")
+
+    def _maybe_refresh_bindings(self) -> None:
+        agent = self.agent()
+        key = (
+            self.selected,
+            agent.state if agent else None,
+            agent.attempt if agent else None,
+            bool(self.view.approvals),
+            self.replay.paused if self.replay else None,
+        )
+        if key != self._binding_key:
+            self._binding_key = key
+            self.refresh_bindings()
+
+    # --- selection -----------------------------------------------------------
+
+    @on(DescendantFocus)
+    def _agent_focused(self, event: DescendantFocus) -> None:
+        widget = event.widget
+        if isinstance(widget, AgentPane):
+            self.selected = widget.agent_id
+            self._maybe_refresh_bindings()
+
+    def agent(self) -> AgentView | None:
+        if self.selected is None:
+            return None
+        return self.view.agents.get(self.selected)
+
+    def select(self, agent_id: str) -> None:
+        self.selected = agent_id
+        self.query_one(AgentBoard).focus_agent(agent_id)
+        self._maybe_refresh_bindings()
+
+    # --- bindings ------------------------------------------------------------
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action in REPLAY_ACTIONS:
+            return self.replay is not None
+        if action in APPROVAL_ACTIONS:
+            if self.read_only:
+                return False
+            return True if self.view.approvals else None
+        if action in AGENT_ACTIONS:
+            agent = self.agent()
+            if action == "transcript":
+                return agent is not None
+            if self.read_only:
+                return False
+            if agent is None:
+                return None
+            return self._applies(action, agent)
+        return True
+
+    @staticmethod
+    def _applies(action: str, agent: AgentView) -> bool | None:
+        if action in ("steer", "interrupt", "kill"):
+            return None if agent.finished else True
+        if action == "retry":
+            return True if agent.finished else None
+        if action == "extend":
+            return True if agent.timeout_s and not agent.finished else None
+        return True
+
+    # --- agent commands ------------------------------------------------------
+
+    def _session(self) -> Session | None:
+        if self.session is None:
+            self.notify("Replay is read-only.", severity="warning")
+        return self.session
+
+    def _fail(self, exc: Exception) -> None:
+        self.notify(str(exc), title="Not done", severity="error")
+
+    def action_steer(self, interrupt: bool = False) -> None:
+        agent = self.agent()
+        session = self._session()
+        if agent is None or session is None:
+            return
+        agent_id = agent.agent_id
+
+        def send(text: str | None) -> None:
+            if not text:
+                return
+            self.steer(agent_id, text, interrupt=interrupt)
+
+        self.app.push_screen(SteerScreen(agent_id, agent.task, interrupt=interrupt), send)
+
+    def action_interrupt(self) -> None:
+        self.action_steer(interrupt=True)
+
+    def steer(self, agent_id: str, text: str, *, interrupt: bool = False) -> None:
+        from core.session import SessionError
+
+        if self.session is None:
+            return
+        try:
+            self.session.steer(agent_id, text, interrupt=interrupt)
+        except SessionError as exc:
+            self._fail(exc)
+            return
+        kind = "Interrupt" if interrupt else "Steer"
+        self.notify(f"{kind} queued for {agent_id}", timeout=3)
+
+    def action_kill(self) -> None:
+        agent = self.agent()
+        if agent is None or self._session() is None:
+            return
+        agent_id = agent.agent_id
+
+        def answer(yes: bool | None) -> None:
+            if yes:
+                self.kill(agent_id)
+
+        self.app.push_screen(
+            ConfirmScreen(f"Kill {agent_id} and every process it started?", "Kill"), answer
+        )
+
+    @work(group="agent-commands", exit_on_error=False)
+    async def kill(self, agent_id: str) -> None:
+        from core.session import SessionError
+
+        if self.session is None:
+            return
+        try:
+            state = await self.session.kill(agent_id)
+        except SessionError as exc:
+            self._fail(exc)
+            return
+        self.notify(f"{agent_id}: {state}", timeout=3)
+
+    def action_retry(self) -> None:
+        agent = self.agent()
+        session = self._session()
+        if agent is None or session is None:
+            return
+        agent_id = agent.agent_id
+        models = sorted(session.settings.catalog.models)
+
+        def answer(request: RetryRequest | None) -> None:
+            if request is not None:
+                self.retry(agent_id, request.note, request.model)
+
+        self.app.push_screen(RetryScreen(agent_id, agent.attempt, agent.model, models), answer)
+
+    def retry(self, agent_id: str, note: str | None, model: str | None) -> None:
+        from core.session import SessionError
+
+        if self.session is None:
+            return
+        try:
+            attempt = self.session.retry(agent_id, note, model)
+        except SessionError as exc:
+            self._fail(exc)
+            return
+        self.notify(f"{agent_id}: attempt {attempt} started", timeout=3)
+
+    def action_extend(self) -> None:
+        from core.session import SessionError
+
+        agent = self.agent()
+        session = self._session()
+        if agent is None or session is None:
+            return
+        try:
+            timeout = session.extend_timeout(agent.agent_id, EXTEND_S)
+        except SessionError as exc:
+            self._fail(exc)
+            return
+        minutes = f"{timeout / 60:g} min" if timeout else "none"
+        self.notify(f"{agent.agent_id}: timeout now {minutes}", timeout=3)
+
+    def action_transcript(self) -> None:
+        if self.selected is None:
+            return
+        self.app.push_screen(TranscriptScreen(self.view, self.selected, self.export_dir))
+
+    # --- approvals -----------------------------------------------------------
+
+    def answer_oldest(self, decision: str) -> None:
+        from core.session import SessionError
+
+        session = self._session()
+        if session is None:
+            return
+        pending = sorted(session.pending_approvals(), key=lambda p: p.created_at)
+        if not pending:
+            self.notify("No command is waiting for approval.", timeout=3)
+            return
+        request = pending[0]
+        try:
+            session.answer_approval(request.request_id, decision)
+        except SessionError as exc:
+            self._fail(exc)
+            return
+        word = {"once": "approved", "always": "always allowed", "deny": "denied"}[decision]
+        self.notify(f"{request.agent_id}: {word}: {request.command}", timeout=3)
+
+    def action_approve(self) -> None:
+        self.answer_oldest("once")
+
+    def action_always(self) -> None:
+        self.answer_oldest("always")
+
+    def action_deny(self) -> None:
+        self.answer_oldest("deny")
+
+    # --- board and chat ------------------------------------------------------
+
+    def action_clear_finished(self) -> None:
+        n = self.view.clear_finished()
+        if self.selected is not None and self.view.agents[self.selected].cleared:
+            self.selected = None
+        self.notify(f"Cleared {n} finished pane(s).", timeout=2)
+
+    def action_focus_input(self) -> None:
+        if not self.read_only:
+            self.query_one("#chat-input", Input).focus()
+
+    def action_focus_board(self) -> None:
+        board = self.query_one(AgentBoard)
+        if self.selected is None or not board.focus_agent(self.selected):
+            board.focus()
+
+    @on(Input.Submitted, "#chat-input")
+    def _send(self, event: Input.Submitted) -> None:
+        from core.session import SessionError
+
+        text = event.value.strip()
+        if not text or self.session is None:
+            return
+        try:
+            queued = self.session.say(text)
+        except SessionError as exc:
+            self._fail(exc)
+            return
+        event.input.value = ""
+        if queued:
+            self.query_one(CeoChat).set_state("queued", queued=True)
+
+    # --- replay --------------------------------------------------------------
+
+    def action_pause(self) -> None:
+        if self.replay is not None:
+            self.replay.toggle_pause()
+
+    def action_faster(self) -> None:
+        if self.replay is not None:
+            self.replay.faster()
+
+    def action_slower(self) -> None:
+        if self.replay is not None:
+            self.replay.slower()
+
+    def action_to_end(self) -> None:
+        if self.replay is not None:
+            self.replay.skip_to_end()

@@ -1,0 +1,51 @@
+"""The steer modal: one message for an agent, delivered at its next turn (or at once)."""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import Vertical
+from textual.screen import ModalScreen
+from textual.widgets import Input, Label
+
+
+class SteerScreen(ModalScreen[str | None]):
+    BINDINGS: ClassVar[list[BindingType]] = [Binding("escape", "cancel", "Cancel")]
+    DEFAULT_CSS = """
+    SteerScreen { align: center middle; }
+    SteerScreen > Vertical {
+        width: 80; height: auto; border: thick $accent; background: $surface; padding: 1 2;
+    }
+    SteerScreen .hint { color: $text-muted; margin-top: 1; }
+    """
+
+    def __init__(self, agent_id: str, task: str, *, interrupt: bool = False) -> None:
+        super().__init__()
+        self.agent_id = agent_id
+        self.agent_task = task
+        self.interrupt = interrupt
+
+    def compose(self) -> ComposeResult:
+        title = "Interrupt and steer" if self.interrupt else "Steer"
+        when = (
+            "The current reply is cancelled (what streamed is kept) and this is delivered now."
+            if self.interrupt
+            else "Delivered at the agent's next turn boundary."
+        )
+        with Vertical():
+            yield Label(f"[b]{title} {self.agent_id}[/b]  [dim]{self.agent_task[:60]}[/dim]")
+            yield Input(placeholder="Message for the agent…", id="steer-input")
+            yield Label(f"{when}  enter send · escape cancel", classes="hint")
+
+    def on_mount(self) -> None:
+        self.query_one(Input).focus()
+
+    def on_input_submitted(self, event: Input.Submitted) -> None:
+        event.stop()
+        text = event.value.strip()
+        self.dismiss(text or None)
+
+    def action_cancel(self) -> None:
+        self.dismiss(None)

@@ -1,0 +1,128 @@
+"""One agent's whole conversation (all attempts), following live; `e` exports Markdown."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any, ClassVar
+
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.screen import Screen
+from textual.widgets import Footer, RichLog, Static
+
+from core.export import conversation_markdown
+from tui.view_model import AgentView, RunView, fmt_cost, short_model
+
+MAX_LINES = 5000
+RESULT_LINES = 40
+
+
+class TranscriptScreen(Screen[None]):
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("escape,q", "close", "Back", id="transcript.back"),
+        Binding("e", "export", "Export Markdown", id="transcript.export"),
+        Binding("end,G", "follow", "Follow", id="transcript.follow"),
+    ]
+    DEFAULT_CSS = """
+    TranscriptScreen #transcript-head { height: 2; background: $panel; padding: 0 1; }
+    TranscriptScreen RichLog { height: 1fr; padding: 0 1; }
+    """
+
+    def __init__(self, view: RunView, agent_id: str, export_dir: Path) -> None:
+        super().__init__()
+        self.view = view
+        self.agent_id = agent_id
+        self.export_dir = export_dir
+        self._seen: dict[int, int] = {}
+        self.exported: Path | None = None
+
+    def _agent(self) -> AgentView | None:
+        if self.agent_id == "ceo":
+            return self.view.ceo
+        return self.view.agents.get(self.agent_id)
+
+    def compose(self) -> ComposeResult:
+        yield Static("", id="transcript-head")
+        yield RichLog(id="transcript-log", max_lines=MAX_LINES, wrap=True, markup=False)
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self._refresh_log()
+        self.set_interval(0.5, self._refresh_log)
+        self.query_one(RichLog).focus()
+
+    def _refresh_log(self) -> None:
+        agent = self._agent()
+        head = self.query_one("#transcript-head", Static)
+        if agent is None:
+            head.update(f"{self.agent_id}: unknown agent")
+            return
+        head.update(
+            f"{agent.role} · {agent.agent_id} · attempt {agent.attempt} · "
+            f"{short_model(agent.model)} · {agent.state} · {fmt_cost(agent.tokens.cost)}\n"
+            f"{agent.task}",
+            layout=False,
+        )
+        log = self.query_one(RichLog)
+        for attempt in sorted(agent.messages):
+            messages = agent.messages[attempt]
+            seen = self._seen.get(attempt, 0)
+            if seen == 0 and messages:
+                log.write(Text(f"━━ attempt {attempt} ━━", style="bold"))
+            for message in messages[seen:]:
+                for line in render_message(message):
+                    log.write(line)
+            self._seen[attempt] = len(messages)
+
+    def action_close(self) -> None:
+        self.dismiss(None)
+
+    def action_follow(self) -> None:
+        self.query_one(RichLog).scroll_end(animate=False)
+
+    def action_export(self) -> None:
+        agent = self._agent()
+        if agent is None:
+            return
+        parts = [f"# {agent.role} {agent.agent_id} (run {self.view.run_id})\n", agent.task, ""]
+        for attempt in sorted(agent.messages):
+            parts.append(f"## Attempt {attempt}\n")
+            parts.append(conversation_markdown(agent.messages[attempt]))
+        self.export_dir.mkdir(parents=True, exist_ok=True)
+        path = self.export_dir / f"transcript-{self.view.run_id or 'run'}-{agent.agent_id}.md"
+        path.write_text("\n".join(parts), encoding="utf-8")
+        self.exported = path
+        self.notify(f"Exported to {path}", title="Transcript")
+
+
+def render_message(message: dict[str, Any]) -> list[Text]:
+    """Rich lines for one API message: texts, tool calls and tool results."""
+    role = message.get("role", "?")
+    content = message.get("content")
+    blocks = [{"type": "text", "text": content}] if isinstance(content, str) else content or []
+    out: list[Text] = []
+    for block in blocks:
+        kind = block.get("type")
+        if kind == "text" and str(block.get("text", "")).strip():
+            who = "model" if role == "assistant" else "input"
+            style = "bold cyan" if role == "assistant" else "bold green"
+            out.append(Text.assemble((f"{who}: ", style), str(block["text"]).strip()))
+        elif kind == "thinking" and str(block.get("thinking", "")).strip():
+            out.append(Text(f"thinking: {block['thinking'].strip()}", style="dim italic"))
+        elif kind == "tool_use":
+            args = json.dumps(block.get("input", {}), ensure_ascii=False)
+            name = str(block.get("name"))
+            out.append(Text.assemble(("→ ", "bold yellow"), (name, "bold"), " ", args))
+        elif kind == "tool_result":
+            body = block.get("content", "")
+            if isinstance(body, list):
+                body = "\n".join(b.get("text", "") for b in body if isinstance(b, dict))
+            lines = str(body).splitlines()
+            if len(lines) > RESULT_LINES:
+                lines = [*lines[:RESULT_LINES], f"… {len(lines) - RESULT_LINES} more lines"]
+            style = "red" if block.get("is_error") else "dim"
+            label = "✗ error" if block.get("is_error") else "← result"
+            out.append(Text.assemble((f"{label}: ", f"bold {style}"), ("\n".join(lines), style)))
+    return out

@@ -1,0 +1,636 @@
+"""The run as plain data: events in, a board and a CEO chat out. No Textual here.
+
+The same `RunView` is fed by the live bus and by a replay from the store, so the
+screen cannot tell them apart. Widgets read it on a timer; `dirty_*` say what changed.
+"""
+
+from __future__ import annotations
+
+import collections
+import json
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from core.catalog import Catalog
+from core.events import (
+    CEO_ID,
+    TERMINAL_STATES,
+    AgentFinished,
+    AgentQueued,
+    AgentSpawned,
+    AgentStateChanged,
+    ApiRetry,
+    ApprovalRequested,
+    ApprovalResolved,
+    Event,
+    MessageAppended,
+    Notice,
+    OperatorMessage,
+    RunFinished,
+    RunStarted,
+    SteerDelivered,
+    SteerQueued,
+    TextDelta,
+    TimeoutChanged,
+    ToolCallFinished,
+    ToolCallStarted,
+    TurnEnded,
+    TurnStarted,
+    UsageUpdated,
+)
+
+TAIL_LINES = 40
+LINE_CAP = 400
+CHAT_CAP = 2000
+STEERS_KEPT = 6
+ACTIVE_STATES = frozenset({"running", "waiting_approval"})
+
+
+def short_model(model: str) -> str:
+    for word in ("opus", "sonnet", "haiku"):
+        if word in model:
+            return word
+    return model
+
+
+def fmt_tokens(n: int) -> str:
+    if n >= 1_000_000:
+        return f"{n / 1_000_000:.1f}M"
+    if n >= 1000:
+        return f"{n / 1000:.1f}k"
+    return str(n)
+
+
+def fmt_cost(cost: float | None) -> str:
+    return "$?" if cost is None else f"${cost:.4f}"
+
+
+def fmt_duration(seconds: float) -> str:
+    seconds = max(0, int(seconds))
+    if seconds >= 3600:
+        return f"{seconds // 3600}:{seconds % 3600 // 60:02d}:{seconds % 60:02d}"
+    return f"{seconds // 60}:{seconds % 60:02d}"
+
+
+def one_line(text: str, cap: int = 120) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= cap else text[: cap - 1] + "…"
+
+
+@dataclass
+class SteerReceipt:
+    steer_id: str
+    message: str
+    interrupt: bool
+    source: str
+    delivered_turn: int | None = None
+
+
+@dataclass
+class Tokens:
+    input: int = 0
+    output: int = 0
+    cache_read: int = 0
+    cache_write: int = 0
+    cost: float | None = 0.0
+
+    def plus(self, other: Tokens) -> Tokens:
+        cost = None if self.cost is None or other.cost is None else self.cost + other.cost
+        return Tokens(
+            self.input + other.input,
+            self.output + other.output,
+            self.cache_read + other.cache_read,
+            self.cache_write + other.cache_write,
+            cost,
+        )
+
+
+@dataclass
+class AgentView:
+    """One agent (its latest attempt), everything a pane shows."""
+
+    agent_id: str
+    role: str
+    model: str
+    task: str
+    attempt: int = 1
+    state: str = "queued"
+    reason: str = ""
+    queue_position: int | None = None
+    started_at: float | None = None
+    finished_at: float | None = None
+    timeout_s: float | None = None
+    context_window: int | None = None
+    context_tokens: int = 0
+    turn: int = 0
+    note: str | None = None
+    result: str = ""
+    last_tool: str = ""
+    retry_notice: str = ""
+    prior: Tokens = field(default_factory=Tokens)
+    current: Tokens = field(default_factory=Tokens)
+    tail: collections.deque[str] = field(
+        default_factory=lambda: collections.deque(maxlen=TAIL_LINES)
+    )
+    partial: str = ""
+    steers: list[SteerReceipt] = field(default_factory=list)
+    messages: dict[int, list[dict[str, Any]]] = field(default_factory=dict)
+    cleared: bool = False
+    order: int = 0
+
+    @property
+    def tokens(self) -> Tokens:
+        return self.prior.plus(self.current)
+
+    @property
+    def finished(self) -> bool:
+        return self.state in TERMINAL_STATES
+
+    @property
+    def active(self) -> bool:
+        return self.state in ACTIVE_STATES
+
+    def elapsed(self, now: float) -> float:
+        if self.started_at is None:
+            return 0.0
+        end = self.finished_at if self.finished_at is not None else now
+        return max(0.0, end - self.started_at)
+
+    def timeout_fraction(self, now: float) -> float | None:
+        if not self.timeout_s:
+            return None
+        return self.elapsed(now) / self.timeout_s
+
+    @property
+    def context_fraction(self) -> float | None:
+        if not self.context_window:
+            return None
+        return min(1.0, self.context_tokens / self.context_window)
+
+    def tail_lines(self, n: int) -> list[str]:
+        lines = list(self.tail)
+        if self.partial:
+            lines.append(self.partial)
+        return lines[-n:] if n > 0 else []
+
+    def add_text(self, text: str) -> None:
+        parts = (self.partial + text).split("\n")
+        for line in parts[:-1]:
+            if line.strip():
+                self.tail.append(line[:LINE_CAP])
+        self.partial = parts[-1][:LINE_CAP]
+
+    def add_line(self, line: str) -> None:
+        if self.partial.strip():
+            self.tail.append(self.partial)
+        self.partial = ""
+        self.tail.append(line[:LINE_CAP])
+
+
+@dataclass
+class ChatItem:
+    """One entry of the CEO conversation column."""
+
+    item_id: int
+    kind: str  # operator | ceo | tool | notice
+    text: str = ""
+    queued: bool = False
+    streaming: bool = False
+    level: str = "info"
+    detail: str = ""
+    done: bool = False
+    is_error: bool = False
+    tool_use_id: str = ""
+    turn: int = 0
+
+
+@dataclass
+class ApprovalView:
+    request_id: str
+    agent_id: str
+    tool: str
+    command: str
+    cwd: str
+    ts: float
+
+
+@dataclass
+class Totals:
+    running: int = 0
+    queued: int = 0
+    done: int = 0
+    failed: int = 0
+    tokens: Tokens = field(default_factory=Tokens)
+
+
+class RunView:
+    """Applies events to plain data. `apply` is cheap: it is called for every token."""
+
+    def __init__(self, context_window: Callable[[str], int | None] | None = None) -> None:
+        self.context_window = context_window or Catalog().context_window
+        self.run_id = ""
+        self.task = ""
+        self.workspace = ""
+        self.simulated = False
+        self.status = "running"
+        self.result = ""
+        self.started_at: float | None = None
+        self.last_ts = 0.0
+        self.ceo: AgentView | None = None
+        self.agents: dict[str, AgentView] = {}
+        self.chat: list[ChatItem] = []
+        self.approvals: dict[str, ApprovalView] = {}
+        self.notices: list[tuple[str, str]] = []
+        self.ceo_in_turn = False
+        self.events_applied = 0
+        self.dirty_agents: set[str] = set()
+        self.dirty_chat: set[int] = set()
+        self.dirty_run = True
+        self._next_item = 0
+        self._ceo_text: ChatItem | None = None
+        self._ceo_tools: dict[str, ChatItem] = {}
+        self._tool_meta: dict[str, tuple[str, dict[str, Any]]] = {}
+        self._order = 0
+
+    # --- queries -------------------------------------------------------------
+
+    def board(self) -> list[AgentView]:
+        """Sub-agents in spawn order, cleared ones left out."""
+        return sorted((a for a in self.agents.values() if not a.cleared), key=lambda a: a.order)
+
+    def totals(self) -> Totals:
+        t = Totals()
+        everyone = list(self.agents.values()) + ([self.ceo] if self.ceo else [])
+        for a in everyone:
+            t.tokens = t.tokens.plus(a.tokens)
+            if a.agent_id == CEO_ID:
+                continue
+            if a.state in ACTIVE_STATES:
+                t.running += 1
+            elif a.state == "queued":
+                t.queued += 1
+            elif a.state == "done":
+                t.done += 1
+            elif a.state in TERMINAL_STATES:
+                t.failed += 1
+        return t
+
+    @property
+    def ceo_busy(self) -> bool:
+        """The CEO is replying or running a tool (waiting for agents included)."""
+        return self.ceo_in_turn or bool(self._ceo_tools)
+
+    def oldest_approval(self) -> ApprovalView | None:
+        return next(iter(self.approvals.values()), None)
+
+    def clear_finished(self) -> int:
+        n = 0
+        for a in self.agents.values():
+            if a.finished and not a.cleared:
+                a.cleared = True
+                n += 1
+        if n:
+            self.dirty_run = True
+        return n
+
+    def take_dirty(self) -> tuple[set[str], set[int], bool]:
+        agents, chat, run = self.dirty_agents, self.dirty_chat, self.dirty_run
+        self.dirty_agents, self.dirty_chat, self.dirty_run = set(), set(), False
+        return agents, chat, run
+
+    # --- events --------------------------------------------------------------
+
+    def apply(self, ev: Event) -> None:
+        self.events_applied += 1
+        self.last_ts = max(self.last_ts, ev.ts)
+        handler = _HANDLERS.get(type(ev))
+        if handler is not None:
+            handler(self, ev)
+
+    def _agent(self, agent_id: str | None) -> AgentView | None:
+        if agent_id == CEO_ID:
+            return self.ceo
+        return self.agents.get(agent_id or "")
+
+    def _touch(self, agent: AgentView) -> None:
+        if agent.agent_id == CEO_ID:
+            self.dirty_run = True
+        else:
+            self.dirty_agents.add(agent.agent_id)
+
+    def _item(self, kind: str, **fields: Any) -> ChatItem:
+        item = ChatItem(item_id=self._next_item, kind=kind, **fields)
+        self._next_item += 1
+        self.chat.append(item)
+        if len(self.chat) > CHAT_CAP:
+            del self.chat[: len(self.chat) - CHAT_CAP]
+        self.dirty_chat.add(item.item_id)
+        return item
+
+    def _run_started(self, ev: RunStarted) -> None:
+        self.run_id = ev.run_id
+        self.task = ev.task
+        self.workspace = ev.workspace
+        self.simulated = ev.simulated
+        self.started_at = ev.ts
+        self.status = "running"
+        self.dirty_run = True
+
+    def _run_finished(self, ev: RunFinished) -> None:
+        self.status = ev.status
+        self.result = ev.result
+        self.dirty_run = True
+
+    def _operator(self, ev: OperatorMessage) -> None:
+        self._item("operator", text=ev.text, queued=ev.queued)
+
+    def _spawned(self, ev: AgentSpawned) -> None:
+        agent_id = ev.agent_id or ""
+        old = self._agent(agent_id)
+        view = AgentView(
+            agent_id=agent_id,
+            role=ev.role,
+            model=ev.model,
+            task=ev.task,
+            attempt=ev.attempt,
+            timeout_s=ev.timeout_s,
+            context_window=ev.context_window or self.context_window(ev.model),
+            note=ev.note,
+        )
+        if old is not None:
+            view.prior = old.prior.plus(old.current)
+            view.steers = old.steers
+            view.messages = old.messages
+            view.order = old.order
+            if ev.attempt > 1:
+                view.add_line(f"── attempt {ev.attempt}" + (f": {ev.note}" if ev.note else ""))
+        else:
+            self._order += 1
+            view.order = self._order
+        if agent_id == CEO_ID:
+            self.ceo = view
+            self.dirty_run = True
+        else:
+            self.agents[agent_id] = view
+            self.dirty_agents.add(agent_id)
+            self.dirty_run = True
+
+    def _queued(self, ev: AgentQueued) -> None:
+        agent = self._agent(ev.agent_id)
+        if agent is not None:
+            agent.queue_position = ev.position
+            self._touch(agent)
+
+    def _state(self, ev: AgentStateChanged) -> None:
+        agent = self._agent(ev.agent_id)
+        if agent is None:
+            return
+        agent.state = ev.state
+        agent.reason = ev.reason
+        if ev.state != "queued":
+            agent.queue_position = None
+        if ev.state in ACTIVE_STATES and agent.started_at is None:
+            agent.started_at = ev.ts
+        if ev.state in TERMINAL_STATES and agent.finished_at is None:
+            agent.finished_at = ev.ts
+            if agent.started_at is None:
+                agent.started_at = ev.ts
+        self._touch(agent)
+        self.dirty_run = True
+
+    def _finished(self, ev: AgentFinished) -> None:
+        agent = self._agent(ev.agent_id)
+        if agent is None:
+            return
+        agent.result = ev.result
+        agent.state = ev.state
+        if agent.finished_at is None:
+            agent.finished_at = ev.ts
+        self._touch(agent)
+        self.dirty_run = True
+        if agent.agent_id != CEO_ID:
+            head = f"{agent.agent_id} {ev.state} after {fmt_duration(ev.elapsed_s)}"
+            self._item(
+                "notice",
+                text=head,
+                detail=one_line(ev.result, 200),
+                level="info" if ev.state == "done" else "warning",
+            )
+
+    def _timeout(self, ev: TimeoutChanged) -> None:
+        agent = self._agent(ev.agent_id)
+        if agent is not None:
+            agent.timeout_s = ev.timeout_s
+            self._touch(agent)
+
+    def _turn_started(self, ev: TurnStarted) -> None:
+        agent = self._agent(ev.agent_id)
+        if agent is None:
+            return
+        agent.turn = ev.turn
+        if ev.model != agent.model:
+            agent.model = ev.model
+            agent.context_window = self.context_window(ev.model) or agent.context_window
+        agent.retry_notice = ""
+        self._touch(agent)
+        if agent.agent_id == CEO_ID:
+            self.ceo_in_turn = True
+            for item in self.chat:
+                if item.kind == "operator" and item.queued and not item.done:
+                    item.done = True
+                    self.dirty_chat.add(item.item_id)
+
+    def _text(self, ev: TextDelta) -> None:
+        if ev.agent_id == CEO_ID:
+            item = self._ceo_text
+            if item is None or item.turn != ev.turn or not item.streaming:
+                item = self._item("ceo", streaming=True, turn=ev.turn)
+                self._ceo_text = item
+            item.text += ev.text
+            self.dirty_chat.add(item.item_id)
+            return
+        agent = self.agents.get(ev.agent_id or "")
+        if agent is not None:
+            agent.add_text(ev.text)
+            self.dirty_agents.add(agent.agent_id)
+
+    def _turn_ended(self, ev: TurnEnded) -> None:
+        agent = self._agent(ev.agent_id)
+        if agent is None:
+            return
+        if agent.agent_id == CEO_ID:
+            self.ceo_in_turn = False
+            if self._ceo_text is not None:
+                self._ceo_text.streaming = False
+                self.dirty_chat.add(self._ceo_text.item_id)
+                self._ceo_text = None
+            self.dirty_run = True
+        elif agent.partial.strip():
+            agent.add_line(agent.partial)
+            self._touch(agent)
+
+    def _usage(self, ev: UsageUpdated) -> None:
+        agent = self._agent(ev.agent_id)
+        if agent is None:
+            return
+        agent.current = Tokens(
+            ev.input_tokens,
+            ev.output_tokens,
+            ev.cache_read_tokens,
+            ev.cache_write_tokens,
+            ev.cost_usd,
+        )
+        agent.context_tokens = ev.context_tokens
+        self._touch(agent)
+        self.dirty_run = True
+
+    def _api_retry(self, ev: ApiRetry) -> None:
+        agent = self._agent(ev.agent_id)
+        if agent is not None:
+            agent.retry_notice = f"API retry {ev.try_number} in {ev.delay_s:.0f}s: {ev.reason}"
+            self._touch(agent)
+
+    def _message(self, ev: MessageAppended) -> None:
+        agent = self._agent(ev.agent_id)
+        if agent is not None:
+            agent.messages.setdefault(ev.attempt, []).append(
+                {"role": ev.role, "content": ev.content}
+            )
+
+    def _tool_started(self, ev: ToolCallStarted) -> None:
+        agent = self._agent(ev.agent_id)
+        if agent is None:
+            return
+        summary = ev.summary or ev.name
+        agent.last_tool = summary
+        if agent.agent_id == CEO_ID:
+            item = self._item("tool", text=summary, tool_use_id=ev.tool_use_id)
+            item.detail = json.dumps(ev.input, ensure_ascii=False)[:2000]
+            self._ceo_tools[ev.tool_use_id] = item
+            self._tool_meta[ev.tool_use_id] = (ev.name, ev.input)
+        else:
+            agent.add_line(f"→ {one_line(summary, LINE_CAP)}")
+        self._touch(agent)
+
+    def _tool_finished(self, ev: ToolCallFinished) -> None:
+        agent = self._agent(ev.agent_id)
+        if agent is None:
+            return
+        if agent.agent_id == CEO_ID:
+            item = self._ceo_tools.pop(ev.tool_use_id, None)
+            name, args = self._tool_meta.pop(ev.tool_use_id, (ev.name, {}))
+            if item is None:
+                return
+            item.done = True
+            item.is_error = ev.is_error
+            item.text = self.describe_ceo_tool(name, args, ev.output, ev.is_error)
+            item.detail = (item.detail + "\n→ " + ev.output[:2000]).strip()
+            self.dirty_chat.add(item.item_id)
+        elif ev.is_error:
+            agent.add_line(f"✗ {one_line(ev.output, LINE_CAP)}")
+            self._touch(agent)
+
+    def _approval_requested(self, ev: ApprovalRequested) -> None:
+        self.approvals[ev.request_id] = ApprovalView(
+            ev.request_id, ev.agent_id or "", ev.tool, ev.command, ev.cwd, ev.ts
+        )
+        self.dirty_run = True
+
+    def _approval_resolved(self, ev: ApprovalResolved) -> None:
+        if self.approvals.pop(ev.request_id, None) is not None:
+            self.dirty_run = True
+
+    def _steer_queued(self, ev: SteerQueued) -> None:
+        agent = self._agent(ev.agent_id)
+        if agent is None:
+            return
+        agent.steers.append(SteerReceipt(ev.steer_id, ev.message, ev.interrupt, ev.source))
+        del agent.steers[:-STEERS_KEPT]
+        self._touch(agent)
+
+    def _steer_delivered(self, ev: SteerDelivered) -> None:
+        agent = self._agent(ev.agent_id)
+        if agent is None:
+            return
+        for receipt in agent.steers:
+            if receipt.steer_id == ev.steer_id:
+                receipt.delivered_turn = ev.turn
+        self._touch(agent)
+
+    def _notice(self, ev: Notice) -> None:
+        self.notices.append((ev.level, ev.text))
+        del self.notices[:-20]
+        if ev.level != "info" or ev.agent_id == CEO_ID:
+            self._item("notice", text=ev.text, level=ev.level)
+
+    # --- CEO tool lines ------------------------------------------------------
+
+    def describe_ceo_tool(
+        self, name: str, args: dict[str, Any], output: str, is_error: bool
+    ) -> str:
+        """A compact line for a CEO tool call, e.g. "spawned coding-2: task · haiku · 15m"."""
+        try:
+            data = json.loads(output)
+        except ValueError:
+            data = None
+        data = data if isinstance(data, dict) else {}
+        if is_error:
+            return f"{name} failed: {one_line(output, 100)}"
+        if name == "spawn_agent":
+            agent_id = str(data.get("agent_id", "?"))
+            agent = self.agents.get(agent_id)
+            model = short_model(agent.model if agent else str(args.get("model") or ""))
+            timeout = agent.timeout_s if agent else args.get("timeout_s")
+            parts = [f"spawned {agent_id}: {one_line(str(args.get('task', '')), 60)}"]
+            if model:
+                parts.append(model)
+            if timeout:
+                parts.append(f"{float(timeout) / 60:g}m")
+            if data.get("state") == "queued":
+                parts.append(f"queued #{data.get('queue_position', '?')}")
+            return " · ".join(parts)
+        if name == "run_check":
+            command = one_line(str(args.get("command", "")), 60)
+            return f"ran check: {command} → exit {data.get('exit_code', '?')}"
+        if name == "wait_for_agents":
+            agents = data.get("agents") or []
+            states = collections.Counter(str(a.get("state")) for a in agents if isinstance(a, dict))
+            ended = ", ".join(f"{n} {s}" for s, n in states.items()) or "none ended"
+            still = data.get("still_running") or []
+            more = f", {len(still)} still running" if still else ""
+            return f"waited for agents → {ended}{more}"
+        if name == "steer_agent":
+            return f"steered {args.get('agent_id')}: {one_line(str(args.get('message', '')), 60)}"
+        if name == "kill_agent":
+            return f"killed {args.get('agent_id')} → {data.get('state', '?')}"
+        if name == "retry_agent":
+            return f"retried {args.get('agent_id')} → attempt {data.get('attempt', '?')}"
+        if name == "read_file":
+            return f"read {args.get('path')}"
+        return f"{name} {one_line(json.dumps(args, ensure_ascii=False), 60)}"
+
+
+_HANDLERS: dict[type[Event], Any] = {
+    RunStarted: RunView._run_started,
+    RunFinished: RunView._run_finished,
+    OperatorMessage: RunView._operator,
+    AgentSpawned: RunView._spawned,
+    AgentQueued: RunView._queued,
+    AgentStateChanged: RunView._state,
+    AgentFinished: RunView._finished,
+    TimeoutChanged: RunView._timeout,
+    TurnStarted: RunView._turn_started,
+    TextDelta: RunView._text,
+    TurnEnded: RunView._turn_ended,
+    UsageUpdated: RunView._usage,
+    ApiRetry: RunView._api_retry,
+    MessageAppended: RunView._message,
+    ToolCallStarted: RunView._tool_started,
+    ToolCallFinished: RunView._tool_finished,
+    ApprovalRequested: RunView._approval_requested,
+    ApprovalResolved: RunView._approval_resolved,
+    SteerQueued: RunView._steer_queued,
+    SteerDelivered: RunView._steer_delivered,
+    Notice: RunView._notice,
+}

@@ -1,0 +1,171 @@
+"""One sub-agent as a fixed-size pane: header, clock bar, usage, last tool, tail, steers."""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+from textual.binding import Binding, BindingType
+from textual.content import Content
+from textual.widgets import Static
+
+from tui.view_model import AgentView, fmt_cost, fmt_duration, fmt_tokens, one_line, short_model
+
+PANE_HEIGHT = 13
+BODY_LINES = PANE_HEIGHT - 2  # inside the border
+STATE_STYLE = {
+    "queued": "$text-muted",
+    "running": "$success",
+    "waiting_approval": "bold $warning",
+    "done": "$primary",
+    "failed": "bold $error",
+    "killed": "$error",
+    "timed_out": "$error",
+    "interrupted": "$warning",
+}
+
+
+def bar(fraction: float, width: int) -> tuple[str, str]:
+    """A horizontal bar and the part left empty."""
+    fraction = max(0.0, min(1.0, fraction))
+    filled = round(fraction * width)
+    return "━" * filled, "╌" * (width - filled)
+
+
+def clock_style(fraction: float) -> str:
+    if fraction >= 0.95:
+        return "$error"
+    if fraction >= 0.8:
+        return "$warning"
+    return "$success"
+
+
+def render_agent(agent: AgentView, now: float, width: int) -> Content:
+    """The pane body as Content; pure so tests and replay can compare it."""
+    width = max(20, width)
+    lines: list[Content] = []
+    tok = agent.tokens
+    badge = agent.state.replace("_", " ")
+    if agent.state == "queued" and agent.queue_position:
+        badge = f"queued #{agent.queue_position}"
+    lines.append(
+        Content.assemble(
+            (f" {badge} ", f"reverse {STATE_STYLE.get(agent.state, '')}"),
+            " ",
+            (f"attempt {agent.attempt}", "bold" if agent.attempt > 1 else "$text-muted"),
+            " · ",
+            (short_model(agent.model), "$accent"),
+            (f" · turn {agent.turn}" if agent.turn else "", "$text-muted"),
+        )
+    )
+    lines.append(Content(one_line(agent.task, width)))
+    elapsed = agent.elapsed(now)
+    frac = agent.timeout_fraction(now)
+    if frac is not None and agent.timeout_s:
+        label = f" {fmt_duration(elapsed)}/{fmt_duration(agent.timeout_s)}"
+        full, empty = bar(frac, max(4, width - len(label)))
+        lines.append(Content.assemble((full, clock_style(frac)), (empty, "$text-muted"), label))
+    else:
+        lines.append(Content.assemble((f"{fmt_duration(elapsed)} (no timeout)", "$text-muted")))
+    lines.append(
+        Content.assemble(
+            ("in ", "$text-muted"),
+            fmt_tokens(tok.input),
+            (" out ", "$text-muted"),
+            fmt_tokens(tok.output),
+            (" cache ", "$text-muted"),
+            f"{fmt_tokens(tok.cache_read)}/{fmt_tokens(tok.cache_write)}",
+            " · ",
+            (fmt_cost(tok.cost), "bold"),
+        )
+    )
+    ctx = agent.context_fraction
+    if ctx is not None:
+        label = f" ctx {ctx:.0%}"
+        full, empty = bar(ctx, max(4, min(20, width - len(label))))
+        lines.append(Content.assemble((full, "$secondary"), (empty, "$text-muted"), label))
+    else:
+        lines.append(Content.styled("ctx ?", "$text-muted"))
+    if agent.retry_notice:
+        lines.append(Content.styled(one_line(agent.retry_notice, width), "$warning"))
+    elif agent.last_tool:
+        lines.append(Content.assemble(("⚙ ", "$accent"), one_line(agent.last_tool, width - 2)))
+    else:
+        lines.append(Content.styled("⚙ no tool calls yet", "$text-muted"))
+    steer_lines = [
+        _steer_line(s.message, s.delivered_turn, s.interrupt, width) for s in agent.steers[-2:]
+    ]
+    result_line: list[Content] = []
+    if agent.finished:
+        text = agent.result or agent.reason or agent.state
+        result_line.append(Content.assemble(("= ", "bold"), one_line(text, width - 2)))
+    room = BODY_LINES - len(lines) - len(steer_lines) - len(result_line)
+    for line in agent.tail_lines(room):
+        lines.append(Content.styled(one_line(line, width), "$text-muted"))
+    lines.extend(steer_lines)
+    lines.extend(result_line)
+    return Content("\n").join(lines[:BODY_LINES])
+
+
+def _steer_line(message: str, turn: int | None, interrupt: bool, width: int) -> Content:
+    where = f"delivered at turn {turn}" if turn is not None else "queued"
+    kind = "interrupt" if interrupt else "steer"
+    head = f"↳ {kind} {where}: "
+    return Content.assemble(
+        (head, "$success" if turn is not None else "$warning"),
+        one_line(message, max(8, width - len(head))),
+    )
+
+
+class AgentPane(Static, can_focus=True):
+    """A fixed-size pane; updated with `layout=False` by the board's flush timer."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("up,k", "move('up')", "Up", show=False),
+        Binding("down,j", "move('down')", "Down", show=False),
+        Binding("left", "move('left')", "Left", show=False),
+        Binding("right", "move('right')", "Right", show=False),
+    ]
+
+    DEFAULT_CSS = """
+    AgentPane {
+        height: 13;
+        border: round $panel-lighten-2;
+        padding: 0 1;
+    }
+    AgentPane:focus { border: round $accent; }
+    AgentPane.-finished { opacity: 60%; }
+    AgentPane.-waiting_approval { border: round $warning; }
+    AgentPane.-failed, AgentPane.-timed_out, AgentPane.-killed { border: round $error 60%; }
+    """
+
+    def __init__(self, agent_id: str) -> None:
+        super().__init__("", id=f"pane-{agent_id}", markup=False)
+        self.agent_id = agent_id
+        self._state = ""
+        self._last: tuple[AgentView, float] | None = None
+        self.border_title = agent_id
+
+    def on_resize(self) -> None:
+        if self._last is not None:
+            self.show(*self._last)
+
+    def show(self, agent: AgentView, now: float) -> None:
+        self._last = (agent, now)
+        width = self.content_region.width or 44
+        self.update(render_agent(agent, now, width), layout=False)
+        title = f"{agent.role} · {agent.agent_id}"
+        if self.border_title != title:
+            self.border_title = title
+        if agent.state != self._state:
+            if self._state:
+                self.remove_class(f"-{self._state}")
+            self.add_class(f"-{agent.state}")
+            self.set_class(agent.finished, "-finished")
+            self._state = agent.state
+
+    def action_move(self, direction: str) -> None:
+        from tui.widgets.agent_board import AgentBoard
+
+        board = self.parent
+        if isinstance(board, AgentBoard):
+            board.move_focus(self, direction)

@@ -1,0 +1,162 @@
+"""The CEO conversation: operator lines, streamed CEO replies, tool lines, notices, input."""
+
+from __future__ import annotations
+
+import contextlib
+
+from textual.app import ComposeResult
+from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.content import Content
+from textual.widget import Widget
+from textual.widgets import Input, Markdown, Static
+from textual.widgets.markdown import MarkdownStream
+
+from tui.view_model import ChatItem, RunView
+from tui.widgets.tool_line import ToolLine
+
+
+class OperatorLine(Static):
+    DEFAULT_CSS = """
+    OperatorLine { margin: 1 0 0 0; padding: 0 1; background: $boost; }
+    """
+
+    def show(self, item: ChatItem) -> None:
+        if item.queued and not item.done:
+            tag: tuple[str, str] = (" queued ", "reverse $warning")
+        elif item.queued:
+            tag = (" delivered ", "$success")
+        else:
+            tag = ("", "")
+        self.update(Content.assemble(("you ", "bold $accent"), tag, " ", item.text))
+
+
+class NoticeLine(Static):
+    DEFAULT_CSS = """
+    NoticeLine { padding: 0 1; color: $text-muted; }
+    NoticeLine.-warning { color: $warning; }
+    NoticeLine.-error { color: $error; }
+    """
+
+    def show(self, item: ChatItem) -> None:
+        self.set_class(item.level == "warning", "-warning")
+        self.set_class(item.level == "error", "-error")
+        body = Content.assemble(("● ", "bold"), (item.text, "bold"))
+        if item.detail:
+            body = Content.assemble(body, ": ", item.detail)
+        self.update(body)
+
+
+class CeoReply(Markdown):
+    """One CEO reply, streamed through a MarkdownStream and stopped when the turn ends."""
+
+    DEFAULT_CSS = """
+    CeoReply { margin: 1 0 0 0; padding: 0 1; }
+    """
+
+    def __init__(self, item_id: int) -> None:
+        super().__init__("", id=f"chat-{item_id}")
+        self.written = 0
+        self._stream: MarkdownStream | None = None
+
+    async def show(self, item: ChatItem) -> None:
+        new = item.text[self.written :]
+        if new:
+            if self._stream is None and item.streaming:
+                self._stream = Markdown.get_stream(self)
+            if self._stream is not None:
+                await self._stream.write(new)
+            else:
+                await self.append(new)
+            self.written = len(item.text)
+        if not item.streaming and self._stream is not None:
+            stream, self._stream = self._stream, None
+            await stream.stop()
+
+    async def on_unmount(self) -> None:
+        if self._stream is not None:
+            with contextlib.suppress(Exception):
+                await self._stream.stop()
+
+
+class CeoChat(Vertical):
+    """The left column. `sync` mounts or updates the items the view marks dirty."""
+
+    DEFAULT_CSS = """
+    CeoChat { width: 2fr; min-width: 40; border-right: vkey $panel-lighten-2; }
+    CeoChat > #chat-log { height: 1fr; padding: 0 1 1 0; }
+    CeoChat > #chat-input-row { height: 3; dock: bottom; }
+    CeoChat #chat-input { width: 1fr; }
+    CeoChat #chat-state { width: auto; min-width: 10; padding: 1 1 0 1; color: $text-muted; }
+    CeoChat #chat-state.-queued { color: $warning; }
+    """
+
+    def __init__(self, *, id: str | None = None, read_only: bool = False) -> None:
+        super().__init__(id=id)
+        self.read_only = read_only
+        self.items: dict[int, Widget] = {}
+
+    def compose(self) -> ComposeResult:
+        yield VerticalScroll(id="chat-log")
+        with Horizontal(id="chat-input-row"):
+            yield Input(
+                placeholder="replay: read-only" if self.read_only else "Message the CEO…",
+                id="chat-input",
+                disabled=self.read_only,
+            )
+            yield Static("", id="chat-state")
+
+    def on_mount(self) -> None:
+        self.query_one("#chat-log", VerticalScroll).anchor()
+
+    def set_state(self, text: str, queued: bool = False) -> None:
+        state = self.query_one("#chat-state", Static)
+        state.update(text, layout=False)
+        state.set_class(queued, "-queued")
+
+    async def sync(self, view: RunView, dirty: set[int]) -> None:
+        if not dirty:
+            return
+        log = self.query_one("#chat-log", VerticalScroll)
+        by_id = {item.item_id: item for item in view.chat}
+        new: list[Widget] = []
+        for item_id in sorted(dirty):
+            item = by_id.get(item_id)
+            if item is None:
+                continue
+            widget = self.items.get(item_id)
+            if widget is None:
+                widget = _make(item)
+                self.items[item_id] = widget
+                new.append(widget)
+            elif isinstance(widget, CeoReply):
+                await widget.show(item)
+            else:
+                _show(widget, item)
+        if new:
+            await log.mount_all(new)
+            for widget in new:
+                item = by_id[int(str(widget.id).removeprefix("chat-"))]
+                if isinstance(widget, CeoReply):
+                    await widget.show(item)
+                else:
+                    _show(widget, item)
+        stale = [i for i in self.items if i not in by_id]
+        for item_id in stale:
+            await self.items.pop(item_id).remove()
+
+
+def _make(item: ChatItem) -> Widget:
+    wid = f"chat-{item.item_id}"
+    if item.kind == "operator":
+        return OperatorLine(id=wid, markup=False)
+    if item.kind == "ceo":
+        return CeoReply(item.item_id)
+    if item.kind == "tool":
+        return ToolLine(id=wid)
+    w = NoticeLine(id=wid, markup=False)
+    return w
+
+
+def _show(widget: Widget, item: ChatItem) -> None:
+    if isinstance(widget, OperatorLine | NoticeLine | ToolLine):
+        widget.show(item)

@@ -1,0 +1,53 @@
+"""The top bar: run id, task, totals and the simulated / replay badges."""
+
+from __future__ import annotations
+
+from textual.content import Content
+from textual.widgets import Static
+
+from tui.view_model import RunView, fmt_cost, fmt_tokens, one_line
+
+
+class RunHeader(Static):
+    DEFAULT_CSS = """
+    RunHeader { height: 2; background: $panel; padding: 0 1; }
+    """
+
+    def __init__(self, *, id: str | None = None) -> None:
+        super().__init__("", id=id, markup=False)
+
+    def show(self, view: RunView, *, replay: str = "", paused: bool = False) -> None:
+        t = view.totals()
+        tok = t.tokens
+        badges: list[str | tuple[str, str]] = []
+        if view.simulated:
+            badges += [(" simulated models ", "reverse $warning"), " "]
+        if replay:
+            badges += [(f" replay {replay} ", "reverse $accent"), " "]
+            if paused:
+                badges += [(" paused ", "reverse $error"), " "]
+        status_style = {"running": "$success", "done": "$primary"}.get(view.status, "$error")
+        first = Content.assemble(
+            *badges,
+            ("delegate ", "bold"),
+            (view.run_id or "(starting)", "$text-muted"),
+            "  ",
+            (view.status, f"bold {status_style}"),
+            "  ",
+            (one_line(view.task or "(no task yet: message the CEO)", 90), "$text"),
+        )
+        second = Content.assemble(
+            (f"{t.running} running", "$success" if t.running else "$text-muted"),
+            " · ",
+            (f"{t.queued} queued", "$warning" if t.queued else "$text-muted"),
+            " · ",
+            (f"{t.done} done", "$primary" if t.done else "$text-muted"),
+            " · ",
+            (f"{t.failed} failed", "$error" if t.failed else "$text-muted"),
+            ("   tokens ", "$text-muted"),
+            f"{fmt_tokens(tok.input)} in / {fmt_tokens(tok.output)} out / "
+            f"{fmt_tokens(tok.cache_read)} cached",
+            ("   cost ", "$text-muted"),
+            (fmt_cost(tok.cost), "bold"),
+        )
+        self.update(Content("\n").join([first, second]), layout=False)
