@@ -197,7 +197,7 @@ class Agent:
         if self.messages and self.messages[-1]["role"] == role == "user":
             # Consecutive user content (a steer after tool results) goes in one message.
             last = self.messages[-1]
-            last["content"] = [*_blocks(last["content"]), *content]
+            self.messages[-1] = {"role": "user", "content": [*_blocks(last["content"]), *content]}
         else:
             self.messages.append({"role": role, "content": list(content)})
         self._emit(MessageAppended, attempt=self.attempt, role=role, content=content)
@@ -267,7 +267,7 @@ class Agent:
         request = TurnRequest(
             model=self.model,
             system=self.system,
-            messages=self.messages,
+            messages=list(self.messages),  # a snapshot: the history grows while this streams
             tools=tool_specs,
             max_tokens=self.max_tokens,
             cache=self.cache,
@@ -286,7 +286,15 @@ class Agent:
                 if partial.strip():
                     self._append("assistant", [{"type": "text", "text": partial.rstrip()}])
                 return None
+            # Killed or timed out mid-reply: keep what streamed in the transcript.
             self._stream_task.cancel()
+            self._commit_usage()
+            self._publish_usage()
+            partial = "".join(sink.text).strip()
+            self._emit(TurnEnded, turn=self.turn, stop_reason=None, interrupted=True)
+            if partial:
+                self.last_text = partial
+                self._append("assistant", [{"type": "text", "text": partial}])
             raise
         except TurnError as exc:
             self._commit_usage()

@@ -1,0 +1,140 @@
+"""A scripted stand-in for core.llm.ModelClient, for supervisor and session unit tests.
+
+The SDK path itself is covered by the loopback tests (test_llm*, test_simulator*); here
+the model is a function of the request so tests can hold a reply open, fail a turn or
+stream partial text exactly when they need to.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+from core.agent import Agent
+from core.bus import EventBus
+from core.catalog import Catalog, Usage
+from core.events import Event
+from core.llm import TurnRequest, TurnResult, TurnSink
+from core.supervisor import AgentRecord, Supervisor
+from core.tools.base import ToolContext
+from core.tools.registry import build_tools
+
+Script = Callable[[TurnRequest, TurnSink], Awaitable[TurnResult]]
+_ids = itertools.count(1)
+
+
+def text(body: str) -> TurnResult:
+    return TurnResult([{"type": "text", "text": body}], "end_turn", Usage(100, 20))
+
+
+def tool_use(name: str, args: dict[str, Any]) -> TurnResult:
+    block = {"type": "tool_use", "id": f"toolu_{next(_ids):06d}", "name": name, "input": args}
+    return TurnResult([block], "tool_use", Usage(100, 20))
+
+
+def first_text(request: TurnRequest) -> str:
+    content = request.messages[0]["content"]
+    return str(content[0]["text"] if isinstance(content, list) else content)
+
+
+def all_text(request: TurnRequest) -> str:
+    """Every text block of the conversation, for asserting on what the model was sent."""
+    out: list[str] = []
+    for m in request.messages:
+        content = m["content"]
+        if isinstance(content, str):
+            out.append(content)
+            continue
+        for b in content:
+            if b.get("type") == "text":
+                out.append(b["text"])
+            elif b.get("type") == "tool_result":
+                out.append(str(b.get("content")))
+    return "\n".join(out)
+
+
+class ScriptedModel:
+    """Duck-types ModelClient: every turn is answered by `script`."""
+
+    def __init__(self, script: Script) -> None:
+        self.script = script
+        self.requests: list[TurnRequest] = []
+
+    async def stream_turn(self, request: TurnRequest, sink: TurnSink) -> TurnResult:
+        self.requests.append(request)
+        result = await self.script(request, sink)
+        sink.on_usage(result.usage)
+        return result
+
+
+async def allow_all(agent_id: str, tool: str, command: str, cwd: str) -> tuple[bool, str]:
+    return True, ""
+
+
+class Recorder:
+    """Collects events and lets a test wait for one that matches."""
+
+    def __init__(self, bus: EventBus) -> None:
+        self.events: list[Event] = []
+        self._changed = asyncio.Event()
+        bus.subscribe(self._on)
+
+    def _on(self, event: Event) -> None:
+        self.events.append(event)
+        self._changed.set()
+
+    def of(self, cls: type[Event], agent_id: str | None = None) -> list[Any]:
+        return [
+            e
+            for e in self.events
+            if isinstance(e, cls) and (agent_id is None or e.agent_id == agent_id)
+        ]
+
+    async def wait_for(self, predicate: Callable[[Event], bool], timeout_s: float = 5.0) -> Event:
+        async def scan() -> Event:
+            seen = 0
+            while True:
+                for event in self.events[seen:]:
+                    if predicate(event):
+                        return event
+                seen = len(self.events)
+                self._changed.clear()
+                await self._changed.wait()
+
+        return await asyncio.wait_for(scan(), timeout_s)
+
+
+def make_supervisor(
+    model: ScriptedModel, workspace: Path, *, cap: int = 5
+) -> tuple[Supervisor, EventBus, Recorder]:
+    bus = EventBus()
+    recorder = Recorder(bus)
+    catalog = Catalog()
+
+    def make_agent(record: AgentRecord) -> Agent:
+        agent = Agent(
+            run_id="run-test",
+            agent_id=record.agent_id,
+            role=record.role,
+            model=record.model,
+            system=f"You are a {record.role} sub-agent.",
+            tools=build_tools(["read_file", "list_files", "run_command"]),
+            ctx=ToolContext(workspace=workspace, agent_id=record.agent_id, authorize=allow_all),
+            client=model,  # type: ignore[arg-type]
+            catalog=catalog,
+            emit=bus.publish,
+            attempt=record.attempt,
+        )
+        task = record.task
+        if record.note:
+            task += f"\n\nFeedback on your previous attempt: {record.note}"
+        agent.start(task)
+        return agent
+
+    supervisor = Supervisor(
+        run_id="run-test", emit=bus.publish, make_agent=make_agent, max_concurrent=cap
+    )
+    return supervisor, bus, recorder
