@@ -151,6 +151,30 @@ async def test_cancel_kills_the_whole_group(ctx: ToolContext) -> None:
     assert time.monotonic() - cancelled_at < 1.0
 
 
+def _live_in(directory: Path) -> list[int]:
+    """Non-zombie processes whose working directory is `directory`."""
+    found = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit() and _exists(int(entry)):
+            try:
+                if os.readlink(f"/proc/{entry}/cwd") == str(directory):
+                    found.append(int(entry))
+            except OSError:
+                continue
+    return found
+
+
+@pytest.mark.parametrize("ticks", [0, 1, 2, 3, 5, 8])
+async def test_cancel_while_spawning_kills_the_group(tmp_path: Path, ticks: int) -> None:
+    task = asyncio.create_task(run_shell("sleep 30 & sleep 30 & wait", tmp_path, 60, 1000))
+    for _ in range(ticks):
+        await asyncio.sleep(0)
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await asyncio.wait_for(task, 5)
+    assert await _poll(lambda: not _live_in(tmp_path.resolve()), 1.0)
+
+
 async def test_denied_command_is_a_tool_error(ctx: ToolContext) -> None:
     calls: list[tuple[str, str, str, str]] = []
 

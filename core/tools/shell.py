@@ -146,6 +146,25 @@ async def _stop_group(pgid: int, capture: _Capture) -> None:
         _signal_group(pgid, signal.SIGKILL)
 
 
+async def _shutdown(transport: asyncio.SubprocessTransport, capture: _Capture) -> None:
+    """After a cancel: stop the group, wait (briefly) for the shell to be reaped, close."""
+    try:
+        await _stop_group(transport.get_pid(), capture)
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(asyncio.shield(capture.exited), PIPE_CLOSE_WAIT_S)
+    finally:
+        transport.close()
+
+
+def _kill_spawned(spawn: asyncio.Future[tuple[asyncio.SubprocessTransport, _Capture]]) -> None:
+    """Last resort when cancelled twice while spawning: SIGKILL the group once it exists."""
+    if spawn.cancelled() or spawn.exception() is not None:
+        return
+    transport = spawn.result()[0]
+    _signal_group(transport.get_pid(), signal.SIGKILL)
+    transport.close()
+
+
 def _command_env() -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if k not in SCRUBBED_ENV}
     env.setdefault("PAGER", "cat")
@@ -162,36 +181,44 @@ async def run_shell(command: str, cwd: Path, timeout_s: float, output_cap: int) 
     loop = asyncio.get_running_loop()
     capture = _Capture(output_cap, loop)
     started = time.monotonic()
-    transport, _ = await loop.subprocess_exec(
-        lambda: capture,
-        "/bin/sh",
-        "-c",
-        command,
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        cwd=str(cwd),
-        env=_command_env(),
-        start_new_session=True,
+    # Spawning is shielded: a cancel inside subprocess_exec would make asyncio kill only the
+    # shell and then wait for its pipes, which the grandchildren hold open.
+    spawn = asyncio.ensure_future(
+        loop.subprocess_exec(
+            lambda: capture,
+            "/bin/sh",
+            "-c",
+            command,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            cwd=str(cwd),
+            env=_command_env(),
+            start_new_session=True,
+        )
     )
-    pgid = transport.get_pid()
+    try:
+        transport, _ = await asyncio.shield(spawn)
+    except asyncio.CancelledError:
+        try:
+            transport, _ = await asyncio.shield(spawn)
+        except BaseException:
+            spawn.add_done_callback(_kill_spawned)
+            raise asyncio.CancelledError from None
+        await _shutdown(transport, capture)
+        raise
     timed_out = False
     try:
         try:
             await asyncio.wait_for(asyncio.shield(capture.exited), timeout_s)
         except TimeoutError:
             timed_out = True
-        await _stop_group(pgid, capture)
+        await _stop_group(transport.get_pid(), capture)
         # Processes that left the group could still hold the pipes: do not wait forever.
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(asyncio.shield(capture.closed), PIPE_CLOSE_WAIT_S)
     except asyncio.CancelledError:
-        try:
-            await _stop_group(pgid, capture)
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(asyncio.shield(capture.exited), PIPE_CLOSE_WAIT_S)
-        finally:
-            transport.close()
+        await _shutdown(transport, capture)
         raise
     transport.close()
     exit_code = transport.get_returncode()
