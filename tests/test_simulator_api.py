@@ -58,18 +58,34 @@ def fast(scenario: str | Scenario = "default", **kw: Any) -> Simulator:
 
 
 async def test_text_streams_before_the_end(make_client: Any) -> None:
-    client = await make_client(Simulator(LongText(), tokens_per_s=1000, latency_s=0))
-    times: list[float] = []
+    # ~300 tokens at 150/s take 2 s to stream; a buffered body would show nothing until then.
+    client = await make_client(Simulator(LongText(), tokens_per_s=150, latency_s=0))
+    start = time.monotonic()
+
+    async def first_text() -> float:
+        async with client.messages.stream(
+            model="claude-haiku-5-5", max_tokens=1000, messages=[{"role": "user", "content": "hi"}]
+        ) as stream:
+            async for event in stream:
+                if event.type == "text":
+                    return time.monotonic() - start
+        raise AssertionError("no text")
+
+    assert await asyncio.wait_for(first_text(), 10) < 1.0
+
+
+async def test_text_reply_completes(make_client: Any) -> None:
+    client = await make_client(Simulator(LongText(), tokens_per_s=5000, latency_s=0))
+    texts = 0
     async with client.messages.stream(
         model="claude-haiku-5-5", max_tokens=1000, messages=[{"role": "user", "content": "hi"}]
     ) as stream:
         async for event in stream:
-            if event.type == "text":
-                times.append(time.monotonic())
+            texts += event.type == "text"
         message = await stream.get_final_message()
     assert message.stop_reason == "end_turn" and message.usage.output_tokens >= 240
-    assert len(times) > 10
-    assert times[-1] - times[0] > 0.12  # ~300 tokens at 1000/s: spread out, not one burst
+    assert texts > 10 and message.content[0].type == "text"
+    assert message.content[0].text == "word " * 240
 
 
 async def test_ceo_turn_one_spawns_parallel_agents(make_client: Any) -> None:

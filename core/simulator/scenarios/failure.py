@@ -7,13 +7,13 @@ from __future__ import annotations
 from core.simulator.reply import Reply
 from core.simulator.scenarios.base import Conversation
 from core.simulator.scenarios.default import DefaultScenario
-from core.simulator.scenarios.planner import agent_spec_for, task_for, topic_of
+from core.simulator.scenarios.planner import agent_spec_for, ceo_topic, task_for
 from core.simulator.scenarios.script import Script
 from core.simulator.validate import ApiError
 
 
 def failure_script(task: str) -> Script:
-    topic = topic_of(task)
+    topic = ceo_topic(task)
     roles = ["research", "data"]
     agents = [agent_spec_for(r, task_for(r, task, topic)) for r in roles]
     return Script(

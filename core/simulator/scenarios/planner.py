@@ -41,6 +41,17 @@ def topic_of(task: str) -> str:
     return " ".join(words) if words else "the project"
 
 
+def ceo_topic(task: str) -> str:
+    """The subject of the user's task: a named product after "for", else the first clause."""
+    match = TOPIC_RE.search(task)
+    if match and match.group(1)[:1].isupper() and len(match.group(1).split()) <= 6:
+        return match.group(1).strip()
+    clause = re.split(r"\band\b|[,;.:\n]", task, maxsplit=1)[0].split()[1:7]
+    if clause:
+        return " ".join(clause)
+    return "Northwind Notes" if is_web(task) else "the project"
+
+
 def is_web(task: str) -> bool:
     low = task.lower()
     return any(w in low for w in WEB_WORDS)
@@ -181,7 +192,8 @@ def agent_spec_for(role: str, task: str, steered: bool = False) -> AgentSpec:
     if role == "analysis":
         commands = ["find . -maxdepth 2 -type f -name '*.md'", "ls -la"]
     report = _report(role, topic, [f.path for f in files], bool(accept))
-    search = "competitor" if "competitor" in task.lower() else (topic.split() or ["TODO"])[0]
+    words = sorted(topic.split(), key=len, reverse=True) or ["TODO"]
+    search = "competitor" if "competitor" in task.lower() else words[0]
     return AgentSpec(
         role=role, task=task, files=files, commands=commands, search=search, report=report
     )
@@ -216,8 +228,8 @@ def _gist(task: str) -> str:
 
 def script_from_task(task: str) -> Script:
     """The default scenario's plan for the CEO: agents, a steer, a check that fails once."""
-    topic = topic_of(task)
-    if is_web(task) and not TOPIC_RE.search(task):
+    topic = ceo_topic(task)
+    if is_web(task) and not topic[:1].isupper():
         topic = "Northwind Notes"
     roles = detect_roles(task)
     tasks = [task_for(role, task, topic) for role in roles]
@@ -232,12 +244,17 @@ def script_from_task(task: str) -> Script:
         check = CheckSpec(command, target, True, feedback, PATH_RE.findall(tasks[target])[0])
     agents = [agent_spec_for(r, t) for r, t in zip(roles, tasks, strict=True)]
     steer_at = next((roles.index(r) for r in ("writer", "research") if r in roles), 0)
-    steer_text = (
-        "Keep the tone plain and concrete: no superlatives. "
-        "Add a short FAQ with one line on pricing."
-        if roles[steer_at] == "writer"
-        else "Narrow the scope to the three most relevant points and say where each came from."
-    )
+    if roles[steer_at] == "writer" and is_web(task):
+        steer_text = (
+            "Keep the tone plain and concrete: no superlatives. "
+            "Add a short FAQ with one line on pricing."
+        )
+    elif roles[steer_at] == "writer":
+        steer_text = "Keep it short: one page, plain words, no jargon."
+    else:
+        steer_text = (
+            "Narrow the scope to the three most relevant points and say where each is from."
+        )
     names = ", ".join(f"{r} ({_gist(t)})" for r, t in zip(roles, tasks, strict=True))
     plan = (
         f"Here is the plan for {topic}. The work splits cleanly, so I'll run {len(roles)} "

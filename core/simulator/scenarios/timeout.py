@@ -8,7 +8,7 @@ from __future__ import annotations
 from core.simulator.reply import Reply
 from core.simulator.scenarios.base import Conversation, Scenario
 from core.simulator.scenarios.ceo import ceo_reply
-from core.simulator.scenarios.planner import topic_of
+from core.simulator.scenarios.planner import ceo_topic
 from core.simulator.scenarios.script import AgentSpec, FileSpec, Script
 from core.simulator.scenarios.workers import WorkerFlow
 
@@ -17,7 +17,7 @@ MAX_STUBBORN_TURNS = 60  # a bound, should the app never stop the agent
 
 
 def timeout_script(task: str) -> Script:
-    topic = topic_of(task)
+    topic = ceo_topic(task)
     summary = "deliverables/summary.md"
     return Script(
         agents=[
