@@ -1,0 +1,184 @@
+"""Pilot tests: every key and modal, asserting what really happened in the Session."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from core.events import Event, SteerQueued, TimeoutChanged
+from tests.tui_support import live_app, sim_settings, wait_until
+from tui.screens.confirm import ConfirmScreen
+from tui.screens.help import HelpScreen
+from tui.screens.history import HistoryScreen
+from tui.screens.retry import RetryScreen
+from tui.screens.run import RunScreen
+from tui.screens.steer import SteerScreen
+from tui.screens.transcript import TranscriptScreen
+from tui.widgets.agent_pane import AgentPane
+
+SIZE = (160, 48)
+SLOW = "load:agents=2,tps=40,seconds=60"
+
+
+def _running(app: object, n: int = 2) -> bool:
+    view = app.view  # type: ignore[attr-defined]
+    return sum(1 for a in view.agents.values() if a.state == "running") >= n
+
+
+async def _board_ready(pilot: object, app: object) -> RunScreen:
+    await wait_until(pilot, lambda: _running(app))
+    screen = app.screen  # type: ignore[attr-defined]
+    assert isinstance(screen, RunScreen)
+    await wait_until(pilot, lambda: len(screen.query(AgentPane)) == 2)
+    screen.query(AgentPane).first().focus()
+    await pilot.pause()  # type: ignore[attr-defined]
+    return screen
+
+
+async def test_steer_and_interrupt_keys(tmp_path: Path) -> None:
+    app, session = live_app(sim_settings(tmp_path, scenario=SLOW), "load")
+    seen: list[Event] = []
+    session.bus.subscribe(seen.append)
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await _board_ready(pilot, app)
+        target = screen.selected
+        assert target is not None
+        await pilot.press("s")
+        assert isinstance(app.screen, SteerScreen)
+        await pilot.press(*"use tabs", "enter")
+        await wait_until(pilot, lambda: any(isinstance(e, SteerQueued) for e in seen))
+        steer = next(e for e in seen if isinstance(e, SteerQueued))
+        assert (steer.agent_id, steer.message, steer.interrupt) == (target, "use tabs", False)
+        receipt = app.view.agents[target].steers[-1]
+        assert receipt.message == "use tabs"
+        await pilot.press("S")
+        assert isinstance(app.screen, SteerScreen) and app.screen.interrupt
+        await pilot.press(*"stop now", "enter")
+        await wait_until(
+            pilot, lambda: any(isinstance(e, SteerQueued) and e.interrupt for e in seen)
+        )
+        await wait_until(pilot, lambda: app.view.agents[target].steers[-1].delivered_turn)
+        await pilot.press("s", "escape")  # cancel sends nothing
+        assert isinstance(app.screen, RunScreen)
+        assert sum(isinstance(e, SteerQueued) for e in seen) == 2
+        await app.close_session()
+
+
+async def test_kill_retry_extend_keys(tmp_path: Path) -> None:
+    app, session = live_app(sim_settings(tmp_path, scenario=SLOW), "load")
+    seen: list[Event] = []
+    session.bus.subscribe(seen.append)
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await _board_ready(pilot, app)
+        target = screen.selected
+        assert target is not None
+        before = app.view.agents[target].timeout_s or 0
+        await pilot.press("plus")
+        await wait_until(pilot, lambda: any(isinstance(e, TimeoutChanged) for e in seen))
+        assert app.view.agents[target].timeout_s == before + 300
+        await pilot.press("x")
+        assert isinstance(app.screen, ConfirmScreen)
+        await pilot.press("n")
+        assert app.view.agents[target].state == "running"
+        await pilot.press("x", "y")
+        await wait_until(pilot, lambda: app.view.agents[target].state == "killed")
+        record = {r.agent_id: r for r in session.agents()}[target]
+        assert record.state == "killed"
+        await pilot.pause()
+        await pilot.press("r")
+        assert isinstance(app.screen, RetryScreen)
+        await pilot.press(*"smaller steps", "enter")
+        await wait_until(pilot, lambda: app.view.agents[target].attempt == 2)
+        record = {r.agent_id: r for r in session.agents()}[target]
+        assert record.attempt == 2 and record.note == "smaller steps"
+        await app.close_session()
+
+
+async def test_approval_keys(tmp_path: Path) -> None:
+    """The default scenario's coding agent asks to run a check; a/d/A answer it."""
+    app, session = live_app(sim_settings(tmp_path), "Build a landing page")
+    async with app.run_test(size=SIZE) as pilot:
+        answered: list[str] = []
+        for key in ("a", "d", "A"):
+            await wait_until(pilot, lambda: bool(session.pending_approvals()), timeout=15)
+            pending = session.pending_approvals()[0]
+            await wait_until(pilot, lambda p=pending: p.request_id in app.view.approvals)
+            assert app.view.agents[pending.agent_id].state == "waiting_approval"
+            await pilot.press(key)
+            await wait_until(pilot, lambda p=pending: p.request_id not in app.view.approvals)
+            answered.append(pending.request_id)
+            if key == "A":
+                assert any(p for p in session.policy.allow if p)
+            if not session.pending_approvals() and key != "A":
+                # the scenario may not ask again; stop early rather than wait forever
+                if not await _asks_again(pilot, session):
+                    break
+        assert answered
+        await app.close_session()
+
+
+async def _asks_again(pilot: object, session: object) -> bool:
+    try:
+        await wait_until(pilot, lambda: bool(session.pending_approvals()), timeout=8)  # type: ignore[attr-defined]
+    except AssertionError:
+        return False
+    return True
+
+
+async def test_transcript_help_history_quit(tmp_path: Path) -> None:
+    from core.store import Store
+
+    settings = sim_settings(tmp_path, scenario=SLOW)
+    store = await Store.open(settings.db_path)  # type: ignore[arg-type]
+    app, session = live_app(settings, "load", store=store)
+    session.bus.subscribe(store.append)
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await _board_ready(pilot, app)
+        await pilot.press("enter")
+        assert isinstance(app.screen, TranscriptScreen)
+        await pilot.press("e")
+        exported = app.screen.exported
+        assert exported is not None and exported.read_text().startswith("# ")
+        await pilot.press("escape")
+        assert app.screen is screen
+        await pilot.press("question_mark")
+        assert isinstance(app.screen, HelpScreen)
+        await pilot.press("escape")
+        await store.flush()
+        await pilot.press("h")
+        await wait_until(pilot, lambda: isinstance(app.screen, HistoryScreen))
+        await wait_until(pilot, lambda: app.screen.query_one("DataTable").row_count >= 1)
+        await pilot.press("enter")
+        await wait_until(pilot, lambda: isinstance(app.screen, RunScreen) and app.screen.replay)
+        replay_screen = app.screen
+        assert replay_screen is not screen and replay_screen.check_action("kill", ()) is False
+        await pilot.press("q")  # leaves the replay, back to the live run
+        assert app.screen is screen
+        await pilot.press("q")
+        assert isinstance(app.screen, ConfirmScreen)
+        await pilot.press("y")
+        await wait_until(pilot, lambda: session.finished)
+    assert all(r.finished for r in session.agents())
+    await store.close()
+
+
+async def test_board_navigation_and_focus(tmp_path: Path) -> None:
+    app, _ = live_app(sim_settings(tmp_path, scenario=SLOW), "load")
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await _board_ready(pilot, app)
+        first, second = list(screen.query(AgentPane))
+        await pilot.press("right")
+        assert screen.selected == second.agent_id
+        await pilot.press("left")
+        assert screen.selected == first.agent_id
+        await pilot.press("tab")
+        assert screen.selected == second.agent_id
+        await pilot.press("shift+tab")
+        assert screen.selected == first.agent_id
+        await pilot.press("i")
+        assert app.focused is not None and app.focused.id == "chat-input"
+        await pilot.press("s")  # types, does not steer
+        assert isinstance(app.screen, RunScreen)
+        await pilot.press("escape")
+        assert isinstance(app.focused, AgentPane)
+        await pilot.press("c")
+        await app.close_session()
