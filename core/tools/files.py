@@ -46,6 +46,14 @@ def _short(value: Any, width: int = 80) -> str:
     return text if len(text) <= width else text[: width - 1] + "…"
 
 
+def _rel(root: Path, path: Path) -> str:
+    """`path` relative to the already resolved `root` (no filesystem calls, for walks)."""
+    try:
+        return path.relative_to(root).as_posix() or "."
+    except ValueError:
+        return str(path)
+
+
 def _looks_binary(chunk: bytes) -> bool:
     return b"\x00" in chunk
 
@@ -197,13 +205,13 @@ def _list_dir(root: Path, top: Path) -> str:
             with os.scandir(directory) as it:
                 entries = sorted(it, key=lambda e: e.name)
         except OSError as exc:
-            out.append(f"{display_path(root, Path(directory))}/ [unreadable: {exc.strerror}]")
+            out.append(f"{_rel(root, Path(directory))}/ [unreadable: {exc.strerror}]")
             return
         for entry in entries:
             if len(out) >= LIST_MAX_ENTRIES:
                 state["capped"] = True
                 return
-            rel = display_path(root, Path(entry.path))
+            rel = _rel(root, Path(entry.path))
             if entry.is_symlink():
                 out.append(f"{rel} -> {os.readlink(entry.path)}")
             elif entry.is_dir(follow_symlinks=False):
@@ -293,7 +301,7 @@ def _search(root: Path, top: Path, regex: re.Pattern[str], cap: int) -> str:
                 if _looks_binary(f.read(SNIFF_BYTES)):
                     continue
                 f.seek(0)
-                rel = display_path(root, file)
+                rel = _rel(root, file)
                 for lineno, raw in enumerate(f, 1):
                     line = raw.decode("utf-8", "replace").rstrip("\r\n")
                     if not regex.search(line):
