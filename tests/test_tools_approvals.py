@@ -151,3 +151,11 @@ async def test_bad_decision_is_refused() -> None:
     with pytest.raises(ValueError):
         h.broker.answer("nope", "sometimes")  # type: ignore[arg-type]
     assert not h.broker.answer("nope", "once")
+
+
+async def test_headless_run_command_gets_a_tool_error(tmp_path: Path) -> None:
+    h = Harness(interactive=False)
+    ctx = ToolContext(workspace=tmp_path, agent_id="coding-1", authorize=h.broker.authorize)
+    res = await execute(build_tools(["run_command"]), "run_command", {"command": "touch x"}, ctx)
+    assert res.is_error and res.text == HEADLESS_REFUSAL
+    assert not (tmp_path / "x").exists() and h.events == []

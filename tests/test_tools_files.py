@@ -176,3 +176,14 @@ async def test_write_refuses_escape_and_directories(ctx: ToolContext, tmp_path: 
     (ctx.workspace / "d").mkdir()
     res = await call(ctx, "write_file", path="d", content="x")
     assert res.is_error and "directory" in res.text
+
+
+async def test_special_files_do_not_block(ctx: ToolContext) -> None:
+    os.mkfifo(ctx.workspace / "pipe")
+    (ctx.workspace / "a.txt").write_text("needle\n")
+    res = await call(ctx, "search_files", pattern="needle")
+    assert res.text == "a.txt:1: needle"
+    res = await call(ctx, "read_file", path="pipe")
+    assert res.is_error and "not a regular file" in res.text
+    res = await call(ctx, "write_file", path="pipe", content="x")
+    assert res.is_error and "not a regular file" in res.text

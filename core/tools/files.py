@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import os
 import re
+import stat
 from pathlib import Path
 from typing import IO, Any
 
@@ -294,7 +295,10 @@ def _search(root: Path, top: Path, regex: re.Pattern[str], cap: int) -> str:
         if stopped:
             break
         try:
-            if file.stat().st_size > SEARCH_MAX_FILE_BYTES:
+            st = file.stat()
+            if not stat.S_ISREG(st.st_mode):  # a FIFO or device would block the read
+                continue
+            if st.st_size > SEARCH_MAX_FILE_BYTES:
                 too_big += 1
                 continue
             with file.open("rb") as f:
@@ -358,6 +362,8 @@ def _write(path: Path, rel: str, data: bytes) -> str:
     if path.is_dir():
         raise ToolError(f"{rel} is a directory")
     existed = path.exists()
+    if existed and not path.is_file():
+        raise ToolError(f"{rel} is not a regular file")
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_bytes(data)
