@@ -71,6 +71,8 @@ class CeoTools:
     read_file_tool: Tool
     wake: asyncio.Event = field(default_factory=asyncio.Event)
     waiting_for: set[str] = field(default_factory=set)
+    # True while an operator message waits in the CEO's inbox (set by the Session).
+    operator_pending: Callable[[], bool] = lambda: False
 
     def tools(self) -> dict[str, Tool]:
         roles = sorted(self.settings.roles)
@@ -186,6 +188,8 @@ class CeoTools:
             ]
         if not records:
             return _json({"agents": [], "still_running": [], "note": "no agents to wait for"})
+        if not self.operator_pending():
+            self.wake.clear()
         self.waiting_for = {r.agent_id for r in records}
         try:
             await self.supervisor.wait(

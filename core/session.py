@@ -117,6 +117,9 @@ class Session:
             read_file_tool=build_tools(["read_file"])["read_file"],
         )
         self.ceo: Agent | None = None
+        self.ceo_tools.operator_pending = lambda: self.ceo is not None and any(
+            m.source == "operator" for m in self.ceo.inbox
+        )
         self._ceo_task: asyncio.Task[None] | None = None
         self._ceo_started_at = 0.0
         self._finished = asyncio.Event()

@@ -58,7 +58,8 @@ def _common(p: argparse.ArgumentParser) -> None:
 
 class _Parser(argparse.ArgumentParser):
     def error(self, message: str) -> NoReturn:
-        raise UsageError(f"{self.prog}: {message}")
+        command = self.prog.removeprefix("delegate").strip()
+        raise UsageError(f"{command}: {message}" if command else message)
 
 
 def build_parser(command: str | None) -> argparse.ArgumentParser:
