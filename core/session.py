@@ -117,13 +117,14 @@ class Session:
             read_file_tool=build_tools(["read_file"])["read_file"],
         )
         self.ceo: Agent | None = None
-        self.ceo_tools.operator_pending = lambda: self.ceo is not None and any(
-            m.source == "operator" for m in self.ceo.inbox
+        self.ceo_tools.operator_pending = lambda: (
+            self.ceo is not None and any(m.source == "operator" for m in self.ceo.inbox)
         )
         self._ceo_task: asyncio.Task[None] | None = None
         self._ceo_started_at = 0.0
         self._finished = asyncio.Event()
         self._stopping = False
+        self._resumed = False
 
     # --- events --------------------------------------------------------------
 
@@ -222,10 +223,20 @@ class Session:
     # --- lifecycle -----------------------------------------------------------
 
     def start(
-        self, task: str | None = None, *, history: list[dict[str, Any]] | None = None
+        self,
+        task: str | None = None,
+        *,
+        history: list[dict[str, Any]] | None = None,
+        resumed_from: str | None = None,
+        ceo_attempt: int = 1,
     ) -> None:
-        """Start the run. Without a task (interactive), the CEO waits for the operator."""
+        """Start the run. Without a task (interactive), the CEO waits for the operator.
+
+        With `history` (resume), the CEO gets its conversation back and waits for the
+        operator or for a retried agent to end before it speaks again.
+        """
         self.task = task or ""
+        self._resumed = history is not None
         s = self.settings
         self._emit(
             RunStarted,
@@ -234,6 +245,7 @@ class Session:
             ceo_model=s.ceo_model,
             simulated=self.simulated,
             max_concurrent=s.max_concurrent,
+            resumed_from=resumed_from,
         )
         if self.simulated:
             self._emit(Notice, text=f"Simulated models ({self.access.describe}).")
@@ -252,6 +264,7 @@ class Session:
             cache=True,
             history=history,
             on_idle=self._ceo_idle,
+            attempt=ceo_attempt,
         )
         self._emit(
             AgentSpawned,
@@ -259,12 +272,13 @@ class Session:
             role="ceo",
             model=s.ceo_model,
             task=self.task,
+            attempt=ceo_attempt,
             timeout_s=None,
             context_window=s.catalog.context_window(s.ceo_model),
         )
         self._emit(AgentStateChanged, agent_id=CEO_ID, state="running")
-        if task:
-            self._emit(OperatorMessage, text=task)
+        if task and not self._resumed:
+            self._emit(OperatorMessage, agent_id=CEO_ID, text=task)
             self.ceo.start(task)
         self._ceo_started_at = time.monotonic()
         self._ceo_task = asyncio.get_running_loop().create_task(self._run_ceo(), name="ceo")
@@ -276,10 +290,17 @@ class Session:
         state: AgentState = "done"
         reason = ""
         try:
-            if not ceo.messages:
-                # Interactive start without a task: wait for the operator's first line.
-                await ceo.inbox_signal.wait()
-                ceo.start(ceo._deliver_inbox()[0]["text"])
+            if not ceo.messages or self._resumed:
+                # No task yet, or a resumed run: wait for the operator (or an agent's end).
+                while not ceo.inbox:
+                    ceo.inbox_signal.clear()
+                    await ceo.inbox_signal.wait()
+                first = "\n\n".join(b["text"] for b in ceo._deliver_inbox())
+                if ceo.messages:
+                    ceo._append("user", [{"type": "text", "text": first}])
+                else:
+                    self.task = self.task or first
+                    ceo.start(first)
             result = await ceo.run()
         except AgentFailed as exc:
             status, state, reason, result = "failed", "failed", exc.reason, ceo.last_text
@@ -380,6 +401,9 @@ class Session:
             raise SessionError(str(exc)) from None
 
     def retry(self, agent_id: str, note: str | None = None, model: str | None = None) -> int:
+        record = self.supervisor.records.get(agent_id)
+        if record is not None and record.role not in self.settings.roles:
+            raise SessionError(f"role {record.role!r} is no longer in the config")
         record = self._guard(lambda: self.supervisor.retry(agent_id, note, model))
         return int(record.attempt)
 

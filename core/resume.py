@@ -1,0 +1,98 @@
+"""Reopen a recorded run: the CEO's conversation comes back, ended agents can be retried."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+from typing import Any
+
+from core.catalog import Usage
+from core.config import Settings
+from core.events import CEO_ID, TERMINAL_STATES
+from core.session import Session, SessionError
+from core.store import Store
+from core.supervisor import AgentRecord
+
+INTERRUPTED_RESULT = "interrupted: the app stopped before this tool call finished"
+
+
+def repair_history(messages: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Make a conversation cut by a crash valid for the API again.
+
+    Every tool_use must be answered by a tool_result in the next user message; calls
+    that never got one are answered with an 'interrupted' tool error.
+    """
+    out: list[dict[str, Any]] = []
+    for i, message in enumerate(messages):
+        out.append(message)
+        if message["role"] != "assistant" or not isinstance(message["content"], list):
+            continue
+        ids = [b["id"] for b in message["content"] if b.get("type") == "tool_use"]
+        if not ids:
+            continue
+        nxt = messages[i + 1] if i + 1 < len(messages) else None
+        answered: set[str] = set()
+        if nxt is not None and nxt["role"] == "user" and isinstance(nxt["content"], list):
+            answered = {
+                b.get("tool_use_id") for b in nxt["content"] if b.get("type") == "tool_result"
+            }
+        missing = [
+            {
+                "type": "tool_result",
+                "tool_use_id": t,
+                "content": INTERRUPTED_RESULT,
+                "is_error": True,
+            }
+            for t in ids
+            if t not in answered
+        ]
+        if not missing:
+            continue
+        if nxt is not None and nxt["role"] == "user":
+            content = (
+                nxt["content"]
+                if isinstance(nxt["content"], list)
+                else [{"type": "text", "text": nxt["content"]}]
+            )
+            messages[i + 1] = {"role": "user", "content": [*missing, *content]}
+        else:
+            out.append({"role": "user", "content": missing})
+    return out
+
+
+async def open_resumed(settings: Settings, store: Store, ref: str) -> Session:
+    """A live, interactive Session continuing the recorded run `ref`."""
+    row = await store.find_run(ref)
+    if row is None:
+        raise SessionError(f"no run matches {ref!r} (see `delegate history`)")
+    if row.status == "running":
+        raise SessionError(f"run {row.run_id} is still running in another process")
+    workspace = Path(row.workspace)
+    if await asyncio.to_thread(workspace.is_dir):
+        settings = settings.with_overrides(workspace=workspace)
+    session = Session(settings, interactive=True, run_id=row.run_id)
+    ceo_attempt = 1
+    for a in await store.agents(row.run_id):
+        if a.agent_id == CEO_ID:
+            ceo_attempt = a.attempt + 1
+            continue
+        state = a.status if a.status in TERMINAL_STATES else "interrupted"
+        record = AgentRecord(
+            agent_id=a.agent_id,
+            role=a.role,
+            model=a.model,
+            task=a.task,
+            timeout_s=a.timeout_s,
+            attempt=a.attempt,
+            state=state,  # type: ignore[arg-type]
+            result=a.result or "",
+            reported=True,
+            prior_usage=Usage(
+                a.input_tokens, a.output_tokens, a.cache_read_tokens, a.cache_write_tokens
+            ),
+            prior_cost=a.cost_usd,
+        )
+        session.supervisor.restore(record)
+    history = repair_history(await store.conversation(row.run_id, CEO_ID))
+    session.start(row.task, history=history, resumed_from=row.run_id, ceo_attempt=ceo_attempt)
+    return session
