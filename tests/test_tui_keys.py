@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 
 from core.events import Event, SteerQueued, TimeoutChanged
@@ -94,34 +95,29 @@ async def test_kill_retry_extend_keys(tmp_path: Path) -> None:
 
 
 async def test_approval_keys(tmp_path: Path) -> None:
-    """The default scenario's coding agent asks to run a check; a/d/A answer it."""
-    app, session = live_app(sim_settings(tmp_path), "Build a landing page")
+    """a / d / A answer the oldest pending request of the real approval broker."""
+    app, session = live_app(sim_settings(tmp_path, scenario=SLOW), "load")
     async with app.run_test(size=SIZE) as pilot:
-        answered: list[str] = []
-        for key in ("a", "d", "A"):
-            await wait_until(pilot, lambda: bool(session.pending_approvals()), timeout=15)
-            pending = session.pending_approvals()[0]
-            await wait_until(pilot, lambda p=pending: p.request_id in app.view.approvals)
-            assert app.view.agents[pending.agent_id].state == "waiting_approval"
+        screen = await _board_ready(pilot, app)
+        agent_id = screen.selected
+        assert agent_id is not None
+        results = {}
+        for key, command in (("a", "make build"), ("d", "rm -rf build"), ("A", "npm test")):
+            ask = asyncio.ensure_future(
+                session.approvals.authorize(agent_id, "run_command", command, "/w")
+            )
+            await wait_until(pilot, lambda: bool(app.view.approvals))
+            await wait_until(pilot, lambda: app.view.agents[agent_id].state == "waiting_approval")
+            await pilot.pause()
             await pilot.press(key)
-            await wait_until(pilot, lambda p=pending: p.request_id not in app.view.approvals)
-            answered.append(pending.request_id)
-            if key == "A":
-                assert any(p for p in session.policy.allow if p)
-            if not session.pending_approvals() and key != "A":
-                # the scenario may not ask again; stop early rather than wait forever
-                if not await _asks_again(pilot, session):
-                    break
-        assert answered
+            results[key] = await asyncio.wait_for(ask, 5)
+            await wait_until(pilot, lambda: not app.view.approvals)
+        assert results["a"][0] is True
+        assert results["d"] == (False, "the operator denied this command")
+        assert results["A"][0] is True
+        assert "npm test" in session.policy.allow
+        assert session.policy.allowed_by("npm test -- --watch") == "npm test"
         await app.close_session()
-
-
-async def _asks_again(pilot: object, session: object) -> bool:
-    try:
-        await wait_until(pilot, lambda: bool(session.pending_approvals()), timeout=8)  # type: ignore[attr-defined]
-    except AssertionError:
-        return False
-    return True
 
 
 async def test_transcript_help_history_quit(tmp_path: Path) -> None:
