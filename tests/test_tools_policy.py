@@ -57,7 +57,13 @@ def test_bypass_attempts_are_never_allowed(mode: str, command: str) -> None:
         ("python -m pytest", "python -m pytest -q tests", True),
         ("python -m pytest", "python -m pip install x", False),
         ("pytest", "pytest 'tests/test a.py'", True),
-        ("echo", "echo 'a;b'", False),  # control characters even when quoted: ask
+        ("echo", "echo 'a;b'", True),  # literal inside single quotes, as in sh
+        ("grep", "grep -c '<section' index.html", True),
+        ("echo", 'echo "a|b"', True),
+        ("echo", 'echo "$(rm -rf x)"', False),  # substitution still runs in double quotes
+        ("echo", 'echo "`rm x`"', False),
+        ("echo", "echo 'unbalanced", False),
+        ("echo", "echo a\\;b", True),  # an escaped ; is a plain character
     ],
 )
 def test_allow_prefix_matches_whole_words(prefix: str, command: str, allowed: bool) -> None:

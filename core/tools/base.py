@@ -93,9 +93,7 @@ def validate_input(schema: dict[str, Any], args: Any) -> str | None:
     return None
 
 
-async def execute(
-    tools: dict[str, Tool], name: str, args: Any, ctx: ToolContext
-) -> ToolResult:
+async def execute(tools: dict[str, Tool], name: str, args: Any, ctx: ToolContext) -> ToolResult:
     """Run one tool call; every failure becomes a tool error for the model, never an exception.
 
     Cancellation (kill, timeout, interrupt) still propagates.

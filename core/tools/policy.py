@@ -56,8 +56,36 @@ def _words(prefix: str) -> list[str]:
 
 
 def has_shell_control(command: str) -> bool:
-    """True if the command chains, pipes, redirects, substitutes or spans lines."""
-    return bool(_CONTROL.search(command.strip()))
+    """True if the command chains, pipes, redirects, substitutes or spans lines.
+
+    Quotes are honoured as the shell does: `grep '<h1>' x` is one plain command, since
+    nothing is special inside single quotes; inside double quotes only substitution
+    (`$(`, `${`, backticks) is. An unbalanced quote counts as control.
+    """
+    text = command.strip()
+    quote = ""
+    i = 0
+    while i < len(text):
+        c = text[i]
+        if quote == "'":
+            if c == "'":
+                quote = ""
+        elif c == "\\":
+            if i + 1 >= len(text) or text[i + 1] in "\n\r":
+                return True  # a line continuation
+            i += 2
+            continue
+        elif quote == '"':
+            if c == '"':
+                quote = ""
+            elif _CONTROL.match(text, i) and c in "`$\n\r":
+                return True
+        elif c in "'\"":
+            quote = c
+        elif _CONTROL.match(text, i):
+            return True
+        i += 1
+    return quote != ""
 
 
 def _has_unsafe_arg(tokens: list[str]) -> bool:
