@@ -57,10 +57,21 @@ class Event:
 
     @staticmethod
     def from_dict(data: dict[str, Any]) -> Event:
+        """The event `to_dict` made; unknown keys (from a newer version) are ignored."""
         payload = dict(data)
         cls = _REGISTRY[payload.pop("kind")]
-        names = {f.name for f in dataclasses.fields(cls)}
+        names = _field_names(cls)
         return cls(**{k: v for k, v in payload.items() if k in names})
+
+
+_FIELDS: dict[type[Event], frozenset[str]] = {}
+
+
+def _field_names(cls: type[Event]) -> frozenset[str]:
+    names = _FIELDS.get(cls)
+    if names is None:
+        names = _FIELDS[cls] = frozenset(f.name for f in dataclasses.fields(cls))
+    return names
 
 
 def event_class(kind: str) -> type[Event]:

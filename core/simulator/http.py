@@ -111,8 +111,9 @@ class HttpServer:
                 transport.abort()
             return
         except asyncio.CancelledError:
+            # Only close() cancels connections: end this one quietly, the server is going away.
             writer.transport.abort()
-            raise
+            return
         finally:
             self._conns.discard(task)
             with contextlib.suppress(Exception):
