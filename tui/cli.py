@@ -86,7 +86,9 @@ def build_parser(command: str | None) -> argparse.ArgumentParser:
     elif command in ("replay", "resume"):
         p.add_argument("run", metavar="RUN", help="run id, unique prefix, or `last`")
     elif command == "simulator":
-        p.add_argument("--port", type=int, default=8765, help="port on 127.0.0.1 (default 8765)")
+        p.add_argument(
+            "--port", type=int, default=8765, help="port (default 8765; 0 picks a free one)"
+        )
         p.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
         p.add_argument("--tokens-per-s", type=float, help="streaming pace (default 400)")
     _common(p)

@@ -251,8 +251,8 @@ def _print_summary(summary: dict[str, Any]) -> None:
 
 
 def simulator_command(args: argparse.Namespace, settings: Settings) -> int:
-    if not 0 < args.port < 65536:
-        raise UsageError(f"--port must be 1-65535, got {args.port}")
+    if not 0 <= args.port < 65536:
+        raise UsageError(f"--port must be 0-65535 (0: any free port), got {args.port}")
     return asyncio.run(_simulator(args, settings))
 
 
