@@ -110,7 +110,8 @@ async def test_approval_keys(tmp_path: Path) -> None:
             await wait_until(pilot, lambda: app.view.agents[agent_id].state == "waiting_approval")
             await pilot.pause()
             await pilot.press(key)
-            results[key] = await asyncio.wait_for(ask, 5)
+            async with asyncio.timeout(5):
+                results[key] = await ask
             await wait_until(pilot, lambda: not app.view.approvals)
         assert results["a"][0] is True
         assert results["d"] == (False, "the operator denied this command")

@@ -24,10 +24,12 @@ async def test_replay_shows_the_final_board_of_the_live_run(tmp_path: Path) -> N
     async with app.run_test(size=(160, 48)) as pilot:
         await wait_until(
             pilot,
-            lambda: app.view.agents
-            and all(a.finished for a in app.view.agents.values())
-            and not app.view.ceo_busy
-            and any(c.kind == "ceo" for c in app.view.chat[-3:]),
+            lambda: (
+                app.view.agents
+                and all(a.finished for a in app.view.agents.values())
+                and not app.view.ceo_busy
+                and any(c.kind == "ceo" for c in app.view.chat[-3:])
+            ),
             timeout=20,
         )
         await app.close_session()

@@ -71,10 +71,11 @@ def test_transcript_screen(snap_compare: Any, tmp_path: Path) -> None:
     assert snap_compare(sample_app(tmp_path), run_before=before, terminal_size=SIZE)
 
 
-def test_history_screen(snap_compare: Any, tmp_path: Path) -> None:
+def history_rows() -> list[Any]:
+    """Four fixed runs for the history screen."""
     from core.store_schema import RunRow
 
-    rows = [
+    return [
         RunRow(
             run_id=RUN_ID if i == 0 else f"20260228-1{i}0000-beef",
             task=TASK if i == 0 else f"Earlier task number {i}",
@@ -97,6 +98,10 @@ def test_history_screen(snap_compare: Any, tmp_path: Path) -> None:
         )
         for i in range(4)
     ]
+
+
+def test_history_screen(snap_compare: Any, tmp_path: Path) -> None:
+    rows = history_rows()
 
     async def before(pilot: Any) -> None:
         await _settle(pilot)

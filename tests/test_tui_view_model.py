@@ -101,17 +101,29 @@ def test_retry_keeps_prior_usage_and_steers() -> None:
     usage = {"cache_read_tokens": 0, "cache_write_tokens": 0, "context_tokens": 50}
     view.apply(
         UsageUpdated(
-            run_id=R, agent_id="coding-1", attempt=1, input_tokens=100, output_tokens=10,
-            cost_usd=0.5, **usage,
+            run_id=R,
+            agent_id="coding-1",
+            attempt=1,
+            input_tokens=100,
+            output_tokens=10,
+            cost_usd=0.5,
+            **usage,
         )
     )
     view.apply(SteerQueued(run_id=R, agent_id="coding-1", steer_id="s1", message="hi"))
-    view.apply(AgentFinished(run_id=R, agent_id="coding-1", state="failed", result="x", elapsed_s=1))
+    view.apply(
+        AgentFinished(run_id=R, agent_id="coding-1", state="failed", result="x", elapsed_s=1)
+    )
     spawned(view, attempt=2, note="try harder")
     view.apply(
         UsageUpdated(
-            run_id=R, agent_id="coding-1", attempt=2, input_tokens=7, output_tokens=3,
-            cost_usd=0.25, **usage,
+            run_id=R,
+            agent_id="coding-1",
+            attempt=2,
+            input_tokens=7,
+            output_tokens=3,
+            cost_usd=0.25,
+            **usage,
         )
     )
     agent = view.agents["coding-1"]
@@ -132,13 +144,19 @@ def test_ceo_chat_streaming_tools_and_queued_operator() -> None:
     assert view.ceo_busy
     view.apply(
         ToolCallStarted(
-            run_id=R, agent_id="ceo", tool_use_id="t1", name="run_check",
+            run_id=R,
+            agent_id="ceo",
+            tool_use_id="t1",
+            name="run_check",
             input={"command": "pytest -q"},
         )
     )
     view.apply(
         ToolCallFinished(
-            run_id=R, agent_id="ceo", tool_use_id="t1", name="run_check",
+            run_id=R,
+            agent_id="ceo",
+            tool_use_id="t1",
+            name="run_check",
             output='{"exit_code": 1, "stdout_tail": "1 failed"}',
         )
     )
@@ -159,7 +177,11 @@ def test_approvals_and_steer_receipts() -> None:
     spawned(view)
     view.apply(
         ApprovalRequested(
-            run_id=R, agent_id="coding-1", request_id="a1", tool="run_command", command="make",
+            run_id=R,
+            agent_id="coding-1",
+            request_id="a1",
+            tool="run_command",
+            command="make",
             cwd="/w",
         )
     )

@@ -64,7 +64,7 @@ def live_app(settings: Settings, task: str, **kwargs: Any) -> tuple[DelegateApp,
     return app, session
 
 
-async def wait_until(pilot: Any, cond: Callable[[], object], timeout: float = 10.0) -> None:
+async def wait_until(pilot: Any, cond: Callable[[], object], timeout: float = 10.0) -> None:  # noqa: ASYNC109
     """Let the app run until `cond()` holds; fail after `timeout` seconds."""
     import time
 

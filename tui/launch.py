@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import tempfile
+from pathlib import Path
 from typing import Any
 
 from core.config import Settings
@@ -16,7 +18,14 @@ def launch_live(args: argparse.Namespace, settings: Settings) -> int:
     """`delegate [TASK]` and `delegate --demo`."""
     task = getattr(args, "task", None)
     if getattr(args, "demo", False):
-        settings = settings.with_overrides(simulate=True, scenario="default")
+        # The demo must run with no typing: simulated models, commands allowed, and a
+        # scratch workspace unless one was given.
+        workspace = None
+        if getattr(args, "workspace", None) is None:
+            workspace = Path(tempfile.mkdtemp(prefix="delegate-demo-"))
+        settings = settings.with_overrides(
+            simulate=True, scenario="default", permission_mode="allow", workspace=workspace
+        )
         task = task or DEMO_TASK
     return asyncio.run(_live(settings, task))
 
@@ -69,8 +78,7 @@ async def _recorded(command: str, ref: str, settings: Settings) -> int:
 
 
 async def _resume(settings: Settings, store: Any, run_id: str, events: list[Any]) -> int:
-    from core.resume import open_resumed  # type: ignore[import-not-found,unused-ignore]
-
+    from core.resume import open_resumed
     from tui.app import DelegateApp
 
     session = await _maybe_await(open_resumed(settings, store, run_id))
