@@ -44,7 +44,7 @@ def topic_of(task: str) -> str:
 def ceo_topic(task: str) -> str:
     """The subject of the user's task: a named product after "for", else the first clause."""
     match = TOPIC_RE.search(task)
-    if match and match.group(1)[:1].isupper() and len(match.group(1).split()) <= 6:
+    if match and len(match.group(1).split()) <= 6:
         return match.group(1).strip()
     clause = re.split(r"\band\b|[,;.:\n]", task, maxsplit=1)[0].split()[1:7]
     if clause:
@@ -229,8 +229,8 @@ def _gist(task: str) -> str:
 def script_from_task(task: str) -> Script:
     """The default scenario's plan for the CEO: agents, a steer, a check that fails once."""
     topic = ceo_topic(task)
-    if is_web(task) and not topic[:1].isupper():
-        topic = "Northwind Notes"
+    if is_web(task) and not TOPIC_RE.search(task) and not topic[:1].isupper():
+        topic = "Northwind Notes"  # a product name reads better on a page than "competitors"
     roles = detect_roles(task)
     tasks = [task_for(role, task, topic) for role in roles]
     target = next(
