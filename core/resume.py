@@ -6,6 +6,7 @@ import asyncio
 from pathlib import Path
 from typing import Any
 
+from core.bus import EventBus
 from core.catalog import Usage
 from core.config import Settings
 from core.events import CEO_ID, TERMINAL_STATES
@@ -60,8 +61,13 @@ def repair_history(messages: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return out
 
 
-async def open_resumed(settings: Settings, store: Store, ref: str) -> Session:
-    """A live, interactive Session continuing the recorded run `ref`."""
+async def open_resumed(
+    settings: Settings, store: Store, ref: str, *, bus: EventBus | None = None
+) -> Session:
+    """A live, interactive Session continuing the recorded run `ref`.
+
+    It starts at once: subscribe to `bus` before calling to see its first events.
+    """
     row = await store.find_run(ref)
     if row is None:
         raise SessionError(f"no run matches {ref!r} (see `delegate history`)")
@@ -70,7 +76,7 @@ async def open_resumed(settings: Settings, store: Store, ref: str) -> Session:
     workspace = Path(row.workspace)
     if await asyncio.to_thread(workspace.is_dir):
         settings = settings.with_overrides(workspace=workspace)
-    session = Session(settings, interactive=True, run_id=row.run_id)
+    session = Session(settings, interactive=True, run_id=row.run_id, bus=bus)
     ceo_attempt = 1
     for a in await store.agents(row.run_id):
         if a.agent_id == CEO_ID:

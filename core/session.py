@@ -33,7 +33,7 @@ from core.events import (
     RunStarted,
     RunStatus,
 )
-from core.llm import ModelClient
+from core.llm import ModelClient, TurnError
 from core.model_access import ModelAccess, open_model_access
 from core.supervisor import AgentRecord, Supervisor, SupervisorError
 from core.tools.base import ToolContext
@@ -92,6 +92,9 @@ class Session:
             retries=settings.turn_retries,
             base_delay_s=settings.retry_base_delay_s,
         )
+        self.client.on_key_refused = self._key_refused
+        # Why the run had to end at once (the API key was refused), for the CLI's exit code.
+        self.fatal_error: str | None = None
         self.policy = CommandPolicy(
             settings.permission_mode, settings.allow_commands, settings.deny_commands
         )
@@ -125,6 +128,8 @@ class Session:
         self._finished = asyncio.Event()
         self._stopping = False
         self._resumed = False
+        self._ceo_waiting = False
+        self._close_status: RunStatus | None = None
 
     # --- events --------------------------------------------------------------
 
@@ -218,7 +223,11 @@ class Session:
             if not self.supervisor.active():
                 self._emit(Notice, agent_id=CEO_ID, text="The CEO is waiting for you.")
             agent.inbox_signal.clear()
-            await agent.inbox_signal.wait()
+            self._ceo_waiting = True
+            try:
+                await agent.inbox_signal.wait()
+            finally:
+                self._ceo_waiting = False
 
     # --- lifecycle -----------------------------------------------------------
 
@@ -283,6 +292,13 @@ class Session:
         self._ceo_started_at = time.monotonic()
         self._ceo_task = asyncio.get_running_loop().create_task(self._run_ceo(), name="ceo")
 
+    def _key_refused(self, error: TurnError) -> None:
+        """No agent can go on with a refused key: end the run now, with that reason."""
+        self.fatal_error = error.reason
+        task = self._ceo_task
+        if task is not None and not task.done() and task is not asyncio.current_task():
+            task.cancel()
+
     async def _run_ceo(self) -> None:
         assert self.ceo is not None
         ceo = self.ceo
@@ -305,7 +321,9 @@ class Session:
         except AgentFailed as exc:
             status, state, reason, result = "failed", "failed", exc.reason, ceo.last_text
         except asyncio.CancelledError:
-            status, state, reason, result = "cancelled", "killed", "stopped", ceo.last_text
+            status = self._close_status or "cancelled"
+            state, reason = ("done", "") if status == "done" else ("killed", "stopped")
+            result = ceo.last_text
         self._stopping = True
         await self.supervisor.shutdown("killed")
         if status == "done" and any(
@@ -334,14 +352,31 @@ class Session:
     def finished(self) -> bool:
         return self._finished.is_set()
 
-    async def close(self, status: RunStatus = "cancelled") -> None:
-        """Stop the run: every agent and process ends; the run is recorded with `status`."""
+    @property
+    def answered(self) -> bool:
+        """The CEO has given its answer and waits for the operator, with nothing running."""
+        ceo = self.ceo
+        return (
+            ceo is not None
+            and self._ceo_waiting
+            and not ceo.inbox
+            and not self.supervisor.active()
+            and bool(ceo.last_text)
+        )
+
+    async def close(self, status: RunStatus | None = None) -> None:
+        """Stop the run: every agent and process ends.
+
+        The run is recorded with `status`; by default `done` if the CEO had answered and
+        nothing was running, else `cancelled`.
+        """
+        if status is None:
+            status = "done" if self.answered else "cancelled"
+        self._close_status = status
         if self._ceo_task is not None and not self._ceo_task.done():
             self._ceo_task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._ceo_task
-            if status != "cancelled":
-                self.status = status
         elif self._ceo_task is None:
             self._emit(RunFinished, status=status, result="", cost_usd=self.total_cost())
             self._finished.set()

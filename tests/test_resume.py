@@ -8,6 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+from core.bus import EventBus
 from core.config import Settings
 from core.events import AgentFinished
 from core.resume import INTERRUPTED_RESULT, open_resumed, repair_history
@@ -98,9 +99,11 @@ async def test_kill_9_then_resume_and_retry(tmp_path: Path) -> None:
         assert len(interrupted) >= 2
 
         settings = Settings(simulate=True, sim_tokens_per_s=50000, workspace=workspace)
-        session = await open_resumed(settings, store, run_id)
-        session.bus.subscribe(store.append)
-        rec = Recorder(session.bus)
+        bus = EventBus()
+        bus.subscribe(store.append)
+        rec = Recorder(bus)
+        session = await open_resumed(settings, store, run_id, bus=bus)
+        assert rec.events[0].kind == "run_started"
         target = interrupted[0].agent_id
         assert session.retry(target, note="Finish quickly.") == interrupted[0].attempt + 1
         done = await rec.wait_for(

@@ -142,3 +142,34 @@ async def test_failed_sub_agent_makes_the_run_failed(tmp_path: Path) -> None:
     await session.close()
     assert outcome.status == "failed"
     assert rec.of(RunFinished)[-1].status == "failed"
+
+
+async def test_interactive_close_after_the_answer_records_done(tmp_path: Path) -> None:
+    async def script(request: TurnRequest, sink: TurnSink) -> TurnResult:
+        return text("Here is your answer.")
+
+    session = _session(tmp_path, ScriptedModel(script), interactive=True)
+    rec = Recorder(session.bus)
+    session.start("Question")
+    await rec.wait_for(lambda e: e.kind == "notice" and "waiting for you" in e.text)
+    assert session.answered
+    await session.close()
+    finished = rec.of(RunFinished)
+    assert [f.status for f in finished] == ["done"]
+    assert finished[0].result == "Here is your answer."
+
+
+async def test_interactive_close_mid_run_records_cancelled(tmp_path: Path) -> None:
+    never = asyncio.Event()
+
+    async def script(request: TurnRequest, sink: TurnSink) -> TurnResult:
+        await never.wait()
+        return text("unreachable")
+
+    session = _session(tmp_path, ScriptedModel(script), interactive=True)
+    rec = Recorder(session.bus)
+    session.start("Question")
+    await rec.wait_for(lambda e: e.kind == "turn_started")
+    assert not session.answered
+    await session.close()
+    assert [f.status for f in rec.of(RunFinished)] == ["cancelled"]

@@ -11,7 +11,7 @@ from textual.app import App, SystemCommand
 from textual.binding import Binding, BindingType
 from textual.screen import Screen
 
-from core.events import Event, RunStatus
+from core.events import Event
 from tui.replay import ReplayFeed
 from tui.screens.confirm import ConfirmScreen
 from tui.screens.help import HelpScreen
@@ -161,9 +161,7 @@ class DelegateApp(App[int]):
         self.session_closed = True
         if not session.finished:
             self.notify("Stopping agents…", timeout=5)
-        idle = not self.view.ceo_busy and not any(a.active for a in self.view.agents.values())
-        status: RunStatus = "done" if idle and self.view.ceo is not None else "cancelled"
-        await session.close(status)
+        await session.close()  # recorded as done if the CEO had answered, else cancelled
 
     # --- command palette -----------------------------------------------------
 

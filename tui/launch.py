@@ -78,11 +78,13 @@ async def _recorded(command: str, ref: str, settings: Settings) -> int:
 
 
 async def _resume(settings: Settings, store: Any, run_id: str, events: list[Any]) -> int:
+    from core.bus import EventBus
     from core.resume import open_resumed
     from tui.app import DelegateApp
 
-    session = await _maybe_await(open_resumed(settings, store, run_id))
-    session.bus.subscribe(store.append)
+    bus = EventBus()
+    bus.subscribe(store.append)  # before the session starts, so its first events are kept
+    session = await open_resumed(settings, store, run_id, bus=bus)
     app = DelegateApp(
         session=session,
         store=store,
@@ -97,8 +99,3 @@ async def _resume(settings: Settings, store: Any, run_id: str, events: list[Any]
     await store.flush()
     return app.return_code or 0
 
-
-async def _maybe_await(value: Any) -> Any:
-    if asyncio.iscoroutine(value):
-        return await value
-    return value
