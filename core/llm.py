@@ -14,6 +14,7 @@ import copy
 import email.utils
 import random
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -29,6 +30,7 @@ __all__ = [
     "TurnRequest",
     "TurnResult",
     "TurnSink",
+    "is_key_refused",
     "make_client",
 ]
 
@@ -155,8 +157,19 @@ class ModelClient:
         self.base_delay_s = base_delay_s
         self.max_delay_s = max_delay_s
         self.rng = rng or random.Random()
+        # Set by the first 401: the key is bad for every agent, so later turns fail at
+        # once without a request (no retry storm); `on_key_refused` hears of it once.
+        self.key_refused: TurnError | None = None
+        self.on_key_refused: Callable[[TurnError], None] | None = None
 
     async def stream_turn(self, request: TurnRequest, sink: TurnSink) -> TurnResult:
+        if (refused := self.key_refused) is not None:
+            raise TurnError(
+                refused.reason,
+                status=refused.status,
+                error_type=refused.error_type,
+                retryable=False,
+            )
         params = build_params(request)
         tries = self.retries + 1
         for try_index in range(tries):
@@ -166,9 +179,12 @@ class ModelClient:
                 failure = failed.failure
             reason = self._scrub(failure.reason)
             if not failure.retryable:
-                raise TurnError(
+                error = TurnError(
                     reason, status=failure.status, error_type=failure.error_type, retryable=False
                 )
+                if is_key_refused(error):
+                    self._refuse_key(error)
+                raise error
             if try_index + 1 >= tries:
                 raise TurnError(
                     f"model call failed, gave up after {tries} tries: {reason}",
@@ -181,12 +197,24 @@ class ModelClient:
             await asyncio.sleep(delay)
         raise AssertionError("unreachable")
 
+    def _refuse_key(self, error: TurnError) -> None:
+        if self.key_refused is not None:
+            return
+        self.key_refused = error
+        if self.on_key_refused is not None:
+            self.on_key_refused(error)
+
     def _delay(self, try_index: int, retry_after_s: float | None) -> float:
-        """Full jitter: uniform(0, min(max, base * 2**n)); at least what retry-after asks."""
-        cap = min(self.max_delay_s, self.base_delay_s * 2**try_index)
-        delay = self.rng.uniform(0.0, max(0.0, cap))
+        """Full jitter: uniform(0, min(max, base * 2**n)); at least what retry-after asks.
+
+        Retry-after gets jitter too (up to half of it, within the same cap), so agents
+        told "wait 2 s" at the same moment do not all come back at the same moment.
+        """
+        cap = max(0.0, min(self.max_delay_s, self.base_delay_s * 2**try_index))
+        delay = self.rng.uniform(0.0, cap)
         if retry_after_s is not None:
-            delay = max(delay, min(retry_after_s, MAX_RETRY_AFTER_S))
+            asked = min(retry_after_s, MAX_RETRY_AFTER_S)
+            delay = max(delay, asked + self.rng.uniform(0.0, min(cap, asked / 2)))
         return delay
 
     def _scrub(self, text: str) -> str:
@@ -250,6 +278,11 @@ class ModelClient:
             # Closes the response also on cancellation, so the socket is not left open.
             with contextlib.suppress(Exception):
                 await manager.__aexit__(None, None, None)
+
+
+def is_key_refused(error: TurnError) -> bool:
+    """A 401: the API key itself was refused, so no agent of the run can go on."""
+    return error.status == 401 or error.error_type == "authentication_error"
 
 
 def _usage_from(raw: Any, current: Usage, *, replace_input: bool) -> Usage:

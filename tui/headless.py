@@ -116,6 +116,10 @@ async def _run(args: argparse.Namespace, settings: Settings) -> int:
         summary = await store.run_summary(outcome.run_id)
     finally:
         await store.close()
+    if session.fatal_error is not None:
+        # A configuration problem (the API key was refused): one line, exit 2.
+        print(f"delegate: {session.fatal_error}", file=sys.stderr)
+        return 2
     if args.json:
         print(json.dumps(summary, indent=2, ensure_ascii=False))
     else:

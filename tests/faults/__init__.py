@@ -1,0 +1,1 @@
+"""The fault matrix: the real app stack against a loopback server that misbehaves."""
