@@ -324,6 +324,8 @@ class Session:
             status = self._close_status or "cancelled"
             state, reason = ("done", "") if status == "done" else ("killed", "stopped")
             result = ceo.last_text
+        if self.fatal_error is not None:  # the key was refused: the run cannot go on
+            status, state, reason, result = "failed", "failed", self.fatal_error, ""
         self._stopping = True
         await self.supervisor.shutdown("killed")
         if status == "done" and any(
