@@ -40,6 +40,9 @@ __all__ = ["AgentRow", "AmbiguousRunError", "RunRow", "Store", "StoreError", "St
 
 log = logging.getLogger(__name__)
 
+# How long opening waits for another process's write lock before "database is locked".
+BUSY_TIMEOUT_S = 5.0
+
 
 def _absolute(path: Path) -> Path:
     return path.expanduser().absolute()
@@ -78,7 +81,7 @@ class Store:
         return _absolute(Path(path)).is_file()
 
     @classmethod
-    async def open(cls, path: Path, *, busy_timeout_s: float = 5.0) -> Store:
+    async def open(cls, path: Path, *, busy_timeout_s: float | None = None) -> Store:
         """Open (creating with mode 0600) or migrate the store; recover runs of dead processes.
 
         A run left 'running' by a process that is gone gets, through the normal write
@@ -87,7 +90,8 @@ class Store:
         Nothing is ever deleted or overwritten: a corrupt or locked file raises StoreError.
         """
         path = _create_private(Path(path))
-        store = await cls._connect(path, str(path), False, busy_timeout_s)
+        busy_s = BUSY_TIMEOUT_S if busy_timeout_s is None else busy_timeout_s
+        store = await cls._connect(path, str(path), False, busy_s)
         assert store._writer is not None
         try:
             version = await store._version()  # first: proves it is a database we can read
@@ -112,7 +116,7 @@ class Store:
         path = _absolute(Path(path))
         if not cls.exists(path):
             raise StoreError(f"no database at {path}")
-        store = await cls._connect(path, path.as_uri() + "?mode=ro", True, 5.0)
+        store = await cls._connect(path, path.as_uri() + "?mode=ro", True, BUSY_TIMEOUT_S)
         try:
             store._empty = await store._version() is None
         except BaseException as exc:
