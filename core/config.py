@@ -147,6 +147,7 @@ class Settings:
     simulate: bool | None = None  # None: simulate when there is no API key
     scenario: str = "default"
     sim_tokens_per_s: float = 400.0
+    sim_latency_s: float = 0.15  # before each simulated reply's first token
     api_base_url: str | None = None
     turn_retries: int = 3
     retry_base_delay_s: float = 1.0
@@ -257,6 +258,11 @@ def parse_config(data: dict[str, Any], base: Settings | None = None) -> Settings
     sim = _expect("simulator", data.get("simulator", {}), dict, "a table")
     if "tokens_per_s" in sim:
         changes["sim_tokens_per_s"] = _positive("simulator.tokens_per_s", sim["tokens_per_s"])
+    if "latency_s" in sim:
+        latency = _expect("simulator.latency_s", sim["latency_s"], (int, float), "a number")
+        if latency < 0:
+            raise ConfigError("simulator.latency_s", f"must be 0 or more, got {latency!r}")
+        changes["sim_latency_s"] = float(latency)
     if "scenario" in sim:
         changes["scenario"] = _expect("simulator.scenario", sim["scenario"], str, "a name")
 

@@ -52,7 +52,11 @@ def open_model_access(settings: Settings, env: dict[str, str] | None = None) -> 
 
     scenario: str | Path = settings.scenario
     try:
-        sim = Simulator(scenario=scenario, tokens_per_s=settings.sim_tokens_per_s)
+        sim = Simulator(
+            scenario=scenario,
+            tokens_per_s=settings.sim_tokens_per_s,
+            latency_s=settings.sim_latency_s,
+        )
     except (ValueError, OSError) as exc:
         raise ModelAccessError(f"simulator scenario {settings.scenario!r}: {exc}") from None
     client = make_client("simulator", "http://simulator.invalid", transport=SimulatorTransport(sim))

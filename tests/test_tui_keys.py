@@ -17,7 +17,9 @@ from tui.screens.transcript import TranscriptScreen
 from tui.widgets.agent_pane import AgentPane
 
 SIZE = (160, 48)
-SLOW = "load:agents=2,tps=40,seconds=60"
+# Two agents that stay running while streaming a trickle: the app stays near idle, so
+# each simulated key press (which waits for the app to go idle) answers quickly.
+SLOW = "load:agents=2,tps=2,seconds=600"
 
 
 def _running(app: object, n: int = 2) -> bool:

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
+from pathlib import Path
+
 from core.events import (
     AgentFinished,
     AgentQueued,
@@ -9,7 +12,10 @@ from core.events import (
     AgentStateChanged,
     ApprovalRequested,
     ApprovalResolved,
+    Event,
+    Notice,
     OperatorMessage,
+    RunFinished,
     SteerDelivered,
     SteerQueued,
     TextDelta,
@@ -20,6 +26,8 @@ from core.events import (
     TurnStarted,
     UsageUpdated,
 )
+from core.session import Session
+from tests.tui_support import sim_settings
 from tui.sample_run import SAMPLE_NOW, sample_events
 from tui.view_model import TAIL_LINES, RunView
 from tui.widgets.agent_pane import BODY_LINES, clock_style, render_agent
@@ -205,3 +213,67 @@ def test_pane_render_is_fixed_height_and_clear_finished() -> None:
     assert "waiting approval" in render_agent(view.agents["coding-1"], SAMPLE_NOW, 44).plain
     assert view.clear_finished() == 2
     assert {a.agent_id for a in view.board()} == {"research-1", "coding-1", "coding-2"}
+
+
+def _ceo_turn(view: RunView, turn: int, text: str, stop_reason: str) -> None:
+    view.apply(TurnStarted(run_id=R, agent_id="ceo", turn=turn, model="claude-opus-5-5"))
+    assert not view.answered and view.display_status == "running"
+    if text:
+        view.apply(TextDelta(run_id=R, agent_id="ceo", turn=turn, text=text))
+    view.apply(TurnEnded(run_id=R, agent_id="ceo", turn=turn, stop_reason=stop_reason))
+
+
+def test_answered_when_the_ceo_ends_its_turn_with_nothing_running() -> None:
+    view = RunView()
+    view.apply(AgentSpawned(run_id=R, agent_id="ceo", role="ceo", model="claude-opus-5-5", task=""))
+    spawned(view)
+    view.apply(AgentStateChanged(run_id=R, agent_id="coding-1", state="running", ts=1000.0))
+    _ceo_turn(view, 1, "Started the coding agent.", "end_turn")
+    assert not view.answered  # a sub-agent still runs
+    view.apply(AgentStateChanged(run_id=R, agent_id="coding-1", state="done", ts=1010.0))
+    _ceo_turn(view, 2, "", "end_turn")
+    assert not view.answered  # no text: nothing was answered
+    _ceo_turn(view, 3, "Here is the page.", "end_turn")
+    assert view.answered and view.display_status == "answered"
+    view.take_dirty()
+    view.apply(OperatorMessage(run_id=R, agent_id="ceo", text="one more thing"))
+    assert not view.answered and view.take_dirty()[2]
+    _ceo_turn(view, 4, "Retrying it.", "end_turn")
+    assert view.answered
+    spawned(view, attempt=2)  # a retry by the operator: running again
+    assert not view.answered
+    view.apply(AgentStateChanged(run_id=R, agent_id="coding-1", state="failed", ts=1020.0))
+    view.apply(Notice(run_id=R, agent_id="ceo", text="The CEO is waiting for you."))
+    assert view.answered  # the session's idle notice says the same
+    view.apply(RunFinished(run_id=R, status="done", result="ok", cost_usd=0.0))
+    assert view.display_status == "done"
+
+
+async def test_answered_from_a_recorded_interactive_run(tmp_path: Path) -> None:
+    """The live simulated run and its events replayed both end in the answered state."""
+    session = Session(sim_settings(tmp_path, permission_mode="allow"), interactive=True)
+    events: list[Event] = []
+    answered = asyncio.Event()
+
+    def record(ev: Event) -> None:
+        events.append(ev)
+        if isinstance(ev, Notice) and "waiting for you" in ev.text:
+            answered.set()
+
+    session.bus.subscribe(record)
+    session.start("Build a landing page")
+    try:
+        await asyncio.wait_for(answered.wait(), 15)
+        assert session.answered
+    finally:
+        await session.close()
+    cut = next(
+        i for i, ev in enumerate(events) if isinstance(ev, Notice) and "waiting for you" in ev.text
+    )
+    replayed = RunView()
+    for ev in events[:cut]:
+        replayed.apply(ev)
+    assert replayed.answered  # from the CEO's last end_turn alone, before the notice
+    for ev in events[cut:]:
+        replayed.apply(ev)
+    assert replayed.display_status == "done"  # closed after the answer: recorded as done

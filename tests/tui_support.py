@@ -50,7 +50,8 @@ def sim_settings(tmp_path: Path, **overrides: Any) -> Settings:
     workspace.mkdir(exist_ok=True)
     values: dict[str, Any] = {
         "simulate": True,
-        "sim_tokens_per_s": 20000.0,
+        "sim_tokens_per_s": 50000.0,
+        "sim_latency_s": 0.0,
         "workspace": workspace,
         "db_path": tmp_path / "runs.db",
     }

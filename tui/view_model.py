@@ -45,6 +45,7 @@ LINE_CAP = 400
 CHAT_CAP = 2000
 STEERS_KEPT = 6
 ACTIVE_STATES = frozenset({"running", "waiting_approval"})
+WAITING_NOTICE = "waiting for you"  # core.session's Notice when the CEO is idle, nothing runs
 
 
 def short_model(model: str) -> str:
@@ -243,6 +244,7 @@ class RunView:
         self.approvals: dict[str, ApprovalView] = {}
         self.notices: list[tuple[str, str]] = []
         self.ceo_in_turn = False
+        self.answered = False  # the CEO gave its answer and waits for the operator
         self.events_applied = 0
         self.dirty_agents: set[str] = set()
         self.dirty_chat: set[int] = set()
@@ -275,6 +277,11 @@ class RunView:
             elif a.state in TERMINAL_STATES:
                 t.failed += 1
         return t
+
+    @property
+    def display_status(self) -> str:
+        """The run's status for the header: "answered" while a live run waits for the operator."""
+        return "answered" if self.status == "running" and self.answered else self.status
 
     @property
     def ceo_busy(self) -> bool:
@@ -328,7 +335,13 @@ class RunView:
         self.dirty_chat.add(item.item_id)
         return item
 
+    def _set_answered(self, answered: bool) -> None:
+        if answered != self.answered:
+            self.answered = answered
+            self.dirty_run = True
+
     def _run_started(self, ev: RunStarted) -> None:
+        self._set_answered(False)
         self.run_id = ev.run_id
         self.task = ev.task
         self.workspace = ev.workspace
@@ -343,6 +356,7 @@ class RunView:
         self.dirty_run = True
 
     def _operator(self, ev: OperatorMessage) -> None:
+        self._set_answered(False)
         self._item("operator", text=ev.text, queued=ev.queued)
 
     def _spawned(self, ev: AgentSpawned) -> None:
@@ -372,6 +386,7 @@ class RunView:
             self.ceo = view
             self.dirty_run = True
         else:
+            self._set_answered(False)
             self.agents[agent_id] = view
             self.dirty_agents.add(agent_id)
             self.dirty_run = True
@@ -388,6 +403,8 @@ class RunView:
             return
         agent.state = ev.state
         agent.reason = ev.reason
+        if agent.agent_id != CEO_ID and not agent.finished:
+            self._set_answered(False)
         if ev.state != "queued":
             agent.queue_position = None
         if ev.state in ACTIVE_STATES and agent.started_at is None:
@@ -436,6 +453,7 @@ class RunView:
         self._touch(agent)
         if agent.agent_id == CEO_ID:
             self.ceo_in_turn = True
+            self._set_answered(False)
             for item in self.chat:
                 if item.kind == "operator" and item.queued and not item.done:
                     item.done = True
@@ -461,6 +479,9 @@ class RunView:
             return
         if agent.agent_id == CEO_ID:
             self.ceo_in_turn = False
+            spoke = self._ceo_text is not None and bool(self._ceo_text.text.strip())
+            if ev.stop_reason == "end_turn" and spoke and not self._sub_agents_active():
+                self._set_answered(True)
             if self._ceo_text is not None:
                 self._ceo_text.streaming = False
                 self.dirty_chat.add(self._ceo_text.item_id)
@@ -469,6 +490,9 @@ class RunView:
         elif agent.partial.strip():
             agent.add_line(agent.partial)
             self._touch(agent)
+
+    def _sub_agents_active(self) -> bool:
+        return any(not a.finished for a in self.agents.values())
 
     def _usage(self, ev: UsageUpdated) -> None:
         agent = self._agent(ev.agent_id)
@@ -563,6 +587,8 @@ class RunView:
         del self.notices[:-20]
         if ev.level != "info" or ev.agent_id == CEO_ID:
             self._item("notice", text=ev.text, level=ev.level)
+        if ev.agent_id == CEO_ID and WAITING_NOTICE in ev.text and not self._sub_agents_active():
+            self._set_answered(True)
 
     # --- CEO tool lines ------------------------------------------------------
 

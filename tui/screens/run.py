@@ -18,7 +18,7 @@ from textual.command import Provider
 from textual.containers import Horizontal, Vertical
 from textual.events import DescendantFocus
 from textual.screen import Screen
-from textual.widgets import Footer, Input
+from textual.widgets import Input
 
 from tui.commands import AgentCommands
 from tui.replay import ReplayFeed
@@ -32,6 +32,7 @@ from tui.widgets.agent_pane import AgentPane
 from tui.widgets.approvals import ApprovalInbox
 from tui.widgets.ceo_chat import CeoChat
 from tui.widgets.run_header import RunHeader
+from tui.widgets.steady_footer import SteadyFooter
 
 if TYPE_CHECKING:
     from core.session import Session
@@ -39,6 +40,7 @@ if TYPE_CHECKING:
 FLUSH_S = 0.25
 TICKS_PER_CLOCK = 4  # clocks move once a second
 EXTEND_S = 300.0
+ANSWERED_PLACEHOLDER = "The CEO answered. Reply to go on, or q to finish the run…"
 
 AGENT_ACTIONS = frozenset({"steer", "interrupt", "kill", "retry", "extend", "transcript"})
 APPROVAL_ACTIONS = frozenset({"approve", "always", "deny"})
@@ -101,7 +103,7 @@ class RunScreen(Screen[None]):
             with Vertical(id="board-column"):
                 yield ApprovalInbox(id="approvals", read_only=self.read_only)
                 yield AgentBoard(id="board")
-        yield Footer()
+        yield SteadyFooter()
 
     async def on_mount(self) -> None:
         if self.replay is not None:
@@ -150,6 +152,8 @@ class RunScreen(Screen[None]):
             chat.set_state(self.view.status)
         elif self.view.ceo_busy:
             chat.set_state("CEO busy", queued=True)
+        elif self.view.answered:
+            chat.set_state("waiting for you", placeholder=ANSWERED_PLACEHOLDER)
         else:
             chat.set_state("CEO idle")
 

@@ -94,12 +94,13 @@ class CeoChat(Vertical):
         super().__init__(id=id)
         self.read_only = read_only
         self.items: dict[int, Widget] = {}
+        self.default_placeholder = "replay: read-only" if read_only else "Message the CEO…"
 
     def compose(self) -> ComposeResult:
         yield VerticalScroll(id="chat-log")
         with Horizontal(id="chat-input-row"):
             yield Input(
-                placeholder="replay: read-only" if self.read_only else "Message the CEO…",
+                placeholder=self.default_placeholder,
                 id="chat-input",
                 disabled=self.read_only,
             )
@@ -108,10 +109,15 @@ class CeoChat(Vertical):
     def on_mount(self) -> None:
         self.query_one("#chat-log", VerticalScroll).anchor()
 
-    def set_state(self, text: str, queued: bool = False) -> None:
+    def set_state(self, text: str, queued: bool = False, placeholder: str | None = None) -> None:
+        """The hint beside the input, and the input's placeholder (default when None)."""
         state = self.query_one("#chat-state", Static)
         state.update(text, layout=False)
         state.set_class(queued, "-queued")
+        box = self.query_one("#chat-input", Input)
+        wanted = placeholder or self.default_placeholder
+        if box.placeholder != wanted:
+            box.placeholder = wanted
 
     async def sync(self, view: RunView, dirty: set[int]) -> None:
         if not dirty:

@@ -7,6 +7,8 @@ from textual.widgets import Static
 
 from tui.view_model import RunView, fmt_cost, fmt_tokens, one_line
 
+STATUS_STYLES = {"running": "$success", "answered": "$accent", "done": "$primary"}
+
 
 class RunHeader(Static):
     DEFAULT_CSS = """
@@ -26,13 +28,18 @@ class RunHeader(Static):
             badges += [(f" replay {replay} ", "reverse $accent"), " "]
             if paused:
                 badges += [(" paused ", "reverse $error"), " "]
-        status_style = {"running": "$success", "done": "$primary"}.get(view.status, "$error")
+        status = view.display_status
+        status_style = STATUS_STYLES.get(status, "$error")
+        waiting: list[str | tuple[str, str]] = []
+        if status == "answered":
+            waiting = [(" · waiting for you", "$accent")]
         first = Content.assemble(
             *badges,
             ("delegate ", "bold"),
             (view.run_id or "(starting)", "$text-muted"),
             "  ",
-            (view.status, f"bold {status_style}"),
+            (status, f"bold {status_style}"),
+            *waiting,
             "  ",
             (one_line(view.task or "(no task yet: message the CEO)", 90), "$text"),
         )
