@@ -1,0 +1,1 @@
+"""Benchmarks run by hand: `python -m bench.NAME [--json PATH]`. Never part of the tests."""

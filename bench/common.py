@@ -1,0 +1,153 @@
+"""Shared helpers for the benchmarks: percentiles, loop lag, RSS, CPU, tables, JSON, children."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import json
+import os
+import platform
+import resource
+import subprocess
+import sys
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+PAGE = os.sysconf("SC_PAGE_SIZE")
+
+
+def percentile(values: Sequence[float], p: float) -> float:
+    """The p-th percentile (0-100), linear between ranks; NaN for no values."""
+    if not values:
+        return float("nan")
+    ordered = sorted(values)
+    rank = (len(ordered) - 1) * p / 100
+    low = int(rank)
+    high = min(low + 1, len(ordered) - 1)
+    return ordered[low] + (ordered[high] - ordered[low]) * (rank - low)
+
+
+def ms(seconds: float) -> float:
+    return round(seconds * 1000, 1)
+
+
+def rss_mb() -> float:
+    """Resident memory of this process now, in MB."""
+    with open("/proc/self/statm") as f:
+        return int(f.read().split()[1]) * PAGE / 1e6
+
+
+def peak_rss_mb() -> float:
+    """Peak resident memory of this process so far (Linux reports KB)."""
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1000
+
+
+def machine() -> dict[str, Any]:
+    model = "unknown"
+    try:
+        with open("/proc/cpuinfo") as f:
+            model = next(
+                (ln.split(":", 1)[1].strip() for ln in f if ln.startswith("model name")), model
+            )
+    except OSError:
+        pass
+    return {
+        "nproc": os.cpu_count(),
+        "cpu": model,
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+    }
+
+
+class LagProbe:
+    """Event-loop lag: a task sleeps `interval` and records how late it wakes."""
+
+    def __init__(self, interval: float = 0.005) -> None:
+        self.interval = interval
+        self.samples: list[float] = []
+        self._task: asyncio.Task[None] | None = None
+
+    def start(self) -> None:
+        self._task = asyncio.get_running_loop().create_task(self._run(), name="lag-probe")
+
+    async def _run(self) -> None:
+        while True:
+            t0 = time.perf_counter()
+            await asyncio.sleep(self.interval)
+            self.samples.append(max(0.0, time.perf_counter() - t0 - self.interval))
+
+    def reset(self) -> None:
+        self.samples = []
+
+    async def stop(self) -> list[float]:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+        return self.samples
+
+    def summary(self) -> dict[str, float]:
+        return {
+            "lag_p50_ms": ms(percentile(self.samples, 50)),
+            "lag_p99_ms": ms(percentile(self.samples, 99)),
+            "lag_max_ms": ms(max(self.samples, default=float("nan"))),
+            "lag_samples": len(self.samples),
+        }
+
+
+class CpuMeter:
+    """Process CPU time over wall time between `start` and `stop` (1.0 = one core busy)."""
+
+    def start(self) -> CpuMeter:
+        self.cpu0, self.wall0 = time.process_time(), time.perf_counter()
+        return self
+
+    def stop(self) -> dict[str, float]:
+        cpu = time.process_time() - self.cpu0
+        wall = time.perf_counter() - self.wall0
+        return {"cpu_s": round(cpu, 3), "wall_s": round(wall, 3), "cpu_share": round(cpu / wall, 3)}
+
+
+def table(title: str, header: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
+    """A plain-text table, columns padded to fit."""
+    cells = [[str(c) for c in header]] + [[_fmt(c) for c in row] for row in rows]
+    widths = [max(len(r[i]) for r in cells) for i in range(len(header))]
+    lines = [title, "  ".join(h.ljust(w) for h, w in zip(cells[0], widths, strict=True))]
+    lines.append("  ".join("-" * w for w in widths))
+    for row in cells[1:]:
+        lines.append("  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)))
+    return "\n".join(lines)
+
+
+def _fmt(value: Any) -> str:
+    if isinstance(value, float):
+        return f"{value:.3g}" if abs(value) < 100 else f"{value:.0f}"
+    return str(value)
+
+
+def parser(description: str) -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(description=description)
+    p.add_argument("--json", metavar="PATH", type=Path, help="also write the results as JSON")
+    return p
+
+
+def write_json(path: Path | None, data: dict[str, Any]) -> None:
+    if path is None:
+        return
+    payload = {"machine": machine(), "argv": sys.argv, **data}
+    path.write_text(json.dumps(payload, indent=2) + "\n", encoding="utf-8")
+
+
+def run_child(module: str, args: Sequence[str], timeout: float = 600) -> dict[str, Any]:
+    """Run `python -m module args --child-json FILE` in a fresh process; return its JSON."""
+    import tempfile
+
+    with tempfile.TemporaryDirectory(prefix="bench-") as tmp:
+        out = Path(tmp) / "out.json"
+        cmd = [sys.executable, "-m", module, *args, "--child-json", str(out)]
+        subprocess.run(cmd, check=True, timeout=timeout)
+        result: dict[str, Any] = json.loads(out.read_text(encoding="utf-8"))
+        return result

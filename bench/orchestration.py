@@ -1,0 +1,157 @@
+"""Orchestration overhead: every sub-agent reply takes exactly 1 s in the simulator.
+
+The CEO answers at once and spawns N agents in one reply; each agent replies once, after
+1 s, and is done. With the cap at C the ideal is ceil(N / C) seconds from the spawn to the
+last agent's end; the rest is our overhead. Also: spawn_agent -> that agent's first request.
+
+    python -m bench.orchestration               # 50 agents cap 50, 20 agents cap 5
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import math
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+from bench.common import ms, parser, percentile, table, write_json
+from core.config import Settings
+from core.events import CEO_ID, AgentFinished, AgentSpawned, AgentStateChanged, Event
+from core.llm import make_client
+from core.model_access import ModelAccess
+from core.session import Session
+from core.simulator import Simulator, SimulatorTransport
+from core.simulator.http import Request, Response
+from core.simulator.reply import Reply
+from core.simulator.scenarios.base import Conversation, Scenario
+from core.simulator.scenarios.ceo import ceo_reply
+from core.simulator.scenarios.script import AgentSpec, Script
+
+REPLY_S = 1.0
+CASES = ((50, 50), (20, 5))
+
+
+class FanOut(Scenario):
+    """The CEO spawns N agents at once and waits; each agent answers once (1 s) and ends."""
+
+    name = "fan-out"
+
+    def __init__(self, agents: int) -> None:
+        self.script = Script(
+            agents=[
+                AgentSpec(role="research", task=f"Fan-out task {i + 1}") for i in range(agents)
+            ],
+            plan=f"Spawning {agents} agents.",
+            retry_failed=False,
+            final="All agents reported.",
+        )
+
+    def ceo(self, conv: Conversation) -> Reply:
+        reply = ceo_reply(conv, self.script)
+        reply.latency_s = 0.0  # only the sub-agents' replies are timed
+        return reply
+
+    def worker(self, conv: Conversation) -> Reply:
+        return Reply().text(f"Done: {conv.task}.")
+
+
+class TimedSimulator(Simulator):
+    """Records when each sub-agent's first request arrives (wall clock, like event ts)."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.first_request: dict[str, float] = {}
+
+    async def handle(self, request: Request) -> Response:
+        now = time.time()
+        try:
+            body = json.loads(request.body or b"{}")
+        except ValueError:
+            body = {}
+        if isinstance(body, dict) and body.get("messages") and len(body["messages"]) == 1:
+            conv = Conversation(body)
+            if not conv.is_ceo:
+                self.first_request.setdefault(conv.task, now)
+        return await super().handle(request)
+
+
+async def one_case(agents: int, cap: int) -> dict[str, Any]:
+    sim = TimedSimulator(FanOut(agents), tokens_per_s=1e6, latency_s=REPLY_S)
+    client = make_client("simulator", "http://simulator.invalid", transport=SimulatorTransport(sim))
+    access = ModelAccess(client, simulated=True, describe="fan-out")
+    with tempfile.TemporaryDirectory(prefix="bench-orch-") as tmp:
+        settings = Settings().with_overrides(simulate=True, workspace=Path(tmp), max_concurrent=cap)
+        session = Session(settings, access=access)
+        events: list[Event] = []
+        session.bus.subscribe(events.append)
+        t0 = time.time()
+        session.start("fan out")
+        outcome = await asyncio.wait_for(session.wait_finished(), 120)
+        t_end = time.time()
+        await session.close()
+    spawned = {
+        e.agent_id: e for e in events if isinstance(e, AgentSpawned) and e.agent_id != CEO_ID
+    }
+    tasks = {e.agent_id: e.task for e in spawned.values()}
+    running = {
+        e.agent_id: e.ts
+        for e in events
+        if isinstance(e, AgentStateChanged) and e.state == "running" and e.agent_id in spawned
+    }
+    finished = [e for e in events if isinstance(e, AgentFinished) and e.agent_id in spawned]
+    first = min(e.ts for e in spawned.values())
+    last = max(e.ts for e in finished)
+    wall = last - first
+    ideal = math.ceil(agents / cap) * REPLY_S
+    spawn_to_req = [sim.first_request[tasks[a]] - e.ts for a, e in spawned.items()]
+    run_to_req = [sim.first_request[tasks[a]] - running[a] for a in spawned if a in running]
+    return {
+        "agents": agents,
+        "cap": cap,
+        "status": outcome.status,
+        "done": sum(e.state == "done" for e in finished),
+        "wall_s": round(wall, 3),
+        "ideal_s": ideal,
+        "overhead_pct": round((wall / ideal - 1) * 100, 1),
+        "run_total_s": round(t_end - t0, 3),
+        "spawn_to_request_p50_ms": ms(percentile(spawn_to_req, 50)),
+        "spawn_to_request_p99_ms": ms(percentile(spawn_to_req, 99)),
+        "start_to_request_p50_ms": ms(percentile(run_to_req, 50)),
+        "start_to_request_p99_ms": ms(percentile(run_to_req, 99)),
+    }
+
+
+def main() -> None:
+    p = parser(__doc__ or "")
+    p.add_argument("--repeat", type=int, default=3, help="runs per case; the median is shown")
+    args = p.parse_args()
+    results = []
+    for agents, cap in CASES:
+        runs = [asyncio.run(one_case(agents, cap)) for _ in range(args.repeat)]
+        runs.sort(key=lambda r: r["wall_s"])
+        best = dict(runs[len(runs) // 2])
+        best["walls_s"] = [r["wall_s"] for r in runs]
+        results.append(best)
+    rows = [
+        [
+            r["agents"], r["cap"], r["ideal_s"], r["wall_s"], f"{r['overhead_pct']:+.1f}%",
+            r["spawn_to_request_p50_ms"], r["spawn_to_request_p99_ms"],
+            r["start_to_request_p50_ms"], r["start_to_request_p99_ms"], r["done"],
+        ]
+        for r in results
+    ]  # fmt: skip
+    header = [
+        "agents", "cap", "ideal s", "wall s", "overhead", "spawn->req p50", "spawn->req p99",
+        "start->req p50", "start->req p99", "done",
+    ]  # fmt: skip
+    title = f"Orchestration, {REPLY_S:g} s per reply (median of {args.repeat}; ms unless noted)"
+    print(table(title, header, rows))
+    print("\nwall: first spawn to last agent's end; target: within 10% of ideal")
+    write_json(args.json, {"benchmark": "orchestration", "reply_s": REPLY_S, "cases": results})
+
+
+if __name__ == "__main__":
+    main()

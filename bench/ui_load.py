@@ -1,0 +1,332 @@
+"""UI under load: the real app headless, fed by the simulator's load scenario.
+
+For each agent count, three fresh processes get the same stream (simulator -> SDK ->
+agents -> bus -> store): `real` shows it in the delegate app, `plain` in the simplest
+Textual app (one fixed-size Static per agent, updated in place), `bare` in no app at
+all (the floor). Each reports loop lag, key-to-screen, CPU and memory over one window.
+
+    python -m bench.ui_load                      # 50 and 100 agents, 20 s windows
+    python -m bench.ui_load --minutes 10 --modes real --agents 100   # memory over time
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+from bench.common import (
+    CpuMeter,
+    LagProbe,
+    ms,
+    parser,
+    peak_rss_mb,
+    percentile,
+    rss_mb,
+    run_child,
+    table,
+    write_json,
+)
+
+SIZE = (160, 48)
+KEY_TIMEOUT_S = 10.0
+
+
+def slope_mb_per_min(samples: list[tuple[float, float]]) -> float:
+    """Least-squares slope of (seconds, MB) samples, in MB per minute."""
+    if len(samples) < 3:
+        return float("nan")
+    n = len(samples)
+    mt = sum(t for t, _ in samples) / n
+    mr = sum(r for _, r in samples) / n
+    var = sum((t - mt) ** 2 for t, _ in samples)
+    cov = sum((t - mt) * (r - mr) for t, r in samples)
+    return round(cov / var * 60, 2) if var else float("nan")
+
+
+class KeyDriver:
+    """Presses keys at random intervals: focus moves (down/up across the grid) and the modal."""
+
+    def __init__(self, app: Any, real: bool) -> None:
+        self.app = app
+        self.real = real
+        self.focus: list[float] = []
+        self.modal: list[float] = []
+        self.timeouts = 0
+        self.direction = "down"
+        self.rng = random.Random(7)
+
+    def _order(self) -> tuple[list[Any], int]:
+        if self.real:
+            from tui.widgets.agent_board import AgentBoard
+
+            board = self.app.screen.query_one(AgentBoard)
+            return list(board.panes.values()), board.columns
+        return list(self.app.panes.values()), 2
+
+    def _modal_open(self) -> bool:
+        if self.real:
+            from tui.screens.steer import SteerScreen
+
+            return isinstance(self.app.screen, SteerScreen)
+        from bench.apps import PlainModal
+
+        return isinstance(self.app.screen, PlainModal)
+
+    async def _measure(self, key: str, shown: Any, into: list[float]) -> None:
+        try:
+            into.append(await self.app.key_to_screen(key, shown, KEY_TIMEOUT_S))
+        except TimeoutError:
+            self.timeouts += 1
+            into.append(KEY_TIMEOUT_S)
+
+    async def step(self, n: int) -> None:
+        if n % 8 == 7:
+            await self._measure("s", self._modal_open, self.modal)
+            await asyncio.sleep(0.1)
+            await self._measure("escape", lambda: not self._modal_open(), [])
+            return
+        order, columns = self._order()
+        current = self.app.focused
+        if current not in order:
+            order[0].focus()
+            return
+        i = order.index(current)
+        step = columns if self.direction == "down" else -columns
+        if not 0 <= i + step < len(order):
+            self.direction = "up" if self.direction == "down" else "down"
+            step = -step
+        target = order[i + step]
+        await self._measure(self.direction, lambda: self.app.focused is target, self.focus)
+
+    async def run(self, seconds: float) -> None:
+        end = time.perf_counter() + seconds
+        n = 0
+        while time.perf_counter() < end:
+            await asyncio.sleep(self.rng.uniform(0.15, 0.35))
+            await self.step(n)
+            n += 1
+
+    def summary(self) -> dict[str, Any]:
+        keys = self.focus + self.modal
+        return {
+            "key_p50_ms": ms(percentile(keys, 50)),
+            "key_p99_ms": ms(percentile(keys, 99)),
+            "focus_p50_ms": ms(percentile(self.focus, 50)),
+            "focus_p99_ms": ms(percentile(self.focus, 99)),
+            "modal_p50_ms": ms(percentile(self.modal, 50)),
+            "modal_p99_ms": ms(percentile(self.modal, 99)),
+            "keys": len(keys),
+            "key_timeouts": self.timeouts,
+        }
+
+
+async def _wait(cond: Any, timeout: float, what: str) -> None:  # noqa: ASYNC109
+    deadline = time.monotonic() + timeout
+    while not cond():
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"timed out waiting for {what}")
+        await asyncio.sleep(0.05)
+
+
+async def measure(
+    mode: str, agents: int, tps: float, window: float, warmup: float, sample_s: float
+) -> dict[str, Any]:
+    """One configuration in this process: start the run, warm up, measure one window."""
+    from core.config import Settings
+    from core.events import Event, TextDelta
+    from core.session import Session
+    from core.store import Store
+
+    with tempfile.TemporaryDirectory(prefix="bench-ui-") as tmp:
+        ws = Path(tmp) / "ws"
+        ws.mkdir()
+        (ws / "README.md").write_text("# workspace\n")
+        scenario = f"load:agents={agents},tps={tps:g},seconds={warmup + window + 60:g}"
+        settings = Settings().with_overrides(
+            simulate=True, scenario=scenario, workspace=ws, max_concurrent=agents
+        )
+        store = await Store.open(Path(tmp) / "runs.db")
+        session = Session(settings, interactive=True)
+        session.bus.subscribe(store.append)
+        text_bytes = 0
+
+        def count(event: Event) -> None:
+            nonlocal text_bytes
+            if isinstance(event, TextDelta):
+                text_bytes += len(event.text)
+
+        session.bus.subscribe(count)
+        probe = LagProbe()
+        probe.start()
+
+        def streaming() -> bool:
+            recs = session.supervisor.records.values()
+            return sum(r.state == "running" for r in recs) >= agents
+
+        async def window_run(app: Any | None) -> dict[str, Any]:
+            await _wait(streaming, 60, "all agents streaming")
+            if app is not None and mode == "real":
+                from tui.widgets.agent_board import AgentBoard
+
+                await _wait(
+                    lambda: len(app.screen.query_one(AgentBoard).panes) >= agents, 30, "panes"
+                )
+            await asyncio.sleep(warmup)
+            probe.reset()
+            events0, bytes0 = session.bus.published, text_bytes
+            frames0 = getattr(app, "frames", 0)
+            samples: list[tuple[float, float]] = []
+            t0 = time.perf_counter()
+
+            async def sampler() -> None:
+                while True:
+                    samples.append((time.perf_counter() - t0, rss_mb()))
+                    await asyncio.sleep(sample_s)
+
+            sampling = asyncio.create_task(sampler())
+            cpu = CpuMeter().start()
+            driver = None
+            if app is not None:
+                driver = KeyDriver(app, real=mode == "real")
+                await driver.run(window)
+            else:
+                await asyncio.sleep(window)
+            used = cpu.stop()
+            sampling.cancel()
+            samples.append((time.perf_counter() - t0, rss_mb()))
+            wall = used["wall_s"]
+            out: dict[str, Any] = {
+                **used,
+                **probe.summary(),
+                **(driver.summary() if driver else {}),
+                "events_per_s": round((session.bus.published - events0) / wall),
+                "text_kb_per_s": round((text_bytes - bytes0) / wall / 1000, 1),
+                "fps": round((getattr(app, "frames", 0) - frames0) / wall, 1),
+                "rss_start_mb": round(samples[0][1], 1),
+                "rss_end_mb": round(samples[-1][1], 1),
+                "rss_slope_mb_per_min": slope_mb_per_min(samples),
+                "rss_samples": [(round(t, 1), round(r, 1)) for t, r in samples],
+            }
+            return out
+
+        try:
+            if mode == "bare":
+                session.start("load")
+                result = await window_run(None)
+                await session.close()
+            elif mode == "plain":
+                from bench.apps import PlainApp
+
+                plain = PlainApp(session.bus)
+                async with plain.run_test(size=SIZE):
+                    session.start("load")
+                    await _wait(lambda: len(plain.panes) >= agents, 60, "panes")
+                    result = await window_run(plain)
+                    await session.close()
+            else:
+                from bench.apps import BenchDelegateApp
+
+                app = BenchDelegateApp(session=session, task="load", store=store, export_dir=ws)
+                async with app.run_test(size=SIZE):
+                    result = await window_run(app)
+                    await app.close_session()
+            await store.flush()
+        finally:
+            await probe.stop()
+            await store.close()
+        result["peak_rss_mb"] = round(peak_rss_mb(), 1)
+        result["store"] = {"written_events": store.stats.written_events}
+        return result
+
+
+TARGETS = (
+    "targets: p99 key-to-screen < 100 ms (100 agents), p99 loop lag < 50 ms, "
+    "RSS < 500 MB, real CPU <= 2x plain"
+)
+
+
+def main() -> None:
+    p = parser(__doc__ or "")
+    p.add_argument("--agents", default="50,100", help="comma-separated agent counts")
+    p.add_argument("--tps", type=float, default=50.0, help="tokens/s per agent")
+    p.add_argument("--window", type=float, default=20.0, help="measured seconds per run")
+    p.add_argument("--warmup", type=float, default=3.0)
+    p.add_argument("--minutes", type=float, help="one long window of this many minutes")
+    p.add_argument("--modes", default="real,plain,bare", help="real, plain, bare")
+    p.add_argument("--child-json", type=Path, help=argparse_hidden())
+    p.add_argument("--mode", default="real", help=argparse_hidden())
+    args = p.parse_args()
+    window = args.minutes * 60 if args.minutes else args.window
+    sample_s = 10.0 if args.minutes else 1.0
+    if args.child_json:
+        import json
+
+        result = asyncio.run(
+            measure(args.mode, int(args.agents), args.tps, window, args.warmup, sample_s)
+        )
+        args.child_json.write_text(json.dumps(result))
+        return
+    runs: list[dict[str, Any]] = []
+    for n in [int(a) for a in args.agents.split(",")]:
+        for mode in args.modes.split(","):
+            child_args = ["--mode", mode, "--agents", str(n), "--tps", f"{args.tps:g}"]
+            child_args += ["--window", f"{window:g}", "--warmup", f"{args.warmup:g}"]
+            if args.minutes:
+                child_args += ["--minutes", f"{args.minutes:g}"]
+            print(f"… {mode} app, {n} agents, {window:g} s", flush=True)
+            result = run_child("bench.ui_load", child_args, timeout=window + 300)
+            runs.append({"mode": mode, "agents": n, **result})
+    report(runs)
+    write_json(
+        args.json, {"benchmark": "ui_load", "tps": args.tps, "window_s": window, "runs": runs}
+    )
+
+
+def argparse_hidden() -> str:
+    import argparse
+
+    return argparse.SUPPRESS
+
+
+def report(runs: list[dict[str, Any]]) -> None:
+    rows = []
+    for r in runs:
+        rows.append([
+            r["agents"], r["mode"], r["lag_p50_ms"], r["lag_p99_ms"],
+            r.get("focus_p50_ms", "-"), r.get("focus_p99_ms", "-"),
+            r.get("modal_p50_ms", "-"), r.get("modal_p99_ms", "-"),
+            r["cpu_share"], r["peak_rss_mb"], r["rss_slope_mb_per_min"],
+            r["fps"], r["events_per_s"], r["text_kb_per_s"],
+        ])  # fmt: skip
+    header = [
+        "agents", "app", "lag p50", "lag p99", "focus p50", "focus p99", "modal p50",
+        "modal p99", "cpu", "peak MB", "MB/min", "fps", "events/s", "text kB/s",
+    ]  # fmt: skip
+    print()
+    print(table("UI under load (ms; cpu = process CPU s per wall s)", header, rows))
+    ratios = []
+    by = {(r["agents"], r["mode"]): r for r in runs}
+    for n in sorted({r["agents"] for r in runs}):
+        real, plain, bare = by.get((n, "real")), by.get((n, "plain")), by.get((n, "bare"))
+        if real and plain:
+            row = [n, round(real["cpu_share"] / plain["cpu_share"], 2)]
+            if bare:
+                ui_real = real["cpu_share"] - bare["cpu_share"]
+                ui_plain = plain["cpu_share"] - bare["cpu_share"]
+                row.append(round(ui_real / ui_plain, 2) if ui_plain > 0 else "-")
+            else:
+                row.append("-")
+            ratios.append(row)
+    if ratios:
+        print()
+        print(table("CPU ratio, real app / plain app", ["agents", "total", "above bare"], ratios))
+    print()
+    print(TARGETS)
+
+
+if __name__ == "__main__":
+    main()
