@@ -16,6 +16,7 @@ Building blocks, for a fault matrix:
 - `Message(blocks, ...)` is a whole reply; `Text`, `ToolUse`, `Thinking`,
   `RedactedThinking` are its content blocks. Its `frames(model)` are the SSE
   events as bytes, one network write each.
+- `NoAnswer()` never answers at all (not even headers).
 - A frame is `bytes`, or a marker: `Drop()` cuts the socket, `Stall()` waits until
   released (or the server closes), `Pause(s)` sleeps (slow tokens).
 - `Faulty(message, edit)` renders a message's frames and edits the list; the
@@ -29,10 +30,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import inspect
 import itertools
 import json
 import time
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -230,7 +232,7 @@ class RecordedRequest:
 
 
 class Reply(Protocol):
-    def render(self, request: RecordedRequest) -> Response: ...
+    def render(self, request: RecordedRequest) -> Response | Awaitable[Response]: ...
 
 
 @dataclass
@@ -336,6 +338,19 @@ class Frames:
 
     def render(self, request: RecordedRequest) -> Response:
         return stream_response(self.frames, request)
+
+
+@dataclass(eq=False)
+class NoAnswer:
+    """Read the request, then send nothing at all, not even the status line, until the
+    server closes (then drop the connection). `reached` is set when a request got here."""
+
+    reached: asyncio.Event = field(default_factory=asyncio.Event)
+
+    async def render(self, request: RecordedRequest) -> Response:
+        self.reached.set()
+        await request.lifetime.closing.wait()
+        raise DropConnection()
 
 
 @dataclass
@@ -590,4 +605,7 @@ class FakeAPI:
                 ),
             )
         reply = script(recorded) if callable(script) else script
-        return reply.render(recorded)
+        response = reply.render(recorded)
+        if inspect.isawaitable(response):
+            response = await response
+        return response

@@ -9,6 +9,7 @@ import pytest
 
 from core.events import CEO_ID, AgentStateChanged, ApiRetry, TextDelta
 from tests.fakeapi import (
+    NoAnswer,
     Reply,
     drop_mid_stream,
     error_mid_stream,
@@ -71,9 +72,16 @@ async def test_permanent_error_event_mid_stream_fails_the_agent_at_once(tmp_path
         await run.assert_stored()
 
 
-async def test_stalled_stream_still_times_the_agent_out_on_time(tmp_path: Path) -> None:
-    """No byte after the headers: the agent's own timeout (1 s) ends it, not the SDK's 600 s."""
-    reply, stall = stalled(PARTIAL, after=0)
+@pytest.mark.parametrize("kind", ["headers-only", "no-headers"])
+async def test_stalled_stream_still_times_the_agent_out_on_time(tmp_path: Path, kind: str) -> None:
+    """No byte (after the headers, or at all): the agent's own timeout (1 s) ends it, not
+    the SDK's 600 s read timeout."""
+    if kind == "headers-only":
+        reply, stall = stalled(PARTIAL, after=0)
+        reached = stall.reached
+    else:
+        silent = NoAnswer()
+        reply, reached = silent, silent.reached
     plan = Plan([Worker("slow", timeout_s=1.0), Worker("b")])
     plan.fail("slow", 1, reply)
 
@@ -88,7 +96,7 @@ async def test_stalled_stream_still_times_the_agent_out_on_time(tmp_path: Path) 
             lambda e: isinstance(e, AgentStateChanged) and e.state == "timed_out", timeout_s=5
         )
         elapsed = time.monotonic() - started
-        assert stall.reached.is_set()
+        assert reached.is_set()
         assert 0.9 <= elapsed <= 2.5, elapsed
         outcome = await run.finish()
         assert slow.agent_id == agent_id(run, plan.workers[0])
