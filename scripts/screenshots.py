@@ -1,87 +1,300 @@
-"""Drive the TUI to its key states and write SVG screenshots into screenshots/.
+"""Drive the real app through live simulated runs and write SVG screenshots into screenshots/.
 
-Uses the fixed synthetic run (tui.sample_run), so the pictures are stable:
     python scripts/screenshots.py
+
+Two runs share a temp workspace and a temp run database. First a run of
+scripts/screenshot_approval.toml whose coding agent runs a command this run's allow list
+leaves out, so it waits in the approval inbox (approvals.svg). Then the demo task on the
+default scenario: mid-run with a steer receipt (main), the steer modal (steer), attempt 2
+of the retried agent (retry), the answered run (final), a transcript, the help screen, and
+the history with both runs. Timing varies a little from run to run, so each step waits on
+the session's events, with a timeout that names what it waited for. The pictures show
+the temp workspace as ~/coffee-subscription.
 """
 
 from __future__ import annotations
 
 import asyncio
+import dataclasses
+import json
 import sys
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from tests.tui_support import sample_app  # noqa: E402
+from core.config import DEFAULT_ALLOW, Settings  # noqa: E402
+from core.events import (  # noqa: E402
+    AgentSpawned,
+    ApprovalRequested,
+    Event,
+    Notice,
+    SteerDelivered,
+    ToolCallStarted,
+)
+from core.session import Session  # noqa: E402
+from core.store import Store  # noqa: E402
+from tui.app import DelegateApp  # noqa: E402
+from tui.launch import DEMO_TASK  # noqa: E402
 from tui.screens.help import HelpScreen  # noqa: E402
 from tui.screens.history import HistoryScreen  # noqa: E402
-from tui.screens.retry import RetryScreen  # noqa: E402
+from tui.screens.run import RunScreen  # noqa: E402
 from tui.screens.steer import SteerScreen  # noqa: E402
 from tui.screens.transcript import TranscriptScreen  # noqa: E402
-from tui.widgets.agent_board import AgentBoard  # noqa: E402
 
 OUT = ROOT / "screenshots"
 SIZE = (160, 48)
+WAIT_S = 60.0
+SHOWN_WORKSPACE = "~/coffee-subscription"
+APPROVAL_SCENARIO = ROOT / "scripts" / "screenshot_approval.toml"
+APPROVAL_TASK = "Add a plan table and an FAQ to the coffee subscription site"
+# The approval run allows only the read-only commands, so `python3 -m py_compile` asks.
+READ_ONLY_ALLOW = tuple(c for c in DEFAULT_ALLOW if not c.startswith(("python", "pytest")))
+STEER_TEXT = "Put the price of each plan above the fold"
+BRIEF = """# Coffee subscription
+
+Beans from three small roasters, delivered every two or four weeks.
+Plans: Taster ($12/mo), Daily ($24/mo), Office ($60/mo). Pause or cancel any time.
+Competitors to look at: Beanbox, Trade, Atlas Coffee Club.
+"""
+LEAKS = ("/tmp/", "/root", "/home/")
 
 
-async def shoot(name: str, setup: object = None) -> None:
-    app = sample_app(Path(tempfile.mkdtemp()))
-    async with app.run_test(size=SIZE) as pilot:
-        await pilot.pause()
-        assert app.main_screen is not None
-        await app.main_screen.flush()
-        app.main_screen.query_one(AgentBoard).focus_agent("research-1")
-        await pilot.pause()
-        if setup is not None:
-            await setup(app, pilot)  # type: ignore[operator]
-        for widget in app.screen.query("Input"):
-            widget.cursor_blink = False  # type: ignore[attr-defined]
-        await pilot.pause()
-        app.save_screenshot(str(OUT / f"{name}.svg"))
+class ShotError(Exception):
+    """A state the script waits for did not come, or a picture shows a machine path."""
+
+
+class Waiter:
+    """Every event of one session, and waits for the first that matches (with a timeout)."""
+
+    def __init__(self, session: Session) -> None:
+        self.events: list[Event] = []
+        self._changed = asyncio.Event()
+        session.bus.subscribe(self._on_event)
+
+    def _on_event(self, event: Event) -> None:
+        self.events.append(event)
+        self._changed.set()
+
+    async def event(
+        self, what: str, match: Callable[[Event], bool], within_s: float = WAIT_S
+    ) -> Event:
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + within_s
+        seen = 0
+        while True:
+            for event in self.events[seen:]:
+                if match(event):
+                    return event
+            seen = len(self.events)
+            self._changed.clear()
+            try:
+                await asyncio.wait_for(self._changed.wait(), max(0.0, deadline - loop.time()))
+            except TimeoutError:
+                raise ShotError(f"timed out after {within_s:g}s waiting for {what}") from None
+
+
+def _shown(value: Any, real: str) -> Any:
+    """`value` with the real workspace path replaced by SHOWN_WORKSPACE (str, dict, list)."""
+    if isinstance(value, str):
+        return value.replace(real, SHOWN_WORKSPACE)
+    if isinstance(value, dict | list):
+        text = json.dumps(value)
+        escaped = json.dumps(real)[1:-1]
+        if escaped in text:
+            return json.loads(text.replace(escaped, json.dumps(SHOWN_WORKSPACE)[1:-1]))
+    return value
+
+
+def show_workspace_neutrally(app: DelegateApp, workspace: Path) -> None:
+    """Feed the app's view events whose workspace path reads ~/coffee-subscription."""
+    real = str(workspace)
+    apply = app.view.apply
+
+    def apply_shown(event: Event) -> None:
+        changes = {}
+        for f in dataclasses.fields(event):
+            if not f.init:
+                continue
+            value = getattr(event, f.name)
+            shown = _shown(value, real)
+            if shown is not value and shown != value:
+                changes[f.name] = shown
+        apply(dataclasses.replace(event, **changes) if changes else event)
+
+    app.view.apply = apply_shown  # type: ignore[method-assign]
+
+
+def live(settings: Settings, task: str, store: Store) -> tuple[DelegateApp, Waiter]:
+    session = Session(settings, interactive=True)
+    session.bus.subscribe(store.append)
+    waiter = Waiter(session)
+    app = DelegateApp(session=session, task=task, store=store, export_dir=settings.workspace)
+    show_workspace_neutrally(app, settings.workspace)
+    return app, waiter
+
+
+def main_screen(app: DelegateApp) -> RunScreen:
+    screen = app.main_screen
+    assert screen is not None
+    return screen
+
+
+async def settle(pilot: Any) -> None:
+    """Let the current screen handle what is queued (not a wait for the CPU to go idle,
+    which a streaming run may not do for a second)."""
+    await pilot.pause(0.02)
+
+
+async def select(app: DelegateApp, pilot: Any, agent_id: str) -> None:
+    screen = main_screen(app)
+    await screen.flush()
+    await settle(pilot)
+    screen.select(agent_id)
+    await settle(pilot)
+
+
+async def shoot(app: DelegateApp, pilot: Any, name: str) -> None:
+    """Flush the board, hide toasts, stop the cursor blink, save OUT/name.svg, check it."""
+    await main_screen(app).flush()
+    app.clear_notifications()
+    for box in app.screen.query("Input"):
+        box.cursor_blink = False  # type: ignore[attr-defined]
+    await settle(pilot)
+    app.save_screenshot(f"{name}.svg", str(OUT))
+    text = (OUT / f"{name}.svg").read_text(encoding="utf-8")
+    leaked = [leak for leak in LEAKS if leak in text]
+    if leaked:
+        raise ShotError(f"screenshots/{name}.svg shows a machine path ({', '.join(leaked)})")
     print(f"wrote screenshots/{name}.svg")
 
 
-async def steer(app, pilot) -> None:  # type: ignore[no-untyped-def]
-    app.push_screen(SteerScreen("research-1", "Survey three coffee subscription competitors"))
-    await pilot.pause()
-    await pilot.press(*"Include the cheapest plan of each")
+async def screen_is(pilot: Any, kind: type, what: str) -> None:
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + 10
+    while not isinstance(pilot.app.screen, kind):
+        if loop.time() > deadline:
+            raise ShotError(f"timed out waiting for {what}")
+        await pilot.pause(0.05)
 
 
-async def retry(app, pilot) -> None:  # type: ignore[no-untyped-def]
-    models = sorted(app.session.settings.catalog.models)
-    app.push_screen(RetryScreen("data-1", 1, "claude-haiku-5-5", models))
-    await pilot.pause()
-    await pilot.press(*"the notes are in research/notes.md")
+async def approvals_run(base: Settings, store: Store) -> None:
+    settings = base.with_overrides(scenario=str(APPROVAL_SCENARIO), allow_commands=READ_ONLY_ALLOW)
+    app, waiter = live(settings, APPROVAL_TASK, store)
+    async with app.run_test(size=SIZE) as pilot:
+        ask = await waiter.event(
+            "a command waiting for approval", lambda e: isinstance(e, ApprovalRequested)
+        )
+        await select(app, pilot, ask.agent_id or "")
+        await shoot(app, pilot, "approvals")
+        await pilot.press("a")
+        await waiter.event("the CEO's answer", _answered)
+        await app.close_session()
 
 
-async def transcript(app, pilot) -> None:  # type: ignore[no-untyped-def]
-    app.push_screen(TranscriptScreen(app.view, "research-1", Path(tempfile.mkdtemp())))
-    await pilot.pause()
+def _answered(event: Event) -> bool:
+    return isinstance(event, Notice) and "waiting for you" in event.text
 
 
-async def history(app, pilot) -> None:  # type: ignore[no-untyped-def]
-    from tests.test_tui_snapshots import history_rows
+async def demo_run(base: Settings, store: Store) -> None:
+    app, waiter = live(base, DEMO_TASK, store)
+    async with app.run_test(size=SIZE) as pilot:
+        screen = main_screen(app)
+        steer = await waiter.event(
+            "the CEO's steer to be delivered", lambda e: isinstance(e, SteerDelivered)
+        )
+        await select(app, pilot, steer.agent_id or "")
+        await shoot(app, pilot, "main")
 
-    app.push_screen(HistoryScreen(None, history_rows()))
-    await pilot.pause()
+        retried = await waiter.event(
+            "the retry (attempt 2)", lambda e: isinstance(e, AgentSpawned) and e.attempt == 2
+        )
+        await waiter.event(
+            "attempt 2 to call a tool",
+            lambda e: (
+                isinstance(e, ToolCallStarted)
+                and e.agent_id == retried.agent_id
+                and e.ts >= retried.ts
+            ),
+        )
+        target = retried.agent_id or ""
+        await select(app, pilot, target)
+        await shoot(app, pilot, "retry")
+
+        await pilot.press("s")
+        await screen_is(pilot, SteerScreen, "the steer modal")
+        app.screen.query_one("#steer-input").insert_text_at_cursor(STEER_TEXT)  # type: ignore[attr-defined]
+        if app.view.agents[target].finished:
+            raise ShotError(f"{target} finished before the steer modal was shot")
+        await shoot(app, pilot, "steer")
+        await pilot.press("escape")  # cancel: the scenario's own run goes on unchanged
+
+        await waiter.event("the CEO's answer", _answered)
+        first = app.view.board()[0].agent_id
+        await select(app, pilot, first)
+        await shoot(app, pilot, "final")
+
+        await select(app, pilot, retried.agent_id or "")
+        await pilot.press("enter")
+        await screen_is(pilot, TranscriptScreen, "the transcript")
+        await pilot.pause(0.6)  # the transcript log fills on its 0.5 s refresh
+        await shoot(app, pilot, "transcript")
+        await pilot.press("escape")
+
+        await pilot.press("question_mark")
+        await screen_is(pilot, HelpScreen, "the help screen")
+        await shoot(app, pilot, "help")
+        await pilot.press("escape")
+        await screen_is(pilot, RunScreen, "the run screen")
+
+        await app.close_session()  # the CEO had answered: recorded as done
+        await store.flush()
+        await pilot.press("h")
+        await screen_is(pilot, HistoryScreen, "the history screen")
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + 10
+        while app.screen.query_one("DataTable").row_count < 2:  # type: ignore[attr-defined]
+            if loop.time() > deadline:
+                raise ShotError("timed out waiting for both runs in the history")
+            await pilot.pause(0.05)
+        await shoot(app, pilot, "history")
+        assert screen is app.main_screen
 
 
-async def help_screen(app, pilot) -> None:  # type: ignore[no-untyped-def]
-    app.push_screen(HelpScreen())
-    await pilot.pause()
+def make_workspaces(tmp: str) -> list[Path]:
+    """One fresh workspace per run, so the demo's agents do not read the first run's files."""
+    workspaces = [Path(tmp, name, "coffee-subscription").resolve() for name in "ab"]
+    for workspace in workspaces:
+        workspace.mkdir(parents=True)
+        (workspace / "README.md").write_text(BRIEF, encoding="utf-8")
+    return workspaces
 
 
 async def main() -> None:
     OUT.mkdir(exist_ok=True)
-    await shoot("main")
-    await shoot("steer", steer)
-    await shoot("retry", retry)
-    await shoot("transcript", transcript)
-    await shoot("history", history)
-    await shoot("help", help_screen)
+    with tempfile.TemporaryDirectory(prefix="delegate-shots-") as tmp:
+        workspaces = make_workspaces(tmp)
+        settings = Settings(
+            simulate=True,
+            scenario="default",
+            sim_tokens_per_s=300.0,
+            workspace=workspaces[0],
+            db_path=Path(tmp, "runs.db"),
+            permission_mode="ask",
+        )
+        store = await Store.open(Path(tmp, "runs.db"))
+        try:
+            await approvals_run(settings, store)
+            await demo_run(settings.with_overrides(workspace=workspaces[1]), store)
+        finally:
+            await store.close()
 
 
 if __name__ == "__main__":
-    asyncio.run(main())
+    try:
+        asyncio.run(main())
+    except ShotError as exc:
+        sys.exit(f"screenshots: {exc}")

@@ -103,6 +103,16 @@ def test_tail_is_a_bounded_ring_buffer() -> None:
     assert len(agent.partial) <= 400
 
 
+def test_a_turn_end_moves_the_last_line_into_the_tail_once() -> None:
+    view = RunView()
+    spawned(view)
+    view.apply(TextDelta(run_id=R, agent_id="coding-1", turn=1, text="first\nlast words"))
+    view.apply(TurnEnded(run_id=R, agent_id="coding-1", turn=1, stop_reason="tool_use"))
+    agent = view.agents["coding-1"]
+    assert agent.tail_lines(5) == ["first", "last words"]
+    assert agent.partial == ""
+
+
 def test_retry_keeps_prior_usage_and_steers() -> None:
     view = RunView()
     spawned(view)

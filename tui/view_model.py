@@ -183,10 +183,14 @@ class AgentView:
         self.partial = parts[-1][:LINE_CAP]
 
     def add_line(self, line: str) -> None:
+        self.end_line()
+        self.tail.append(line[:LINE_CAP])
+
+    def end_line(self) -> None:
+        """Move the unfinished last line (if any) into the tail, once."""
         if self.partial.strip():
             self.tail.append(self.partial)
         self.partial = ""
-        self.tail.append(line[:LINE_CAP])
 
 
 @dataclass
@@ -488,7 +492,7 @@ class RunView:
                 self._ceo_text = None
             self.dirty_run = True
         elif agent.partial.strip():
-            agent.add_line(agent.partial)
+            agent.end_line()
             self._touch(agent)
 
     def _sub_agents_active(self) -> bool:

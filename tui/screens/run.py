@@ -40,7 +40,7 @@ if TYPE_CHECKING:
 FLUSH_S = 0.25
 TICKS_PER_CLOCK = 4  # clocks move once a second
 EXTEND_S = 300.0
-ANSWERED_PLACEHOLDER = "The CEO answered. Reply to go on, or q to finish the run…"
+ANSWERED_PLACEHOLDER = "The CEO answered: reply, or q to finish"
 
 AGENT_ACTIONS = frozenset({"steer", "interrupt", "kill", "retry", "extend", "transcript"})
 APPROVAL_ACTIONS = frozenset({"approve", "always", "deny"})

@@ -94,6 +94,7 @@ class CeoChat(Vertical):
         super().__init__(id=id)
         self.read_only = read_only
         self.items: dict[int, Widget] = {}
+        self.state_text = ""
         self.default_placeholder = "replay: read-only" if read_only else "Message the CEO…"
 
     def compose(self) -> ComposeResult:
@@ -112,7 +113,9 @@ class CeoChat(Vertical):
     def set_state(self, text: str, queued: bool = False, placeholder: str | None = None) -> None:
         """The hint beside the input, and the input's placeholder (default when None)."""
         state = self.query_one("#chat-state", Static)
-        state.update(text, layout=False)
+        if text != self.state_text:  # width: auto, so a new text needs a layout pass
+            self.state_text = text
+            state.update(text)
         state.set_class(queued, "-queued")
         box = self.query_one("#chat-input", Input)
         wanted = placeholder or self.default_placeholder
