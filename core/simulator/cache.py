@@ -2,8 +2,10 @@
 
 The prompt is read as a sequence of blocks (tools, then system, then messages). Each
 `cache_control` marker ends a cacheable prefix. A prefix written within its TTL is read
-from the cache; a longer marked prefix of at least `min_tokens` is written; the rest is
-plain input. The cache is an LRU of prefix hashes with a fixed size.
+from the cache, found like the API does: at the marker or at one of the LOOKBACK_BLOCKS
+block boundaries before it (so a marker moved to the end of a growing conversation reads
+the prefix the previous turn wrote); a longer marked prefix of at least `min_tokens` is
+written; the rest is plain input. The cache is an LRU of prefix hashes with a fixed size.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from core.simulator.reply import estimate_tokens
 
 TTL_SECONDS = {"5m": 300.0, "1h": 3600.0}
 MAX_BREAKPOINTS = 4
+LOOKBACK_BLOCKS = 20  # block boundaries searched for a hit before each marker
 
 
 @dataclass(frozen=True)
@@ -27,6 +30,7 @@ class Segment:
     tokens: int
     digest: bytes  # hash of the prompt up to and including this block
     ttl: str | None  # set when the block carries cache_control
+    block: bool = True  # False for a message's role marker (not a block boundary)
 
 
 @dataclass(frozen=True)
@@ -56,6 +60,7 @@ def _strip(block: Any) -> tuple[str, str | None]:
 def segments(body: dict[str, Any]) -> list[Segment]:
     """The prompt's blocks in cache order, each with the running hash of the prefix."""
     raw: list[tuple[str, str | None]] = []
+    roles: set[int] = set()  # indexes of role markers
     for tool in body.get("tools") or []:
         raw.append(_strip(tool))
     system = body.get("system")
@@ -65,6 +70,7 @@ def segments(body: dict[str, Any]) -> list[Segment]:
         raw.extend(_strip(b) for b in system)
     for message in body.get("messages") or []:
         role = message.get("role", "") if isinstance(message, dict) else ""
+        roles.add(len(raw))
         raw.append((f"<{role}>", None))
         content = message.get("content") if isinstance(message, dict) else None
         if isinstance(content, list):
@@ -77,9 +83,9 @@ def segments(body: dict[str, Any]) -> list[Segment]:
         raw[-1] = (text, str(top.get("ttl", "5m")))
     h = hashlib.sha256(str(body.get("model", "")).encode())
     out: list[Segment] = []
-    for text, ttl in raw:
+    for i, (text, ttl) in enumerate(raw):
         h.update(text.encode())
-        out.append(Segment(estimate_tokens(text), h.copy().digest(), ttl))
+        out.append(Segment(estimate_tokens(text), h.copy().digest(), ttl, i not in roles))
     return out
 
 
@@ -129,19 +135,23 @@ class PromptCache:
         total = max(1, sum(s.tokens for s in segs))
         now = self.clock()
         prefix = 0
-        marks: list[tuple[int, Segment]] = []  # (prefix tokens, segment) at each marker
-        for seg in segs:
+        ends: list[int] = []  # prefix tokens up to and including each segment
+        marks: list[tuple[int, Segment]] = []  # (index, segment) at each marker, then tokens
+        for i, seg in enumerate(segs):
             prefix += seg.tokens
+            ends.append(prefix)
             if seg.ttl is not None:
-                marks.append((prefix, seg))
+                marks.append((i, seg))
         if not marks:
             return Billing(total, 0, 0)
         read = 0
-        for tokens, seg in reversed(marks):
-            if self._alive(seg.digest, now):
-                read = tokens
-                self._remember(seg.digest, seg.ttl or "5m", now)  # a hit refreshes the TTL
+        for i, seg in reversed(marks):
+            hit = self._lookback(segs, i, now)
+            if hit is not None:
+                read = ends[hit]
+                self._remember(segs[hit].digest, seg.ttl or "5m", now)  # a hit refreshes it
                 break
+        marks = [(ends[i], seg) for i, seg in marks]
         write = 0
         ttl = "5m"
         for tokens, seg in marks:
@@ -150,3 +160,15 @@ class PromptCache:
                 write = tokens - read
                 ttl = seg.ttl or "5m"
         return Billing(total - read - write, write, read, ttl)
+
+    def _lookback(self, segs: list[Segment], mark: int, now: float) -> int | None:
+        """The longest live prefix ending at the marker or a block boundary shortly before."""
+        seen = 0
+        i = mark
+        while i >= 0 and seen <= LOOKBACK_BLOCKS:
+            if segs[i].block:
+                if self._alive(segs[i].digest, now):
+                    return i
+                seen += 1
+            i -= 1
+        return None
