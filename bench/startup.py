@@ -1,0 +1,113 @@
+"""Start-up: `delegate --help` against the `python -c pass` floor, and the TUI's first frame.
+
+The first frame is measured on the real command in a pseudo-terminal (160x48): from
+spawning `delegate --demo` to the first screen bytes showing the run header.
+
+    python -m bench.startup
+"""
+
+from __future__ import annotations
+
+import fcntl
+import os
+import pty
+import select
+import signal
+import statistics
+import struct
+import subprocess
+import sys
+import tempfile
+import termios
+import time
+from pathlib import Path
+from typing import Any
+
+from bench.common import ms, parser, table, write_json
+
+MARK = b"simulated models"  # the header's badge: drawn in the first frame
+
+
+def delegate_cmd() -> list[str]:
+    script = Path(sys.executable).with_name("delegate")
+    return [str(script)] if script.exists() else [sys.executable, "-m", "tui.cli"]
+
+
+def timed(cmd: list[str], runs: int) -> list[float]:
+    times = []
+    for _ in range(runs):
+        t0 = time.perf_counter()
+        subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        times.append(time.perf_counter() - t0)
+    return times
+
+
+def first_frame(timeout: float = 30.0) -> float:
+    """Seconds from spawning `delegate --demo` in a pty to the header on screen."""
+    with tempfile.TemporaryDirectory(prefix="bench-start-") as tmp:
+        ws = Path(tmp) / "ws"
+        ws.mkdir()
+        master, slave = pty.openpty()
+        fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 48, 160, 0, 0))
+        env = dict(os.environ, TERM="xterm-256color", COLUMNS="160", LINES="48")
+        cmd = [*delegate_cmd(), "--demo", "--db", f"{tmp}/runs.db", "--workspace", str(ws)]
+        t0 = time.perf_counter()
+        proc = subprocess.Popen(
+            cmd, stdin=slave, stdout=slave, stderr=slave, env=env, start_new_session=True
+        )
+        os.close(slave)
+        seen = b""
+        try:
+            while time.perf_counter() - t0 < timeout:
+                ready, _, _ = select.select([master], [], [], 0.5)
+                if not ready:
+                    continue
+                try:
+                    chunk = os.read(master, 65536)
+                except OSError:
+                    break
+                seen = seen[-len(MARK) :] + chunk
+                if MARK in seen:
+                    return time.perf_counter() - t0
+            raise RuntimeError("no first frame seen")
+        finally:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+            os.close(master)
+
+
+def main() -> None:
+    p = parser(__doc__ or "")
+    p.add_argument("--runs", type=int, default=9, help="runs of each command (median shown)")
+    args = p.parse_args()
+    floor = timed([sys.executable, "-c", "pass"], args.runs)
+    helps = timed([*delegate_cmd(), "--help"], args.runs)
+    sdk = timed([sys.executable, "-c", "import anthropic"], max(3, args.runs // 3))
+    tui = timed([sys.executable, "-c", "import textual.app, tui.app"], max(3, args.runs // 3))
+    frames = [first_frame() for _ in range(max(3, args.runs // 3))]
+    result: dict[str, Any] = {
+        "python_pass_s": round(statistics.median(floor), 4),
+        "help_s": round(statistics.median(helps), 4),
+        "first_frame_s": round(statistics.median(frames), 4),
+        "import_anthropic_s": round(statistics.median(sdk), 4),
+        "import_tui_s": round(statistics.median(tui), 4),
+        "all": {"python_pass": floor, "help": helps, "first_frame": frames},
+    }
+    result["help_above_floor_s"] = round(result["help_s"] - result["python_pass_s"], 4)
+    rows = [
+        ["python -c pass (floor)", ms(result["python_pass_s"]), "", ""],
+        ["delegate --help", ms(result["help_s"]), ms(result["help_above_floor_s"]), "< 300"],
+        ["delegate --demo: first frame", ms(result["first_frame_s"]), "", ""],
+        ["  of which: python -c 'import anthropic'", ms(result["import_anthropic_s"]), "", ""],
+        ["  of which: python -c 'import tui.app'", ms(result["import_tui_s"]), "", ""],
+    ]
+    print(
+        table(
+            f"Start-up (median of {args.runs}; ms)", ["what", "ms", "above floor", "target"], rows
+        )
+    )
+    write_json(args.json, {"benchmark": "startup", **result})
+
+
+if __name__ == "__main__":
+    main()
