@@ -5,7 +5,7 @@ agents -> bus -> store): `real` shows it in the delegate app, `plain` in the sim
 Textual app (one fixed-size Static per agent, updated in place), `bare` in no app at
 all (the floor). Each reports loop lag, key-to-screen, CPU and memory over one window.
 
-    python -m bench.ui_load                      # 50 and 100 agents, 20 s windows
+    python -m bench.ui_load                      # 50 and 100 agents, 15 s windows
     python -m bench.ui_load --minutes 10 --modes real --agents 100   # memory over time
 """
 
@@ -133,14 +133,21 @@ async def _wait(cond: Any, timeout: float, what: str) -> None:  # noqa: ASYNC109
 
 
 async def measure(
-    mode: str, agents: int, tps: float, window: float, warmup: float, sample_s: float
+    mode: str,
+    agents: int,
+    tps: float,
+    window: float,
+    warmup: float,
+    sample_s: float,
 ) -> dict[str, Any]:
     """One configuration in this process: start the run, warm up, measure one window."""
     from core.config import Settings
     from core.events import Event, TextDelta
     from core.session import Session
     from core.store import Store
+    from tui.launch import tune_gc
 
+    tune_gc()  # what `delegate` does at start-up; a process setting, so in every mode
     with tempfile.TemporaryDirectory(prefix="bench-ui-") as tmp:
         ws = Path(tmp) / "ws"
         ws.mkdir()
@@ -253,7 +260,7 @@ def main() -> None:
     p = parser(__doc__ or "")
     p.add_argument("--agents", default="50,100", help="comma-separated agent counts")
     p.add_argument("--tps", type=float, default=50.0, help="tokens/s per agent")
-    p.add_argument("--window", type=float, default=20.0, help="measured seconds per run")
+    p.add_argument("--window", type=float, default=15.0, help="measured seconds per run")
     p.add_argument("--warmup", type=float, default=3.0)
     p.add_argument("--minutes", type=float, help="one long window of this many minutes")
     p.add_argument("--modes", default="real,plain,bare", help="real, plain, bare")
