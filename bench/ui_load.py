@@ -216,6 +216,9 @@ async def measure(
                 "rss_start_mb": round(samples[0][1], 1),
                 "rss_end_mb": round(samples[-1][1], 1),
                 "rss_slope_mb_per_min": slope_mb_per_min(samples),
+                "rss_slope_last_half_mb_per_min": slope_mb_per_min(
+                    [x for x in samples if x[0] >= samples[-1][0] / 2]
+                ),
                 "rss_samples": [(round(t, 1), round(r, 1)) for t, r in samples],
             }
             return out
