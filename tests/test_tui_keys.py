@@ -6,7 +6,7 @@ import asyncio
 from pathlib import Path
 
 from core.events import Event, SteerQueued, TimeoutChanged
-from tests.tui_support import live_app, sim_settings, wait_until
+from tests.tui_support import fill, live_app, sim_settings, wait_until
 from tui.screens.confirm import ConfirmScreen
 from tui.screens.help import HelpScreen
 from tui.screens.history import HistoryScreen
@@ -55,7 +55,8 @@ async def test_steer_and_interrupt_keys(tmp_path: Path) -> None:
         assert receipt.message == "use tabs"
         await pilot.press("S")
         assert isinstance(app.screen, SteerScreen) and app.screen.interrupt
-        await pilot.press(*"stop now", "enter")
+        fill(app, "stop now")
+        await pilot.press("enter")
         await wait_until(
             pilot, lambda: any(isinstance(e, SteerQueued) and e.interrupt for e in seen)
         )
@@ -89,7 +90,8 @@ async def test_kill_retry_extend_keys(tmp_path: Path) -> None:
         await pilot.pause()
         await pilot.press("r")
         assert isinstance(app.screen, RetryScreen)
-        await pilot.press(*"smaller steps", "enter")
+        fill(app, "smaller steps")
+        await pilot.press("enter")
         await wait_until(pilot, lambda: app.view.agents[target].attempt == 2)
         record = {r.agent_id: r for r in session.agents()}[target]
         assert record.attempt == 2 and record.note == "smaller steps"

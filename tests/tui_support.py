@@ -65,6 +65,15 @@ def live_app(settings: Settings, task: str, **kwargs: Any) -> tuple[DelegateApp,
     return app, session
 
 
+def fill(app: DelegateApp, text: str) -> None:
+    """Put `text` into the focused input of a modal at once (pressing each key is slow)."""
+    from textual.widgets import Input
+
+    focused = app.focused
+    assert isinstance(focused, Input), f"no input has focus: {focused!r}"
+    focused.insert_text_at_cursor(text)
+
+
 async def wait_until(pilot: Any, cond: Callable[[], object], timeout: float = 10.0) -> None:  # noqa: ASYNC109
     """Let the app run until `cond()` holds; fail after `timeout` seconds."""
     import time
