@@ -4,6 +4,9 @@ For each agent count, three fresh processes get the same stream (simulator -> SD
 agents -> bus -> store): `real` shows it in the delegate app, `plain` in the simplest
 Textual app (one fixed-size Static per agent, updated in place), `bare` in no app at
 all (the floor). Each reports loop lag, key-to-screen, CPU and memory over one window.
+The simulator runs in the measured process, as `delegate --simulate` runs it; with
+`--loopback-simulator` it serves from its own process over loopback HTTP instead, as a
+real API would (the app then also pays for HTTP parsing, and not for the simulator).
 
     python -m bench.ui_load                      # 50 and 100 agents, 15 s windows
     python -m bench.ui_load --minutes 10 --modes real --agents 100   # memory over time
@@ -12,7 +15,11 @@ all (the floor). Each reports loop lag, key-to-screen, CPU and memory over one w
 from __future__ import annotations
 
 import asyncio
+import os
 import random
+import re
+import subprocess
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -132,6 +139,23 @@ async def _wait(cond: Any, timeout: float, what: str) -> None:  # noqa: ASYNC109
         await asyncio.sleep(0.05)
 
 
+def start_simulator(scenario: str) -> tuple[subprocess.Popen[str], str]:
+    """`delegate simulator` on a free loopback port; returns the process and its URL."""
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "tui.cli", "simulator", "--port", "0", "--scenario", scenario],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    assert proc.stderr is not None
+    line = proc.stderr.readline()
+    match = re.search(r"http://127\.0\.0\.1:\d+", line)
+    if not match:
+        proc.kill()
+        raise SystemExit(f"simulator did not start: {line!r}")
+    return proc, match.group(0)
+
+
 async def measure(
     mode: str,
     agents: int,
@@ -139,6 +163,7 @@ async def measure(
     window: float,
     warmup: float,
     sample_s: float,
+    loopback: bool = False,
 ) -> dict[str, Any]:
     """One configuration in this process: start the run, warm up, measure one window."""
     from core.config import Settings
@@ -156,6 +181,13 @@ async def measure(
         settings = Settings().with_overrides(
             simulate=True, scenario=scenario, workspace=ws, max_concurrent=agents
         )
+        simulator: subprocess.Popen[str] | None = None
+        if loopback:
+            # The model server in its own process, as a real API would be: the app's
+            # process then does only the app's work (SDK, agents, store, UI).
+            simulator, url = start_simulator(scenario)
+            settings = settings.with_overrides(simulate=False, api_base_url=url)
+            os.environ["ANTHROPIC_API_KEY"] = "bench-not-a-key"
         store = await Store.open(Path(tmp) / "runs.db")
         session = Session(settings, interactive=True)
         session.bus.subscribe(store.append)
@@ -248,6 +280,9 @@ async def measure(
         finally:
             await probe.stop()
             await store.close()
+            if simulator is not None:
+                simulator.terminate()
+                simulator.wait(10)
         result["peak_rss_mb"] = round(peak_rss_mb(), 1)
         result["store"] = {"written_events": store.stats.written_events}
         return result
@@ -267,6 +302,11 @@ def main() -> None:
     p.add_argument("--warmup", type=float, default=3.0)
     p.add_argument("--minutes", type=float, help="one long window of this many minutes")
     p.add_argument("--modes", default="real,plain,bare", help="real, plain, bare")
+    p.add_argument(
+        "--loopback-simulator",
+        action="store_true",
+        help="serve the simulator from its own process over loopback HTTP",
+    )
     p.add_argument("--child-json", type=Path, help=argparse_hidden())
     p.add_argument("--mode", default="real", help=argparse_hidden())
     args = p.parse_args()
@@ -276,7 +316,15 @@ def main() -> None:
         import json
 
         result = asyncio.run(
-            measure(args.mode, int(args.agents), args.tps, window, args.warmup, sample_s)
+            measure(
+                args.mode,
+                int(args.agents),
+                args.tps,
+                window,
+                args.warmup,
+                sample_s,
+                loopback=args.loopback_simulator,
+            )
         )
         args.child_json.write_text(json.dumps(result))
         return
@@ -287,6 +335,8 @@ def main() -> None:
             child_args += ["--window", f"{window:g}", "--warmup", f"{args.warmup:g}"]
             if args.minutes:
                 child_args += ["--minutes", f"{args.minutes:g}"]
+            if args.loopback_simulator:
+                child_args.append("--loopback-simulator")
             print(f"… {mode} app, {n} agents, {window:g} s", flush=True)
             result = run_child("bench.ui_load", child_args, timeout=window + 300)
             runs.append({"mode": mode, "agents": n, **result})

@@ -37,8 +37,8 @@ from tui.widgets.steady_footer import SteadyFooter
 if TYPE_CHECKING:
     from core.session import Session
 
-FLUSH_S = 0.25
-TICKS_PER_CLOCK = 4  # clocks move once a second
+FLUSH_S = 0.125  # each flush draws a few panes (see agent_board.PANES_PER_FLUSH)
+TICKS_PER_CLOCK = 8  # clocks move once a second
 EXTEND_S = 300.0
 ANSWERED_PLACEHOLDER = "The CEO answered: reply, or q to finish"
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 from textual.containers import VerticalScroll
 from textual.geometry import Offset
 from textual.widgets import Static
@@ -10,6 +12,9 @@ from tui.view_model import RunView
 from tui.widgets.agent_pane import AgentPane
 
 PANE_MIN_WIDTH = 46
+# Panes re-rendered per flush at most: a full board of streaming agents is spread over a
+# few flushes, so no single frame has to draw every pane (which stalled keys at 100 agents).
+PANES_PER_FLUSH = 4
 
 
 class AgentBoard(VerticalScroll):
@@ -30,7 +35,8 @@ class AgentBoard(VerticalScroll):
     def __init__(self, *, id: str | None = None) -> None:
         super().__init__(id=id)
         self.panes: dict[str, AgentPane] = {}
-        self._pending: set[str] = set()
+        # Panes to re-render, oldest first (a dict keeps insertion order).
+        self._pending: dict[str, None] = {}
         self._columns = 2
         self._last_offset: Offset | None = None
 
@@ -45,7 +51,11 @@ class AgentBoard(VerticalScroll):
         if columns != self._columns:
             self._columns = columns
             self.styles.grid_size_columns = columns
-            self._pending.update(self.panes)
+            self._mark(self.panes)
+
+    def _mark(self, agent_ids: Iterable[str]) -> None:
+        for agent_id in agent_ids:
+            self._pending.setdefault(agent_id, None)
 
     @property
     def columns(self) -> int:
@@ -57,36 +67,45 @@ class AgentBoard(VerticalScroll):
         wanted = {a.agent_id for a in board}
         for agent_id in [a for a in self.panes if a not in wanted]:
             self.panes.pop(agent_id).remove()
-            self._pending.discard(agent_id)
+            self._pending.pop(agent_id, None)
         new = [AgentPane(a.agent_id) for a in board if a.agent_id not in self.panes]
         if new:
             for pane in new:
                 self.panes[pane.agent_id] = pane
-                self._pending.add(pane.agent_id)
+                self._mark([pane.agent_id])
             empty = self.query("#board-empty")
             empty.remove()
             self.mount_all(new)
         if not self.panes and not self.query("#board-empty"):
             self.mount(self.compose_empty())
-        self._pending.update(dirty & wanted)
+        self._mark(a for a in dirty if a in wanted)
         if self.scroll_offset != self._last_offset:
             self._last_offset = self.scroll_offset
-            self._pending.update(self.panes)
+            self._mark(self.panes)
         if tick:
-            self._pending.update(a.agent_id for a in board if a.active)
+            self._mark(a.agent_id for a in board if a.active)
         if not self._pending:
             return
         visible = self.region
-        for agent_id in list(self._pending):
+        order = list(self._pending)
+        focused = self.screen.focused
+        if isinstance(focused, AgentPane) and focused.agent_id in self._pending:
+            order.remove(focused.agent_id)
+            order.insert(0, focused.agent_id)  # the pane the operator looks at goes first
+        budget = PANES_PER_FLUSH if not new else len(order)
+        for agent_id in order:
             found = self.panes.get(agent_id)
             agent = view.agents.get(agent_id)
             if found is None or agent is None:
-                self._pending.discard(agent_id)
+                self._pending.pop(agent_id, None)
                 continue
             if found.is_mounted and not found.region.overlaps(visible) and found.size.width:
                 continue  # off screen: stays pending until scrolled into view
+            if budget <= 0:
+                break  # the rest wait for the next flush, oldest first
             found.show(agent, now)
-            self._pending.discard(agent_id)
+            self._pending.pop(agent_id, None)
+            budget -= 1
 
     def move_focus(self, pane: AgentPane, direction: str) -> None:
         order = list(self.panes.values())
