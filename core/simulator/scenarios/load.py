@@ -5,6 +5,7 @@ tool call between turns, then reports.
 
 from __future__ import annotations
 
+import math
 import random
 
 from core.simulator.reply import Reply
@@ -14,6 +15,9 @@ from core.simulator.scenarios.script import AgentSpec, Script
 
 ROLES = ["coding", "research", "writer", "analysis", "data"]
 TURNS = 3
+# Tokens streamed per turn at most, well under a role's max_tokens (8192 by default),
+# so long runs stream in more turns instead of being cut at max_tokens.
+TOKENS_PER_TURN = 2000
 SENTENCES = [
     "The measurements so far are consistent with the earlier runs.",
     "Nothing in this part of the workspace contradicts the plan.",
@@ -34,6 +38,7 @@ class LoadScenario(Scenario):
         self.agents = agents
         self.tps = tps
         self.seconds = seconds
+        self.turns = max(TURNS, math.ceil(tps * seconds / TOKENS_PER_TURN))
 
     @classmethod
     def parse(cls, params: str) -> LoadScenario:
@@ -56,6 +61,8 @@ class LoadScenario(Scenario):
                 role=ROLES[i % len(ROLES)],
                 task=f"Load task {i + 1}: stream a long "
                 f"status report on area {i + 1} and list the workspace between sections.",
+                # Longer than the stream lasts, so the roles' own timeouts do not cut it.
+                timeout_s=self.seconds * 2 + 60,
             )
             for i in range(self.agents)
         ]
@@ -69,12 +76,12 @@ class LoadScenario(Scenario):
 
     def worker(self, conv: Conversation) -> Reply:
         n = len(conv.turns)
-        if n >= TURNS or conv.notes_with("[system]"):
+        if n >= self.turns or conv.notes_with("[system]"):
             return Reply(tokens_per_s=self.tps, latency_s=0.05).text(
                 f"Report for {conv.task.split(':')[0]}: streamed {n} sections; nothing blocking."
             )
         rng = random.Random(f"{conv.task}/{n}")
-        chars = int(self.tps * self.seconds / TURNS * 4)
+        chars = int(self.tps * self.seconds / self.turns * 4)
         words: list[str] = [f"Section {n + 1}."]
         size = len(words[0])
         while size < chars:

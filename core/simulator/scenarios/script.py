@@ -25,7 +25,8 @@ directly. File format (TOML shown; JSON with the same keys works too):
     role = "coding"                # coding, research, writer, analysis, data
     task = "Build the page ..."    # the sub-agent recognises itself by this text
     timeout_s = 120                # optional; also `model`
-    commands = ["ls deliverables/site"]   # run with run_command (allowed prefixes only)
+    commands = ["ls deliverables/site"]   # run with run_command, as written: the app's
+                                          # permission policy decides (ask/allow/deny)
     report = "Built the page."     # start of the agent's final report
     [[agents.files]]
     path = "deliverables/site/index.html"

@@ -137,7 +137,7 @@ class WorkerFlow:
         commands = list(spec.commands)
         if retry:
             commands += [m for m in BACKTICK.findall(self.conv.feedback or "") if is_allowed(m)]
-        commands = [c for c in dict.fromkeys(commands) if is_allowed(c)]
+        commands = list(dict.fromkeys(commands))  # as the plan wrote them: the app's policy decides
         if commands:
             steps.append(
                 (
