@@ -85,7 +85,7 @@ def sample_events() -> list[Event]:
     add(
         RunStarted,
         task=TASK,
-        workspace="/home/op/coffee",
+        workspace="~/coffee-subscription",
         ceo_model="claude-opus-5-5",
         simulated=True,
         max_concurrent=4,
@@ -171,7 +171,7 @@ def sample_events() -> list[Event]:
         request_id="apr-0001",
         tool="run_command",
         command="npx html-validate deliverables/site/index.html",
-        cwd="/home/op/coffee",
+        cwd="~/coffee-subscription",
     )
     add(AgentStateChanged, agent_id="coding-1", state="waiting_approval")
     _worker(add, "writer-1", turns=2, tokens=(6_100, 1_450), cost=0.0267, ctx=7_500)
