@@ -16,30 +16,12 @@ from typing import Any
 import pytest
 
 from core.store import Store
+from tests.child_runs import wait_for_running_agents
 from tests.tui_support import wait_until
 from tui.app import DelegateApp
 from tui.cli import main
 
 SLOW = "load:agents=3,tps=40,seconds=60"
-
-
-async def _wait_for_running_agents(db: Path, proc: subprocess.Popen[bytes]) -> str:
-    """Poll the child's database until at least two sub-agents run and have streamed text."""
-    for _ in range(400):
-        assert proc.poll() is None, "the run ended before it could be killed"
-        if db.exists():
-            store = await Store.open_readonly(db)
-            try:
-                runs = await store.list_runs()
-                if runs:
-                    agents = await store.agents(runs[0].run_id)
-                    running = [a for a in agents if a.agent_id != "ceo" and a.status == "running"]
-                    if len(running) >= 2 and all(a.output_tokens > 0 for a in running):
-                        return runs[0].run_id
-            finally:
-                await store.close()
-        await asyncio.sleep(0.05)
-    raise AssertionError("no running agents appeared")
 
 
 async def _events(db: Path, run_id: str) -> list[Any]:
@@ -74,7 +56,7 @@ def test_kill_9_then_history_show_and_resume(
         stderr=subprocess.DEVNULL,
     )
     try:
-        run_id = asyncio.run(_wait_for_running_agents(db, proc))
+        run_id = asyncio.run(wait_for_running_agents(db, proc, streamed=True))
     finally:
         killed_at = time.time()
         proc.send_signal(signal.SIGKILL)

@@ -5,14 +5,12 @@ as it would talk to the Anthropic API."""
 from __future__ import annotations
 
 import json
-import re
-import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
+from tests.child_runs import loopback_simulator
 from tui.cli import main
 
 KEY = "sk-ant-test-0123456789-do-not-store"
@@ -20,23 +18,8 @@ KEY = "sk-ant-test-0123456789-do-not-store"
 
 @pytest.fixture
 def simulator_url() -> Iterator[str]:
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "tui.cli", "simulator", "--port", "0", "--tokens-per-s", "50000"],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        assert proc.stderr is not None
-        line = proc.stderr.readline()  # "simulator (scenario default) on http://127.0.0.1:N"
-        match = re.search(r"http://127\.0\.0\.1:\d+", line)
-        assert match, f"simulator did not start: {line!r}"
-        yield match.group(0)
-    finally:
-        proc.terminate()
-        proc.wait(10)
-        if proc.stderr is not None:
-            proc.stderr.close()
+    with loopback_simulator("--tokens-per-s", "50000") as url:
+        yield url
 
 
 def test_run_with_a_key_uses_the_endpoint_and_never_stores_the_key(

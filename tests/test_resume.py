@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import signal
 import subprocess
 import sys
@@ -13,6 +12,7 @@ from core.config import Settings
 from core.events import AgentFinished
 from core.resume import INTERRUPTED_RESULT, open_resumed, repair_history
 from core.store import Store
+from tests.child_runs import wait_for_running_agents
 from tests.scripted import Recorder
 
 
@@ -44,24 +44,6 @@ def test_repair_answers_tool_calls_cut_by_a_crash() -> None:
     assert repair_history(whole) == whole
 
 
-async def _wait_for_running_agents(db: Path, proc: subprocess.Popen[bytes]) -> str:
-    """Poll the database (written by the child) until sub-agents are running."""
-    for _ in range(400):
-        assert proc.poll() is None, "the run ended before it could be killed"
-        if db.exists():
-            store = await Store.open_readonly(db)
-            try:
-                runs = await store.list_runs()
-                if runs:
-                    agents = await store.agents(runs[0].run_id)
-                    if sum(a.status == "running" for a in agents if a.agent_id != "ceo") >= 2:
-                        return runs[0].run_id
-            finally:
-                await store.close()
-        await asyncio.sleep(0.05)
-    raise AssertionError("no running agents appeared")
-
-
 async def test_kill_9_then_resume_and_retry(tmp_path: Path) -> None:
     db = tmp_path / "runs.db"
     workspace = tmp_path / "ws"
@@ -83,7 +65,7 @@ async def test_kill_9_then_resume_and_retry(tmp_path: Path) -> None:
     ]
     proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
-        run_id = await _wait_for_running_agents(db, proc)
+        run_id = await wait_for_running_agents(db, proc)
     finally:
         proc.send_signal(signal.SIGKILL)
         proc.wait(10)

@@ -6,10 +6,7 @@ from __future__ import annotations
 
 import json
 import logging
-import re
 import stat
-import subprocess
-import sys
 import threading
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -17,6 +14,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.child_runs import loopback_simulator
 from tui.cli import main
 
 KEY = "sk-ant-api03-TRUSTBOUNDARY-7f3a9c1e5b-never-store-me"
@@ -40,20 +38,8 @@ def env_scenario(tmp_path: Path) -> Path:
 
 @pytest.fixture
 def simulator_url(env_scenario: Path) -> Iterator[str]:
-    argv = [sys.executable, "-m", "tui.cli", "simulator", "--port", "0"]
-    argv += ["--tokens-per-s", "50000", "--scenario", str(env_scenario)]
-    proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-    try:
-        assert proc.stderr is not None
-        line = proc.stderr.readline()
-        match = re.search(r"http://127\.0\.0\.1:\d+", line)
-        assert match, f"simulator did not start: {line!r}"
-        yield match.group(0)
-    finally:
-        proc.terminate()
-        proc.wait(10)
-        if proc.stderr is not None:
-            proc.stderr.close()
+    with loopback_simulator("--tokens-per-s", "50000", "--scenario", str(env_scenario)) as url:
+        yield url
 
 
 class _Refuse(BaseHTTPRequestHandler):
