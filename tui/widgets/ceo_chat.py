@@ -2,14 +2,11 @@
 
 from __future__ import annotations
 
-import contextlib
-
 from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.content import Content
 from textual.widget import Widget
 from textual.widgets import Input, Markdown, Static
-from textual.widgets.markdown import MarkdownStream
 
 from tui.view_model import ChatItem, RunView
 from tui.widgets.tool_line import ToolLine
@@ -47,7 +44,13 @@ class NoticeLine(Static):
 
 
 class CeoReply(Markdown):
-    """One CEO reply, streamed through a MarkdownStream and stopped when the turn ends."""
+    """One CEO reply, appended to as it streams.
+
+    The chat's flush timer calls `show` at most 8 times a second and never twice at
+    once, so each new piece is appended directly. (A `MarkdownStream` was used before;
+    stopping it right after the last write could leave its last append running beside
+    the next one and garble the text.)
+    """
 
     DEFAULT_CSS = """
     CeoReply { margin: 1 0 0 0; padding: 0 1; }
@@ -56,26 +59,12 @@ class CeoReply(Markdown):
     def __init__(self, item_id: int) -> None:
         super().__init__("", id=f"chat-{item_id}")
         self.written = 0
-        self._stream: MarkdownStream | None = None
 
     async def show(self, item: ChatItem) -> None:
         new = item.text[self.written :]
         if new:
-            if self._stream is None and item.streaming:
-                self._stream = Markdown.get_stream(self)
-            if self._stream is not None:
-                await self._stream.write(new)
-            else:
-                await self.append(new)
             self.written = len(item.text)
-        if not item.streaming and self._stream is not None:
-            stream, self._stream = self._stream, None
-            await stream.stop()
-
-    async def on_unmount(self) -> None:
-        if self._stream is not None:
-            with contextlib.suppress(Exception):
-                await self._stream.stop()
+            await self.append(new)
 
 
 class CeoChat(Vertical):
