@@ -13,6 +13,7 @@ from core.config import Settings
 from tui.cli import UsageError, db_path
 
 DEMO_TASK = "Research competitors and build a landing page for a coffee subscription"
+DEMO_TOKENS_PER_S = 150.0
 
 
 def tune_gc() -> None:
@@ -36,8 +37,17 @@ def launch_live(args: argparse.Namespace, settings: Settings) -> int:
         workspace = None
         if getattr(args, "workspace", None) is None:
             workspace = Path(tempfile.mkdtemp(prefix="delegate-demo-"))
+        # At a pace a person can follow (the whole run takes about half a minute),
+        # unless the config chose one.
+        pace = (
+            DEMO_TOKENS_PER_S if settings.sim_tokens_per_s == Settings().sim_tokens_per_s else None
+        )
         settings = settings.with_overrides(
-            simulate=True, scenario="default", permission_mode="allow", workspace=workspace
+            simulate=True,
+            scenario="default",
+            permission_mode="allow",
+            workspace=workspace,
+            sim_tokens_per_s=pace,
         )
         task = task or DEMO_TASK
     return asyncio.run(_live(settings, task))
