@@ -1,6 +1,6 @@
 """The main screen: the CEO conversation beside the agent board, live or in replay.
 
-Events only touch plain data (`RunView`); a 4 Hz timer flushes what changed into
+Events only touch plain data (`RunView`); an 8 Hz timer flushes what changed into
 fixed-size widgets inside `batch_update()`, so many streaming agents cannot starve keys.
 """
 
@@ -122,7 +122,7 @@ class RunScreen(Screen[None]):
     # --- the flush -----------------------------------------------------------
 
     async def flush(self) -> None:
-        """Move what changed in the view into the widgets: one batch, ~4 times a second."""
+        """Move what changed in the view into the widgets: one batch, 8 times a second."""
         self.flushes += 1
         self._ticks += 1
         tick = self._ticks % TICKS_PER_CLOCK == 0
