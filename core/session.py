@@ -175,10 +175,7 @@ class Session:
             max_tokens=spec.max_tokens,
             token_budget=spec.token_budget,
         )
-        first = record.task
-        if record.note:
-            first += f"\n\nFeedback on your previous attempt: {record.note}"
-        agent.start(first)
+        agent.start(record.first_message)
         return agent
 
     def _on_waiting(self, agent_id: str, waiting: bool) -> None:

@@ -68,6 +68,13 @@ class AgentRecord:
     _stop_state: AgentState | None = None
 
     @property
+    def first_message(self) -> str:
+        """What the agent is told first: its task, and on a retry the feedback on the last try."""
+        if self.note:
+            return f"{self.task}\n\nFeedback on your previous attempt: {self.note}"
+        return self.task
+
+    @property
     def elapsed_s(self) -> float:
         if self.started_at is None:
             return 0.0

@@ -128,10 +128,7 @@ def make_supervisor(
             emit=bus.publish,
             attempt=record.attempt,
         )
-        task = record.task
-        if record.note:
-            task += f"\n\nFeedback on your previous attempt: {record.note}"
-        agent.start(task)
+        agent.start(record.first_message)
         return agent
 
     supervisor = Supervisor(

@@ -10,26 +10,18 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 
+from core.config import DEFAULT_ALLOW
 from core.simulator.reply import Reply, ToolCall
 from core.simulator.scenarios.base import STEER_PREFIX, WRAP_UP_PREFIX, Call, Conversation
 from core.simulator.scenarios.script import AgentSpec
+from core.tools.policy import CommandPolicy
 
 Step = tuple[str, Callable[[], list[ToolCall]]]
 READABLE = re.compile(r"[\w./-]+\.(?:md|txt|rst|toml|json|csv|py|html)\b")
 BACKTICK = re.compile(r"`([^`]+)`")
-ALLOWED = (
-    "ls",
-    "cat",
-    "head",
-    "tail",
-    "wc",
-    "grep",
-    "find",
-    "pwd",
-    "echo",
-    "python -m py_compile",
-    "python3 -m py_compile",
-)
+# A sub-agent reruns a command named in the lead's feedback only if the app's default
+# policy would run it without asking.
+_DEFAULT_POLICY = CommandPolicy("deny", DEFAULT_ALLOW)
 
 
 def first_line(text: str, limit: int = 100) -> str:
@@ -38,7 +30,7 @@ def first_line(text: str, limit: int = 100) -> str:
 
 
 def is_allowed(command: str) -> bool:
-    return any(command == p or command.startswith(p + " ") for p in ALLOWED)
+    return _DEFAULT_POLICY.decide(command) == "allow"
 
 
 def files_in_listing(text: str) -> list[str]:
