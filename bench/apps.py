@@ -89,6 +89,10 @@ class PlainPane(Static, can_focus=True):
         "PlainPane { height: 13; border: round $panel; } PlainPane:focus { border: round $accent; }"
     )
 
+    def __init__(self, agent_id: str) -> None:
+        super().__init__(id=f"p-{agent_id}")
+        self.agent_id = agent_id
+
 
 class PlainApp(FrameClock, App[None]):
     """The simplest app showing the stream: one fixed-size Static per agent, updated in place."""
@@ -116,7 +120,7 @@ class PlainApp(FrameClock, App[None]):
     def on_core_event(self, event: Event) -> None:
         agent_id = event.agent_id or ""
         if isinstance(event, AgentSpawned) and agent_id != "ceo" and agent_id not in self.panes:
-            pane = self.panes[agent_id] = PlainPane(id=f"p-{agent_id}")
+            pane = self.panes[agent_id] = PlainPane(agent_id)
             pane.border_title = agent_id
             self.query_one("#grid").mount(pane)
             if len(self.panes) == 1:

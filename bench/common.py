@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import gc
 import json
 import os
 import platform
@@ -95,6 +96,36 @@ class LagProbe:
             "lag_p99_ms": ms(percentile(self.samples, 99)),
             "lag_max_ms": ms(max(self.samples, default=float("nan"))),
             "lag_samples": len(self.samples),
+        }
+
+
+class GcMeter:
+    """Pauses of the cyclic garbage collector, per generation, via `gc.callbacks`."""
+
+    def __init__(self) -> None:
+        self.pauses: dict[int, list[float]] = {0: [], 1: [], 2: []}
+        self._t0 = 0.0
+
+    def _callback(self, phase: str, info: dict[str, int]) -> None:
+        if phase == "start":
+            self._t0 = time.perf_counter()
+        else:
+            self.pauses[info["generation"]].append(time.perf_counter() - self._t0)
+
+    def start(self) -> GcMeter:
+        gc.callbacks.append(self._callback)
+        return self
+
+    def stop(self) -> dict[str, float]:
+        if self._callback in gc.callbacks:
+            gc.callbacks.remove(self._callback)
+        full = self.pauses[2]
+        young = self.pauses[0] + self.pauses[1]
+        return {
+            "gc_full": len(full),
+            "gc_full_max_ms": ms(max(full, default=0.0)),
+            "gc_full_total_ms": ms(sum(full)),
+            "gc_young_p99_ms": ms(percentile(young, 99)) if young else 0.0,
         }
 
 

@@ -27,6 +27,7 @@ from typing import Any
 
 from bench.common import (
     CpuMeter,
+    GcMeter,
     LagProbe,
     ms,
     parser,
@@ -66,13 +67,10 @@ class KeyDriver:
         self.direction = "down"
         self.rng = random.Random(7)
 
-    def _order(self) -> tuple[list[Any], int]:
-        if self.real:
-            from tui.widgets.agent_board import AgentBoard
+    def _board(self) -> Any:
+        from tui.widgets.agent_board import AgentBoard
 
-            board = self.app.screen.query_one(AgentBoard)
-            return list(board.panes.values()), board.columns
-        return list(self.app.panes.values()), 2
+        return self.app.screen.query_one(AgentBoard)
 
     def _modal_open(self) -> bool:
         if self.real:
@@ -96,18 +94,34 @@ class KeyDriver:
             await asyncio.sleep(0.1)
             await self._measure("escape", lambda: not self._modal_open(), [])
             return
-        order, columns = self._order()
-        current = self.app.focused
-        if current not in order:
-            order[0].focus()
+        if self.real:
+            board = self._board()
+            order, columns = board.order, board.columns
+            selected = board.selected
+        else:
+            order, columns = list(self.app.panes), 2
+            focused = self.app.focused
+            selected = getattr(focused, "agent_id", None)
+        if selected not in order:
+            self._focus(order[0])
             return
-        i = order.index(current)
+        i = order.index(selected)
         step = columns if self.direction == "down" else -columns
         if not 0 <= i + step < len(order):
             self.direction = "up" if self.direction == "down" else "down"
             step = -step
         target = order[i + step]
-        await self._measure(self.direction, lambda: self.app.focused is target, self.focus)
+        await self._measure(self.direction, lambda: self._shows_focus(target), self.focus)
+
+    def _focus(self, agent_id: str) -> None:
+        if self.real:
+            self._board().focus_agent(agent_id)
+        else:
+            self.app.panes[agent_id].focus()
+
+    def _shows_focus(self, agent_id: str) -> bool:
+        """The focused pane is the one showing `agent_id` (a slot, in the real app)."""
+        return getattr(self.app.focused, "agent_id", None) == agent_id
 
     async def run(self, seconds: float) -> None:
         end = time.perf_counter() + seconds
@@ -212,7 +226,7 @@ async def measure(
                 from tui.widgets.agent_board import AgentBoard
 
                 await _wait(
-                    lambda: len(app.screen.query_one(AgentBoard).panes) >= agents, 30, "panes"
+                    lambda: len(app.screen.query_one(AgentBoard).order) >= agents, 30, "panes"
                 )
             await asyncio.sleep(warmup)
             probe.reset()
@@ -228,6 +242,7 @@ async def measure(
 
             sampling = asyncio.create_task(sampler())
             cpu = CpuMeter().start()
+            gc_meter = GcMeter().start()
             driver = None
             if app is not None:
                 driver = KeyDriver(app, real=mode == "real")
@@ -235,12 +250,14 @@ async def measure(
             else:
                 await asyncio.sleep(window)
             used = cpu.stop()
+            collections = gc_meter.stop()
             sampling.cancel()
             samples.append((time.perf_counter() - t0, rss_mb()))
             wall = used["wall_s"]
             out: dict[str, Any] = {
                 **used,
                 **probe.summary(),
+                **collections,
                 **(driver.summary() if driver else {}),
                 "events_per_s": round((session.bus.published - events0) / wall),
                 "text_kb_per_s": round((text_bytes - bytes0) / wall / 1000, 1),
@@ -361,10 +378,12 @@ def report(runs: list[dict[str, Any]]) -> None:
             r.get("modal_p50_ms", "-"), r.get("modal_p99_ms", "-"),
             r["cpu_share"], r["peak_rss_mb"], r["rss_slope_mb_per_min"],
             r["fps"], r["events_per_s"], r["text_kb_per_s"],
+            f'{r["gc_full"]} / {r["gc_full_max_ms"]}',
         ])  # fmt: skip
     header = [
         "agents", "app", "lag p50", "lag p99", "focus p50", "focus p99", "modal p50",
         "modal p99", "cpu", "peak MB", "MB/min", "fps", "events/s", "text kB/s",
+        "full gc n / max",
     ]  # fmt: skip
     print()
     print(table("UI under load (ms; cpu = process CPU s per wall s)", header, rows))

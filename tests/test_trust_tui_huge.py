@@ -10,7 +10,7 @@ from core.events import Event, ToolCallFinished
 from tests.tui_support import live_app, sim_settings, wait_until
 from tui.screens.help import HelpScreen
 from tui.screens.run import RunScreen
-from tui.widgets.agent_pane import AgentPane
+from tui.widgets.agent_board import AgentBoard
 
 HUGE = "echo flood; head -c 100000000 /dev/zero | tr '\\0' 'z'"
 
@@ -40,7 +40,7 @@ async def test_huge_tool_output_keeps_the_tui_responsive(tmp_path: Path) -> None
         assert len(result.output) < 100_000  # the event carries a capped copy
         screen = app.screen
         assert isinstance(screen, RunScreen)
-        await wait_until(pilot, lambda: len(screen.query(AgentPane)) == 1)
+        await wait_until(pilot, lambda: len(screen.query_one(AgentBoard).panes) == 1)
         await pilot.press("question_mark")
         await wait_until(pilot, lambda: isinstance(app.screen, HelpScreen), timeout=2)
         await pilot.press("escape")

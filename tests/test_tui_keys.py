@@ -14,6 +14,7 @@ from tui.screens.retry import RetryScreen
 from tui.screens.run import RunScreen
 from tui.screens.steer import SteerScreen
 from tui.screens.transcript import TranscriptScreen
+from tui.widgets.agent_board import AgentBoard
 from tui.widgets.agent_pane import AgentPane
 
 SIZE = (160, 48)
@@ -31,8 +32,9 @@ async def _board_ready(pilot: object, app: object) -> RunScreen:
     await wait_until(pilot, lambda: _running(app))
     screen = app.screen  # type: ignore[attr-defined]
     assert isinstance(screen, RunScreen)
-    await wait_until(pilot, lambda: len(screen.query(AgentPane)) == 2)
-    screen.query(AgentPane).first().focus()
+    board = screen.query_one(AgentBoard)
+    await wait_until(pilot, lambda: len(board.panes) == 2)
+    next(iter(board.panes.values())).focus()
     await pilot.pause()  # type: ignore[attr-defined]
     return screen
 
@@ -166,7 +168,7 @@ async def test_board_navigation_and_focus(tmp_path: Path) -> None:
     app, _ = live_app(sim_settings(tmp_path, scenario=SLOW), "load")
     async with app.run_test(size=SIZE) as pilot:
         screen = await _board_ready(pilot, app)
-        first, second = list(screen.query(AgentPane))
+        first, second = list(screen.query_one(AgentBoard).panes.values())
         await pilot.press("right")
         assert screen.selected == second.agent_id
         await pilot.press("left")

@@ -8,7 +8,8 @@ from core.store import Store
 from tests.tui_support import live_app, sim_settings, wait_until
 from tui.app import DelegateApp
 from tui.screens.run import RunScreen
-from tui.widgets.agent_pane import AgentPane, render_agent
+from tui.widgets.agent_board import AgentBoard
+from tui.widgets.agent_pane import render_agent
 
 
 def _board(app: DelegateApp) -> dict[str, str]:
@@ -48,7 +49,7 @@ async def test_replay_shows_the_final_board_of_the_live_run(tmp_path: Path) -> N
         await screen.flush()
         await pilot.pause()
         assert _board(replay) == live
-        panes = {p.agent_id for p in screen.query(AgentPane)}
+        panes = set(screen.query_one(AgentBoard).panes)
         assert panes == set(live)
         assert screen.check_action("steer", ()) is False
         assert screen.check_action("approve", ()) is False

@@ -43,7 +43,9 @@ def test_steer_modal(snap_compare: Any, tmp_path: Path) -> None:
     async def before(pilot: Any) -> None:
         await _settle(pilot)
         app = pilot.app
-        app.push_screen(SteerScreen("research-1", "Survey three coffee subscription competitors"))
+        recent = app.view.agents["research-1"].tail_lines(12)
+        task = "Survey three coffee subscription competitors"
+        app.push_screen(SteerScreen("research-1", task, recent=recent))
         await pilot.pause()
         await pilot.press("I")  # one real key; the rest inserted, as typing it is slow
         app.screen.query_one("#steer-input").insert_text_at_cursor("nclude prices in euros")

@@ -12,6 +12,7 @@ from textual.binding import Binding, BindingType
 from textual.screen import Screen
 
 from core.events import Event
+from tui import strip_cycles
 from tui.replay import ReplayFeed
 from tui.screens.confirm import ConfirmScreen
 from tui.screens.help import HelpScreen
@@ -22,6 +23,8 @@ from tui.view_model import RunView
 if TYPE_CHECKING:
     from core.session import Session
     from core.store import Store
+
+strip_cycles.install()  # before any frame is drawn (see tui/strip_cycles.py)
 
 RUN_COMMANDS: tuple[tuple[str, str, str], ...] = (
     ("Steer the focused agent", "s: message at its next turn", "steer"),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import ClassVar
 
@@ -9,7 +10,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen
-from textual.widgets import Button, Input, Label, Select
+from textual.widgets import Button, Input, Label, Select, Static
 
 
 @dataclass(frozen=True)
@@ -19,19 +20,34 @@ class RetryRequest:
 
 
 class RetryScreen(ModalScreen[RetryRequest | None]):
+    """Opaque, like the steer modal (see there why), and shows how the attempt ended."""
+
     BINDINGS: ClassVar[list[BindingType]] = [Binding("escape", "cancel", "Cancel")]
     DEFAULT_CSS = """
-    RetryScreen { align: center middle; }
+    RetryScreen { align: center middle; background: $background; }
+    RetryScreen #retry-recent {
+        height: auto; max-height: 14; margin-top: 1; padding: 0 1;
+        color: $text-muted; background: $panel;
+    }
     RetryScreen > Vertical {
-        width: 80; height: auto; border: thick $accent; background: $surface; padding: 1 2;
+        width: 90; height: auto; border: thick $accent; background: $surface; padding: 1 2;
     }
     RetryScreen Select { margin-top: 1; }
     RetryScreen Horizontal { height: auto; margin-top: 1; align-horizontal: right; }
     RetryScreen Button { margin-left: 2; }
     """
 
-    def __init__(self, agent_id: str, attempt: int, model: str, models: list[str]) -> None:
+    def __init__(
+        self,
+        agent_id: str,
+        attempt: int,
+        model: str,
+        models: list[str],
+        *,
+        recent: Sequence[str] = (),
+    ) -> None:
         super().__init__()
+        self.recent = list(recent)
         self.agent_id = agent_id
         self.attempt = attempt
         self.model = model
@@ -40,6 +56,8 @@ class RetryScreen(ModalScreen[RetryRequest | None]):
     def compose(self) -> ComposeResult:
         with Vertical():
             yield Label(f"[b]Retry {self.agent_id}[/b] as attempt {self.attempt + 1}")
+            if self.recent:
+                yield Static("\n".join(self.recent), id="retry-recent", markup=False)
             yield Input(placeholder="Optional note for the new attempt…", id="retry-note")
             yield Select(
                 [(m, m) for m in self.models], value=self.model, allow_blank=False, id="retry-model"

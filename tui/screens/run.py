@@ -24,7 +24,7 @@ from tui.commands import AgentCommands
 from tui.replay import ReplayFeed
 from tui.screens.confirm import ConfirmScreen
 from tui.screens.retry import RetryRequest, RetryScreen
-from tui.screens.steer import SteerScreen
+from tui.screens.steer import RECENT_LINES, SteerScreen
 from tui.screens.transcript import TranscriptScreen
 from tui.view_model import AgentView, RunView
 from tui.widgets.agent_board import AgentBoard
@@ -84,11 +84,21 @@ class RunScreen(Screen[None]):
         self.replay = replay
         self.clock = clock or (replay.now if replay is not None else time.time)
         self.export_dir = export_dir or Path.cwd()
-        self.selected: str | None = None
         self.focus_input_first = focus_input
+        # Held, not queried: a DOM query walks every widget, and the flush runs 8 times a
+        # second.
+        self.header = RunHeader(id="run-header")
+        self.chat = CeoChat(id="ceo-chat", read_only=self.read_only)
+        self.inbox = ApprovalInbox(id="approvals", read_only=self.read_only)
+        self.board = AgentBoard(id="board")
         self._ticks = 0
         self._binding_key: tuple[object, ...] = ()
         self.flushes = 0
+
+    @property
+    def selected(self) -> str | None:
+        """The agent the operator is on: the board owns the selection."""
+        return self.board.selected
 
     @property
     def read_only(self) -> bool:
@@ -97,12 +107,12 @@ class RunScreen(Screen[None]):
     # --- layout --------------------------------------------------------------
 
     def compose(self) -> ComposeResult:
-        yield RunHeader(id="run-header")
+        yield self.header
         with Horizontal(id="run-body"):
-            yield CeoChat(id="ceo-chat", read_only=self.read_only)
+            yield self.chat
             with Vertical(id="board-column"):
-                yield ApprovalInbox(id="approvals", read_only=self.read_only)
-                yield AgentBoard(id="board")
+                yield self.inbox
+                yield self.board
         yield SteadyFooter()
 
     async def on_mount(self) -> None:
@@ -111,9 +121,9 @@ class RunScreen(Screen[None]):
         await self.flush()
         self.set_interval(FLUSH_S, self.flush, name="flush")
         if self.focus_input_first and not self.read_only:
-            self.query_one("#chat-input", Input).focus()
+            self.chat.input.focus()
         else:
-            self.query_one(AgentBoard).focus()
+            self.board.focus()
 
     async def on_unmount(self) -> None:
         if self.replay is not None:
@@ -128,24 +138,20 @@ class RunScreen(Screen[None]):
         tick = self._ticks % TICKS_PER_CLOCK == 0
         agents, chat, run = self.view.take_dirty()
         now = self.clock()
-        board = self.query_one(AgentBoard)
+        board = self.board
         with self.app.batch_update():
             if run or tick:
                 label = self.replay.label if self.replay is not None else ""
                 paused = self.replay.paused if self.replay is not None else False
-                self.query_one(RunHeader).show(self.view, replay=label, paused=paused)
-                self.query_one(ApprovalInbox).show(self.view)
+                self.header.show(self.view, replay=label, paused=paused)
+                self.inbox.show(self.view)
                 self._chat_state()
             board.sync(self.view, now, agents, tick)
-        await self.query_one(CeoChat).sync(self.view, chat)
-        if self.selected is None and board.panes:
-            self.selected = next(iter(board.panes))
-            if self.focused is board:
-                board.panes[self.selected].focus()
+        await self.chat.sync(self.view, chat)
         self._maybe_refresh_bindings()
 
     def _chat_state(self) -> None:
-        chat = self.query_one(CeoChat)
+        chat = self.chat
         if self.read_only:
             chat.set_state("replay")
         elif self.view.status != "running":
@@ -175,9 +181,13 @@ class RunScreen(Screen[None]):
     @on(DescendantFocus)
     def _agent_focused(self, event: DescendantFocus) -> None:
         widget = event.widget
-        if isinstance(widget, AgentPane):
-            self.selected = widget.agent_id
+        if isinstance(widget, AgentPane) and widget.agent_id is not None:
+            self.board.selected = widget.agent_id
             self._maybe_refresh_bindings()
+
+    @on(AgentBoard.Selected)
+    def _agent_selected(self) -> None:
+        self._maybe_refresh_bindings()
 
     def agent(self) -> AgentView | None:
         if self.selected is None:
@@ -185,8 +195,7 @@ class RunScreen(Screen[None]):
         return self.view.agents.get(self.selected)
 
     def select(self, agent_id: str) -> None:
-        self.selected = agent_id
-        self.query_one(AgentBoard).focus_agent(agent_id)
+        self.board.focus_agent(agent_id)
         self._maybe_refresh_bindings()
 
     # --- bindings ------------------------------------------------------------
@@ -241,7 +250,10 @@ class RunScreen(Screen[None]):
                 return
             self.steer(agent_id, text, interrupt=interrupt)
 
-        self.app.push_screen(SteerScreen(agent_id, agent.task, interrupt=interrupt), send)
+        recent = agent.tail_lines(RECENT_LINES)
+        self.app.push_screen(
+            SteerScreen(agent_id, agent.task, interrupt=interrupt, recent=recent), send
+        )
 
     def action_interrupt(self) -> None:
         self.action_steer(interrupt=True)
@@ -298,7 +310,11 @@ class RunScreen(Screen[None]):
             if request is not None:
                 self.retry(agent_id, request.note, request.model)
 
-        self.app.push_screen(RetryScreen(agent_id, agent.attempt, agent.model, models), answer)
+        ending = agent.result or agent.reason or agent.state.replace("_", " ")
+        recent = [*agent.tail_lines(RECENT_LINES - 2), f"= {ending}"]
+        self.app.push_screen(
+            RetryScreen(agent_id, agent.attempt, agent.model, models, recent=recent), answer
+        )
 
     def retry(self, agent_id: str, note: str | None, model: str | None) -> None:
         from core.session import SessionError
@@ -365,17 +381,15 @@ class RunScreen(Screen[None]):
     # --- board and chat ------------------------------------------------------
 
     def action_clear_finished(self) -> None:
-        n = self.view.clear_finished()
-        if self.selected is not None and self.view.agents[self.selected].cleared:
-            self.selected = None
+        n = self.view.clear_finished()  # the board moves the selection off cleared panes
         self.notify(f"Cleared {n} finished pane(s).", timeout=2)
 
     def action_focus_input(self) -> None:
         if not self.read_only:
-            self.query_one("#chat-input", Input).focus()
+            self.chat.input.focus()
 
     def action_focus_board(self) -> None:
-        board = self.query_one(AgentBoard)
+        board = self.board
         if self.selected is None or not board.focus_agent(self.selected):
             board.focus()
 
@@ -393,7 +407,7 @@ class RunScreen(Screen[None]):
             return
         event.input.value = ""
         if queued:
-            self.query_one(CeoChat).set_state("queued", queued=True)
+            self.chat.set_state("queued", queued=True)
 
     # --- replay --------------------------------------------------------------
 

@@ -2,30 +2,45 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import ClassVar
 
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Vertical
 from textual.screen import ModalScreen
-from textual.widgets import Input, Label
+from textual.widgets import Input, Label, Static
+
+RECENT_LINES = 12
 
 
 class SteerScreen(ModalScreen[str | None]):
+    """Opaque on purpose: a see-through modal makes Textual re-render and dim the whole
+    board beneath it on every frame (about 60 ms with 100 streaming agents), which made
+    the modal slow to open and typing in it lag. The agent's recent output is shown
+    instead, which is what the operator needs in order to write the message."""
+
     BINDINGS: ClassVar[list[BindingType]] = [Binding("escape", "cancel", "Cancel")]
     DEFAULT_CSS = """
-    SteerScreen { align: center middle; }
+    SteerScreen { align: center middle; background: $background; }
     SteerScreen > Vertical {
-        width: 80; height: auto; border: thick $accent; background: $surface; padding: 1 2;
+        width: 90; height: auto; border: thick $accent; background: $surface; padding: 1 2;
+    }
+    SteerScreen #steer-recent {
+        height: auto; max-height: 14; margin: 1 0; padding: 0 1;
+        color: $text-muted; background: $panel;
     }
     SteerScreen .hint { color: $text-muted; margin-top: 1; }
     """
 
-    def __init__(self, agent_id: str, task: str, *, interrupt: bool = False) -> None:
+    def __init__(
+        self, agent_id: str, task: str, *, interrupt: bool = False, recent: Sequence[str] = ()
+    ) -> None:
         super().__init__()
         self.agent_id = agent_id
         self.agent_task = task
         self.interrupt = interrupt
+        self.recent = list(recent)[-RECENT_LINES:]
 
     def compose(self) -> ComposeResult:
         title = "Interrupt and steer" if self.interrupt else "Steer"
@@ -36,6 +51,8 @@ class SteerScreen(ModalScreen[str | None]):
         )
         with Vertical():
             yield Label(f"[b]{title} {self.agent_id}[/b]  [dim]{self.agent_task[:60]}[/dim]")
+            recent = "\n".join(self.recent) or "(no output yet)"
+            yield Static(recent, id="steer-recent", markup=False)
             yield Input(placeholder="Message for the agent…", id="steer-input")
             yield Label(f"{when}  enter send · escape cancel", classes="hint")
 

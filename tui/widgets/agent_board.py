@@ -1,126 +1,283 @@
-"""The grid of agent panes. Panes are created once per agent and refreshed by `sync`."""
+"""The board: a window of pane slots over the sub-agents.
+
+Only as many panes exist as fit on screen; moving past the edge (keys, page keys or the
+wheel) rebinds the slots to other agents instead of scrolling a grid of one widget per
+agent. A scroll in Textual lays out and redraws the whole screen (about 40 ms with 100
+panes under load), while rebinding repaints only the board, and the widget count, the
+layout cost and the memory stay the same at 10 agents or 1000.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from typing import ClassVar
 
-from textual.containers import VerticalScroll
-from textual.geometry import Offset
+from textual import events
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import Container
+from textual.message import Message
+from textual.widget import Widget
 from textual.widgets import Static
 
-from tui.view_model import RunView
-from tui.widgets.agent_pane import AgentPane
+from tui.view_model import AgentView, RunView
+from tui.widgets.agent_pane import PANE_HEIGHT, AgentPane
 
 PANE_MIN_WIDTH = 46
-# Panes re-rendered per flush at most: a full board of streaming agents is spread over a
-# few flushes, so no single frame has to draw every pane (which stalled keys at 100 agents).
-PANES_PER_FLUSH = 4
+# Panes re-rendered per flush at most, for output that changed: a board of streaming
+# agents is spread over a few flushes, so no single frame has to draw every pane.
+PANES_PER_FLUSH = 2
+EMPTY_TEXT = "No sub-agents yet. The CEO spawns them as it plans."
 
 
-class AgentBoard(VerticalScroll):
-    """Fixed-height panes in a grid; only visible, changed panes are re-rendered."""
+class AgentBoard(Widget, can_focus=True):
+    """Fixed-height pane slots in a grid; `top` is the index of the first agent shown."""
 
     DEFAULT_CSS = """
-    AgentBoard {
+    AgentBoard { height: 1fr; padding: 0 1; }
+    AgentBoard > #board-grid {
         layout: grid;
         grid-size: 2;
         grid-gutter: 0 1;
         grid-rows: 13;
         height: 1fr;
-        padding: 0 1;
     }
-    AgentBoard > #board-empty { column-span: 2; height: 3; color: $text-muted; }
+    AgentBoard > #board-status { height: 1; color: $text-muted; }
     """
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("pageup", "page(-1)", "Page up", show=False),
+        Binding("pagedown", "page(1)", "Page down", show=False),
+    ]
+
+    class Selected(Message):
+        """The agent under the focused slot changed without a focus event (a rebind)."""
+
+        def __init__(self, agent_id: str | None) -> None:
+            super().__init__()
+            self.agent_id = agent_id
 
     def __init__(self, *, id: str | None = None) -> None:
         super().__init__(id=id)
-        self.panes: dict[str, AgentPane] = {}
-        # Panes to re-render, oldest first (a dict keeps insertion order).
-        self._pending: dict[str, None] = {}
+        self.slots: list[AgentPane] = []
+        self.order: list[str] = []
+        self.top = 0
+        self.selected: str | None = None
         self._columns = 2
-        self._last_offset: Offset | None = None
+        self._rows = 1
+        self._view: RunView | None = None
+        self._now = 0.0
+        # Agents whose output changed, oldest first (a dict keeps insertion order).
+        self._pending: dict[str, None] = {}
+        self._status = ""
+        self.grid = Container(id="board-grid")
+        self.status = Static(EMPTY_TEXT, id="board-status", markup=False)
 
-    def compose_empty(self) -> Static:
-        return Static("No sub-agents yet. The CEO spawns them as it plans.", id="board-empty")
+    def compose(self) -> ComposeResult:
+        yield self.grid
+        yield self.status
 
-    def on_mount(self) -> None:
-        self.mount(self.compose_empty())
-
-    def on_resize(self) -> None:
-        columns = max(1, self.size.width // PANE_MIN_WIDTH)
-        if columns != self._columns:
-            self._columns = columns
-            self.styles.grid_size_columns = columns
-            self._mark(self.panes)
-
-    def _mark(self, agent_ids: Iterable[str]) -> None:
-        for agent_id in agent_ids:
-            self._pending.setdefault(agent_id, None)
+    # --- geometry ------------------------------------------------------------
 
     @property
     def columns(self) -> int:
         return self._columns
 
+    @property
+    def capacity(self) -> int:
+        return self._columns * self._rows
+
+    @property
+    def panes(self) -> dict[str, AgentPane]:
+        """The slots that show an agent, by agent id, in board order."""
+        return {s.agent_id: s for s in self.slots if s.agent_id is not None}
+
+    def on_resize(self) -> None:
+        grid = self.grid
+        width = self.content_region.width or self.size.width
+        columns = max(1, width // PANE_MIN_WIDTH)
+        rows = max(1, (self.content_region.height - 1) // PANE_HEIGHT)
+        if columns != self._columns:
+            self._columns = columns
+            grid.styles.grid_size_columns = columns
+        self._rows = rows
+        wanted = columns * rows
+        if len(self.slots) < wanted:
+            new = [AgentPane() for _ in range(wanted - len(self.slots))]
+            self.slots.extend(new)
+            grid.mount_all(new)
+        elif len(self.slots) > wanted:
+            for slot in self.slots[wanted:]:
+                slot.remove()
+            del self.slots[wanted:]
+        self._rewindow()
+
+    def _rewindow(self) -> None:
+        """After a resize or a new order: keep the selected agent in view and focused."""
+        self._reveal(self.selected)
+        self._bind_all(follow_focus=False)
+        if isinstance(self.screen.focused, AgentPane):
+            self._focus_selected()
+
+    # --- sync from the view ------------------------------------------------
+
     def sync(self, view: RunView, now: float, dirty: set[str], tick: bool) -> None:
-        """Mount panes for new agents, drop cleared ones, re-render what changed and shows."""
-        board = view.board()
-        wanted = {a.agent_id for a in board}
-        for agent_id in [a for a in self.panes if a not in wanted]:
-            self.panes.pop(agent_id).remove()
-            self._pending.pop(agent_id, None)
-        new = [AgentPane(a.agent_id) for a in board if a.agent_id not in self.panes]
-        if new:
-            for pane in new:
-                self.panes[pane.agent_id] = pane
-                self._mark([pane.agent_id])
-            empty = self.query("#board-empty")
-            empty.remove()
-            self.mount_all(new)
-        if not self.panes and not self.query("#board-empty"):
-            self.mount(self.compose_empty())
-        self._mark(a for a in dirty if a in wanted)
-        if self.scroll_offset != self._last_offset:
-            self._last_offset = self.scroll_offset
-            self._mark(self.panes)
+        """Follow the board order, rebind slots, re-render what changed and shows."""
+        self._view, self._now = view, now
+        order = [a.agent_id for a in view.board()]
+        if order != self.order:
+            previous = self.order.index(self.selected) if self.selected in self.order else 0
+            self.order = order
+            if self.selected not in order:
+                # Cleared (or nothing chosen yet): the agent now at the same place.
+                self.selected = order[min(previous, len(order) - 1)] if order else None
+            self._rewindow()
+        self._show_status(view)
+        shown = self.panes
+        for agent_id in dirty:
+            if agent_id in shown:
+                self._pending.setdefault(agent_id, None)
         if tick:
-            self._mark(a.agent_id for a in board if a.active)
-        if not self._pending:
-            return
-        visible = self.region
-        order = list(self._pending)
+            for agent_id in shown:
+                agent = view.agents.get(agent_id)
+                if agent is not None and agent.active:
+                    self._pending.setdefault(agent_id, None)
         focused = self.screen.focused
+        if focused is self and self.selected in shown:
+            shown[self.selected].focus(scroll_visible=False)
+        order_now = list(self._pending)
         if isinstance(focused, AgentPane) and focused.agent_id in self._pending:
-            order.remove(focused.agent_id)
-            order.insert(0, focused.agent_id)  # the pane the operator looks at goes first
-        budget = PANES_PER_FLUSH if not new else len(order)
-        for agent_id in order:
-            found = self.panes.get(agent_id)
+            order_now.remove(focused.agent_id)
+            order_now.insert(0, focused.agent_id)  # the pane the operator looks at goes first
+        budget = PANES_PER_FLUSH
+        for agent_id in order_now:
+            pane = shown.get(agent_id)
             agent = view.agents.get(agent_id)
-            if found is None or agent is None:
-                self._pending.pop(agent_id, None)
+            if pane is None or agent is None:
+                self._pending.pop(agent_id, None)  # scrolled away: drawn when bound again
                 continue
-            if found.is_mounted and not found.region.overlaps(visible) and found.size.width:
-                continue  # off screen: stays pending until scrolled into view
             if budget <= 0:
                 break  # the rest wait for the next flush, oldest first
-            found.show(agent, now)
+            pane.show(agent, now)
             self._pending.pop(agent_id, None)
             budget -= 1
 
-    def move_focus(self, pane: AgentPane, direction: str) -> None:
-        order = list(self.panes.values())
-        if pane not in order:
+    def _clamp_top(self) -> None:
+        columns = self._columns
+        last_top = max(0, (len(self.order) - 1) // columns - self._rows + 1) * columns
+        self.top = max(0, min(self.top - self.top % columns, last_top))
+
+    def _reveal(self, agent_id: str | None) -> None:
+        """Move the window (by whole rows, as little as needed) so `agent_id` shows."""
+        if agent_id not in self.order:
+            self._clamp_top()
             return
-        i = order.index(pane)
+        row = self.order.index(agent_id) // self._columns
+        top_row = self.top // self._columns
+        if row < top_row:
+            top_row = row
+        elif row >= top_row + self._rows:
+            top_row = row - self._rows + 1
+        self.top = top_row * self._columns
+        self._clamp_top()
+
+    def _bind_all(self, follow_focus: bool = True) -> None:
+        """Give every slot the agent at its place in the window; draw the ones that changed.
+
+        With `follow_focus`, the selection becomes the agent now under the focused slot
+        (the wheel moved the window); a key move instead focuses the slot of its target.
+        """
+        view = self._view
+        focused = self.screen.focused if self.is_mounted else None
+        for i, slot in enumerate(self.slots):
+            index = self.top + i
+            agent = self._agent(self.order[index]) if index < len(self.order) else None
+            if agent is None:
+                slot.unbind()
+            elif slot.agent_id != agent.agent_id or not slot.drawn:
+                slot.bind(agent, self._now)
+                self._pending.pop(agent.agent_id, None)
+        if follow_focus and isinstance(focused, AgentPane) and focused in self.slots:
+            if focused.agent_id is None:
+                self._focus_selected()
+            elif focused.agent_id != self.selected:
+                self.selected = focused.agent_id
+                self.post_message(self.Selected(self.selected))
+        self._show_status(view)
+
+    def _agent(self, agent_id: str) -> AgentView | None:
+        return self._view.agents.get(agent_id) if self._view is not None else None
+
+    def _show_status(self, view: RunView | None) -> None:
+        n = len(self.order)
+        if view is None or n == 0:
+            text = EMPTY_TEXT
+        elif n > len(self.slots):
+            last = min(n, self.top + len(self.slots))
+            beyond = [a for a in self.order[: self.top] + self.order[last:] if self._is_active(a)]
+            text = f"agents {self.top + 1}–{last} of {n}"
+            if beyond:
+                text += f" · {len(beyond)} running out of view"
+            text += " · ↑↓ pgup pgdn or the wheel to see the rest"
+        else:
+            text = ""
+        if text != self._status:
+            self._status = text
+            self.status.update(text, layout=False)
+
+    def _is_active(self, agent_id: str) -> bool:
+        agent = self._agent(agent_id)
+        return agent is not None and agent.active
+
+    def _focus_selected(self) -> None:
+        pane = self.panes.get(self.selected or "")
+        if pane is not None:
+            pane.focus(scroll_visible=False)
+
+    # --- moving --------------------------------------------------------------
+
+    def move_focus(self, pane: AgentPane, direction: str) -> None:
+        if pane.agent_id not in self.order:
+            return
+        i = self.order.index(pane.agent_id)
         step = {"up": -self._columns, "down": self._columns, "left": -1, "right": 1}[direction]
-        j = i + step
-        if 0 <= j < len(order):
-            order[j].focus()
-            order[j].scroll_visible()
+        if 0 <= i + step < len(self.order):
+            self.focus_agent(self.order[i + step])
+
+    def action_page(self, pages: int) -> None:
+        if not self.order:
+            return
+        i = self.order.index(self.selected) if self.selected in self.order else 0
+        i = max(0, min(len(self.order) - 1, i + pages * self.capacity))
+        self.focus_agent(self.order[i])
 
     def focus_agent(self, agent_id: str) -> bool:
-        pane = self.panes.get(agent_id)
-        if pane is None:
+        """Select `agent_id`, bring it into the window and focus its pane."""
+        if agent_id not in self.order:
             return False
-        pane.focus()
-        return True
+        self.selected = agent_id
+        top = self.top
+        self._reveal(agent_id)
+        if self.top != top:
+            self._bind_all(follow_focus=False)
+        self._focus_selected()
+        self.post_message(self.Selected(agent_id))
+        return agent_id in self.panes
+
+    def scroll_rows(self, rows: int) -> None:
+        """Move the window by whole rows; focus stays on its slot, which shows another agent."""
+        top = self.top
+        self.top += rows * self._columns
+        self._clamp_top()
+        if self.top != top:
+            self._bind_all()
+
+    def on_mouse_scroll_down(self, event: events.MouseScrollDown) -> None:
+        event.stop()
+        self.scroll_rows(1)
+
+    def on_mouse_scroll_up(self, event: events.MouseScrollUp) -> None:
+        event.stop()
+        self.scroll_rows(-1)
+
+    def on_focus(self) -> None:
+        self._focus_selected()

@@ -117,7 +117,10 @@ def _steer_line(message: str, turn: int | None, interrupt: bool, width: int) -> 
 
 
 class AgentPane(Static, can_focus=True):
-    """A fixed-size pane; updated with `layout=False` by the board's flush timer."""
+    """One slot of the board: shows whichever agent the board binds to it (or nothing).
+
+    Updated with `layout=False`: the size is fixed, so new content is a repaint only.
+    """
 
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("up,k", "move('up')", "Up", show=False),
@@ -133,21 +136,39 @@ class AgentPane(Static, can_focus=True):
         padding: 0 1;
     }
     AgentPane:focus { border: round $accent; }
+    AgentPane.-empty { visibility: hidden; }
     AgentPane.-finished { opacity: 60%; }
     AgentPane.-waiting_approval { border: round $warning; }
     AgentPane.-failed, AgentPane.-timed_out, AgentPane.-killed { border: round $error 60%; }
     """
 
-    def __init__(self, agent_id: str) -> None:
-        super().__init__("", id=f"pane-{agent_id}", markup=False)
-        self.agent_id = agent_id
+    def __init__(self) -> None:
+        super().__init__("", markup=False, classes="-empty")
+        self.agent_id: str | None = None
         self._state = ""
         self._last: tuple[AgentView, float] | None = None
-        self.border_title = agent_id
+
+    @property
+    def drawn(self) -> bool:
+        return self._last is not None
 
     def on_resize(self) -> None:
         if self._last is not None:
             self.show(*self._last)
+
+    def bind(self, agent: AgentView, now: float) -> None:
+        """Show `agent` in this slot from now on."""
+        self.agent_id = agent.agent_id
+        self.remove_class("-empty")
+        self.show(agent, now)
+
+    def unbind(self) -> None:
+        if self.agent_id is None:
+            return
+        self.agent_id = None
+        self._last = None
+        self.update("", layout=False)
+        self.add_class("-empty")
 
     def show(self, agent: AgentView, now: float) -> None:
         self._last = (agent, now)
@@ -156,7 +177,7 @@ class AgentPane(Static, can_focus=True):
         title = f"{agent.role} · {agent.agent_id}"
         if self.border_title != title:
             self.border_title = title
-        if agent.state != self._state:
+        if agent.state != self._state or agent.finished != self.has_class("-finished"):
             if self._state:
                 self.remove_class(f"-{self._state}")
             self.add_class(f"-{agent.state}")
@@ -166,6 +187,7 @@ class AgentPane(Static, can_focus=True):
     def action_move(self, direction: str) -> None:
         from tui.widgets.agent_board import AgentBoard
 
-        board = self.parent
-        if isinstance(board, AgentBoard):
-            board.move_focus(self, direction)
+        for node in self.ancestors:
+            if isinstance(node, AgentBoard):
+                node.move_focus(self, direction)
+                return

@@ -85,28 +85,30 @@ class CeoChat(Vertical):
         self.items: dict[int, Widget] = {}
         self.state_text = ""
         self.default_placeholder = "replay: read-only" if read_only else "Message the CEO…"
+        # Held, not queried: the log can hold hundreds of widgets to walk past.
+        self.log_view = VerticalScroll(id="chat-log")
+        self.input = Input(
+            placeholder=self.default_placeholder, id="chat-input", disabled=self.read_only
+        )
+        self.state = Static("", id="chat-state")
 
     def compose(self) -> ComposeResult:
-        yield VerticalScroll(id="chat-log")
+        yield self.log_view
         with Horizontal(id="chat-input-row"):
-            yield Input(
-                placeholder=self.default_placeholder,
-                id="chat-input",
-                disabled=self.read_only,
-            )
-            yield Static("", id="chat-state")
+            yield self.input
+            yield self.state
 
     def on_mount(self) -> None:
-        self.query_one("#chat-log", VerticalScroll).anchor()
+        self.log_view.anchor()
 
     def set_state(self, text: str, queued: bool = False, placeholder: str | None = None) -> None:
         """The hint beside the input, and the input's placeholder (default when None)."""
-        state = self.query_one("#chat-state", Static)
+        state = self.state
         if text != self.state_text:  # width: auto, so a new text needs a layout pass
             self.state_text = text
             state.update(text)
         state.set_class(queued, "-queued")
-        box = self.query_one("#chat-input", Input)
+        box = self.input
         wanted = placeholder or self.default_placeholder
         if box.placeholder != wanted:
             box.placeholder = wanted
@@ -114,7 +116,7 @@ class CeoChat(Vertical):
     async def sync(self, view: RunView, dirty: set[int]) -> None:
         if not dirty:
             return
-        log = self.query_one("#chat-log", VerticalScroll)
+        log = self.log_view
         by_id = {item.item_id: item for item in view.chat}
         new: list[Widget] = []
         for item_id in sorted(dirty):
