@@ -7,7 +7,8 @@ scripts/screenshot_approval.toml whose coding agent runs a command this run's al
 leaves out, so it waits in the approval inbox (approvals.svg). Then the demo task on the
 default scenario: mid-run with a steer receipt (main), the steer modal (steer), attempt 2
 of the retried agent (retry), the answered run (final), a transcript, the help screen, and
-the history with both runs. Timing varies a little from run to run, so each step waits on
+the history with both runs. Last, thirty agents on the load scenario: the board as a
+window over them (board). Timing varies a little from run to run, so each step waits on
 the session's events, with a timeout that names what it waited for. The pictures show
 the temp workspace as ~/coffee-subscription.
 """
@@ -53,6 +54,7 @@ APPROVAL_SCENARIO = ROOT / "scripts" / "screenshot_approval.toml"
 APPROVAL_TASK = "Add a plan table and an FAQ to the coffee subscription site"
 # The approval run allows only the read-only commands, so `python3 -m py_compile` asks.
 READ_ONLY_ALLOW = tuple(c for c in DEFAULT_ALLOW if not c.startswith(("python", "pytest")))
+BOARD_SCENARIO = "load:agents=30,tps=15,seconds=120"
 STEER_TEXT = "Put the price of each plan above the fold"
 BRIEF = """# Coffee subscription
 
@@ -264,9 +266,30 @@ async def demo_run(base: Settings, store: Store) -> None:
         assert screen is app.main_screen
 
 
+async def board_run(base: Settings, store: Store) -> None:
+    """Thirty agents streaming at once: the board shows a window of them (board.svg)."""
+    settings = base.with_overrides(scenario=BOARD_SCENARIO, max_concurrent=30)
+    app, waiter = live(settings, "Thirty parallel research tasks", store)
+    async with app.run_test(size=SIZE) as pilot:
+        await waiter.event("30 agents running", lambda e: _running(app) >= 30)
+        board = main_screen(app).board
+        await waiter.event("the agents to stream a few lines", lambda e: _streamed(app, 4))
+        await select(app, pilot, board.order[12])
+        await shoot(app, pilot, "board")
+        await app.close_session()
+
+
+def _running(app: DelegateApp) -> int:
+    return sum(a.state == "running" for a in app.view.agents.values())
+
+
+def _streamed(app: DelegateApp, lines: int) -> bool:
+    return all(len(a.tail) >= lines for a in app.view.board())
+
+
 def make_workspaces(tmp: str) -> list[Path]:
     """One fresh workspace per run, so the demo's agents do not read the first run's files."""
-    workspaces = [Path(tmp, name, "coffee-subscription").resolve() for name in "ab"]
+    workspaces = [Path(tmp, name, "coffee-subscription").resolve() for name in "abc"]
     for workspace in workspaces:
         workspace.mkdir(parents=True)
         (workspace / "README.md").write_text(BRIEF, encoding="utf-8")
@@ -289,6 +312,7 @@ async def main() -> None:
         try:
             await approvals_run(settings, store)
             await demo_run(settings.with_overrides(workspace=workspaces[1]), store)
+            await board_run(settings.with_overrides(workspace=workspaces[2]), store)
         finally:
             await store.close()
 

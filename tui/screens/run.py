@@ -37,6 +37,7 @@ from tui.widgets.steady_footer import SteadyFooter
 if TYPE_CHECKING:
     from core.session import Session
 
+STEER_SCREEN = "steer"
 FLUSH_S = 0.125  # each flush draws a few panes (see agent_board.PANES_PER_FLUSH)
 TICKS_PER_CLOCK = 8  # clocks move once a second
 EXTEND_S = 300.0
@@ -251,9 +252,18 @@ class RunScreen(Screen[None]):
             self.steer(agent_id, text, interrupt=interrupt)
 
         recent = agent.tail_lines(RECENT_LINES)
-        self.app.push_screen(
-            SteerScreen(agent_id, agent.task, interrupt=interrupt, recent=recent), send
+        screen = self._steer_screen().prepare(
+            agent_id, agent.task, interrupt=interrupt, recent=recent
         )
+        self.app.push_screen(screen, send)
+
+    def _steer_screen(self) -> SteerScreen:
+        """The app's one steer modal, installed on first use and reused after."""
+        if not self.app.is_screen_installed(STEER_SCREEN):
+            self.app.install_screen(SteerScreen(), STEER_SCREEN)
+        screen = self.app.get_screen(STEER_SCREEN)
+        assert isinstance(screen, SteerScreen)
+        return screen
 
     def action_interrupt(self) -> None:
         self.action_steer(interrupt=True)

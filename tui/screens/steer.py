@@ -34,30 +34,50 @@ class SteerScreen(ModalScreen[str | None]):
     """
 
     def __init__(
-        self, agent_id: str, task: str, *, interrupt: bool = False, recent: Sequence[str] = ()
+        self,
+        agent_id: str = "",
+        task: str = "",
+        *,
+        interrupt: bool = False,
+        recent: Sequence[str] = (),
     ) -> None:
         super().__init__()
+        self.title_label = Label("")
+        self.recent_box = Static("", id="steer-recent", markup=False)
+        self.input = Input(placeholder="Message for the agent…", id="steer-input")
+        self.hint = Label("", classes="hint")
+        self.prepare(agent_id, task, interrupt=interrupt, recent=recent)
+
+    def prepare(
+        self, agent_id: str, task: str, *, interrupt: bool = False, recent: Sequence[str] = ()
+    ) -> SteerScreen:
+        """Aim this (reused) modal at an agent. One instance serves every steer: a new
+        screen per press left its widgets as cyclic garbage for the collector."""
         self.agent_id = agent_id
         self.agent_task = task
         self.interrupt = interrupt
         self.recent = list(recent)[-RECENT_LINES:]
-
-    def compose(self) -> ComposeResult:
-        title = "Interrupt and steer" if self.interrupt else "Steer"
+        title = "Interrupt and steer" if interrupt else "Steer"
         when = (
             "The current reply is cancelled (what streamed is kept) and this is delivered now."
-            if self.interrupt
+            if interrupt
             else "Delivered at the agent's next turn boundary."
         )
-        with Vertical():
-            yield Label(f"[b]{title} {self.agent_id}[/b]  [dim]{self.agent_task[:60]}[/dim]")
-            recent = "\n".join(self.recent) or "(no output yet)"
-            yield Static(recent, id="steer-recent", markup=False)
-            yield Input(placeholder="Message for the agent…", id="steer-input")
-            yield Label(f"{when}  enter send · escape cancel", classes="hint")
+        self.title_label.update(f"[b]{title} {agent_id}[/b]  [dim]{task[:60]}[/dim]")
+        self.recent_box.update("\n".join(self.recent) or "(no output yet)")
+        self.hint.update(f"{when}  enter send · escape cancel")
+        self.input.value = ""
+        return self
 
-    def on_mount(self) -> None:
-        self.query_one(Input).focus()
+    def compose(self) -> ComposeResult:
+        with Vertical():
+            yield self.title_label
+            yield self.recent_box
+            yield self.input
+            yield self.hint
+
+    def on_screen_resume(self) -> None:
+        self.input.focus()
 
     def on_input_submitted(self, event: Input.Submitted) -> None:
         event.stop()
