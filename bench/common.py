@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import collections
 import contextlib
 import gc
 import json
@@ -12,7 +13,9 @@ import platform
 import resource
 import subprocess
 import sys
+import threading
 import time
+import traceback
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -97,6 +100,49 @@ class LagProbe:
             "lag_max_ms": ms(max(self.samples, default=float("nan"))),
             "lag_samples": len(self.samples),
         }
+
+
+class StallWatch:
+    """Where the event loop was when it stalled: a thread samples the loop thread's stack
+    whenever the loop has not ticked for `threshold` seconds (counts per stack)."""
+
+    def __init__(self, threshold: float = 0.08, depth: int = 12) -> None:
+        self.threshold = threshold
+        self.depth = depth
+        self.stacks: collections.Counter[str] = collections.Counter()
+        self._beat = time.perf_counter()
+        self._stop = threading.Event()
+        self._task: asyncio.Task[None] | None = None
+
+    def start(self) -> StallWatch:
+        self._task = asyncio.get_running_loop().create_task(self._tick(), name="stall-beat")
+        loop_thread = threading.get_ident()
+        threading.Thread(target=self._watch, args=(loop_thread,), daemon=True).start()
+        return self
+
+    async def _tick(self) -> None:
+        while True:
+            self._beat = time.perf_counter()
+            await asyncio.sleep(0.005)
+
+    def _watch(self, loop_thread: int) -> None:
+        while not self._stop.wait(0.02):
+            if time.perf_counter() - self._beat < self.threshold:
+                continue
+            frame = sys._current_frames().get(loop_thread)
+            if frame is None:
+                continue
+            stack = traceback.extract_stack(frame)[-self.depth :]
+            where = " < ".join(
+                f"{f.name} ({Path(f.filename).name}:{f.lineno})" for f in reversed(stack)
+            )
+            self.stacks[where] += 1
+
+    def stop(self, top: int = 8) -> list[tuple[int, str]]:
+        self._stop.set()
+        if self._task is not None:
+            self._task.cancel()
+        return [(n, where) for where, n in self.stacks.most_common(top)]
 
 
 class GcMeter:

@@ -29,6 +29,7 @@ from bench.common import (
     CpuMeter,
     GcMeter,
     LagProbe,
+    StallWatch,
     ms,
     parser,
     peak_rss_mb,
@@ -243,6 +244,7 @@ async def measure(
             sampling = asyncio.create_task(sampler())
             cpu = CpuMeter().start()
             gc_meter = GcMeter().start()
+            stalls = StallWatch().start()
             driver = None
             if app is not None:
                 driver = KeyDriver(app, real=mode == "real")
@@ -251,6 +253,7 @@ async def measure(
                 await asyncio.sleep(window)
             used = cpu.stop()
             collections = gc_meter.stop()
+            stall_stacks = stalls.stop()
             sampling.cancel()
             samples.append((time.perf_counter() - t0, rss_mb()))
             wall = used["wall_s"]
@@ -269,6 +272,8 @@ async def measure(
                     [x for x in samples if x[0] >= samples[-1][0] / 2]
                 ),
                 "rss_samples": [(round(t, 1), round(r, 1)) for t, r in samples],
+                "stall_samples": sum(n for n, _ in stall_stacks),
+                "stall_stacks": stall_stacks,
             }
             return out
 
@@ -403,6 +408,13 @@ def report(runs: list[dict[str, Any]]) -> None:
     if ratios:
         print()
         print(table("CPU ratio, real app / plain app", ["agents", "total", "above bare"], ratios))
+    for r in runs:
+        if r.get("stall_stacks"):
+            print()
+            print(f"Where the loop was in stalls over 80 ms ({r['mode']}, {r['agents']} agents;")
+            print(f"{r['stall_samples']} samples of 20 ms, top 3 stacks, innermost first):")
+            for n, where in r["stall_stacks"][:3]:
+                print(f"  {n:4d}  {where}")
     print()
     print(TARGETS)
 

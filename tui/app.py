@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, ClassVar
 
@@ -18,6 +18,7 @@ from tui.screens.confirm import ConfirmScreen
 from tui.screens.help import HelpScreen
 from tui.screens.history import HistoryScreen
 from tui.screens.run import RunScreen
+from tui.screens.starting import StartingScreen
 from tui.view_model import RunView
 
 if TYPE_CHECKING:
@@ -46,7 +47,8 @@ RUN_COMMANDS: tuple[tuple[str, str, str], ...] = (
 
 
 class DelegateApp(App[int]):
-    """Live when given a `session`, a replay when given `replay_events`."""
+    """Live when given a `session` (or `connect`, which builds one after the first frame),
+    a replay when given `replay_events`."""
 
     CSS_PATH = "app.tcss"
     TITLE = "delegate"
@@ -60,6 +62,7 @@ class DelegateApp(App[int]):
         self,
         *,
         session: Session | None = None,
+        connect: Callable[[], Awaitable[Session]] | None = None,
         task: str | None = None,
         store: Store | None = None,
         replay_events: Sequence[Event] | None = None,
@@ -71,6 +74,8 @@ class DelegateApp(App[int]):
     ) -> None:
         super().__init__()
         self.session = session
+        self.connect = connect
+        self.connect_error: BaseException | None = None
         self.initial_task = task
         self.store = store
         self.view = RunView()
@@ -86,6 +91,30 @@ class DelegateApp(App[int]):
         self.session_closed = False
 
     def on_mount(self) -> None:
+        if self.session is None and self.connect is not None:
+            self.push_screen(StartingScreen(self.initial_task))
+            self.run_worker(self._connect(), group="connect", exit_on_error=False)
+            return
+        self._open_run()
+
+    async def _connect(self) -> None:
+        """Build the session while the starting screen shows, then open the run."""
+        assert self.connect is not None
+        try:
+            self.session = await self.connect()
+        except Exception as exc:  # shown by the CLI as one line once the app has exited
+            self.connect_error = exc
+            self.exit(return_code=2)
+            return
+        screen = self._run_screen()
+        await self.switch_screen(screen)  # mounted (and first flushed) before events flow
+        self._attach_session()
+
+    def _open_run(self) -> None:
+        self.push_screen(self._run_screen())
+        self._attach_session()
+
+    def _run_screen(self) -> RunScreen:
         screen = RunScreen(
             self.view,
             session=self.session,
@@ -95,7 +124,9 @@ class DelegateApp(App[int]):
             focus_input=self.session is not None and not self.initial_task,
         )
         self.main_screen = screen
-        self.push_screen(screen)
+        return screen
+
+    def _attach_session(self) -> None:
         if self.session is not None:
             self.session.bus.subscribe(self.view.apply)
             if self.autostart:
@@ -129,6 +160,9 @@ class DelegateApp(App[int]):
 
     def action_quit_run(self) -> None:
         screen = self.screen
+        if isinstance(screen, StartingScreen):
+            self.exit(0)  # nothing runs yet
+            return
         if isinstance(screen, RunScreen) and screen is not self.main_screen:
             self.pop_screen()
             return

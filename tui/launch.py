@@ -5,12 +5,16 @@ from __future__ import annotations
 import argparse
 import asyncio
 import gc
+import importlib
 import tempfile
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from core.config import Settings
 from tui.cli import UsageError, db_path
+
+if TYPE_CHECKING:
+    from core.session import Session
 
 DEMO_TASK = "Research competitors and build a landing page for a coffee subscription"
 DEMO_TOKENS_PER_S = 150.0
@@ -54,20 +58,29 @@ def launch_live(args: argparse.Namespace, settings: Settings) -> int:
 
 
 async def _live(settings: Settings, task: str | None) -> int:
-    from core.session import Session
     from core.store import Store
     from tui.app import DelegateApp
 
     tune_gc()
     store = await Store.open(db_path(settings))
-    try:
+
+    async def connect() -> Session:
+        # The SDK's import (about 2 s) runs in a thread while the first frame shows.
+        await asyncio.to_thread(importlib.import_module, "core.session")
+        from core.session import Session
+
         session = Session(settings, interactive=True)
         session.bus.subscribe(store.append)
-        app = DelegateApp(session=session, task=task, store=store, export_dir=settings.workspace)
+        return session
+
+    try:
+        app = DelegateApp(connect=connect, task=task, store=store, export_dir=settings.workspace)
         try:
             await app.run_async()
         finally:
             await app.close_session()
+        if app.connect_error is not None:
+            raise app.connect_error
         await store.flush()
     finally:
         await store.close()

@@ -115,8 +115,14 @@ class Simulator:
             )
         if fault in STREAM_FAULTS:
             self.faults_injected.append((number, fault))
-        frames = list(
-            wire.stream_events(msg_id, body["model"], content, stop_reason, usage, self.rng)
+        # Frames are made as they are sent: building a whole reply up front (one JSON
+        # dump per delta) made 100 agents that finish turns together stall the loop for
+        # a second. Each stream gets its own generator seeded now, so the pieces stay
+        # deterministic whatever order concurrent streams are drawn in.
+        rng = random.Random(self.rng.random())
+        events = wire.stream_events(msg_id, body["model"], content, stop_reason, usage, rng)
+        frames: Iterable[tuple[bytes, int]] = (
+            list(events) if fault in ("stream_error", "drop") else events
         )
         headers = dict(wire.SSE_HEADERS, **{"request-id": request_id})
         return Response(200, headers, stream=self._paced(frames, tps, latency, fault))
@@ -165,9 +171,9 @@ class Simulator:
         return {"type": "thinking", "thinking": text, "signature": sign(text)}
 
     async def _paced(
-        self, frames: list[tuple[bytes, int]], tps: float, latency: float, fault: str | None
+        self, frames: Iterable[tuple[bytes, int]], tps: float, latency: float, fault: str | None
     ) -> AsyncIterator[bytes]:
-        cut = len(frames) // 2
+        cut = len(frames) // 2 if isinstance(frames, list) else -1  # faults cut midway
         await asyncio.sleep(latency)
         loop = asyncio.get_running_loop()
         start = loop.time()
