@@ -8,12 +8,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import os
 import secrets
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 from core.agent import Agent, AgentFailed, InboxMessage
@@ -475,13 +473,3 @@ async def run_headless(
     finally:
         await session.close()
     return session, outcome
-
-
-def workspace_problem(path: Path) -> str | None:
-    if not path.exists():
-        return f"workspace does not exist: {path}"
-    if not path.is_dir():
-        return f"workspace is not a directory: {path}"
-    if not os.access(path, os.R_OK | os.W_OK | os.X_OK):
-        return f"workspace is not writable: {path}"
-    return None

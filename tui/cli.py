@@ -101,7 +101,7 @@ def settings_from(args: argparse.Namespace) -> Any:
     settings = load_settings(args.config, explicit=args.config is not None)
     workspace = args.workspace.expanduser() if args.workspace else None
     if workspace is not None:
-        from core.session import workspace_problem
+        from core.tools.workspace import workspace_problem
 
         problem = workspace_problem(workspace)
         if problem:

@@ -8,6 +8,7 @@ paced like a real model: `latency_s` before the first token, then `tokens_per_s`
 from __future__ import annotations
 
 import asyncio
+import itertools
 import json
 import random
 import time
@@ -24,6 +25,8 @@ from core.simulator.reply import Reply, Text, Thinking, ToolCall
 from core.simulator.scenarios import load_scenario
 from core.simulator.scenarios.base import Conversation, Scenario
 from core.simulator.validate import ApiError, check_auth, check_body, sign
+
+EAGER_FRAMES = 256
 
 
 class Simulator:
@@ -115,15 +118,18 @@ class Simulator:
             )
         if fault in STREAM_FAULTS:
             self.faults_injected.append((number, fault))
-        # Frames are made as they are sent: building a whole reply up front (one JSON
-        # dump per delta) made 100 agents that finish turns together stall the loop for
-        # a second. Each stream gets its own generator seeded now, so the pieces stay
-        # deterministic whatever order concurrent streams are drawn in.
+        # A long reply's frames are made as they are sent: building them all up front (a
+        # JSON dump per delta) made 100 agents that end their turns together stall the
+        # loop for a second. The first EAGER_FRAMES are built now, so a short reply costs
+        # nothing while it streams. Each stream gets its own generator, seeded here, so
+        # the pieces stay deterministic whatever order concurrent streams are drawn in.
         rng = random.Random(self.rng.random())
         events = wire.stream_events(msg_id, body["model"], content, stop_reason, usage, rng)
-        frames: Iterable[tuple[bytes, int]] = (
-            list(events) if fault in ("stream_error", "drop") else events
-        )
+        frames: Iterable[tuple[bytes, int]]
+        if fault in ("stream_error", "drop"):
+            frames = list(events)  # these faults cut the stream halfway: it needs the length
+        else:
+            frames = itertools.chain(list(itertools.islice(events, EAGER_FRAMES)), events)
         headers = dict(wire.SSE_HEADERS, **{"request-id": request_id})
         return Response(200, headers, stream=self._paced(frames, tps, latency, fault))
 

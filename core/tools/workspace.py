@@ -52,3 +52,15 @@ def display_path(workspace: Path, path: Path) -> str:
     except ValueError:
         return str(path)
     return rel.as_posix() or "."
+
+
+def workspace_problem(path: Path) -> str | None:
+    """Why `path` cannot be a workspace (one line), or None. Cheap to import: the CLI
+    checks this before anything loads the model SDK."""
+    if not path.exists():
+        return f"workspace does not exist: {path}"
+    if not path.is_dir():
+        return f"workspace is not a directory: {path}"
+    if not os.access(path, os.R_OK | os.W_OK | os.X_OK):
+        return f"workspace is not writable: {path}"
+    return None
