@@ -273,7 +273,7 @@ async def board_run(base: Settings, store: Store) -> None:
     async with app.run_test(size=SIZE) as pilot:
         await waiter.event("30 agents running", lambda e: _running(app) >= 30)
         board = main_screen(app).board
-        await waiter.event("the agents to stream a few lines", lambda e: _streamed(app, 4))
+        await waiter.event("the agents to stream some text", lambda e: _streamed(app, 300))
         await select(app, pilot, board.order[12])
         await shoot(app, pilot, "board")
         await app.close_session()
@@ -283,8 +283,8 @@ def _running(app: DelegateApp) -> int:
     return sum(a.state == "running" for a in app.view.agents.values())
 
 
-def _streamed(app: DelegateApp, lines: int) -> bool:
-    return all(len(a.tail) >= lines for a in app.view.board())
+def _streamed(app: DelegateApp, chars: int) -> bool:
+    return all(sum(map(len, a.tail_lines(11))) >= chars for a in app.view.board())
 
 
 def make_workspaces(tmp: str) -> list[Path]:
