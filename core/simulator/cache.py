@@ -14,7 +14,7 @@ import hashlib
 import json
 import time
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -57,26 +57,45 @@ def _strip(block: Any) -> tuple[str, str | None]:
     return json.dumps(block), None
 
 
+def _prompt_parts(body: dict[str, Any]) -> Iterator[tuple[str, Any]]:
+    """The prompt in cache order: ("block", a tool, system or content block), ("text", a
+    value serialised whole) or ("role", a message's role marker)."""
+    for tool in body.get("tools") or []:
+        yield "block", tool
+    system = body.get("system")
+    if isinstance(system, str) and system:
+        yield "text", {"system": system}
+    elif isinstance(system, list):
+        for block in system:
+            yield "block", block
+    for message in body.get("messages") or []:
+        yield "role", message.get("role", "") if isinstance(message, dict) else ""
+        content = message.get("content") if isinstance(message, dict) else None
+        if isinstance(content, list):
+            for block in content:
+                yield "block", block
+        else:
+            yield "text", content
+
+
+def _has_marker(kind: str, value: Any) -> bool:
+    return (
+        kind == "block" and isinstance(value, dict) and isinstance(value.get("cache_control"), dict)
+    )
+
+
 def segments(body: dict[str, Any]) -> list[Segment]:
     """The prompt's blocks in cache order, each with the running hash of the prefix."""
     raw: list[tuple[str, str | None]] = []
     roles: set[int] = set()  # indexes of role markers
-    for tool in body.get("tools") or []:
-        raw.append(_strip(tool))
-    system = body.get("system")
-    if isinstance(system, str) and system:
-        raw.append((json.dumps({"system": system}), None))
-    elif isinstance(system, list):
-        raw.extend(_strip(b) for b in system)
-    for message in body.get("messages") or []:
-        role = message.get("role", "") if isinstance(message, dict) else ""
-        roles.add(len(raw))
-        raw.append((f"<{role}>", None))
-        content = message.get("content") if isinstance(message, dict) else None
-        if isinstance(content, list):
-            raw.extend(_strip(b) for b in content)
+    for kind, value in _prompt_parts(body):
+        if kind == "role":
+            roles.add(len(raw))
+            raw.append((f"<{value}>", None))
+        elif kind == "block":
+            raw.append(_strip(value))
         else:
-            raw.append((json.dumps(content), None))
+            raw.append((json.dumps(value), None))
     top = body.get("cache_control")
     if isinstance(top, dict) and raw:
         text, _ttl = raw[-1]
@@ -94,7 +113,12 @@ def count_tokens(body: dict[str, Any]) -> int:
 
 
 def breakpoint_count(body: dict[str, Any]) -> int:
-    return sum(1 for s in segments(body) if s.ttl is not None)
+    """Cache markers in the prompt, counted as `segments` sees them but without
+    serialising or hashing anything (the request check runs on every request)."""
+    marks = [_has_marker(kind, value) for kind, value in _prompt_parts(body)]
+    if isinstance(body.get("cache_control"), dict) and marks:
+        marks[-1] = True
+    return sum(marks)
 
 
 class PromptCache:
