@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import gc
 import os
 from pathlib import Path
 
 import pytest
 
 from core.tools.base import ToolContext, ToolResult, execute
+from core.tools.files import _list_dir
 from core.tools.registry import build_tools
 
 TOOLS = build_tools(["read_file", "list_files", "search_files", "write_file", "edit_file"])
@@ -187,3 +189,19 @@ async def test_special_files_do_not_block(ctx: ToolContext) -> None:
     assert res.is_error and "not a regular file" in res.text
     res = await call(ctx, "write_file", path="pipe", content="x")
     assert res.is_error and "not a regular file" in res.text
+
+
+def test_listing_leaves_no_cyclic_garbage(tmp_path: Path) -> None:
+    """Agents list the workspace every few turns; a listing must be freed by refcount."""
+    (tmp_path / "src" / "pkg").mkdir(parents=True)
+    (tmp_path / "src" / "pkg" / "mod.py").write_text("x = 1\n")
+    (tmp_path / "README.md").write_text("# r\n")
+    gc.collect()
+    gc.disable()
+    try:
+        text = _list_dir(tmp_path, tmp_path)
+        unreachable = gc.collect()
+    finally:
+        gc.enable()
+    assert text.splitlines() == ["README.md", "src/", "src/pkg/", "src/pkg/mod.py"]
+    assert unreachable == 0

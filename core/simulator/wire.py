@@ -96,18 +96,17 @@ def block_tokens(block: dict[str, Any]) -> int:
     return estimate_tokens(json.dumps(block["input"]))
 
 
-def split_text(text: str, rng: random.Random, low: int = 8, high: int = 24) -> list[str]:
-    """Cut text into pieces of a few tokens, preferring to cut after a space."""
-    pieces: list[str] = []
+def split_text(text: str, rng: random.Random, low: int = 8, high: int = 24) -> Iterator[str]:
+    """Cut text into pieces of a few tokens, preferring to cut after a space; lazily, so a
+    long reply is cut as it streams, not all at once when it starts."""
     pos = 0
     while pos < len(text):
         end = min(len(text), pos + rng.randint(low, high))
         space = text.rfind(" ", pos + low // 2, end)
         if end < len(text) and space > pos:
             end = space + 1
-        pieces.append(text[pos:end])
+        yield text[pos:end]
         pos = end
-    return pieces
 
 
 def _block_start(block: dict[str, Any]) -> dict[str, Any]:
@@ -133,6 +132,22 @@ def _block_deltas(block: dict[str, Any], rng: random.Random) -> Iterator[dict[st
         raw = json.dumps(block["input"])
         for piece in split_text(raw, rng, 10, 40):
             yield {"type": "input_json_delta", "partial_json": piece}
+
+
+_TEXT_DELTA_FRAME = (
+    'event: content_block_delta\ndata: {"type":"content_block_delta","index":%d,'
+    '"delta":{"type":"text_delta","text":%s}}\n\n'
+)
+
+
+def _delta_frame(index: int, delta: dict[str, Any]) -> bytes:
+    """A `content_block_delta` frame: `sse(...)` of it, with text deltas (nearly every
+    frame of a reply) filled into a template instead of dumping the whole dict."""
+    if delta["type"] == "text_delta":
+        return (_TEXT_DELTA_FRAME % (index, json.dumps(delta["text"]))).encode()
+    return sse(
+        "content_block_delta", {"type": "content_block_delta", "index": index, "delta": delta}
+    )
 
 
 def _delta_tokens(delta: dict[str, Any]) -> int:
@@ -185,13 +200,7 @@ def stream_events(
             frames += 1
             if frames % PING_EVERY == 0:
                 yield sse("ping", {"type": "ping"}), 0
-            yield (
-                sse(
-                    "content_block_delta",
-                    {"type": "content_block_delta", "index": index, "delta": delta},
-                ),
-                _delta_tokens(delta),
-            )
+            yield _delta_frame(index, delta), _delta_tokens(delta)
         yield sse("content_block_stop", {"type": "content_block_stop", "index": index}), 0
     final_usage = {
         "input_tokens": usage["input_tokens"],

@@ -198,21 +198,41 @@ def _list_dir(root: Path, top: Path) -> str:
         raise ToolError(f"directory not found: {rel_top}")
     if not top.is_dir():
         raise ToolError(f"{rel_top} is a file, not a directory; use read_file")
-    out: list[str] = []
-    state = {"capped": False, "unexpanded": False}
+    listing = _Listing(root)
+    listing.walk(str(top), 1)
+    out = listing.lines
+    if not out:
+        return f"{rel_top}/ is empty"
+    if listing.capped:
+        out.append(f"[listing capped at {LIST_MAX_ENTRIES} entries; list a subdirectory]")
+    if listing.unexpanded:
+        out.append("[directories marked [...] are deeper; list them with list_files path=...]")
+    return "\n".join(out)
 
-    def walk(directory: str, level: int) -> None:
+
+class _Listing:
+    """A depth-first listing. A method, not a nested function: a closure that calls
+    itself is a reference cycle, left for the garbage collector on every call."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self.lines: list[str] = []
+        self.capped = False
+        self.unexpanded = False
+
+    def walk(self, directory: str, level: int) -> None:
+        out = self.lines
         try:
             with os.scandir(directory) as it:
                 entries = sorted(it, key=lambda e: e.name)
         except OSError as exc:
-            out.append(f"{_rel(root, Path(directory))}/ [unreadable: {exc.strerror}]")
+            out.append(f"{_rel(self.root, Path(directory))}/ [unreadable: {exc.strerror}]")
             return
         for entry in entries:
             if len(out) >= LIST_MAX_ENTRIES:
-                state["capped"] = True
+                self.capped = True
                 return
-            rel = _rel(root, Path(entry.path))
+            rel = _rel(self.root, Path(entry.path))
             if entry.is_symlink():
                 out.append(f"{rel} -> {os.readlink(entry.path)}")
             elif entry.is_dir(follow_symlinks=False):
@@ -220,21 +240,12 @@ def _list_dir(root: Path, top: Path) -> str:
                     continue
                 if level < LIST_MAX_DEPTH:
                     out.append(f"{rel}/")
-                    walk(entry.path, level + 1)
+                    self.walk(entry.path, level + 1)
                 else:
                     out.append(f"{rel}/ [...]")
-                    state["unexpanded"] = True
+                    self.unexpanded = True
             else:
                 out.append(rel)
-
-    walk(str(top), 1)
-    if not out:
-        return f"{rel_top}/ is empty"
-    if state["capped"]:
-        out.append(f"[listing capped at {LIST_MAX_ENTRIES} entries; list a subdirectory]")
-    if state["unexpanded"]:
-        out.append("[directories marked [...] are deeper; list them with list_files path=...]")
-    return "\n".join(out)
 
 
 class SearchFiles:
