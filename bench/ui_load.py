@@ -10,6 +10,10 @@ real API would (the app then also pays for HTTP parsing, and not for the simulat
 
     python -m bench.ui_load                      # 50 and 100 agents, 15 s windows
     python -m bench.ui_load --minutes 10 --modes real --agents 100   # memory over time
+
+By default every agent's turns are equally long, so the agents (which start together)
+end every turn together and the app has all their next requests to make at once: the
+worst case. `--jitter 0.3` varies each turn's length by up to ±30%, as real replies vary.
 """
 
 from __future__ import annotations
@@ -179,6 +183,7 @@ async def measure(
     warmup: float,
     sample_s: float,
     loopback: bool = False,
+    jitter: float = 0.0,
 ) -> dict[str, Any]:
     """One configuration in this process: start the run, warm up, measure one window."""
     from core.config import Settings
@@ -193,6 +198,8 @@ async def measure(
         ws.mkdir()
         (ws / "README.md").write_text("# workspace\n")
         scenario = f"load:agents={agents},tps={tps:g},seconds={warmup + window + 60:g}"
+        if jitter:
+            scenario += f",jitter={jitter:g}"
         settings = Settings().with_overrides(
             simulate=True, scenario=scenario, workspace=ws, max_concurrent=agents
         )
@@ -329,6 +336,12 @@ def main() -> None:
         action="store_true",
         help="serve the simulator from its own process over loopback HTTP",
     )
+    p.add_argument(
+        "--jitter",
+        type=float,
+        default=0.0,
+        help="vary each turn's length by up to this fraction (default 0: lockstep turns)",
+    )
     p.add_argument("--child-json", type=Path, help=argparse_hidden())
     p.add_argument("--mode", default="real", help=argparse_hidden())
     args = p.parse_args()
@@ -346,6 +359,7 @@ def main() -> None:
                 args.warmup,
                 sample_s,
                 loopback=args.loopback_simulator,
+                jitter=args.jitter,
             )
         )
         args.child_json.write_text(json.dumps(result))
@@ -359,12 +373,21 @@ def main() -> None:
                 child_args += ["--minutes", f"{args.minutes:g}"]
             if args.loopback_simulator:
                 child_args.append("--loopback-simulator")
+            if args.jitter:
+                child_args += ["--jitter", f"{args.jitter:g}"]
             print(f"… {mode} app, {n} agents, {window:g} s", flush=True)
             result = run_child("bench.ui_load", child_args, timeout=window + 300)
             runs.append({"mode": mode, "agents": n, **result})
     report(runs)
     write_json(
-        args.json, {"benchmark": "ui_load", "tps": args.tps, "window_s": window, "runs": runs}
+        args.json,
+        {
+            "benchmark": "ui_load",
+            "tps": args.tps,
+            "jitter": args.jitter,
+            "window_s": window,
+            "runs": runs,
+        },
     )
 
 

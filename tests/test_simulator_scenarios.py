@@ -86,6 +86,29 @@ def test_load_scenario_parses_and_streams_long_turns() -> None:
         load_scenario("load:agent=3")
 
 
+def test_load_jitter_varies_turn_lengths_deterministically() -> None:
+    def lengths(spec: str) -> list[int]:
+        sc = load_scenario(spec)
+        first = sc.reply(Conversation(body(CEO_TOOLS, [{"role": "user", "content": "go"}])))
+        out = []
+        for call in first.calls:
+            msgs: list[Any] = [{"role": "user", "content": call.input["task"]}]
+            text = sc.reply(Conversation(body(WORKER_TOOLS, msgs, worker("coding")))).blocks[0]
+            assert isinstance(text, Text)
+            out.append(len(text.text))
+        return out
+
+    even = lengths("load:agents=8,tps=50,seconds=60")
+    varied = lengths("load:agents=8,tps=50,seconds=60,jitter=0.3")
+    base = min(even)
+    assert max(even) - base < 80  # lockstep: every turn as long, to a sentence
+    assert max(varied) - min(varied) > 0.2 * base
+    assert all(0.69 * base <= n <= 1.31 * base + 80 for n in varied)
+    assert varied == lengths("load:agents=8,tps=50,seconds=60,jitter=0.3")
+    with pytest.raises(ScenarioError, match="jitter"):
+        load_scenario("load:agents=2,jitter=1.5")
+
+
 def test_scenario_file_drives_ceo_and_workers(tmp_path: Path) -> None:
     path = tmp_path / "demo.toml"
     path.write_text(

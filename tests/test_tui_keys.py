@@ -16,6 +16,7 @@ from tui.screens.steer import SteerScreen
 from tui.screens.transcript import TranscriptScreen
 from tui.widgets.agent_board import AgentBoard
 from tui.widgets.agent_pane import AgentPane
+from tui.widgets.recent_output import RecentOutput
 
 SIZE = (160, 48)
 # Two agents that stay running while streaming a trickle: the app stays near idle, so
@@ -92,6 +93,10 @@ async def test_kill_retry_extend_keys(tmp_path: Path) -> None:
         await pilot.pause()
         await pilot.press("r")
         assert isinstance(app.screen, RetryScreen)
+        shown = app.screen.query_one("#retry-recent", RecentOutput)
+        agent = app.view.agents[target]
+        lines = str(shown.content).splitlines()
+        assert lines[:-1] == agent.tail_lines(10) and lines[-1].startswith("= ")
         fill(app, "smaller steps")
         await pilot.press("enter")
         await wait_until(pilot, lambda: app.view.agents[target].attempt == 2)

@@ -126,12 +126,14 @@ class Simulator:
         rng = random.Random(self.rng.random())
         events = wire.stream_events(msg_id, body["model"], content, stop_reason, usage, rng)
         frames: Iterable[tuple[bytes, int]]
+        cut = -1
         if fault in ("stream_error", "drop"):
             frames = list(events)  # these faults cut the stream halfway: it needs the length
+            cut = len(frames) // 2
         else:
             frames = itertools.chain(list(itertools.islice(events, EAGER_FRAMES)), events)
         headers = dict(wire.SSE_HEADERS, **{"request-id": request_id})
-        return Response(200, headers, stream=self._paced(frames, tps, latency, fault))
+        return Response(200, headers, stream=self._paced(frames, tps, latency, fault, cut))
 
     def _content(self, reply: Reply, body: dict[str, Any]) -> tuple[list[dict[str, Any]], str]:
         """The reply as API content blocks: ids given, thinking added, cut at max_tokens."""
@@ -177,9 +179,14 @@ class Simulator:
         return {"type": "thinking", "thinking": text, "signature": sign(text)}
 
     async def _paced(
-        self, frames: Iterable[tuple[bytes, int]], tps: float, latency: float, fault: str | None
+        self,
+        frames: Iterable[tuple[bytes, int]],
+        tps: float,
+        latency: float,
+        fault: str | None,
+        cut: int = -1,
     ) -> AsyncIterator[bytes]:
-        cut = len(frames) // 2 if isinstance(frames, list) else -1  # faults cut midway
+        """Send `frames` at `tps`; a stream_error or drop fault strikes at frame `cut`."""
         await asyncio.sleep(latency)
         loop = asyncio.get_running_loop()
         start = loop.time()

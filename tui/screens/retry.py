@@ -10,7 +10,9 @@ from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen
-from textual.widgets import Button, Input, Label, Select, Static
+from textual.widgets import Button, Input, Label, Select
+
+from tui.widgets.recent_output import RecentOutput
 
 
 @dataclass(frozen=True)
@@ -25,10 +27,6 @@ class RetryScreen(ModalScreen[RetryRequest | None]):
     BINDINGS: ClassVar[list[BindingType]] = [Binding("escape", "cancel", "Cancel")]
     DEFAULT_CSS = """
     RetryScreen { align: center middle; background: $background; }
-    RetryScreen #retry-recent {
-        height: auto; max-height: 14; margin-top: 1; padding: 0 1;
-        color: $text-muted; background: $panel;
-    }
     RetryScreen > Vertical {
         width: 90; height: auto; border: thick $accent; background: $surface; padding: 1 2;
     }
@@ -57,7 +55,7 @@ class RetryScreen(ModalScreen[RetryRequest | None]):
         with Vertical():
             yield Label(f"[b]Retry {self.agent_id}[/b] as attempt {self.attempt + 1}")
             if self.recent:
-                yield Static("\n".join(self.recent), id="retry-recent", markup=False)
+                yield RecentOutput(self.recent, id="retry-recent")
             yield Input(placeholder="Optional note for the new attempt…", id="retry-note")
             yield Select(
                 [(m, m) for m in self.models], value=self.model, allow_blank=False, id="retry-model"

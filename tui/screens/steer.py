@@ -9,7 +9,9 @@ from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Vertical
 from textual.screen import ModalScreen
-from textual.widgets import Input, Label, Static
+from textual.widgets import Input, Label
+
+from tui.widgets.recent_output import RecentOutput
 
 RECENT_LINES = 12
 
@@ -26,10 +28,6 @@ class SteerScreen(ModalScreen[str | None]):
     SteerScreen > Vertical {
         width: 90; height: auto; border: thick $accent; background: $surface; padding: 1 2;
     }
-    SteerScreen #steer-recent {
-        height: auto; max-height: 14; margin: 1 0; padding: 0 1;
-        color: $text-muted; background: $panel;
-    }
     SteerScreen .hint { color: $text-muted; margin-top: 1; }
     """
 
@@ -43,7 +41,7 @@ class SteerScreen(ModalScreen[str | None]):
     ) -> None:
         super().__init__()
         self.title_label = Label("")
-        self.recent_box = Static("", id="steer-recent", markup=False)
+        self.recent_box = RecentOutput(id="steer-recent")
         self.input = Input(placeholder="Message for the agent…", id="steer-input")
         self.hint = Label("", classes="hint")
         self.prepare(agent_id, task, interrupt=interrupt, recent=recent)
@@ -64,7 +62,7 @@ class SteerScreen(ModalScreen[str | None]):
             else "Delivered at the agent's next turn boundary."
         )
         self.title_label.update(f"[b]{title} {agent_id}[/b]  [dim]{task[:60]}[/dim]")
-        self.recent_box.update("\n".join(self.recent) or "(no output yet)")
+        self.recent_box.show(self.recent)
         self.hint.update(f"{when}  enter send · escape cancel")
         self.input.value = ""
         return self

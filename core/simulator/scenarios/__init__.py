@@ -1,5 +1,5 @@
 """Scenario names and files: `load_scenario("default" | "timeout" | "failure" | "api-errors"
-| "load:agents=N,tps=T,seconds=S" | "path/to/file.toml" | "path/to/file.json")`.
+| "load:agents=N,tps=T,seconds=S[,jitter=J]" | "path/to/file.toml" | "path/to/file.json")`.
 """
 
 from __future__ import annotations

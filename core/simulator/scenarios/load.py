@@ -1,6 +1,11 @@
-"""The load scenario, `load:agents=N,tps=T,seconds=S`: the CEO spawns N agents in one reply;
-each streams long text at T tokens/s for about S seconds over a few turns, with a cheap
-tool call between turns, then reports.
+"""The load scenario, `load:agents=N,tps=T,seconds=S[,jitter=J]`: the CEO spawns N agents
+in one reply; each streams long text at T tokens/s for about S seconds over a few turns,
+with a cheap tool call between turns, then reports.
+
+With jitter 0 (the default) every turn has the same length, so agents that start
+together end every turn together: the worst case for the app, which then has all their
+next requests to make at once. `jitter=0.3` varies each turn's length by up to ±30%
+(seeded per agent and turn), as real replies vary, and the turn ends spread out.
 """
 
 from __future__ import annotations
@@ -32,12 +37,17 @@ SENTENCES = [
 class LoadScenario(Scenario):
     name = "load"
 
-    def __init__(self, agents: int = 10, tps: float = 50.0, seconds: float = 20.0) -> None:
+    def __init__(
+        self, agents: int = 10, tps: float = 50.0, seconds: float = 20.0, jitter: float = 0.0
+    ) -> None:
         if agents < 1 or tps <= 0 or seconds <= 0:
             raise ValueError("load: agents, tps and seconds must be positive")
+        if not 0 <= jitter < 1:
+            raise ValueError("load: jitter must be at least 0 and below 1")
         self.agents = agents
         self.tps = tps
         self.seconds = seconds
+        self.jitter = jitter
         self.turns = max(TURNS, math.ceil(tps * seconds / TOKENS_PER_TURN))
 
     @classmethod
@@ -45,14 +55,17 @@ class LoadScenario(Scenario):
         values: dict[str, float] = {}
         for item in filter(None, (p.strip() for p in params.split(","))):
             key, sep, raw = item.partition("=")
-            if not sep or key not in ("agents", "tps", "seconds"):
-                raise ValueError(f"load: unknown parameter {item!r} (agents, tps, seconds)")
+            if not sep or key not in ("agents", "tps", "seconds", "jitter"):
+                raise ValueError(f"load: unknown parameter {item!r} (agents, tps, seconds, jitter)")
             try:
                 values[key] = float(raw)
             except ValueError:
                 raise ValueError(f"load: {key} must be a number, got {raw!r}") from None
         return cls(
-            int(values.get("agents", 10)), values.get("tps", 50.0), values.get("seconds", 20.0)
+            int(values.get("agents", 10)),
+            values.get("tps", 50.0),
+            values.get("seconds", 20.0),
+            values.get("jitter", 0.0),
         )
 
     def ceo(self, conv: Conversation) -> Reply:
@@ -82,6 +95,8 @@ class LoadScenario(Scenario):
             )
         rng = random.Random(f"{conv.task}/{n}")
         chars = int(self.tps * self.seconds / self.turns * 4)
+        if self.jitter:
+            chars = int(chars * rng.uniform(1 - self.jitter, 1 + self.jitter))
         words: list[str] = [f"Section {n + 1}."]
         size = len(words[0])
         while size < chars:
