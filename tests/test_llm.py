@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import copy
 import json
-from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -82,13 +81,6 @@ def request(**changes: Any) -> TurnRequest:
     }
     base.update(changes)
     return TurnRequest(**base)
-
-
-@pytest.fixture
-async def client(fake_api: FakeAPI) -> AsyncIterator[anthropic.AsyncAnthropic]:
-    sdk = make_client(DEFAULT_KEY, fake_api.base_url, max_retries=0)
-    yield sdk
-    await sdk.close()
 
 
 async def test_text_reply_streams_in_pieces(

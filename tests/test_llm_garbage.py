@@ -7,7 +7,6 @@ cycle waits for a full collection, which is rare and slow, so it grows the proce
 from __future__ import annotations
 
 import gc
-from collections.abc import AsyncIterator
 from typing import Any
 
 import anthropic
@@ -15,16 +14,9 @@ import pytest
 from anthropic.lib.streaming import AsyncMessageStream
 from pydantic import main as pydantic_main
 
-from core.llm import ModelClient, make_client
-from tests.fakeapi import DEFAULT_KEY, FakeAPI, text_reply
+from core.llm import ModelClient
+from tests.fakeapi import FakeAPI, text_reply
 from tests.test_llm import RecordingSink, request
-
-
-@pytest.fixture
-async def client(fake_api: FakeAPI) -> AsyncIterator[anthropic.AsyncAnthropic]:
-    sdk = make_client(DEFAULT_KEY, fake_api.base_url, max_retries=0)
-    yield sdk
-    await sdk.close()
 
 
 async def test_turns_after_a_collection_build_no_model_classes(

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import random
-from collections.abc import AsyncIterator
 
 import anthropic
 import pytest
@@ -24,13 +23,6 @@ from tests.fakeapi import (
     without_message_stop,
 )
 from tests.test_llm import RecordingSink, request
-
-
-@pytest.fixture
-async def client(fake_api: FakeAPI) -> AsyncIterator[anthropic.AsyncAnthropic]:
-    sdk = make_client(DEFAULT_KEY, fake_api.base_url, max_retries=0)
-    yield sdk
-    await sdk.close()
 
 
 def fast(client: anthropic.AsyncAnthropic, retries: int = 3) -> ModelClient:
