@@ -66,12 +66,44 @@ def machine() -> dict[str, Any]:
     }
 
 
+class Histogram:
+    """Durations in 0.1 ms buckets: constant memory however long a run measures.
+
+    A list of floats grows by 32 bytes a sample; at 200 samples a second that alone
+    read as 0.4 MB/min of "growth" in a 10-minute memory run.
+    """
+
+    RESOLUTION_S = 1e-4
+
+    def __init__(self) -> None:
+        self.buckets: collections.Counter[int] = collections.Counter()
+        self.count = 0
+        self.max = 0.0
+
+    def add(self, seconds: float) -> None:
+        self.buckets[round(seconds / self.RESOLUTION_S)] += 1
+        self.count += 1
+        self.max = max(self.max, seconds)
+
+    def percentile(self, p: float) -> float:
+        """The p-th percentile (0-100) to the bucket; NaN when empty."""
+        if not self.count:
+            return float("nan")
+        rank = round((self.count - 1) * p / 100)
+        seen = 0
+        for bucket in sorted(self.buckets):
+            seen += self.buckets[bucket]
+            if seen > rank:
+                return bucket * self.RESOLUTION_S
+        return self.max
+
+
 class LagProbe:
     """Event-loop lag: a task sleeps `interval` and records how late it wakes."""
 
     def __init__(self, interval: float = 0.005) -> None:
         self.interval = interval
-        self.samples: list[float] = []
+        self.lags = Histogram()
         self._task: asyncio.Task[None] | None = None
 
     def start(self) -> None:
@@ -81,24 +113,25 @@ class LagProbe:
         while True:
             t0 = time.perf_counter()
             await asyncio.sleep(self.interval)
-            self.samples.append(max(0.0, time.perf_counter() - t0 - self.interval))
+            self.lags.add(max(0.0, time.perf_counter() - t0 - self.interval))
 
     def reset(self) -> None:
-        self.samples = []
+        self.lags = Histogram()
 
-    async def stop(self) -> list[float]:
+    async def stop(self) -> Histogram:
         if self._task is not None:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
-        return self.samples
+        return self.lags
 
     def summary(self) -> dict[str, float]:
+        lags = self.lags
         return {
-            "lag_p50_ms": ms(percentile(self.samples, 50)),
-            "lag_p99_ms": ms(percentile(self.samples, 99)),
-            "lag_max_ms": ms(max(self.samples, default=float("nan"))),
-            "lag_samples": len(self.samples),
+            "lag_p50_ms": ms(lags.percentile(50)),
+            "lag_p99_ms": ms(lags.percentile(99)),
+            "lag_max_ms": ms(lags.max) if lags.count else float("nan"),
+            "lag_samples": lags.count,
         }
 
 

@@ -19,7 +19,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from bench.common import LagProbe, ms, parser, percentile, table, write_json
+from bench.common import LagProbe, ms, parser, table, write_json
 from core import events as ev
 from core.store import Store
 
@@ -80,8 +80,8 @@ async def throughput(kind: str, rate: int) -> dict[str, Any]:
         "appended_per_s": round(n / appended_s),
         "written_per_s": round(written / total_s),
         "rows_per_s": round((after.written_rows - before.written_rows) / total_s),
-        "lag_p50_ms": ms(percentile(lag, 50)),
-        "lag_p99_ms": ms(percentile(lag, 99)),
+        "lag_p50_ms": ms(lag.percentile(50)),
+        "lag_p99_ms": ms(lag.percentile(99)),
         "max_batch_latency_ms": ms(after.max_batch_latency_s),
         "drain_s": round(total_s - appended_s, 3),
     }

@@ -150,6 +150,21 @@ class KeyDriver:
         }
 
 
+def conversation_mb(session: Any) -> float:
+    """MB of JSON that the agents' conversations hold now: what every next request resends.
+
+    It grows with output by design (the API is stateless), bounded by each agent's context
+    window; the RSS slope is read against it.
+    """
+    import json
+
+    total = 0
+    for record in session.supervisor.records.values():
+        if record.agent is not None:
+            total += len(json.dumps(record.agent.messages))
+    return total / 1e6
+
+
 async def _wait(cond: Any, timeout: float, what: str) -> None:  # noqa: ASYNC109
     deadline = time.monotonic() + timeout
     while not cond():
@@ -241,6 +256,7 @@ async def measure(
             events0, bytes0 = session.bus.published, text_bytes
             frames0 = getattr(app, "frames", 0)
             samples: list[tuple[float, float]] = []
+            conversations0 = conversation_mb(session)
             t0 = time.perf_counter()
 
             async def sampler() -> None:
@@ -264,6 +280,7 @@ async def measure(
             sampling.cancel()
             samples.append((time.perf_counter() - t0, rss_mb()))
             wall = used["wall_s"]
+            conversations1 = conversation_mb(session)
             out: dict[str, Any] = {
                 **used,
                 **probe.summary(),
@@ -278,6 +295,9 @@ async def measure(
                 "rss_slope_last_half_mb_per_min": slope_mb_per_min(
                     [x for x in samples if x[0] >= samples[-1][0] / 2]
                 ),
+                "conversations_start_mb": round(conversations0, 1),
+                "conversations_end_mb": round(conversations1, 1),
+                "conversations_mb_per_min": round((conversations1 - conversations0) / wall * 60, 2),
                 "rss_samples": [(round(t, 1), round(r, 1)) for t, r in samples],
                 "stall_samples": sum(n for n, _ in stall_stacks),
                 "stall_stacks": stall_stacks,
@@ -405,12 +425,13 @@ def report(runs: list[dict[str, Any]]) -> None:
             r.get("focus_p50_ms", "-"), r.get("focus_p99_ms", "-"),
             r.get("modal_p50_ms", "-"), r.get("modal_p99_ms", "-"),
             r["cpu_share"], r["peak_rss_mb"], r["rss_slope_mb_per_min"],
+            r.get("conversations_mb_per_min", "-"),
             r["fps"], r["events_per_s"], r["text_kb_per_s"],
             f'{r["gc_full"]} / {r["gc_full_max_ms"]}',
         ])  # fmt: skip
     header = [
         "agents", "app", "lag p50", "lag p99", "focus p50", "focus p99", "modal p50",
-        "modal p99", "cpu", "peak MB", "MB/min", "fps", "events/s", "text kB/s",
+        "modal p99", "cpu", "peak MB", "MB/min", "conv MB/min", "fps", "events/s", "text kB/s",
         "full gc n / max",
     ]  # fmt: skip
     print()

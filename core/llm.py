@@ -24,6 +24,7 @@ from anthropic.lib._parse._response import ResponseFormatT
 from anthropic.types.parsed_message import ParsedMessage, ParsedTextBlock
 
 from core.catalog import Usage
+from core.http_client import make_http_client
 
 __all__ = [
     "MissingKeyError",
@@ -79,13 +80,12 @@ def make_client(
     """
     if api_key is None or not api_key.strip():
         raise MissingKeyError("no Anthropic API key: set ANTHROPIC_API_KEY, or run with --simulate")
-    http_client = httpx2.AsyncClient(transport=transport) if transport is not None else None
     return anthropic.AsyncAnthropic(
         api_key=api_key.strip(),
         base_url=base_url or None,
         max_retries=max_retries,
         timeout=httpx2.Timeout(timeout_s, connect=min(timeout_s, 10.0)),
-        http_client=http_client,
+        http_client=make_http_client(transport),
     )
 
 
