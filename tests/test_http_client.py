@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sys
 from dataclasses import dataclass
 
 import anthropic
@@ -21,21 +22,32 @@ PARAMS = {
 }
 
 
-async def _body_while_streaming(client: anthropic.AsyncAnthropic) -> tuple[bytes, str]:
-    """The body the open stream's request still holds, and the reply's text."""
+async def _body_refs_while_streaming(client: anthropic.AsyncAnthropic) -> tuple[int, str]:
+    """References to the sent body left while the reply streams (besides this test's), and
+    the reply's text."""
+    sent: list[bytes] = []
+
+    async def keep_body(request: httpx2.Request) -> None:
+        if not sent:  # a redirect's request shares the first one's body
+            sent.append(request.content)
+
+    client._client.event_hooks["request"].append(keep_body)
     async with client.messages.stream(**PARAMS) as stream:  # type: ignore[arg-type]
-        held = stream.response.request.content
+        assert stream.response.request.content == b""
+        # `sent` and getrefcount's own argument: nothing of httpx's or httpcore's.
+        refs = sys.getrefcount(sent[0]) - 2
         text = await stream.get_final_text()
-    return held, text
+    assert json.loads(sent[0])["messages"] == PARAMS["messages"]
+    return refs, text
 
 
 async def test_network_path_drops_the_body_once_the_reply_streams(
     fake_api: FakeAPI, client: anthropic.AsyncAnthropic
 ) -> None:
     fake_api.push(text_reply("Hello there"))
-    held, text = await _body_while_streaming(client)
+    refs, text = await _body_refs_while_streaming(client)
     assert text == "Hello there"
-    assert held == b""
+    assert refs == 0
     # The server got the whole body all the same.
     assert fake_api.requests[0].body["messages"] == PARAMS["messages"]
 
@@ -45,11 +57,11 @@ async def test_simulator_path_drops_the_body_once_the_reply_streams() -> None:
         "simulator", "http://simulator.invalid", transport=SimulatorTransport(Simulator())
     )
     try:
-        held, text = await _body_while_streaming(client)
+        refs, text = await _body_refs_while_streaming(client)
     finally:
         await client.close()
     assert text
-    assert held == b""
+    assert refs == 0
 
 
 @dataclass
@@ -66,12 +78,12 @@ async def test_a_redirect_resends_the_whole_body(
     fake_api: FakeAPI, client: anthropic.AsyncAnthropic
 ) -> None:
     fake_api.push(RedirectOnce(f"{fake_api.base_url}/v1/messages"), text_reply("After redirect"))
-    held, text = await _body_while_streaming(client)
+    refs, text = await _body_refs_while_streaming(client)
     assert text == "After redirect"
+    assert refs == 0  # freed once the final answer came
     first, second = fake_api.requests
     assert first.raw == second.raw
     assert json.loads(second.raw)["messages"] == PARAMS["messages"]
-    assert held == b""  # the final response's request, once answered
 
 
 async def test_hook_keeps_a_redirected_body_and_drops_an_answered_one() -> None:
