@@ -19,6 +19,7 @@ worst case. `--jitter 0.3` varies each turn's length by up to ±30%, as real rep
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import random
 import re
@@ -156,8 +157,6 @@ def conversation_mb(session: Any) -> float:
     It grows with output by design (the API is stateless), bounded by each agent's context
     window; the RSS slope is read against it.
     """
-    import json
-
     total = 0
     for record in session.supervisor.records.values():
         if record.agent is not None:
@@ -368,8 +367,6 @@ def main() -> None:
     window = args.minutes * 60 if args.minutes else args.window
     sample_s = 10.0 if args.minutes else 1.0
     if args.child_json:
-        import json
-
         result = asyncio.run(
             measure(
                 args.mode,
@@ -425,7 +422,7 @@ def report(runs: list[dict[str, Any]]) -> None:
             r.get("focus_p50_ms", "-"), r.get("focus_p99_ms", "-"),
             r.get("modal_p50_ms", "-"), r.get("modal_p99_ms", "-"),
             r["cpu_share"], r["peak_rss_mb"], r["rss_slope_mb_per_min"],
-            r.get("conversations_mb_per_min", "-"),
+            r["conversations_mb_per_min"],
             r["fps"], r["events_per_s"], r["text_kb_per_s"],
             f'{r["gc_full"]} / {r["gc_full_max_ms"]}',
         ])  # fmt: skip
