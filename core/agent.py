@@ -30,9 +30,12 @@ from core.events import (
 )
 from core.llm import ModelClient, TurnError, TurnRequest
 from core.tools.base import Tool, ToolContext, ToolResult, execute
+from core.tools.validate import finite_copy
 
 Emit = Callable[[Event], None]
 TOOL_OUTPUT_EVENT_CAP = 4000
+# Replies cut at max_tokens inside a tool call, in a row, before the agent gives up.
+MAX_CUT_REPLIES = 3
 
 
 class AgentFailed(Exception):
@@ -154,6 +157,8 @@ class Agent:
         self.busy = False  # inside a turn (streaming or running tools)
         self._stream_task: asyncio.Task[Any] | None = None
         self._interrupt_pending = False
+        self._cut_call: str | None = None  # the tool whose call the last reply cut off
+        self._cuts_in_a_row = 0
         self.state: AgentState = "running"
 
     # --- events -------------------------------------------------------------
@@ -242,6 +247,10 @@ class Agent:
                 continue
             content, stop_reason = reply
             self._check_budget()
+            if self._cut_call is not None:  # max_tokens inside a tool call: say so, go on
+                results = await self._run_tools(content)
+                self._append("user", [*results, self._cut_notice(), *self._deliver_inbox()])
+                continue
             if stop_reason == "tool_use":
                 results = await self._run_tools(content)
                 self._append("user", results + self._deliver_inbox())
@@ -304,12 +313,49 @@ class Agent:
             self._stream_task = None
         self._commit_usage()
         self._publish_usage()
-        self._append("assistant", result.content)
-        text = "".join(b.get("text", "") for b in result.content if b.get("type") == "text")
+        content = self._drop_cut_call(result.content, result.stop_reason)
+        if content or self._cut_call is None:  # a cut that left nothing adds no message
+            # History keeps tool input without inf/NaN (see `_history_content`); the tools
+            # get the input as the model sent it, so validation can name the bad field.
+            self._append("assistant", _history_content(content))
+        text = "".join(b.get("text", "") for b in content if b.get("type") == "text")
         if text.strip():
             self.last_text = text.strip()
         self._emit(TurnEnded, turn=self.turn, stop_reason=result.stop_reason)
-        return result.content, result.stop_reason
+        return content, result.stop_reason
+
+    def _drop_cut_call(
+        self, content: list[dict[str, Any]], stop_reason: str
+    ) -> list[dict[str, Any]]:
+        """A reply cut at max_tokens inside a tool call loses that call (its input is a
+        fragment: a half-written file). Earlier complete calls of the reply stay and run.
+        Thinking blocks left with nothing after them are dropped too (nothing to sign for).
+        """
+        self._cut_call = None
+        if stop_reason != "max_tokens" or not content or content[-1].get("type") != "tool_use":
+            self._cuts_in_a_row = 0
+            return content
+        self._cuts_in_a_row += 1
+        name = str(content[-1].get("name", "?"))
+        if self._cuts_in_a_row >= MAX_CUT_REPLIES:
+            raise AgentFailed(
+                f"the model's reply was cut at max_tokens ({self.max_tokens}) inside a "
+                f"{name} call {self._cuts_in_a_row} times in a row"
+            )
+        self._cut_call = name
+        kept = content[:-1]
+        while kept and kept[-1].get("type") in ("thinking", "redacted_thinking"):
+            kept.pop()
+        return kept
+
+    def _cut_notice(self) -> dict[str, Any]:
+        return {
+            "type": "text",
+            "text": f"[system] Your last reply was cut off at the output limit "
+            f"(max_tokens {self.max_tokens}) in the middle of a {self._cut_call} call, so "
+            "that call was not run. Make it again with shorter input (for a large file, "
+            "write it in parts: a first write_file, then edit_file to add the rest).",
+        }
 
     def _check_budget(self) -> None:
         if self.token_budget is None:
@@ -331,7 +377,7 @@ class Agent:
                 ToolCallStarted,
                 tool_use_id=call["id"],
                 name=call["name"],
-                input=args if isinstance(args, dict) else {"_raw": args},
+                input=finite_copy(args) if isinstance(args, dict) else {"_raw": finite_copy(args)},
                 summary=summary,
             )
             started = time.monotonic()
@@ -354,6 +400,27 @@ class Agent:
             return block
 
         return list(await asyncio.gather(*(one(c) for c in calls)))
+
+
+def _history_content(content: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The reply as kept in the conversation: tool input with inf/NaN replaced by null.
+
+    `1e999` is valid JSON that Python reads as inf (and the SDK's parser accepts `NaN`),
+    but no JSON encoder may write either back: the SDK refuses to serialise the next
+    request, and the store's JSON would not parse elsewhere. The API pairs a tool_use
+    with its tool_result by id and does not compare the input with what the model
+    produced (only thinking blocks are signed), so null, JSON's nearest value, keeps the
+    history valid; the tool result already told the model the field was not finite.
+    Blocks without such a number are kept as the same objects, exactly as received.
+    """
+    out = []
+    for block in content:
+        if block.get("type") == "tool_use" and "input" in block:
+            clean = finite_copy(block["input"])
+            if clean is not block["input"]:
+                block = {**block, "input": clean}
+        out.append(block)
+    return out
 
 
 def _blocks(content: str | list[dict[str, Any]]) -> list[dict[str, Any]]:

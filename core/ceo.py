@@ -11,6 +11,10 @@ from typing import Any
 from core.config import Settings
 from core.supervisor import AgentRecord, Supervisor, SupervisorError
 from core.tools.base import Tool, ToolContext, ToolError, ToolResult
+from core.tools.shell import MAX_COMMAND_TIMEOUT_S
+
+MAX_AGENT_TIMEOUT_S = 86_400.0  # a day: the longest timeout the CEO may give an agent
+MAX_WAIT_S = 3_600.0  # one wait_for_agents call; the CEO can wait again
 
 CEO_PROMPT = """\
 You are the CEO of a small team of AI sub-agents working in a shared workspace. The \
@@ -91,7 +95,13 @@ class CeoTools:
                         },
                         "task": {"type": "string", "description": "the complete task text"},
                         "model": {"type": "string", "description": "override the role's model"},
-                        "timeout_s": {"type": "number", "description": "override the timeout"},
+                        "timeout_s": {
+                            "type": "number",
+                            "exclusiveMinimum": 0,
+                            "maximum": MAX_AGENT_TIMEOUT_S,
+                            "description": "override the role's timeout, in seconds "
+                            f"(max {MAX_AGENT_TIMEOUT_S:g})",
+                        },
                     },
                     ["role", "task"],
                 ),
@@ -106,7 +116,12 @@ class CeoTools:
                 _obj(
                     {
                         "agent_ids": {"type": "array", "items": {"type": "string"}},
-                        "timeout_s": {"type": "number"},
+                        "timeout_s": {
+                            "type": "number",
+                            "minimum": 0,
+                            "maximum": MAX_WAIT_S,
+                            "description": f"seconds to wait at most (max {MAX_WAIT_S:g})",
+                        },
                     },
                     [],
                 ),
@@ -150,7 +165,18 @@ class CeoTools:
                 "run_check",
                 "Run a shell command in the workspace to verify work (tests, a build, a grep). "
                 "Returns the exit code and the tail of stdout and stderr.",
-                _obj({"command": {"type": "string"}, "timeout_s": {"type": "number"}}, ["command"]),
+                _obj(
+                    {
+                        "command": {"type": "string"},
+                        "timeout_s": {
+                            "type": "number",
+                            "exclusiveMinimum": 0,
+                            "maximum": MAX_COMMAND_TIMEOUT_S,
+                            "description": f"seconds (max {MAX_COMMAND_TIMEOUT_S:g})",
+                        },
+                    },
+                    ["command"],
+                ),
                 self._run_check,
                 lambda a: f"check: {a.get('command')}",
             ),

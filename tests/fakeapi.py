@@ -80,13 +80,17 @@ class ToolUse:
     input: dict[str, Any]
     id: str = field(default_factory=lambda: _next_id("toolu"))
     pieces: int = 3
+    # The input's JSON text exactly as streamed, when it is not `json.dumps(input)`: a
+    # literal such as `1e999` or `NaN`, or a fragment cut off by max_tokens.
+    raw: str | None = None
 
     def start(self) -> dict[str, Any]:
         return {"type": "tool_use", "id": self.id, "name": self.name, "input": {}}
 
     def deltas(self) -> list[dict[str, Any]]:
         # The API's first input_json_delta is often empty; the JSON parses only once whole.
-        parts = ["", *_split(json.dumps(self.input), self.pieces)]
+        text = json.dumps(self.input) if self.raw is None else self.raw
+        parts = ["", *_split(text, self.pieces)]
         return [{"type": "input_json_delta", "partial_json": p} for p in parts]
 
     def final(self) -> dict[str, Any]:

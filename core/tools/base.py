@@ -8,6 +8,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
+from core.tools.validate import validate_input
+
 # Async hook: may this command run? Returns (allowed, reason shown to the model when not).
 Authorize = Callable[[str, str, str, str], Awaitable[tuple[bool, str]]]
 # (agent_id, tool_name, command, cwd) -> (allowed, reason)
@@ -54,47 +56,11 @@ def tool_spec(tool: Tool) -> dict[str, Any]:
     return {"name": tool.name, "description": tool.description, "input_schema": tool.input_schema}
 
 
-_JSON_TYPES: dict[str, tuple[type, ...]] = {
-    "string": (str,),
-    "integer": (int,),
-    "number": (int, float),
-    "boolean": (bool,),
-    "array": (list,),
-    "object": (dict,),
-}
-
-
-def validate_input(schema: dict[str, Any], args: Any) -> str | None:
-    """Check tool input against the (flat) schema; the problem as text, or None."""
-    if not isinstance(args, dict):
-        return f"input must be an object, got {type(args).__name__}"
-    props: dict[str, Any] = schema.get("properties", {})
-    for name in schema.get("required", []):
-        if name not in args:
-            return f"missing required field {name!r}"
-    for name, value in args.items():
-        spec = props.get(name)
-        if spec is None:
-            if schema.get("additionalProperties", True) is False:
-                return f"unknown field {name!r}"
-            continue
-        want = spec.get("type")
-        kinds = want if isinstance(want, list) else [want] if want else []
-        if kinds and value is not None:
-            ok = any(
-                isinstance(value, _JSON_TYPES.get(k, (object,)))
-                and not (k in ("integer", "number") and isinstance(value, bool))
-                for k in kinds
-            )
-            if not ok:
-                return f"field {name!r} must be {' or '.join(kinds)}, got {type(value).__name__}"
-        if "enum" in spec and value not in spec["enum"]:
-            return f"field {name!r} must be one of {spec['enum']}"
-    return None
-
-
 async def execute(tools: dict[str, Tool], name: str, args: Any, ctx: ToolContext) -> ToolResult:
     """Run one tool call; every failure becomes a tool error for the model, never an exception.
+
+    The input is checked against the tool's schema first (`core.tools.validate`), so no
+    tool ever sees a wrong type, a non-finite number or a value out of its range.
 
     Cancellation (kill, timeout, interrupt) still propagates.
     """

@@ -17,6 +17,7 @@ from core.tools.base import ToolContext, ToolError, ToolResult
 from core.tools.workspace import display_path, resolve_in_workspace, workspace_root
 
 MAX_READ_LINES = 2000
+MAX_READ_OFFSET = 100_000_000  # a line number no text file here reaches; bounds the input
 MAX_LINE_BYTES = 4000
 SNIFF_BYTES = 8192
 LIST_MAX_DEPTH = 3
@@ -102,8 +103,18 @@ class ReadFile:
             "type": "object",
             "properties": {
                 "path": {"type": "string", "description": "Path relative to the workspace."},
-                "offset": {"type": "integer", "description": "First line to return (1-based)."},
-                "limit": {"type": "integer", "description": "How many lines (max 2000)."},
+                "offset": {
+                    "type": "integer",
+                    "minimum": 1,
+                    "maximum": MAX_READ_OFFSET,
+                    "description": "First line to return (1-based).",
+                },
+                "limit": {
+                    "type": "integer",
+                    "minimum": 1,
+                    "maximum": MAX_READ_LINES,
+                    "description": f"How many lines (max {MAX_READ_LINES}).",
+                },
             },
             "required": ["path"],
             "additionalProperties": False,

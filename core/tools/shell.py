@@ -277,7 +277,12 @@ class RunCommand:
             "type": "object",
             "properties": {
                 "command": {"type": "string", "description": "The shell command."},
-                "timeout_s": {"type": "number", "description": "Seconds before it is stopped."},
+                "timeout_s": {
+                    "type": "number",
+                    "exclusiveMinimum": 0,
+                    "maximum": MAX_COMMAND_TIMEOUT_S,
+                    "description": f"Seconds before it is stopped (max {MAX_COMMAND_TIMEOUT_S:g}).",
+                },
             },
             "required": ["command"],
             "additionalProperties": False,
