@@ -14,6 +14,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from core import redact
 from core.catalog import Catalog, Usage
 from core.events import (
     AgentState,
@@ -72,18 +73,33 @@ class UsageTotals:
 
 
 class _Sink:
-    """Receives the streamed turn and turns it into events."""
+    """Receives the streamed turn and turns it into events, secrets redacted (the end of
+    a delta that may start a secret waits for the next delta; `flush` at the end)."""
 
     def __init__(self, agent: Agent) -> None:
         self.agent = agent
         self.text: list[str] = []
+        redactor = redact.current()
+        self._text = redact.StreamRedactor(redactor)
+        self._thinking = redact.StreamRedactor(redactor)
 
     def on_text(self, text: str) -> None:
         self.text.append(text)
-        self.agent._emit(TextDelta, turn=self.agent.turn, text=text)
+        clean = self._text.feed(text)
+        if clean:
+            self.agent._emit(TextDelta, turn=self.agent.turn, text=clean)
 
     def on_thinking(self, text: str) -> None:
-        self.agent._emit(ThinkingDelta, turn=self.agent.turn, text=text)
+        clean = self._thinking.feed(text)
+        if clean:
+            self.agent._emit(ThinkingDelta, turn=self.agent.turn, text=clean)
+
+    def flush(self) -> None:
+        """The stream ended: what was held back is not a secret after all."""
+        if text := self._thinking.flush():
+            self.agent._emit(ThinkingDelta, turn=self.agent.turn, text=text)
+        if text := self._text.flush():
+            self.agent._emit(TextDelta, turn=self.agent.turn, text=text)
 
     def on_tool_use(self, tool_use_id: str, name: str) -> None:
         pass
@@ -96,6 +112,8 @@ class _Sink:
     def on_retry(self, try_number: int, delay_s: float, reason: str) -> None:
         self.agent._commit_usage()
         self.text.clear()
+        self._text.reset()
+        self._thinking.reset()
         from core.events import ApiRetry
 
         self.agent._emit(
@@ -199,6 +217,8 @@ class Agent:
     # --- conversation --------------------------------------------------------
 
     def _append(self, role: str, content: list[dict[str, Any]]) -> None:
+        # Redacted before it is kept: this history goes back to the model and to the store.
+        content = redact.current().deep(content)
         if self.messages and self.messages[-1]["role"] == role == "user":
             # Consecutive user content (a steer after tool results) goes in one message.
             last = self.messages[-1]
@@ -285,7 +305,9 @@ class Agent:
         self._stream_task = asyncio.ensure_future(self.client.stream_turn(request, sink))
         try:
             result = await self._stream_task
+            sink.flush()
         except asyncio.CancelledError:
+            sink.flush()
             current = asyncio.current_task()
             if self._interrupt_pending and current is not None and not current.cancelling():
                 self._interrupt_pending = False
@@ -302,10 +324,11 @@ class Agent:
             partial = "".join(sink.text).strip()
             self._emit(TurnEnded, turn=self.turn, stop_reason=None, interrupted=True)
             if partial:
-                self.last_text = partial
+                self.last_text = redact.current().redact(partial)
                 self._append("assistant", [{"type": "text", "text": partial}])
             raise
         except TurnError as exc:
+            sink.flush()
             self._commit_usage()
             self._emit(TurnEnded, turn=self.turn, stop_reason=None)
             raise AgentFailed(exc.reason) from None
@@ -320,7 +343,7 @@ class Agent:
             self._append("assistant", _history_content(content))
         text = "".join(b.get("text", "") for b in content if b.get("type") == "text")
         if text.strip():
-            self.last_text = text.strip()
+            self.last_text = redact.current().redact(text.strip())
         self._emit(TurnEnded, turn=self.turn, stop_reason=result.stop_reason)
         return content, result.stop_reason
 
@@ -372,7 +395,7 @@ class Agent:
             tool = self.tools.get(call["name"])
             args = call.get("input")
             summary = _summary(tool, call["name"], args)
-            self.last_tool = summary
+            self.last_tool = redact.current().redact(summary)
             self._emit(
                 ToolCallStarted,
                 tool_use_id=call["id"],
@@ -382,18 +405,22 @@ class Agent:
             )
             started = time.monotonic()
             result: ToolResult = await execute(self.tools, call["name"], args, self.ctx)
+            # What a tool read (a file, a command's output, a page) reaches neither the
+            # model nor the store with a secret in it.
+            redactor = redact.current()
+            text = redactor.redact(result.text)
             self._emit(
                 ToolCallFinished,
                 tool_use_id=call["id"],
                 name=call["name"],
-                output=result.text[:TOOL_OUTPUT_EVENT_CAP],
+                output=redactor.cut(text, TOOL_OUTPUT_EVENT_CAP),
                 is_error=result.is_error,
                 summary=f"{summary} ({time.monotonic() - started:.1f}s)",
             )
             block: dict[str, Any] = {
                 "type": "tool_result",
                 "tool_use_id": call["id"],
-                "content": result.text or "(no output)",
+                "content": text or "(no output)",
             }
             if result.is_error:
                 block["is_error"] = True

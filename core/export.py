@@ -1,9 +1,12 @@
-"""Markdown exports of a run and of one agent's conversation."""
+"""Markdown exports of a run and of one agent's conversation, secrets redacted (runs
+stored before redaction existed, or with a key added since, come out clean too)."""
 
 from __future__ import annotations
 
 import json
 from typing import TYPE_CHECKING, Any
+
+from core import redact
 
 if TYPE_CHECKING:
     from core.store import Store
@@ -44,7 +47,7 @@ def conversation_markdown(messages: list[dict[str, Any]], *, heading_level: int 
                     body = "\n".join(b.get("text", "") for b in body if isinstance(b, dict))
                 label = "Tool error" if block.get("is_error") else "Tool result"
                 out.append(f"{h} {label}\n\n{_fence(str(body))}\n")
-    return "\n".join(out)
+    return redact.current().redact("\n".join(out))
 
 
 def _money(value: float | None) -> str:
@@ -83,4 +86,4 @@ async def run_markdown(store: Store, run_id: str) -> str:
                 continue
             suffix = f" (attempt {attempt})" if int(a["attempt"]) > 1 else ""
             lines += ["", f"## {a['id']}{suffix}", "", conversation_markdown(messages)]
-    return "\n".join(lines) + "\n"
+    return redact.current().redact("\n".join(lines) + "\n")

@@ -23,6 +23,7 @@ import httpx2
 from anthropic.lib._parse._response import ResponseFormatT
 from anthropic.types.parsed_message import ParsedMessage, ParsedTextBlock
 
+from core import redact
 from core.catalog import Usage
 from core.http_client import make_http_client
 
@@ -228,7 +229,7 @@ class ModelClient:
         key = self.client.api_key
         if key:
             text = text.replace(key, "***")
-        return text
+        return redact.current().redact(text)
 
     async def _one_try(self, params: dict[str, Any], sink: TurnSink) -> TurnResult:
         """One streamed request. SDK and network failures come out as `_TryFailed`;

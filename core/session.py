@@ -14,6 +14,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
+from core import redact
 from core.agent import Agent, AgentFailed, InboxMessage
 from core.bus import EventBus
 from core.ceo import CeoTools, ceo_system_prompt
@@ -78,6 +79,9 @@ class Session:
         self.settings = settings
         self.interactive = interactive
         self.access = access or open_model_access(settings)
+        # Secrets are known before anything can print them: the key(s) in use and the
+        # secret-looking variables of this process (see core.redact).
+        self.redactor = redact.configure(self._keys_in_use())
         self.run_id = run_id or new_run_id()
         self.bus = bus or EventBus()
         self.workspace = settings.workspace.resolve()
@@ -132,7 +136,13 @@ class Session:
     # --- events --------------------------------------------------------------
 
     def emit(self, event: Event) -> None:
-        self.bus.publish(event)
+        self.bus.publish(self.redactor.event(event))
+
+    def _keys_in_use(self) -> list[str | None]:
+        if self.access.simulated:  # the built-in simulator's placeholder is no secret
+            return []
+        client = self.access.client
+        return [getattr(client, "api_key", None), getattr(client, "auth_token", None)]
 
     def _emit(self, cls: type[Event], **fields: Any) -> None:
         self.emit(cls(run_id=self.run_id, **fields))

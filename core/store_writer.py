@@ -27,6 +27,7 @@ from typing import Any
 
 import aiosqlite
 
+from core import redact
 from core.events import Event, TextDelta, ThinkingDelta
 from core.projections import Projector, RunProjection, interruption_events, pid_alive
 from core.store_schema import (
@@ -78,9 +79,12 @@ def _event_dict(event: Event) -> dict[str, Any]:
 
 
 def _encoded(rows: list[list[Any]]) -> Iterator[tuple[Any, ...]]:
+    # The last line of defence: every row is redacted as it is written (deltas already
+    # coalesced, so a secret split across a batch's deltas is caught here too).
+    scrub = redact.current().redact
     for run_id, seq, ts, kind, agent_id, payload in rows:
         data = payload if isinstance(payload, dict) else _event_dict(payload)
-        yield run_id, seq, ts, kind, agent_id, _encode(data)
+        yield run_id, seq, ts, kind, agent_id, scrub(_encode(data))
 
 
 class StoreWriter:
@@ -266,6 +270,8 @@ class StoreWriter:
         agent_rows = [agent_params(runs[r].agents[a]) for r, a in p.dirty_agents]
         attempt_rows = [attempt_params(runs[r].agents[a], n) for r, a, n in p.dirty_attempts]
         p.clear_dirty()
+        deep = redact.current().deep
+        run_rows, agent_rows, attempt_rows = deep(run_rows), deep(agent_rows), deep(attempt_rows)
         if run_rows:
             await self._db.executemany(UPSERT_RUN, run_rows)
         if agent_rows:

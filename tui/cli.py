@@ -7,6 +7,8 @@ import sys
 from pathlib import Path
 from typing import Any, NoReturn
 
+from core import redact
+
 COMMANDS = ("run", "history", "show", "replay", "resume", "simulator")
 
 OVERVIEW = """\
@@ -137,7 +139,7 @@ def main(argv: list[str] | None = None) -> int:
             return 0
         return _dispatch(command, args)
     except UsageError as exc:
-        print(f"delegate: {exc}", file=sys.stderr)
+        print(f"delegate: {redact.current().redact(str(exc))}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("delegate: interrupted", file=sys.stderr)
@@ -146,7 +148,7 @@ def main(argv: list[str] | None = None) -> int:
         line = _known_error(exc)
         if line is None:
             raise
-        print(f"delegate: {line}", file=sys.stderr)
+        print(f"delegate: {redact.current().redact(str(line))}", file=sys.stderr)
         return 2
 
 

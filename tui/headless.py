@@ -11,6 +11,7 @@ import sys
 import time
 from typing import Any
 
+from core import redact
 from core.config import Settings
 from core.events import (
     AgentFinished,
@@ -118,12 +119,12 @@ async def _run(args: argparse.Namespace, settings: Settings) -> int:
         await store.close()
     if session.fatal_error is not None:
         # A configuration problem (the API key was refused): one line, exit 2.
-        print(f"delegate: {session.fatal_error}", file=sys.stderr)
+        print(f"delegate: {redact.current().redact(session.fatal_error)}", file=sys.stderr)
         return 2
     if args.json:
-        print(json.dumps(summary, indent=2, ensure_ascii=False))
+        print(redact.current().redact(json.dumps(summary, indent=2, ensure_ascii=False)))
     else:
-        print(outcome.result)
+        print(redact.current().redact(outcome.result))
         cost = summary.get("cost_usd")
         cost_text = f"${cost:.4f}" if cost is not None else "unknown cost"
         print(
@@ -153,7 +154,8 @@ async def _history(args: argparse.Namespace, settings: Settings) -> int:
         finally:
             await store.close()
     if args.json:
-        print(json.dumps([_run_row_json(r) for r in runs], indent=2, ensure_ascii=False))
+        text = json.dumps([_run_row_json(r) for r in runs], indent=2, ensure_ascii=False)
+        print(redact.current().redact(text))
         return 0
     if not runs:
         print("no runs yet", file=sys.stderr)
@@ -204,11 +206,11 @@ async def _show(args: argparse.Namespace, settings: Settings) -> int:
     finally:
         await store.close()
     if args.json:
-        print(json.dumps(summary, indent=2, ensure_ascii=False))
+        print(redact.current().redact(json.dumps(summary, indent=2, ensure_ascii=False)))
     elif args.markdown:
         print(text)
     else:
-        _print_summary(summary)
+        _print_summary(redact.current().deep(summary))
     return 0
 
 
