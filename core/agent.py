@@ -37,6 +37,7 @@ Emit = Callable[[Event], None]
 TOOL_OUTPUT_EVENT_CAP = 4000
 # Replies cut at max_tokens inside a tool call, in a row, before the agent gives up.
 MAX_CUT_REPLIES = 3
+MAX_PARALLEL_TOOLS = 8  # tool calls of one reply running at once; the rest wait their turn
 
 
 class AgentFailed(Exception):
@@ -148,6 +149,7 @@ class Agent:
         token_budget: int | None = None,
         history: list[dict[str, Any]] | None = None,
         on_idle: IdlePolicy | None = None,
+        max_parallel_tools: int = MAX_PARALLEL_TOOLS,
     ) -> None:
         self.run_id = run_id
         self.agent_id = agent_id
@@ -166,6 +168,7 @@ class Agent:
         self.token_budget = token_budget
         self.messages: list[dict[str, Any]] = list(history or [])
         self.on_idle = on_idle
+        self.max_parallel_tools = max(1, max_parallel_tools)
         self.inbox: collections.deque[InboxMessage] = collections.deque()
         self.inbox_signal = asyncio.Event()
         self.turn = 0
@@ -390,43 +393,48 @@ class Agent:
 
     async def _run_tools(self, content: list[dict[str, Any]]) -> list[dict[str, Any]]:
         calls = [b for b in content if b.get("type") == "tool_use"]
+        gate = asyncio.Semaphore(self.max_parallel_tools)
 
         async def one(call: dict[str, Any]) -> dict[str, Any]:
-            tool = self.tools.get(call["name"])
-            args = call.get("input")
-            summary = _summary(tool, call["name"], args)
-            self.last_tool = redact.current().redact(summary)
-            self._emit(
-                ToolCallStarted,
-                tool_use_id=call["id"],
-                name=call["name"],
-                input=finite_copy(args) if isinstance(args, dict) else {"_raw": finite_copy(args)},
-                summary=summary,
-            )
-            started = time.monotonic()
-            result: ToolResult = await execute(self.tools, call["name"], args, self.ctx)
-            # What a tool read (a file, a command's output, a page) reaches neither the
-            # model nor the store with a secret in it.
-            redactor = redact.current()
-            text = redactor.redact(result.text)
-            self._emit(
-                ToolCallFinished,
-                tool_use_id=call["id"],
-                name=call["name"],
-                output=redactor.cut(text, TOOL_OUTPUT_EVENT_CAP),
-                is_error=result.is_error,
-                summary=f"{summary} ({time.monotonic() - started:.1f}s)",
-            )
-            block: dict[str, Any] = {
-                "type": "tool_result",
-                "tool_use_id": call["id"],
-                "content": text or "(no output)",
-            }
-            if result.is_error:
-                block["is_error"] = True
-            return block
+            async with gate:
+                return await self._run_tool(call)
 
         return list(await asyncio.gather(*(one(c) for c in calls)))
+
+    async def _run_tool(self, call: dict[str, Any]) -> dict[str, Any]:
+        tool = self.tools.get(call["name"])
+        args = call.get("input")
+        summary = _summary(tool, call["name"], args)
+        self.last_tool = redact.current().redact(summary)
+        self._emit(
+            ToolCallStarted,
+            tool_use_id=call["id"],
+            name=call["name"],
+            input=finite_copy(args) if isinstance(args, dict) else {"_raw": finite_copy(args)},
+            summary=summary,
+        )
+        started = time.monotonic()
+        result: ToolResult = await execute(self.tools, call["name"], args, self.ctx)
+        # What a tool read (a file, a command's output, a page) reaches neither the
+        # model nor the store with a secret in it.
+        redactor = redact.current()
+        text = redactor.redact(result.text)
+        self._emit(
+            ToolCallFinished,
+            tool_use_id=call["id"],
+            name=call["name"],
+            output=redactor.cut(text, TOOL_OUTPUT_EVENT_CAP),
+            is_error=result.is_error,
+            summary=f"{summary} ({time.monotonic() - started:.1f}s)",
+        )
+        block: dict[str, Any] = {
+            "type": "tool_result",
+            "tool_use_id": call["id"],
+            "content": text or "(no output)",
+        }
+        if result.is_error:
+            block["is_error"] = True
+        return block
 
 
 def _history_content(content: list[dict[str, Any]]) -> list[dict[str, Any]]:

@@ -11,10 +11,11 @@ from typing import Any
 from core.config import Settings
 from core.supervisor import AgentRecord, Supervisor, SupervisorError
 from core.tools.base import Tool, ToolContext, ToolError, ToolResult
-from core.tools.shell import MAX_COMMAND_TIMEOUT_S
+from core.tools.shell import MAX_COMMAND_TIMEOUT_S, command_timeout
 
 MAX_AGENT_TIMEOUT_S = 86_400.0  # a day: the longest timeout the CEO may give an agent
 MAX_WAIT_S = 3_600.0  # one wait_for_agents call; the CEO can wait again
+MAX_LISTED = 40  # agents named in a wait_for_agents error
 
 CEO_PROMPT = """\
 You are the CEO of a small team of AI sub-agents working in a shared workspace. The \
@@ -195,10 +196,15 @@ class CeoTools:
         timeout = args.get("timeout_s", spec.timeout_s)
         if timeout is not None and timeout <= 0:
             raise ToolError("timeout_s must be positive")
-        record = self.supervisor.spawn(role, args["task"], args.get("model") or spec.model, timeout)
+        try:
+            record = self.supervisor.spawn(
+                role, args["task"], args.get("model") or spec.model, timeout
+            )
+        except SupervisorError as exc:
+            raise ToolError(str(exc)) from None
         data: dict[str, Any] = {"agent_id": record.agent_id, "state": record.state}
         if record.state == "queued":
-            data["queue_position"] = list(self.supervisor.queue).index(record.agent_id) + 1
+            data["queue_position"] = self.supervisor.queue_position(record.agent_id)
         return _json(data)
 
     async def _wait(self, args: dict[str, Any], ctx: ToolContext) -> ToolResult:
@@ -213,7 +219,7 @@ class CeoTools:
                 r for r in self.supervisor.records.values() if not r.finished or not r.reported
             ]
         if not records:
-            return _json({"agents": [], "still_running": [], "note": "no agents to wait for"})
+            raise ToolError(self._nothing_to_wait_for())
         if not self.operator_pending():
             self.wake.clear()
         self.waiting_for = {r.agent_id for r in records}
@@ -233,6 +239,25 @@ class CeoTools:
         if self.wake.is_set():
             data["note"] = "returned early: the operator sent you a message"
         return _json(data)
+
+    def _nothing_to_wait_for(self) -> str:
+        """Why wait_for_agents returned at once: every agent, its state, what to do next."""
+        records = list(self.supervisor.records.values())
+        if not records:
+            return (
+                "nothing to wait for: no agent has been spawned in this run; "
+                "spawn_agent first, or answer the operator"
+            )
+        shown = records[:MAX_LISTED]
+        listed = ", ".join(f"{r.agent_id} {r.state}" for r in shown)
+        if len(records) > len(shown):
+            listed += f", and {len(records) - len(shown)} more"
+        return (
+            "nothing to wait for: every agent has ended and you have seen its result "
+            f"({listed}). Nothing is running; waiting again returns this same error. "
+            "retry_agent an agent that failed or was interrupted, spawn_agent new work, "
+            "or answer the operator."
+        )
 
     async def _steer(self, args: dict[str, Any], ctx: ToolContext) -> ToolResult:
         try:
@@ -268,7 +293,7 @@ class CeoTools:
         )
         if not allowed:
             raise ToolError(reason)
-        timeout = float(args.get("timeout_s") or ctx.command_timeout_s)
+        timeout = command_timeout(args.get("timeout_s"), ctx.command_timeout_s)
         return _json(await self.run_check_fn(command, timeout))
 
 

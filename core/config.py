@@ -6,6 +6,7 @@ print one line and exit 2.
 
 from __future__ import annotations
 
+import math
 import os
 import tomllib
 from dataclasses import dataclass, field, replace
@@ -65,6 +66,15 @@ COMMON_SUFFIX = (
 )
 
 
+DEFAULT_RUN_BUDGET_USD = 5.0  # a runaway is bounded even when the user set nothing
+DEFAULT_MAX_TURNS = 100  # per sub-agent attempt, and for the CEO per operator message
+DEFAULT_MAX_AGENTS = 200
+DEFAULT_MAX_RETRIES = 3
+DEFAULT_MAX_PARALLEL_TOOLS = 8
+DEFAULT_REPEAT_LIMIT = 4
+DEFAULT_STALL_AFTER_S = 120.0
+
+
 @dataclass(frozen=True)
 class RoleSpec:
     name: str
@@ -74,6 +84,8 @@ class RoleSpec:
     prompt: str
     max_tokens: int = 8192
     token_budget: int | None = None
+    budget_usd: float | None = None  # per attempt; None: only the run's budget applies
+    max_turns: int = DEFAULT_MAX_TURNS  # model turns per attempt
 
     @property
     def system_prompt(self) -> str:
@@ -137,7 +149,14 @@ class Settings:
     ceo_model: str = "claude-opus-5-5"
     ceo_max_tokens: int = 16384
     roles: dict[str, RoleSpec] = field(default_factory=lambda: dict(DEFAULT_ROLES))
+    ceo_max_turns: int = DEFAULT_MAX_TURNS  # per operator message
     max_concurrent: int = 5
+    budget_usd: float | None = DEFAULT_RUN_BUDGET_USD  # the whole run; None: no cap
+    max_agents: int = DEFAULT_MAX_AGENTS  # agents per run
+    max_retries: int = DEFAULT_MAX_RETRIES  # retry_agent calls per agent by the CEO
+    max_parallel_tools: int = DEFAULT_MAX_PARALLEL_TOOLS  # tool calls of one reply at once
+    repeat_limit: int = DEFAULT_REPEAT_LIMIT  # same call N times: a tool error; 2N: stopped
+    stall_after_s: float | None = DEFAULT_STALL_AFTER_S  # no output this long: "stalled"
     permission_mode: PermissionMode = "ask"
     allow_commands: tuple[str, ...] = tuple(DEFAULT_ALLOW)
     deny_commands: tuple[str, ...] = ()
@@ -194,9 +213,18 @@ def _positive(key: str, value: Any, *, allow_none: bool = False) -> float | None
             return None
         raise ConfigError(key, "is required")
     _expect(key, value, (int, float), "a number")
+    if not math.isfinite(value):
+        raise ConfigError(key, f"must be a finite number, got {value!r}")
     if value <= 0:
         raise ConfigError(key, f"must be positive, got {value!r}")
     return float(value)
+
+
+def _whole(key: str, value: Any, minimum: int) -> int:
+    n = _expect(key, value, int, "a whole number")
+    if n < minimum:
+        raise ConfigError(key, f"must be at least {minimum}, got {n}")
+    return int(n)
 
 
 def _str_list(key: str, value: Any) -> tuple[str, ...]:
@@ -206,6 +234,16 @@ def _str_list(key: str, value: Any) -> tuple[str, ...]:
     return tuple(value)
 
 
+_LIMIT_KEYS = {
+    "max_concurrent",
+    "turn_retries",
+    "max_retries",
+    "max_agents",
+    "max_parallel_tools",
+    "repeat_limit",
+    "budget_usd",
+    "stall_after_s",
+}
 _TOP_KEYS = {"ceo", "roles", "limits", "permissions", "models", "simulator", "api", "tools"}
 
 
@@ -222,6 +260,8 @@ def parse_config(data: dict[str, Any], base: Settings | None = None) -> Settings
         changes["ceo_model"] = _expect("ceo.model", ceo["model"], str, "a model id")
     if "max_tokens" in ceo:
         changes["ceo_max_tokens"] = int(_positive("ceo.max_tokens", ceo["max_tokens"]) or 0)
+    if "max_turns" in ceo:
+        changes["ceo_max_turns"] = _whole("ceo.max_turns", ceo["max_turns"], 1)
 
     limits = _expect("limits", data.get("limits", {}), dict, "a table")
     if "max_concurrent" in limits:
@@ -229,12 +269,23 @@ def parse_config(data: dict[str, Any], base: Settings | None = None) -> Settings
         if n < 1:
             raise ConfigError("limits.max_concurrent", f"must be at least 1, got {n}")
         changes["max_concurrent"] = n
-    for name in ("turn_retries",):
+    for name in ("turn_retries", "max_retries"):
         if name in limits:
             v = _expect(f"limits.{name}", limits[name], int, "a whole number")
             if v < 0:
                 raise ConfigError(f"limits.{name}", "must be 0 or more")
             changes[name] = v
+    for name in ("max_agents", "max_parallel_tools", "repeat_limit"):
+        if name in limits:
+            changes[name] = _whole(f"limits.{name}", limits[name], 1)
+    for name in ("budget_usd", "stall_after_s"):
+        if name in limits:  # 0 or "none" turns it off
+            changes[name] = _positive(f"limits.{name}", limits[name], allow_none=True)
+    unknown = sorted(set(limits) - _LIMIT_KEYS)
+    if unknown:
+        raise ConfigError(
+            f"limits.{unknown[0]}", f"unknown key (known: {', '.join(sorted(_LIMIT_KEYS))})"
+        )
 
     perms = _expect("permissions", data.get("permissions", {}), dict, "a table")
     if "mode" in perms:
@@ -310,6 +361,12 @@ def parse_config(data: dict[str, Any], base: Settings | None = None) -> Settings
                 rc["token_budget"] = int(
                     _positive(f"{key}.token_budget", spec["token_budget"]) or 0
                 )
+            if "budget_usd" in spec:
+                rc["budget_usd"] = _positive(
+                    f"{key}.budget_usd", spec["budget_usd"], allow_none=True
+                )
+            if "max_turns" in spec:
+                rc["max_turns"] = _whole(f"{key}.max_turns", spec["max_turns"], 1)
             roles[name] = replace(role_base, **rc)
         changes["roles"] = roles
 

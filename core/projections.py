@@ -27,6 +27,7 @@ from core.events import (
     TurnStarted,
     UsageUpdated,
 )
+from core.queue_positions import QueuePositions
 
 INTERRUPTED_REASON = "the app stopped while this was running"
 
@@ -136,6 +137,7 @@ class RunProjection:
     resumed_from: str | None = None
     last_ts: float = 0.0
     agents: dict[str, AgentProjection] = field(default_factory=dict)
+    queue: QueuePositions = field(default_factory=QueuePositions)
 
     def tokens(self) -> tuple[int, int, int, int]:
         totals = [0, 0, 0, 0]
@@ -225,13 +227,16 @@ class Projector:
             changed = True
         elif isinstance(ev, AgentQueued):
             agent.status, agent.queue_position = "queued", ev.position
+            run.queue.enter(agent.agent_id, ev.position)
             changed = True
         elif isinstance(ev, AgentStateChanged):
             self._state(agent, ev.state, ev.ts)
+            self._left_queue(run, agent)
             changed = True
         elif isinstance(ev, AgentFinished):
             if ev.attempt >= agent.attempt:
                 self._state(agent, ev.state, ev.ts)
+                self._left_queue(run, agent)
                 agent.result, agent.elapsed_s = ev.result, ev.elapsed_s
                 changed = True
         elif isinstance(ev, TimeoutChanged):
@@ -267,6 +272,16 @@ class Projector:
             self.dirty_agents.add((run.run_id, agent.agent_id))
             if not known:
                 self._touch_run(run, ev.ts)  # the agent count changed
+
+    def _left_queue(self, run: RunProjection, agent: AgentProjection) -> None:
+        """An agent that is no longer queued moves everyone behind it up by one."""
+        if agent.status == "queued":
+            return
+        for other in run.queue.leave(agent.agent_id):
+            moved = run.agents.get(other)
+            if moved is not None:
+                moved.queue_position = run.queue.get(other)
+                self.dirty_agents.add((run.run_id, other))
 
     @staticmethod
     def _state(agent: AgentProjection, state: str, ts: float) -> None:

@@ -113,6 +113,8 @@ class Session:
             emit=self.emit,
             make_agent=self._make_agent,
             max_concurrent=settings.max_concurrent,
+            max_agents=settings.max_agents,
+            max_retries=settings.max_retries,
             on_finished=self._on_agent_finished,
         )
         self.ceo_tools = CeoTools(
@@ -182,6 +184,7 @@ class Session:
             attempt=record.attempt,
             max_tokens=spec.max_tokens,
             token_budget=spec.token_budget,
+            max_parallel_tools=self.settings.max_parallel_tools,
         )
         agent.start(record.first_message)
         return agent
@@ -279,6 +282,7 @@ class Session:
             history=history,
             on_idle=self._ceo_idle,
             attempt=ceo_attempt,
+            max_parallel_tools=s.max_parallel_tools,
         )
         self._emit(
             AgentSpawned,
@@ -446,7 +450,7 @@ class Session:
         record = self.supervisor.records.get(agent_id)
         if record is not None and record.role not in self.settings.roles:
             raise SessionError(f"role {record.role!r} is no longer in the config")
-        record = self._guard(lambda: self.supervisor.retry(agent_id, note, model))
+        record = self._guard(lambda: self.supervisor.retry(agent_id, note, model, limited=False))
         return int(record.attempt)
 
     def extend_timeout(self, agent_id: str, seconds: float = 300.0) -> float | None:

@@ -17,6 +17,7 @@ from typing import Any
 
 from core.agent import Agent, AgentFailed, InboxMessage
 from core.catalog import Usage
+from core.config import DEFAULT_MAX_AGENTS, DEFAULT_MAX_RETRIES
 from core.events import (
     TERMINAL_STATES,
     AgentFinished,
@@ -126,17 +127,24 @@ class Supervisor:
         emit: Callable[[Event], None],
         make_agent: AgentFactory,
         max_concurrent: int = 5,
+        max_agents: int | None = DEFAULT_MAX_AGENTS,
+        max_retries: int | None = DEFAULT_MAX_RETRIES,
         on_finished: Callable[[AgentRecord], None] | None = None,
     ) -> None:
         self.run_id = run_id
         self.emit = emit
         self.make_agent = make_agent
         self.max_concurrent = max_concurrent
+        self.max_agents = max_agents
+        self.max_retries = max_retries
         self.on_finished = on_finished
         self.records: dict[str, AgentRecord] = {}
         self.queue: collections.deque[str] = collections.deque()
         self._counters: dict[str, int] = collections.defaultdict(int)
+        self._live: set[str] = set()  # started and not yet ended
         self._closed = False
+        # Why no new agent may start (the run's budget is spent); None while they may.
+        self.refuse_spawns: str | None = None
 
     # --- queries -------------------------------------------------------------
 
@@ -149,7 +157,7 @@ class Supervisor:
 
     @property
     def running(self) -> list[AgentRecord]:
-        return [r for r in self.records.values() if r.state in ("running", "waiting_approval")]
+        return [self.records[a] for a in self._live]
 
     def active(self) -> list[AgentRecord]:
         return [r for r in self.records.values() if not r.finished]
@@ -165,6 +173,14 @@ class Supervisor:
     ) -> AgentRecord:
         if self._closed:
             raise SupervisorError("the run is shutting down")
+        if self.refuse_spawns is not None:
+            raise SupervisorError(self.refuse_spawns)
+        if self.max_agents is not None and len(self.records) >= self.max_agents:
+            raise SupervisorError(
+                f"the run already has {len(self.records)} agents, its limit "
+                f"([limits] max_agents = {self.max_agents}); wait for results, or retry_agent "
+                "an agent that ended, instead of spawning more"
+            )
         record = AgentRecord(
             agent_id=agent_id or self.new_id(role),
             role=role,
@@ -174,8 +190,7 @@ class Supervisor:
         )
         self.records[record.agent_id] = record
         self._announce(record)
-        self.queue.append(record.agent_id)
-        self._pump()
+        self._enqueue(record)
         return record
 
     def restore(self, record: AgentRecord) -> None:
@@ -199,13 +214,32 @@ class Supervisor:
         )
         self._emit(AgentStateChanged, record, state="queued")
 
+    def _enqueue(self, record: AgentRecord) -> None:
+        """Join the queue; start at once if there is room, else announce the place once.
+
+        Only this announcement is sent: as agents ahead leave, everyone behind moves up
+        by one, which readers derive (core.queue_positions), so the events stay one per
+        change however long the queue is.
+        """
+        self.queue.append(record.agent_id)
+        self._pump()
+        if record.state == "queued" and self.queue and self.queue[-1] == record.agent_id:
+            self._emit(AgentQueued, record, position=len(self.queue))
+
+    def queue_position(self, agent_id: str) -> int | None:
+        """1 = next to run; None when not queued."""
+        if self.queue and self.queue[-1] == agent_id:
+            return len(self.queue)
+        try:
+            return self.queue.index(agent_id) + 1
+        except ValueError:
+            return None
+
     def _pump(self) -> None:
-        """Start queued agents while there is room; tell the rest their position."""
-        while self.queue and len(self.running) < self.max_concurrent and not self._closed:
+        """Start queued agents while there is room."""
+        while self.queue and len(self._live) < self.max_concurrent and not self._closed:
             record = self.records[self.queue.popleft()]
             self._start(record)
-        for pos, agent_id in enumerate(self.queue, start=1):
-            self._emit(AgentQueued, self.records[agent_id], position=pos)
 
     def _start(self, record: AgentRecord) -> None:
         record.state = "running"
@@ -213,6 +247,7 @@ class Supervisor:
         record.finished_at = None
         agent = self.make_agent(record)
         record.agent = agent
+        self._live.add(record.agent_id)
         for steer in record.pending_steers:
             agent.post(steer)
         record.pending_steers.clear()
@@ -248,6 +283,7 @@ class Supervisor:
         self._finish(record, state, reason, result)
 
     def _finish(self, record: AgentRecord, state: AgentState, reason: str, result: str) -> None:
+        self._live.discard(record.agent_id)
         record.state = state
         record.reason = reason
         record.result = result
@@ -364,11 +400,29 @@ class Supervisor:
         return record.state
 
     def retry(
-        self, agent_id: str, note: str | None = None, model: str | None = None
+        self,
+        agent_id: str,
+        note: str | None = None,
+        model: str | None = None,
+        *,
+        limited: bool = True,
     ) -> AgentRecord:
+        """A new attempt of an ended agent. `limited` (the CEO's retries) enforces
+        `max_retries`; the operator's own retries are not limited."""
         record = self.get(agent_id)
         if not record.finished:
             raise SupervisorError(f"{agent_id} is still {record.state}; kill it first")
+        if self._closed:
+            raise SupervisorError("the run is shutting down")
+        if self.refuse_spawns is not None:
+            raise SupervisorError(self.refuse_spawns)
+        retries = record.attempt - 1
+        if limited and self.max_retries is not None and retries >= self.max_retries:
+            raise SupervisorError(
+                f"{agent_id} was already retried {retries} times, its limit ([limits] "
+                f"max_retries = {self.max_retries}); report what is left to the operator, "
+                "or spawn a fresh agent with a different approach"
+            )
         record.prior_usage = record.usage
         record.prior_cost = record.cost_usd
         record.agent = None
@@ -386,8 +440,7 @@ class Supervisor:
         record._stop_state = None
         record.done = asyncio.Event()
         self._announce(record)
-        self.queue.append(agent_id)
-        self._pump()
+        self._enqueue(record)
         return record
 
     async def wait(

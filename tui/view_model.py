@@ -39,6 +39,7 @@ from core.events import (
     TurnStarted,
     UsageUpdated,
 )
+from core.queue_positions import QueuePositions
 
 TAIL_LINES = 40
 LINE_CAP = 400
@@ -258,6 +259,7 @@ class RunView:
         self._ceo_tools: dict[str, ChatItem] = {}
         self._tool_meta: dict[str, tuple[str, dict[str, Any]]] = {}
         self._order = 0
+        self._queue = QueuePositions()
 
     # --- queries -------------------------------------------------------------
 
@@ -399,7 +401,16 @@ class RunView:
         agent = self._agent(ev.agent_id)
         if agent is not None:
             agent.queue_position = ev.position
+            self._queue.enter(agent.agent_id, ev.position)
             self._touch(agent)
+
+    def _left_queue(self, agent: AgentView) -> None:
+        """Positions are announced once; an agent leaving moves those behind it up."""
+        for other in self._queue.leave(agent.agent_id):
+            moved = self.agents.get(other)
+            if moved is not None:
+                moved.queue_position = self._queue.get(other)
+                self.dirty_agents.add(other)
 
     def _state(self, ev: AgentStateChanged) -> None:
         agent = self._agent(ev.agent_id)
@@ -411,6 +422,7 @@ class RunView:
             self._set_answered(False)
         if ev.state != "queued":
             agent.queue_position = None
+            self._left_queue(agent)
         if ev.state in ACTIVE_STATES and agent.started_at is None:
             agent.started_at = ev.ts
         if ev.state in TERMINAL_STATES and agent.finished_at is None:

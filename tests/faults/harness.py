@@ -193,6 +193,8 @@ async def fault_run(
     retry_base_delay_s: float = 0.01,
     max_concurrent: int = 5,
     before_start: Callable[[Session], None] | None = None,
+    settings: dict[str, Any] | None = None,
+    interactive: bool = False,
 ) -> AsyncIterator[FaultRun]:
     """A started run against a FakeAPI answering with `plan`; closed (and checked) after."""
     workspace = tmp_path / "ws"
@@ -201,14 +203,15 @@ async def fault_run(
         client = make_client(
             api_key, api.base_url, max_retries=sdk_retries, timeout_s=sdk_timeout_s
         )
-        settings = Settings(
+        config = Settings(
             workspace=workspace,
             retry_base_delay_s=retry_base_delay_s,
             turn_retries=turn_retries,
             max_concurrent=max_concurrent,
+            **(settings or {}),
         )
         access = ModelAccess(client, simulated=False, describe="fault server")
-        session = Session(settings, access=access)
+        session = Session(config, access=access, interactive=interactive)
         store = await Store.open(tmp_path / "runs.db")
         session.bus.subscribe(store.append)
         recorder = Recorder(session.bus)
