@@ -19,6 +19,7 @@ from core.events import (
     AgentSpawned,
     AgentStateChanged,
     Event,
+    OperatorMessage,
     RunFinished,
     RunStarted,
     TimeoutChanged,
@@ -181,7 +182,18 @@ class Projector:
             run.status, run.result, run.finished_at = event.status, event.result, event.ts
             self._touch_run(run, event.ts)
         elif event.agent_id is not None:
+            if isinstance(event, OperatorMessage) and not run.task.strip():
+                self._first_task(run, event, seq)
             self._agent_event(run, event, seq)
+
+    def _first_task(self, run: RunProjection, ev: OperatorMessage, seq: int) -> None:
+        """A run started without a task takes the operator's first message as its task."""
+        run.task = ev.text
+        self._touch_run(run, ev.ts)
+        ceo = self._agent(run, CEO_ID, seq, ev.ts)
+        if not ceo.task:
+            ceo.task = ev.text
+            self.dirty_agents.add((run.run_id, CEO_ID))
 
     def _touch_run(self, run: RunProjection, ts: float) -> None:
         if not run.exists:  # events before RunStarted: keep a row so totals add up

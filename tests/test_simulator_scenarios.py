@@ -134,7 +134,7 @@ def test_scenario_file_drives_ceo_and_workers(tmp_path: Path) -> None:
 
 def test_ceo_handles_finish_notice_and_operator_after_the_end() -> None:
     sc = load_scenario("default")
-    task = "Write a report on onboarding"
+    task = "Research onboarding and write a report"
     msgs: list[Any] = [{"role": "user", "content": task}]
     first = sc.reply(Conversation(body(CEO_TOOLS, msgs)))
     ids = [f"{c.input['role']}-1" for c in first.calls]

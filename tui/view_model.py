@@ -363,6 +363,13 @@ class RunView:
 
     def _operator(self, ev: OperatorMessage) -> None:
         self._set_answered(False)
+        if not self.task.strip():  # a run started without a task: the first message is it
+            self.task = ev.text
+            self.dirty_run = True
+            ceo = self._agent(CEO_ID)
+            if ceo is not None and not ceo.task:
+                ceo.task = ev.text
+                self._touch(ceo)
         self._item("operator", text=ev.text, queued=ev.queued)
 
     def _spawned(self, ev: AgentSpawned) -> None:

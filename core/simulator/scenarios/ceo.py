@@ -6,13 +6,26 @@ same code follows any interleaving of results, finish notices and operator messa
 
 from __future__ import annotations
 
+import copy
+import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 from core.simulator.reply import Reply, Text
 from core.simulator.scenarios.base import FINISHED_RE, OPERATOR_PREFIX, Conversation, Outcome
-from core.simulator.scenarios.script import Script
+from core.simulator.scenarios.script import CheckSpec, Script
 from core.simulator.scenarios.workers import first_line
+
+# Plans new work from a follow-up after the answer, given the files earlier work named.
+FollowUp = Callable[[str, list[str]], Script]
+REQUEST_RE = re.compile(
+    r"\b(?:add|also|write|make|build|create|fix|research|change|update|include|extend|"
+    r"expand|remove|rename|convert|implement|draft|can you|could you|please)\b",
+    re.I,
+)
+REPORTED_TEST = re.compile(r"Test command: `([^`]+)`")
+NAMED_FILE = re.compile(r"`([\w./-]+\.\w+)`|(deliverables/[\w./-]*\w)")
 
 ACTIVE = ("running", "queued", "waiting_approval")
 
@@ -39,6 +52,9 @@ class CeoState:
     reads_after_retry: int = 0
     read_done: bool = False
     retry_done: bool = False
+    seq: int = 0  # order of the CEO's calls, to tell what ran after what
+    last_change: int = -1  # the last spawn or retry
+    last_check: int = -1
 
     @property
     def active(self) -> list[AgentView]:
@@ -68,6 +84,11 @@ def ceo_state(conv: Conversation) -> CeoState:
         for call in turn.calls:
             out = call.outcome or Outcome("", True)
             data = out.json()
+            state.seq += 1
+            if call.name in ("spawn_agent", "retry_agent") and not out.is_error:
+                state.last_change = state.seq
+            if call.name == "run_check":
+                state.last_check = state.seq
             if call.name == "spawn_agent":
                 if out.is_error or "agent_id" not in data:
                     state.spawn_errors.append(first_line(out.text))
@@ -108,7 +129,59 @@ def check_passed(out: Outcome) -> bool:
     return not out.is_error and out.json().get("exit_code") == 0
 
 
-def ceo_reply(conv: Conversation, script: Script) -> Reply:
+def verified(state: CeoState) -> bool:
+    """A check passed, and it ran after the last spawn or retry (the agents' last change)."""
+    return (
+        bool(state.checks)
+        and check_passed(state.checks[-1])
+        and state.last_check > state.last_change
+    )
+
+
+def _round_start(conv: Conversation) -> int | None:
+    """The index of the last answer (a reply without calls) that a request followed."""
+    for i in range(len(conv.turns) - 1, -1, -1):
+        turn = conv.turns[i]
+        if turn.calls:
+            continue
+        asks = [
+            n[len(OPERATOR_PREFIX) :].strip() for n in turn.notes if n.startswith(OPERATOR_PREFIX)
+        ]
+        if any(REQUEST_RE.search(a) for a in asks):
+            return i
+    return None
+
+
+def _named_files(conv: Conversation) -> list[str]:
+    paths: list[str] = []
+    for call in conv.calls_named("spawn_agent"):
+        for a, b in NAMED_FILE.findall(str(call.input.get("task", ""))):
+            paths.append((a or b).rstrip("."))
+    return list(dict.fromkeys(paths))
+
+
+def _since(conv: Conversation, index: int) -> Conversation:
+    """The conversation after turn `index`, as a new round with the operator's request as task."""
+    part = copy.copy(conv)
+    asks = [
+        n[len(OPERATOR_PREFIX) :].strip()
+        for n in conv.turns[index].notes
+        if n.startswith(OPERATOR_PREFIX)
+    ]
+    part.task = "\n\n".join(asks)
+    part.turns = conv.turns[index + 1 :]
+    return part
+
+
+def ceo_reply(conv: Conversation, script: Script, followup: FollowUp | None = None) -> Reply:
+    start = _round_start(conv) if followup is not None else None
+    if start is not None and followup is not None:
+        earlier = _named_files(conv)
+        part = _since(conv, start)
+        script = followup(part.task, earlier)
+        if not part.turns:
+            script.plan = f"New work: “{first_line(part.task, 120)}”. " + script.plan
+        conv = part
     state = ceo_state(conv)
     ops = conv.notes_with(OPERATOR_PREFIX)
     finished_before = bool(conv.turns) and not conv.turns[-1].calls
@@ -116,7 +189,7 @@ def ceo_reply(conv: Conversation, script: Script) -> Reply:
         return Reply().text(
             f"Noted: “{first_line(ops[-1], 120)}”. The run is already finished: "
             + _status_line(state)
-            + " Start a new task if you want more work done."
+            + " Tell me what else to do and I'll plan it as new work."
         )
     lead = f"Noted: “{first_line(ops[-1], 120)}”. I'll take it into account.\n\n" if ops else ""
     reply = _next(conv, script, state)
@@ -152,7 +225,7 @@ def _next(conv: Conversation, script: Script, state: CeoState) -> Reply:
     if state.active:
         names = ", ".join(a.id for a in state.active)
         return Reply().text(f"Waiting for {names} to finish.").call("wait_for_agents")
-    check = script.check
+    check = _check(script, state)
     gate = state.by_index(check.agent) if check else None
     failed = [a for a in state.agents.values() if a.state != "done"]
     if script.retry_failed and failed and not any(a.retried for a in failed):
@@ -187,7 +260,7 @@ def _next(conv: Conversation, script: Script, state: CeoState) -> Reply:
                     f"The check failed (exit {last.json().get('exit_code')}). "
                     f"Sending {gate.id} back with specific feedback."
                 )
-                .call("retry_agent", agent_id=gate.id, feedback=check.feedback)
+                .call("retry_agent", agent_id=gate.id, feedback=_feedback(check, last))
             )
         if gate.retried:
             if check.read and not state.reads_after_retry:
@@ -206,7 +279,48 @@ def _next(conv: Conversation, script: Script, state: CeoState) -> Reply:
                 .text("The check passes. A last look at the deliverable.")
                 .call("read_file", path=check.read)
             )
-    return Reply().text(final_answer(script, state))
+    if script.read and not state.read_done and not failed:
+        return (
+            Reply()
+            .text(f"Reading `{script.read}` myself before I answer.")
+            .call("read_file", path=script.read)
+        )
+    return Reply().text(final_answer(script, state, check))
+
+
+def _gist(result: str, limit: int = 320) -> str:
+    """An agent's report in one line: its paragraphs joined, cut at `limit`."""
+    text = " ".join(p.strip() for p in result.split("\n\n") if p.strip())
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def _check(script: Script, state: CeoState) -> CheckSpec | None:
+    """The script's check; with no command, the test command the checked agent reported;
+    with no check, the test command any agent reported (the project's own tests)."""
+    check = script.check
+    if check is not None and check.command:
+        return check
+    for agent in sorted(state.agents.values(), key=lambda a: a.index):
+        if check is not None and agent.index != check.agent:
+            continue
+        found = REPORTED_TEST.findall(agent.result)
+        if found and agent.state == "done":
+            base = check or CheckSpec("", agent.index, False, "")
+            return CheckSpec(found[-1], agent.index, False, base.feedback, base.read)
+    return None
+
+
+def _feedback(check: CheckSpec, out: Outcome) -> str:
+    data = out.json()
+    tail = "\n".join(str(data.get(k) or "").strip() for k in ("stdout_tail", "stderr_tail")).strip()
+    lines = tail.splitlines()[-12:]
+    text = f"The check `{check.command}` failed (exit {data.get('exit_code')})."
+    if lines:
+        text += " Its output ends:\n" + "\n".join(lines) + "\n"
+    if check.feedback:
+        text += " " + check.feedback.replace("{cmd}", check.command)
+    return text
 
 
 def _status_line(state: CeoState) -> str:
@@ -221,18 +335,30 @@ def _status_line(state: CeoState) -> str:
     return line
 
 
-def final_answer(script: Script, state: CeoState) -> str:
-    ok = all(a.state == "done" for a in state.agents.values()) and not state.spawn_errors
-    if state.checks:
-        ok = ok and check_passed(state.checks[-1])
-    if ok:
-        opening = script.final or "Everything is done and verified."
-    else:
+def final_answer(script: Script, state: CeoState, check: CheckSpec | None = None) -> str:
+    all_done = all(a.state == "done" for a in state.agents.values()) and not state.spawn_errors
+    command = check.command if check else (script.check.command if script.check else "")
+    good = verified(state)
+    if not all_done:
         opening = script.final_partial or "The work did not fully succeed."
-    lines = [opening, ""]
+    elif good:
+        opening = script.final or f"Done and verified: `{command}` passed after the last change."
+    elif state.checks and not state.checks[-1].is_error:
+        code = state.checks[-1].json().get("exit_code")
+        opening = f"Not verified: `{command}` still fails (exit {code})" + (
+            " after one retry." if state.retry_done else "."
+        )
+    elif state.checks:
+        opening = "Not verified: the check could not run."
+    else:
+        opening = "Not verified: no check tested this work."
+    lines = [opening]
+    if script.placeholder and not (good and script.check is not None and not script.check.command):
+        lines.append(f"Simulated models: this is placeholder work: {script.placeholder}.")
+    lines.append("")
     for a in state.agents.values():
         attempt = f", attempt {a.attempt}" if a.attempt > 1 else ""
-        lines.append(f"- **{a.id}** ({a.role}{attempt}): {a.state}. {first_line(a.result, 160)}")
+        lines.append(f"- **{a.id}** ({a.role}{attempt}): {a.state}. {_gist(a.result)}")
     for err in state.spawn_errors:
         lines.append(f"- could not start an agent: {err}")
     if state.checks:
@@ -243,7 +369,7 @@ def final_answer(script: Script, state: CeoState) -> str:
             data = last.json()
             verdict = "passes" if check_passed(last) else f"fails (exit {data.get('exit_code')})"
             lines.append(
-                f"\nCheck `{script.check.command if script.check else ''}` {verdict}"
+                f"\nCheck `{command}` {verdict}"
                 + (" after one retry." if state.retry_done else ".")
             )
     cost = sum(a.cost_usd for a in state.agents.values())

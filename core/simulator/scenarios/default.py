@@ -3,23 +3,53 @@
 from __future__ import annotations
 
 from core.simulator.reply import Reply
+from core.simulator.scenarios import notes
 from core.simulator.scenarios.base import STEER_PREFIX, Conversation, Scenario
 from core.simulator.scenarios.ceo import ceo_reply
+from core.simulator.scenarios.fixer import FixFlow
 from core.simulator.scenarios.planner import agent_spec_for, script_from_task
+from core.simulator.scenarios.plans import (
+    FIX_MARK,
+    SUBJECT_RE,
+    followup_script,
+    is_new_style,
+    new_script,
+    spec_for,
+)
 from core.simulator.scenarios.script import Script
 from core.simulator.scenarios.workers import WorkerFlow
+
+CHECK_FEEDBACK = "The check `"  # how the CEO's feedback on a failed check starts
+
+
+def requests_of(conv: Conversation) -> list[notes.Request]:
+    """What the notes this attempt got ask for: steers, an operator's retry note, and for an
+    update task the operator's request quoted in it."""
+    texts = list(conv.all_notes_with(STEER_PREFIX))
+    if conv.feedback and not conv.feedback.startswith(CHECK_FEEDBACK):
+        texts.insert(0, conv.feedback)
+    if conv.task.startswith("Update `"):
+        quoted = SUBJECT_RE.search(conv.task)
+        if quoted:
+            texts.insert(0, quoted.group(1))
+    return notes.parse_all(texts)
 
 
 class DefaultScenario(Scenario):
     name = "default"
 
     def script(self, conv: Conversation) -> Script:
-        return script_from_task(conv.task)
+        return new_script(conv.task) or script_from_task(conv.task)
 
     def ceo(self, conv: Conversation) -> Reply:
-        return ceo_reply(conv, self.script(conv))
+        return ceo_reply(conv, self.script(conv), followup_script)
 
     def worker(self, conv: Conversation) -> Reply:
+        if conv.task.startswith(FIX_MARK):
+            return FixFlow(conv).reply()
+        if is_new_style(conv.task):
+            requests = requests_of(conv)
+            return WorkerFlow(conv, spec_for(conv.role, conv.task, requests), requests).reply()
         steered = bool(conv.all_notes_with(STEER_PREFIX))
         return WorkerFlow(conv, agent_spec_for(conv.role, conv.task, steered)).reply()
 

@@ -66,11 +66,18 @@ class AgentSpec:
     timeout_s: float | None = None
     model: str | None = None
     search: str | None = None  # pattern for search_files on the first turn
+    # Rebuilt by the agent itself (plans.spec_for), never read from a scenario file:
+    bug: str = ""  # what the retry fixes, in the report
+    switched_to: str = ""  # a note made the agent write this instead
+    update: str = ""  # a file to read and extend with the requested sections
+    subject: str = ""
+    sections: list[str] = field(default_factory=list)  # sections notes asked for
+    unapplied: list[str] = field(default_factory=list)  # notes it could not carry out
 
 
 @dataclass
 class CheckSpec:
-    command: str
+    command: str  # "" for the test command the checked agent reports
     agent: int
     first_fails: bool = True
     feedback: str = ""
@@ -94,6 +101,8 @@ class Script:
     retry_failed: bool = True
     tokens_per_s: float | None = None
     latency_s: float | None = None
+    read: str | None = None  # a deliverable the CEO reads before answering
+    placeholder: str = ""  # what in the result is placeholder work, for the final answer
 
     def agent_for_task(self, task: str) -> AgentSpec | None:
         for agent in self.agents:

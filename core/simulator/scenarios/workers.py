@@ -12,7 +12,9 @@ from collections.abc import Callable
 
 from core.config import DEFAULT_ALLOW
 from core.simulator.reply import Reply, ToolCall
+from core.simulator.scenarios import docs
 from core.simulator.scenarios.base import STEER_PREFIX, WRAP_UP_PREFIX, Call, Conversation
+from core.simulator.scenarios.notes import Request
 from core.simulator.scenarios.script import AgentSpec
 from core.tools.policy import CommandPolicy
 
@@ -22,11 +24,24 @@ BACKTICK = re.compile(r"`([^`]+)`")
 # A sub-agent reruns a command named in the lead's feedback only if the app's default
 # policy would run it without asking.
 _DEFAULT_POLICY = CommandPolicy("deny", DEFAULT_ALLOW)
+PROJECT_TESTS = "python -m pytest -q"
 
 
 def first_line(text: str, limit: int = 100) -> str:
     line = next((ln.strip() for ln in text.splitlines() if ln.strip()), "(no output)")
     return line if len(line) <= limit else line[: limit - 1] + "…"
+
+
+TEST_LISTING = re.compile(r"(?:^|[\s/])(?:test_\w+\.py|\w+_test\.py|tests/|package\.json)", re.M)
+
+
+def has_tests(listing: str, own: list[str]) -> bool:
+    """A listing shows a test suite of the project's own (not just the files we wrote)."""
+    for line in listing.splitlines():
+        name = line.strip().rstrip("/").split()[-1] if line.strip() else ""
+        if name and name not in own and TEST_LISTING.search(line.strip() + " "):
+            return True
+    return False
 
 
 def is_allowed(command: str) -> bool:
@@ -51,9 +66,12 @@ def _call(name: str, **args: object) -> ToolCall:
 class WorkerFlow:
     """The steps of one sub-agent attempt, filtered to the tools it was offered."""
 
-    def __init__(self, conv: Conversation, spec: AgentSpec) -> None:
+    def __init__(
+        self, conv: Conversation, spec: AgentSpec, requests: list[Request] | None = None
+    ) -> None:
         self.conv = conv
         self.spec = spec
+        self.requests = requests or []
         steps = [s for s in self._plan() if self._offered(s)]
         self.steps = self._with_revision(steps)
 
@@ -75,7 +93,14 @@ class WorkerFlow:
             for c in t.calls
             if c.name == "write_file"
         }
-        stale = [f for f in self.spec.files if f.path in written and written[f.path] != f.content]
+        if not written:
+            return steps
+        stale = [
+            f
+            for f in self.spec.files
+            if written.get(f.path) != (f.first_content or f.content)
+            and written.get(f.path) != f.content
+        ]
         if not stale or not self.conv.offers("write_file"):
             return steps
         revise: Step = (
@@ -122,11 +147,19 @@ class WorkerFlow:
                     ),
                 )
             )
-        if spec.files:
+        if spec.update:
+            steps[0] = (
+                f"I'll read `{spec.update}` first and keep everything already in it.",
+                lambda: self._filter([_call("read_file", path=spec.update)]),
+            )
+            steps.append((f"Adding what was asked to `{spec.update}`.", self._update))
+        elif spec.files:
             steps.append((f"Writing {', '.join(paths)}.", self._writes))
         elif not retry:
             steps.append(("Reading the most relevant files.", self._reads))
         commands = list(spec.commands)
+        if self.project_tests:
+            commands.append(PROJECT_TESTS)
         if retry:
             commands += [m for m in BACKTICK.findall(self.conv.feedback or "") if is_allowed(m)]
         commands = list(dict.fromkeys(commands))  # as the plan wrote them: the app's policy decides
@@ -139,16 +172,57 @@ class WorkerFlow:
             )
         return steps
 
+    @property
+    def project_tests(self) -> bool:
+        """A coding agent that saw the project's own tests in its first listing runs them."""
+        if self.spec.role != "coding" or self.spec.bug or not self.conv.offers("run_command"):
+            return False
+        listing = " ".join(
+            c.outcome.text for c in self._result(0) if c.outcome and c.name == "list_files"
+        )
+        return has_tests(listing, [f.path for f in self.spec.files])
+
+    def read_back(self, path: str) -> str | None:
+        """What a successful read_file of `path` in this attempt returned."""
+        for call in reversed(self.conv.calls):
+            ok = call.outcome is not None and not call.outcome.is_error
+            if call.name == "read_file" and call.input.get("path") == path and ok:
+                assert call.outcome is not None
+                return call.outcome.text
+        return None
+
     def _writes(self) -> list[ToolCall]:
         calls = []
+        retry = self.conv.feedback is not None
         for f in self.spec.files:
-            if self.conv.feedback is not None and f.fix and self.conv.offers("edit_file"):
-                calls.append(_call("edit_file", path=f.path, old_text=f.fix[0], new_text=f.fix[1]))
-            elif self.conv.feedback is None and f.first_content is not None:
+            before = self.read_back(f.path) if retry else None
+            if retry and f.fix and self.conv.offers("edit_file"):
+                if before is None or f.fix[0] in before:
+                    calls.append(
+                        _call("edit_file", path=f.path, old_text=f.fix[0], new_text=f.fix[1])
+                    )
+            elif retry and before is not None and self.spec.sections:
+                text = docs.with_sections(before, self.spec.subject, self.requests)
+                if text != before:
+                    calls.append(_call("write_file", path=f.path, content=text))
+            elif retry and before is not None and before.rstrip("\n") == f.content.rstrip("\n"):
+                continue
+            elif not retry and f.first_content is not None:
                 calls.append(_call("write_file", path=f.path, content=f.first_content))
             else:
                 calls.append(_call("write_file", path=f.path, content=f.content))
+        if not calls and self.spec.files:  # nothing to change: look once more, then report
+            calls.append(_call("read_file", path=self.spec.files[0].path))
         return self._filter(calls)
+
+    def _update(self) -> list[ToolCall]:
+        spec = self.spec
+        before = self.read_back(spec.update)
+        base = before if before is not None else f"# {docs.title(spec.subject)}\n"
+        text = docs.with_sections(base, spec.subject, self.requests)
+        if text == before:
+            return self._filter([_call("read_file", path=spec.update)])
+        return self._filter([_call("write_file", path=spec.update, content=text)])
 
     def _reads(self) -> list[ToolCall]:
         listing = " ".join(
@@ -172,7 +246,18 @@ class WorkerFlow:
     def _acks(self) -> list[str]:
         out = []
         for steer in self.conv.notes_with(STEER_PREFIX):
-            out.append(f"Got it: {steer} I'll apply that to the rest of the work.\n\n")
+            if steer in self.spec.unapplied:
+                out.append(
+                    f"Got it: {steer} Simulated models cannot carry that out, so I'll leave the "
+                    "work as it is and say so in my report.\n\n"
+                )
+            elif self.spec.switched_to:
+                out.append(f"Got it: {steer} Switching to `{self.spec.switched_to}`.\n\n")
+            elif self.spec.sections:
+                names = ", ".join(f"“{n}”" for n in self.spec.sections)
+                out.append(f"Got it: {steer} Adding the section {names}.\n\n")
+            else:
+                out.append(f"Got it: {steer} I'll apply that to the rest of the work.\n\n")
         for call in self.conv.last_calls:
             if call.outcome and call.outcome.is_error:
                 out.append(
@@ -191,8 +276,11 @@ class WorkerFlow:
         parts = []
         if wrapped:
             parts.append("Wrapping up as asked; here is what I have so far.")
-        if spec.report and conv.feedback is not None:
-            parts.append(f"Fixed what the feedback pointed out: {first_line(conv.feedback, 200)}")
+        edits = [c for c in ok if c.name == "edit_file"]
+        if spec.bug and conv.feedback is not None and edits:
+            parts.append(f"Fixed what the check caught: {spec.bug}.")
+        elif spec.report and conv.feedback is not None and not spec.sections:
+            parts.append(f"Worked from the feedback: {first_line(conv.feedback, 200)}")
         parts.append(spec.report or self._summary(ok))
         if written:
             parts.append("Files: " + ", ".join(dict.fromkeys(written)) + ".")
@@ -202,9 +290,22 @@ class WorkerFlow:
             parts.append(f"Ran `{c.input.get('command')}`: {status}{first_line(c.outcome.text)}")
         if problems:
             parts.append("Problems: " + "; ".join(_problem(c) for c in problems) + ".")
+        tests_run = any(PROJECT_TESTS in str(c.input.get("command")) for c in ran)
+        if spec.bug and not tests_run:
+            parts.append(f"Not run: the tests (`{PROJECT_TESTS}`).")
+        if spec.sections and written:
+            names = ", ".join(f"“{n}”" for n in spec.sections)
+            parts.append(f"Applied the notes: added the section(s) {names}.")
+        if spec.switched_to:
+            parts.append(f"Applied the note: switched to `{spec.switched_to}`.")
+        for note in spec.unapplied:
+            parts.append(f"Could not apply (simulated models cannot do this): “{note}”.")
         steers = conv.all_notes_with(STEER_PREFIX)
-        if steers:
+        legacy = not (spec.sections or spec.switched_to or spec.unapplied or spec.update)
+        if steers and legacy and not spec.bug:
             parts.append("Applied the lead's note: " + " / ".join(steers))
+        if tests_run:
+            parts.append(f"Test command: `{PROJECT_TESTS}`")
         if wrapped and len(conv.turns) < len(self.steps):
             parts.append(f"Not done: {len(self.steps) - len(conv.turns)} planned step(s) left.")
         return "\n\n".join(parts)
