@@ -6,9 +6,11 @@ print one line and exit 2.
 
 from __future__ import annotations
 
+import difflib
 import math
 import os
 import tomllib
+from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Literal
@@ -175,6 +177,8 @@ class Settings:
     fetch_max_bytes: int = 2_000_000
     fetch_timeout_s: float = 20.0
     catalog: Catalog = field(default_factory=Catalog)
+    keymap: tuple[tuple[str, str], ...] = ()  # [keys]: (binding id, keys), checked by the TUI
+    config_path: Path | None = None  # the file these settings were read from, if any
 
     def role(self, name: str) -> RoleSpec:
         return self.roles[name]
@@ -244,16 +248,96 @@ _LIMIT_KEYS = {
     "budget_usd",
     "stall_after_s",
 }
-_TOP_KEYS = {"ceo", "roles", "limits", "permissions", "models", "simulator", "api", "tools"}
+# Every key a config file may hold, per section: a set of leaf names, or a dict for
+# sections with sub-tables. ANY matches any name (a role, a model id); None means the
+# section's contents are checked elsewhere (`[keys]`: binding ids, by tui.keymap).
+# A key not listed is an error with a "did you mean": add new keys here.
+ANY = "*"
+ROLE_KEYS = frozenset(
+    {
+        "model",
+        "timeout_s",
+        "tools",
+        "prompt",
+        "max_tokens",
+        "token_budget",
+        "budget_usd",
+        "max_turns",
+    }
+)
+MODEL_KEYS = frozenset(
+    {"input", "output", "cache_write_5m", "cache_write_1h", "cache_read", "context_window"}
+)
+Schema = dict[str, "Schema | frozenset[str] | None"]
+CONFIG_SCHEMA: Schema = {
+    "ceo": frozenset({"model", "max_tokens", "max_turns"}),
+    "limits": frozenset(_LIMIT_KEYS),
+    "permissions": frozenset({"mode", "allow", "deny"}),
+    "tools": frozenset(
+        {"command_timeout_s", "fetch_timeout_s", "output_cap_bytes", "fetch_max_bytes"}
+    ),
+    "simulator": frozenset({"scenario", "tokens_per_s", "latency_s"}),
+    "api": frozenset({"base_url"}),
+    "models": {ANY: MODEL_KEYS},
+    "roles": {ANY: ROLE_KEYS},
+    "keys": None,
+}
+
+
+def did_you_mean(name: str, known: Iterable[str]) -> str:
+    """' (did you mean x?)' for the closest known name, or the known names when few."""
+    known = sorted(known)
+    close = difflib.get_close_matches(name, known, n=1, cutoff=0.6)
+    if close:
+        return f" (did you mean {close[0]}?)"
+    return f" (known: {', '.join(known)})" if len(known) <= 12 else ""
+
+
+def check_keys(data: dict[str, Any], schema: Schema | None = None, prefix: str = "") -> None:
+    """Raise ConfigError for the first key that `schema` does not know."""
+    schema = CONFIG_SCHEMA if schema is None else schema
+    for key, value in data.items():
+        path = f"{prefix}{key}"
+        if key not in schema and ANY not in schema:
+            if not prefix and not isinstance(value, dict):
+                home = [s for s, sub in schema.items() if isinstance(sub, frozenset) and key in sub]
+                if home:
+                    raise ConfigError(
+                        path, f"belongs in a section (did you mean [{home[0]}] {key}?)"
+                    )
+            what = "unknown section" if not prefix else "unknown key"
+            raise ConfigError(path, what + did_you_mean(key, schema))
+        sub = schema[key] if key in schema else schema[ANY]
+        if sub is None or not isinstance(value, dict):
+            continue  # a value of the wrong type is reported by parse_config
+        if isinstance(sub, frozenset):
+            for leaf in value:
+                if leaf not in sub:
+                    raise ConfigError(f"{path}.{leaf}", "unknown key" + did_you_mean(leaf, sub))
+        else:
+            check_keys(value, sub, f"{path}.")
+
+
+def _flat_keys(table: dict[str, Any], path: str) -> list[tuple[str, str]]:
+    """`[keys]` pairs; `agent.kill = "K"` (a dotted key, so a sub-table) is id "agent.kill"."""
+    out: list[tuple[str, str]] = []
+    for name, value in table.items():
+        key = f"{path}.{name}"
+        if isinstance(value, dict):
+            out.extend((f"{name}.{i}", k) for i, k in _flat_keys(value, key))
+            continue
+        _expect(key, value, str, 'keys like "x", "ctrl+k" or "f5,x"')
+        if not value.strip() or any(not part.strip() for part in value.split(",")):
+            raise ConfigError(key, f"must name a key, got {value!r}")
+        out.append((name, value.replace(" ", "")))
+    return out
 
 
 def parse_config(data: dict[str, Any], base: Settings | None = None) -> Settings:
     """Apply a parsed TOML document to `base` (defaults when None)."""
     s = base or Settings()
     changes: dict[str, Any] = {}
-    for key in data:
-        if key not in _TOP_KEYS:
-            raise ConfigError(key, f"unknown section (known: {', '.join(sorted(_TOP_KEYS))})")
+    check_keys(data)
 
     ceo = _expect("ceo", data.get("ceo", {}), dict, "a table")
     if "model" in ceo:
@@ -281,11 +365,7 @@ def parse_config(data: dict[str, Any], base: Settings | None = None) -> Settings
     for name in ("budget_usd", "stall_after_s"):
         if name in limits:  # 0 or "none" turns it off
             changes[name] = _positive(f"limits.{name}", limits[name], allow_none=True)
-    unknown = sorted(set(limits) - _LIMIT_KEYS)
-    if unknown:
-        raise ConfigError(
-            f"limits.{unknown[0]}", f"unknown key (known: {', '.join(sorted(_LIMIT_KEYS))})"
-        )
+    # Unknown keys (here and in every section) are caught by check_keys above.
 
     perms = _expect("permissions", data.get("permissions", {}), dict, "a table")
     if "mode" in perms:
@@ -327,6 +407,10 @@ def parse_config(data: dict[str, Any], base: Settings | None = None) -> Settings
             changes["catalog"] = s.catalog.with_overrides(models)
         except (ValueError, TypeError, KeyError) as exc:
             raise ConfigError("models", str(exc)) from None
+
+    if "keys" in data:
+        keys = _expect("keys", data["keys"], dict, "a table of binding id = key")
+        changes["keymap"] = tuple(_flat_keys(keys, "keys"))
 
     if "roles" in data:
         roles = dict(s.roles)
@@ -401,7 +485,11 @@ def load_settings(
             data = tomllib.loads(raw.decode("utf-8"))
         except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
             raise ConfigError(str(cfg_path), f"invalid TOML: {exc}") from None
-        settings = parse_config(data, settings)
+        try:
+            check_keys(data)
+        except ConfigError as exc:  # a typo: say which file holds it
+            raise ConfigError(f"{cfg_path}: {exc.key}", exc.problem) from None
+        settings = replace(parse_config(data, settings), config_path=cfg_path)
     if env.get("DELEGATE_DB"):
         settings = replace(settings, db_path=Path(env["DELEGATE_DB"]))
     if env.get("ANTHROPIC_BASE_URL"):

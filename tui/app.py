@@ -71,8 +71,12 @@ class DelegateApp(App[int]):
         export_dir: Path | None = None,
         clock: Callable[[], float] | None = None,
         autostart: bool = True,
+        keymap: dict[str, str] | None = None,
+        start_notice: str | None = None,
     ) -> None:
         super().__init__()
+        self.keymap = dict(keymap or {})  # binding id -> keys, from the config's [keys]
+        self.start_notice = start_notice  # a line for the chat when the run starts
         self.session = session
         self.connect = connect
         self.connect_error: BaseException | None = None
@@ -91,6 +95,8 @@ class DelegateApp(App[int]):
         self.session_closed = False
 
     def on_mount(self) -> None:
+        if self.keymap:
+            self.set_keymap(self.keymap)
         if self.session is None and self.connect is not None:
             self.push_screen(StartingScreen(self.initial_task))
             self.run_worker(self._connect(), group="connect", exit_on_error=False)
@@ -131,12 +137,18 @@ class DelegateApp(App[int]):
             self.session.bus.subscribe(self.view.apply)
             if self.autostart:
                 self.session.start(self.initial_task or None)
+            if self.start_notice:
+                from core.events import Notice
+
+                # The CEO's column: info notices from the run itself stay off the chat.
+                notice = Notice(run_id=self.session.run_id, agent_id="ceo", text=self.start_notice)
+                self.session.emit(notice)
 
     # --- app keys ------------------------------------------------------------
 
     def action_help(self) -> None:
         if not isinstance(self.screen, HelpScreen):
-            self.push_screen(HelpScreen())
+            self.push_screen(HelpScreen(self.keymap))
 
     def action_history(self) -> None:
         if self.store is None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import math
 import sys
 from pathlib import Path
 from typing import Any, NoReturn
@@ -16,14 +17,16 @@ delegate: a CEO agent and its team of sub-agents, live in your terminal.
 
 usage:
   delegate [TASK] [options]              open the TUI; TASK goes to the CEO at once
+  delegate --demo                        a demo run with simulated models, nothing to type
   delegate run TASK [--json] [options]   headless run; exit 0 done, 1 failed, 2 bad usage
   delegate history [--json]              past runs, newest first
   delegate show RUN [--json|--markdown]  one run: agents, usage, cost, transcript
   delegate replay RUN                    the TUI on a recorded run, read-only
   delegate resume RUN                    reopen a run; interrupted agents can be retried
   delegate simulator [--port N]          serve the model simulator on loopback
+  delegate --version                     print the version
 
-common options:
+common options (the TUI, run and resume):
   --simulate             use the built-in model simulator (default when no API key is set)
   --scenario NAME|FILE   simulator scenario: default, timeout, failure, api-errors,
                          load[:agents=N,tps=T,seconds=S], or a .toml/.json file
@@ -44,18 +47,72 @@ class UsageError(Exception):
     """Bad input from the user: one line on stderr, exit 2."""
 
 
-def _common(p: argparse.ArgumentParser) -> None:
-    g = p.add_argument_group("common options")
-    g.add_argument(
-        "--simulate", action="store_true", default=None, help="use the built-in simulator"
-    )
-    g.add_argument("--scenario", metavar="NAME|FILE", help="simulator scenario (default: default)")
-    g.add_argument("--workspace", metavar="DIR", type=Path, help="agents' working directory")
-    g.add_argument("--db", metavar="PATH", type=Path, help="SQLite database of runs")
-    g.add_argument("--config", metavar="FILE", type=Path, help="settings file (TOML)")
-    g.add_argument("--max-concurrent", metavar="N", type=int, help="sub-agents at once (default 5)")
-    g.add_argument("--yes", action="store_true", default=None, help="allow every command")
-    g.add_argument("--ceo-model", metavar="M", help="the CEO's model")
+def _add_option(g: Any, name: str, *, hidden: bool = False) -> None:
+    """One common option; `COMMAND_OPTIONS` says which command shows which."""
+    specs: dict[str, tuple[tuple[str, ...], dict[str, Any]]] = {
+        "simulate": (
+            ("--simulate",),
+            {"action": "store_true", "default": None, "help": "use the built-in simulator"},
+        ),
+        "scenario": (
+            ("--scenario",),
+            {"metavar": "NAME|FILE", "help": "simulator scenario (default: default)"},
+        ),
+        "workspace": (
+            ("--workspace",),
+            {"metavar": "DIR", "type": Path, "help": "agents' working directory"},
+        ),
+        "db": (("--db",), {"metavar": "PATH", "type": Path, "help": "SQLite database of runs"}),
+        "config": (
+            ("--config",),
+            {"metavar": "FILE", "type": Path, "help": "settings file (TOML)"},
+        ),
+        "max_concurrent": (
+            ("--max-concurrent",),
+            {"metavar": "N", "type": int, "help": "sub-agents at once (default 5)"},
+        ),
+        "yes": (
+            ("--yes",),
+            {"action": "store_true", "default": None, "help": "allow every command"},
+        ),
+        "ceo_model": (("--ceo-model",), {"metavar": "M", "help": "the CEO's model"}),
+    }
+    flags, kwargs = specs[name]
+    if hidden:
+        kwargs = {**kwargs, "help": argparse.SUPPRESS}
+    g.add_argument(*flags, **kwargs)
+
+
+RUN_OPTIONS = (
+    "simulate",
+    "scenario",
+    "workspace",
+    "db",
+    "config",
+    "max_concurrent",
+    "yes",
+    "ceo_model",
+)
+# Which common options each command shows in its help (None: the TUI). The other common
+# options are still accepted everywhere (DESIGN.md's contract: scripts pass one set of
+# flags to every command) but hidden, since they change nothing there.
+COMMAND_OPTIONS: dict[str | None, tuple[str, ...]] = {
+    None: RUN_OPTIONS,
+    "run": RUN_OPTIONS,
+    "resume": RUN_OPTIONS,
+    "history": ("db", "config"),
+    "show": ("db", "config"),
+    "replay": ("db", "config", "workspace"),  # the workspace is where exports go
+    "simulator": ("scenario", "config"),
+}
+
+# Numbers that must be at least a minimum: (dest, flag, minimum). NaN and infinity are
+# refused for floats too.
+LIMITS: tuple[tuple[str, str, float], ...] = (
+    ("max_concurrent", "--max-concurrent", 1),
+    ("limit", "--limit", 1),
+    ("tokens_per_s", "--tokens-per-s", 1e-9),
+)
 
 
 class _Parser(argparse.ArgumentParser):
@@ -69,17 +126,23 @@ def build_parser(command: str | None) -> argparse.ArgumentParser:
         p = _Parser(prog="delegate", usage="delegate [TASK] [options]", add_help=False)
         p.add_argument("task", nargs="?", help="a task for the CEO")
         p.add_argument("--demo", action="store_true", help="a scripted demo run with the simulator")
+        p.add_argument("--version", action="store_true", help="print the version")
         p.add_argument("-h", "--help", action="store_true")
-        _common(p)
-        return p
-    p = _Parser(prog=f"delegate {command}")
+    else:
+        p = _Parser(prog=f"delegate {command}")
     if command == "run":
         p.add_argument("task", help="the task for the CEO")
         p.add_argument("--json", action="store_true", help="print one JSON summary on stdout")
         p.add_argument("--quiet", action="store_true", help="no progress lines on stderr")
     elif command == "history":
+        p.description = (
+            "Past runs, newest first. On a terminal: aligned columns. Piped: one run per line, "
+            "tab-separated: run id, started (local time), status, agents, cost in USD, task."
+        )
         p.add_argument("--json", action="store_true", help="print JSON")
-        p.add_argument("--limit", type=int, default=50, help="how many runs (default 50)")
+        p.add_argument(
+            "--limit", metavar="N", type=int, default=50, help="how many runs (default 50)"
+        )
     elif command == "show":
         p.add_argument("run", metavar="RUN", help="run id, unique prefix, or `last`")
         fmt = p.add_mutually_exclusive_group()
@@ -93,39 +156,90 @@ def build_parser(command: str | None) -> argparse.ArgumentParser:
         )
         p.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
         p.add_argument("--tokens-per-s", type=float, help="streaming pace (default 400)")
-    _common(p)
+    g: Any = p.add_argument_group("common options") if command in (None, "run", "resume") else p
+    shown = COMMAND_OPTIONS[command]
+    for name in shown:
+        _add_option(g, name)
+    for name in RUN_OPTIONS:
+        if name not in shown:
+            _add_option(p, name, hidden=True)
     return p
+
+
+def check_limits(args: argparse.Namespace) -> None:
+    """Counts and rates given on the command line: zero, negative or NaN is bad usage."""
+    for dest, flag, minimum in LIMITS:
+        value = getattr(args, dest, None)
+        if value is None:
+            continue
+        if not math.isfinite(value) or value < minimum:
+            least = "at least 1" if minimum == 1 else "positive"
+            raise UsageError(f"{flag} must be {least}, got {value:g}")
 
 
 def settings_from(args: argparse.Namespace) -> Any:
     from core.config import load_settings
 
-    settings = load_settings(args.config, explicit=args.config is not None)
-    workspace = args.workspace.expanduser() if args.workspace else None
+    config = getattr(args, "config", None)
+    settings = load_settings(config, explicit=config is not None)
+    ws = getattr(args, "workspace", None)
+    workspace = ws.expanduser() if ws else None
     if workspace is not None:
         from core.tools.workspace import workspace_problem
 
         problem = workspace_problem(workspace)
         if problem:
             raise UsageError(problem)
-    if args.max_concurrent is not None and args.max_concurrent < 1:
-        raise UsageError("--max-concurrent must be at least 1")
-    return settings.with_overrides(
-        simulate=True if args.simulate else None,
-        scenario=args.scenario,
+    db = getattr(args, "db", None)
+    settings = settings.with_overrides(
+        simulate=True if getattr(args, "simulate", None) else None,
+        scenario=getattr(args, "scenario", None),
         workspace=workspace,
-        db_path=args.db.expanduser() if args.db else None,
-        max_concurrent=args.max_concurrent,
-        assume_yes=True if args.yes else None,
-        ceo_model=args.ceo_model,
+        db_path=db.expanduser() if db else None,
+        max_concurrent=getattr(args, "max_concurrent", None),
+        assume_yes=True if getattr(args, "yes", None) else None,
+        ceo_model=getattr(args, "ceo_model", None),
         sim_tokens_per_s=getattr(args, "tokens_per_s", None),
     )
+    if settings.keymap:  # a typo in [keys] is an error for every command, like any other
+        from tui.keymap import keymap_from
+
+        keymap_from(settings.keymap, str(settings.config_path or ""))
+    if settings.db_path is not None:  # named by --db or DELEGATE_DB: its folder must exist
+        _check_db_path(Path(settings.db_path), "--db" if db else "DELEGATE_DB")
+    return settings
+
+
+def _check_db_path(path: Path, source: str) -> None:
+    if path.is_dir():
+        raise UsageError(f"{source} {path}: is a directory (name the database file)")
+    folder = path.parent
+    if not folder.is_dir():
+        what = "is not a folder" if folder.exists() else "does not exist"
+        raise UsageError(f"{source} {path}: the folder {folder} {what}")
 
 
 def db_path(settings: Any) -> Path:
     from core.config import default_db_path
 
     return Path(settings.db_path) if settings.db_path else default_db_path()
+
+
+def version() -> str:
+    """The installed package's version, or pyproject's when run from a checkout."""
+    from importlib import metadata
+
+    try:
+        return metadata.version("delegate")
+    except metadata.PackageNotFoundError:
+        pass
+    import tomllib
+
+    pyproject = Path(__file__).resolve().parent.parent / "pyproject.toml"
+    try:
+        return str(tomllib.loads(pyproject.read_text("utf-8"))["project"]["version"])
+    except (OSError, ValueError, KeyError):
+        return "unknown"
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -137,6 +251,10 @@ def main(argv: list[str] | None = None) -> int:
         if command is None and args.help:
             print(OVERVIEW, end="")
             return 0
+        if command is None and args.version:
+            print(f"delegate {version()}")
+            return 0
+        check_limits(args)
         return _dispatch(command, args)
     except UsageError as exc:
         print(f"delegate: {redact.current().redact(str(exc))}", file=sys.stderr)

@@ -6,6 +6,7 @@ import argparse
 import asyncio
 import contextlib
 import json
+import shutil
 import signal
 import sys
 import time
@@ -160,23 +161,41 @@ async def _history(args: argparse.Namespace, settings: Settings) -> int:
     if not runs:
         print("no runs yet", file=sys.stderr)
         return 0
-    from rich.console import Console
-    from rich.table import Table
-
-    table = Table(box=None, pad_edge=False)
-    for col in ("run", "started", "status", "agents", "cost", "task"):
-        table.add_column(col, no_wrap=col != "task", overflow="fold")
-    for r in runs:
-        table.add_row(
-            r.run_id,
-            time.strftime("%Y-%m-%d %H:%M", time.localtime(r.created_at)),
-            r.status,
-            str(r.agents),
-            f"${r.cost_usd:.4f}" if r.cost_usd is not None else "?",
-            _short(r.task, 60),
-        )
-    Console().print(table)
+    rows = [_history_row(r) for r in runs]
+    if sys.stdout.isatty():
+        width = shutil.get_terminal_size().columns
+        print("\n".join(aligned(HISTORY_COLUMNS, rows, width)))
+    else:  # for scripts: one run a line, tab-separated, the whole task, no header
+        for row in rows:
+            print("\t".join(row))
     return 0
+
+
+HISTORY_COLUMNS = ("run", "started", "status", "agents", "cost", "task")
+
+
+def _history_row(r: Any) -> list[str]:
+    return [
+        r.run_id,
+        time.strftime("%Y-%m-%d %H:%M", time.localtime(r.created_at)),
+        r.status,
+        str(r.agents),
+        f"${r.cost_usd:.4f}" if r.cost_usd is not None else "?",
+        " ".join(r.task.split()),  # no tabs or newlines: one run, one line
+    ]
+
+
+def aligned(header: tuple[str, ...], rows: list[list[str]], width: int) -> list[str]:
+    """Columns padded to their widest cell; the last one is cut to fit `width`."""
+    widths = [max(len(c) for c in col) for col in zip(header, *rows, strict=False)]
+    lead = sum(w + 2 for w in widths[:-1])
+    room = max(width - lead, 10)
+    out = []
+    for row in (list(header), *rows):
+        cells = [c.ljust(w) for c, w in zip(row[:-1], widths, strict=False)]
+        last = row[-1] if len(row[-1]) <= room else row[-1][: room - 1] + "…"
+        out.append("  ".join([*cells, last]).rstrip())
+    return out
 
 
 def _run_row_json(r: Any) -> dict[str, Any]:

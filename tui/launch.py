@@ -6,6 +6,7 @@ import argparse
 import asyncio
 import gc
 import importlib
+import sys
 import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -35,6 +36,7 @@ def tune_gc() -> None:
 def launch_live(args: argparse.Namespace, settings: Settings) -> int:
     """`delegate [TASK]` and `delegate --demo`."""
     task = getattr(args, "task", None)
+    notice = None
     if getattr(args, "demo", False):
         # The demo must run with no typing: simulated models, commands allowed, and a
         # scratch workspace unless one was given.
@@ -54,10 +56,22 @@ def launch_live(args: argparse.Namespace, settings: Settings) -> int:
             sim_tokens_per_s=pace,
         )
         task = task or DEMO_TASK
-    return asyncio.run(_live(settings, task))
+        notice = f"Demo workspace: {settings.workspace} (the agents' files are there)."
+    try:
+        return asyncio.run(_live(settings, task, notice))
+    finally:
+        if notice is not None:
+            print(f"delegate: demo workspace: {settings.workspace}", file=sys.stderr)
 
 
-async def _live(settings: Settings, task: str | None) -> int:
+def keymap(settings: Settings) -> dict[str, str]:
+    """The config's `[keys]` as Textual's keymap (checked once already by the CLI)."""
+    from tui.keymap import keymap_from
+
+    return keymap_from(settings.keymap, str(settings.config_path or ""))
+
+
+async def _live(settings: Settings, task: str | None, notice: str | None = None) -> int:
     from core.store import Store
     from tui.app import DelegateApp
 
@@ -74,7 +88,14 @@ async def _live(settings: Settings, task: str | None) -> int:
         return session
 
     try:
-        app = DelegateApp(connect=connect, task=task, store=store, export_dir=settings.workspace)
+        app = DelegateApp(
+            connect=connect,
+            task=task,
+            store=store,
+            export_dir=settings.workspace,
+            keymap=keymap(settings),
+            start_notice=notice,
+        )
         try:
             await app.run_async()
         finally:
@@ -107,7 +128,12 @@ async def _recorded(command: str, ref: str, settings: Settings) -> int:
             raise UsageError(f"no run matches {ref!r} (see `delegate history`)")
         events = await store.events(row.run_id)
         if command == "replay":
-            app = DelegateApp(replay_events=events, store=store, export_dir=settings.workspace)
+            app = DelegateApp(
+                replay_events=events,
+                store=store,
+                export_dir=settings.workspace,
+                keymap=keymap(settings),
+            )
             await app.run_async()
             return app.return_code or 0
         return await _resume(settings, store, row.run_id, events)
@@ -129,6 +155,7 @@ async def _resume(settings: Settings, store: Any, run_id: str, events: list[Any]
         prior_events=events,
         export_dir=settings.workspace,
         autostart=False,
+        keymap=keymap(settings),
     )
     try:
         await app.run_async()

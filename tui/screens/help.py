@@ -44,7 +44,7 @@ Read-only: agent commands are disabled. **space** pause/resume, **]** faster,
 
 class HelpScreen(ModalScreen[None]):
     BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("escape,q,question_mark", "dismiss_help", "Close")
+        Binding("escape,q,question_mark", "dismiss_help", "Close", id="help.close")
     ]
     DEFAULT_CSS = """
     HelpScreen { align: center middle; }
@@ -53,9 +53,19 @@ class HelpScreen(ModalScreen[None]):
     }
     """
 
+    def __init__(self, keymap: dict[str, str] | None = None) -> None:
+        super().__init__()
+        self.keymap = keymap or {}
+
     def compose(self) -> ComposeResult:
+        text = HELP
+        if self.keymap:  # the table above shows the defaults; say what the config changed
+            rows = "\n".join(f"| {i} | {k} |" for i, k in sorted(self.keymap.items()))
+            text += (
+                f"\n## Remapped in your config ([keys])\n\n| binding | keys |\n|---|---|\n{rows}\n"
+            )
         with VerticalScroll():
-            yield Markdown(HELP)
+            yield Markdown(text)
 
     def action_dismiss_help(self) -> None:
         self.dismiss(None)

@@ -24,7 +24,9 @@ class RetryRequest:
 class RetryScreen(ModalScreen[RetryRequest | None]):
     """Opaque, like the steer modal (see there why), and shows how the attempt ended."""
 
-    BINDINGS: ClassVar[list[BindingType]] = [Binding("escape", "cancel", "Cancel")]
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("escape", "cancel", "Cancel", id="retry.cancel")
+    ]
     DEFAULT_CSS = """
     RetryScreen { align: center middle; background: $background; }
     RetryScreen > Vertical {

@@ -22,7 +22,9 @@ class SteerScreen(ModalScreen[str | None]):
     the modal slow to open and typing in it lag. The agent's recent output is shown
     instead, which is what the operator needs in order to write the message."""
 
-    BINDINGS: ClassVar[list[BindingType]] = [Binding("escape", "cancel", "Cancel")]
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("escape", "cancel", "Cancel", id="steer.cancel")
+    ]
     DEFAULT_CSS = """
     SteerScreen { align: center middle; background: $background; }
     SteerScreen > Vertical {

@@ -123,10 +123,10 @@ class AgentPane(Static, can_focus=True):
     """
 
     BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("up,k", "move('up')", "Up", show=False),
-        Binding("down,j", "move('down')", "Down", show=False),
-        Binding("left", "move('left')", "Left", show=False),
-        Binding("right", "move('right')", "Right", show=False),
+        Binding("up,k", "move('up')", "Up", show=False, id="pane.up"),
+        Binding("down,j", "move('down')", "Down", show=False, id="pane.down"),
+        Binding("left", "move('left')", "Left", show=False, id="pane.left"),
+        Binding("right", "move('right')", "Right", show=False, id="pane.right"),
     ]
 
     DEFAULT_CSS = """
