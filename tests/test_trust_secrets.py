@@ -99,11 +99,14 @@ def test_key_stays_out_of_db_exports_logs_and_tool_output(
     monkeypatch.setenv("ANTHROPIC_AUTH_TOKEN", KEY)
     monkeypatch.setenv("ANTHROPIC_BASE_URL", simulator_url)
     monkeypatch.setenv(ENV_MARKER, "visible")
-    data = tmp_path / "data"
+    # The default database, in the user data dir the store creates (a --db must name
+    # a file in a folder that exists, so that folder would be the user's).
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "xdg"))
+    monkeypatch.delenv("DELEGATE_DB", raising=False)
+    data = tmp_path / "xdg" / "delegate"
     workspace = tmp_path / "ws"
     workspace.mkdir()
-    db = data / "runs.db"
-    common = ["--db", str(db), "--workspace", str(workspace)]
+    common = ["--workspace", str(workspace)]
     code = main(["run", "Print the environment", "--json", "--yes", *common])
     run = capsys.readouterr()
     assert code == 0, run.err
