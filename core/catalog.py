@@ -19,6 +19,9 @@ class Price:
     cache_read: float
 
 
+DEFAULT_MIN_CACHE_TOKENS = 1024
+
+
 @dataclass(frozen=True)
 class ModelInfo:
     id: str
@@ -27,6 +30,10 @@ class ModelInfo:
     # Above this many prompt tokens the `long_price` applies (tiered models).
     tier_threshold: int | None = None
     long_price: Price | None = None
+    # The shortest prefix the API caches for this model; below it a breakpoint is
+    # silently ignored. The 5-5 models' figures are assumed from their predecessors
+    # (Opus and Sonnet 4.x: 1024, Haiku 3.5: 2048); Haiku 4.5's 4096 is documented.
+    min_cache_tokens: int = DEFAULT_MIN_CACHE_TOKENS
 
     @property
     def short_name(self) -> str:
@@ -57,8 +64,11 @@ DEFAULT_MODELS: dict[str, ModelInfo] = {
         _price(0.10, 0.50),
         tier_threshold=100_000,
         long_price=_price(0.50, 2.50),
+        min_cache_tokens=2048,
     ),
-    "claude-haiku-4-5": ModelInfo("claude-haiku-4-5", 200_000, _price(1.0, 5.0)),
+    "claude-haiku-4-5": ModelInfo(
+        "claude-haiku-4-5", 200_000, _price(1.0, 5.0), min_cache_tokens=4096
+    ),
 }
 
 
@@ -92,6 +102,10 @@ class Catalog:
 
     def get(self, model: str) -> ModelInfo | None:
         return self.models.get(model)
+
+    def min_cache_tokens(self, model: str) -> int:
+        info = self.models.get(model)
+        return info.min_cache_tokens if info else DEFAULT_MIN_CACHE_TOKENS
 
     def context_window(self, model: str) -> int | None:
         info = self.models.get(model)
@@ -136,11 +150,17 @@ class Catalog:
                 price = _price(fields["input"], fields["output"], fields.get("cache_read"))
             price = replace(price, **fields)
             window = int(spec.get("context_window", base.context_window if base else 200_000))
+            min_cache = int(
+                spec.get(
+                    "min_cache_tokens", base.min_cache_tokens if base else DEFAULT_MIN_CACHE_TOKENS
+                )
+            )
             models[model_id] = ModelInfo(
                 model_id,
                 window,
                 price,
                 tier_threshold=base.tier_threshold if base and "input" not in fields else None,
                 long_price=base.long_price if base and "input" not in fields else None,
+                min_cache_tokens=min_cache,
             )
         return Catalog(models)

@@ -97,7 +97,7 @@ class TurnRequest:
     messages: list[dict[str, Any]]  # API message params; content may be str or list of blocks
     tools: list[dict[str, Any]]  # [{"name", "description", "input_schema"}]
     max_tokens: int
-    cache: bool = False  # cache_control on the system block, last tool and last message block
+    cache: bool = False  # cache breakpoints: system prompt, previous turn's end, last message
     thinking: bool = False  # adaptive thinking with summarized display
 
 
@@ -329,7 +329,14 @@ def _usage_from(raw: Any, current: Usage, *, replace_input: bool) -> Usage:
 
 
 def build_params(request: TurnRequest) -> dict[str, Any]:
-    """The `messages.stream` keyword arguments for a request; never mutates the request."""
+    """The `messages.stream` keyword arguments for a request; never mutates the request.
+
+    With `cache`, at most three of the API's four cache breakpoints are used (see
+    `cache_marks`): the system prompt (or, without one, the last tool), which caches the
+    tools and the system prompt that every turn shares; the end of the previous turn's
+    prompt, which this turn reads back whatever the reply added in between; and the end
+    of the conversation, which the next turn will read.
+    """
     params: dict[str, Any] = {
         "model": request.model,
         "max_tokens": request.max_tokens,
@@ -344,14 +351,36 @@ def build_params(request: TurnRequest) -> dict[str, Any]:
             params["system"] = request.system
     if request.tools:
         tools = list(request.tools)
-        if request.cache:
+        if request.cache and not request.system:
             tools[-1] = {**tools[-1], "cache_control": dict(CACHE_CONTROL)}
         params["tools"] = tools
-    if request.cache and request.messages:
-        params["messages"][-1] = _with_cache_mark(request.messages[-1])
+    if request.cache:
+        for index in cache_marks(request.messages):
+            params["messages"][index] = _with_cache_mark(request.messages[index])
     if request.thinking:
         params["thinking"] = dict(THINKING)
     return params
+
+
+def cache_marks(messages: list[dict[str, Any]]) -> list[int]:
+    """Indexes of the messages whose last cacheable block gets a breakpoint.
+
+    The last message (the prefix the next turn reads), and the user message that ended
+    the previous turn's prompt: the one before the last assistant reply. The API looks
+    for a cached prefix only about 20 blocks before a breakpoint, so a reply with many
+    parallel tool calls (a tool_use and a tool_result block each) would otherwise miss
+    the previous turn's prefix; a breakpoint exactly there always reads it.
+    """
+    if not messages:
+        return []
+    marks = [len(messages) - 1]
+    if (
+        len(messages) >= 3
+        and messages[-2].get("role") == "assistant"
+        and messages[-3].get("role") == "user"
+    ):
+        marks.append(len(messages) - 3)
+    return marks
 
 
 def _with_cache_mark(message: dict[str, Any]) -> dict[str, Any]:

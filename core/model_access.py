@@ -56,6 +56,7 @@ def open_model_access(settings: Settings, env: dict[str, str] | None = None) -> 
             scenario=scenario,
             tokens_per_s=settings.sim_tokens_per_s,
             latency_s=settings.sim_latency_s,
+            min_cache_tokens=settings.catalog.min_cache_tokens,
         )
     except (ValueError, OSError) as exc:
         raise ModelAccessError(f"simulator scenario {settings.scenario!r}: {exc}") from None

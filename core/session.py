@@ -185,6 +185,7 @@ class Session:
             max_tokens=spec.max_tokens,
             token_budget=spec.token_budget,
             max_parallel_tools=self.settings.max_parallel_tools,
+            cache=True,  # each turn reads the previous turn's prefix (see core.llm)
         )
         agent.start(record.first_message)
         return agent

@@ -158,7 +158,7 @@ async def test_usage_with_cache_tokens_and_running_output_totals(
     assert sink.usages[-1] == expected
 
 
-async def test_cache_marks_system_last_tool_and_last_block_without_mutating(
+async def test_cache_marks_system_previous_turn_end_and_last_block_without_mutating(
     fake_api: FakeAPI, client: anthropic.AsyncAnthropic
 ) -> None:
     history: list[dict[str, Any]] = [
@@ -190,12 +190,16 @@ async def test_cache_marks_system_last_tool_and_last_block_without_mutating(
     body = fake_api.requests[0].body
     mark = {"type": "ephemeral"}
     assert body["system"] == [{"type": "text", "text": "You are terse.", "cache_control": mark}]
-    assert "cache_control" not in body["tools"][0]
-    assert body["tools"][1]["cache_control"] == mark
+    # The system breakpoint caches the tools before it too: no marker of their own.
+    assert "cache_control" not in json.dumps(body["tools"])
     last = body["messages"][-1]["content"]
     assert "cache_control" not in last[0]
     assert last[1] == {**history[2]["content"][1], "cache_control": mark}
-    assert "cache_control" not in json.dumps(body["messages"][:-1])
+    # The previous turn's prompt ended with the first user message: read back from there.
+    first = body["messages"][0]["content"]
+    assert first[-1]["cache_control"] == mark
+    assert "cache_control" not in json.dumps(body["messages"][1])
+    assert json.dumps(body).count("cache_control") == 3  # of the API's 4
     # Tool results answer the tool_use ids of the reply just before, in one user message.
     answered = {b["tool_use_id"] for b in last}
     asked = {b["id"] for b in body["messages"][1]["content"]}

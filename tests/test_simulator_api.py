@@ -12,6 +12,7 @@ import anthropic
 import httpx2
 import pytest
 
+from core.catalog import Catalog
 from core.simulator import Simulator, SimulatorTransport, serve
 from core.simulator.reply import Reply
 from core.simulator.scenarios.base import Conversation, Scenario
@@ -121,19 +122,32 @@ async def test_streamed_tool_input_is_valid_json(make_client: Any) -> None:
 
 async def test_prompt_cache_read_after_write(make_client: Any) -> None:
     client = await make_client(fast())
-    system = [{"type": "text", "text": "x" * 6000, "cache_control": {"type": "ephemeral"}}]
+    system = [{"type": "text", "text": "x" * 12000, "cache_control": {"type": "ephemeral"}}]
     kw: dict[str, Any] = dict(model="claude-haiku-5-5", max_tokens=100, system=system,
                               messages=[{"role": "user", "content": "hello"}])  # fmt: skip
     first = await client.messages.create(**kw)
     second = await client.messages.create(**kw)
-    assert (first.usage.cache_creation_input_tokens or 0) > 1024
+    assert (first.usage.cache_creation_input_tokens or 0) > 2048
     assert first.usage.cache_read_input_tokens == 0
     assert second.usage.cache_read_input_tokens == first.usage.cache_creation_input_tokens
     assert second.usage.cache_creation_input_tokens == 0
     assert second.usage.input_tokens == first.usage.input_tokens > 0
-    plain = await client.messages.create(**dict(kw, system="y" * 6000))
+    plain = await client.messages.create(**dict(kw, system="y" * 12000))
     assert plain.usage.cache_read_input_tokens == plain.usage.cache_creation_input_tokens == 0
-    assert plain.usage.input_tokens > 1500
+    assert plain.usage.input_tokens > 2048
+
+
+async def test_prompt_cache_minimum_is_the_models_own(make_client: Any) -> None:
+    """A ~1500-token prefix: above Sonnet's minimum (1024), below Haiku 5.5's (2048)."""
+    client = await make_client(fast())
+    system = [{"type": "text", "text": "z" * 6000, "cache_control": {"type": "ephemeral"}}]
+    kw: dict[str, Any] = dict(max_tokens=100, system=system,
+                              messages=[{"role": "user", "content": "hello"}])  # fmt: skip
+    haiku = await client.messages.create(model="claude-haiku-5-5", **kw)
+    sonnet = await client.messages.create(model="claude-sonnet-5-5", **kw)
+    assert Catalog().min_cache_tokens("claude-haiku-5-5") > haiku.usage.input_tokens > 1024
+    assert haiku.usage.cache_creation_input_tokens == 0
+    assert (sonnet.usage.cache_creation_input_tokens or 0) > 1024
 
 
 async def test_unknown_model_is_404(make_client: Any) -> None:

@@ -126,10 +126,11 @@ class PromptCache:
 
     def __init__(
         self,
-        min_tokens: int = 1024,
+        min_tokens: int | Callable[[str], int] = 1024,
         max_entries: int = 4096,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
+        # One minimum for every model, or the model's own (the API's differ per model).
         self.min_tokens = min_tokens
         self.max_entries = max_entries
         self.clock = clock
@@ -178,8 +179,11 @@ class PromptCache:
         marks = [(ends[i], seg) for i, seg in marks]
         write = 0
         ttl = "5m"
+        least = self.min_tokens
+        if callable(least):
+            least = least(str(body.get("model", "")))
         for tokens, seg in marks:
-            if tokens > read and tokens >= self.min_tokens:
+            if tokens > read and tokens >= least:
                 self._remember(seg.digest, seg.ttl or "5m", now)
                 write = tokens - read
                 ttl = seg.ttl or "5m"

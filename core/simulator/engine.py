@@ -16,7 +16,7 @@ from collections.abc import AsyncIterator, Callable, Iterable
 from pathlib import Path
 from typing import Any
 
-from core.catalog import DEFAULT_MODELS
+from core.catalog import DEFAULT_MODELS, Catalog
 from core.simulator import wire
 from core.simulator.cache import PromptCache, count_tokens
 from core.simulator.faults import HTTP_FAULTS, STREAM_FAULTS
@@ -40,7 +40,7 @@ class Simulator:
         seed: int | None = None,
         *,
         extra_models: Iterable[str] = (),
-        min_cache_tokens: int = 1024,
+        min_cache_tokens: int | Callable[[str], int] | None = None,  # None: per model
         cache_entries: int = 4096,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
@@ -50,7 +50,8 @@ class Simulator:
         self.tokens_per_s = tokens_per_s
         self.latency_s = latency_s
         self.models = set(DEFAULT_MODELS) | set(extra_models)
-        self.cache = PromptCache(min_cache_tokens, cache_entries, clock)
+        minimum = Catalog().min_cache_tokens if min_cache_tokens is None else min_cache_tokens
+        self.cache = PromptCache(minimum, cache_entries, clock)
         self.rng = random.Random(seed)
         self.requests = 0  # POST /v1/messages received
         self.faults_injected: list[tuple[int, str]] = []  # (request number, fault kind)
