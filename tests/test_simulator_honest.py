@@ -162,3 +162,100 @@ async def test_follow_up_after_the_answer_is_new_work(tmp_path: Path) -> None:
     answer = session.ceo.last_text if session.ceo else ""
     assert "already finished" not in answer and "writer-2" in answer
     await session.close()
+
+
+async def test_demo_catches_a_failure_retries_with_it_and_finishes_verified(
+    tmp_path: Path,
+) -> None:
+    from core.events import Event, ToolCallFinished
+    from tui.launch import DEMO_TASK
+
+    settings = sim_settings(tmp_path, permission_mode="allow")
+    checks: list[str] = []
+
+    def watch(bus: Any) -> None:
+        def on(ev: Event) -> None:
+            if isinstance(ev, ToolCallFinished) and ev.name == "run_check":
+                checks.append("passed" if '"exit_code": 0' in ev.output else "failed")
+
+        bus.subscribe(on)
+
+    session, outcome = await run_headless(settings, DEMO_TASK, subscribe=watch)
+    ws = tmp_path / "ws"
+    assert checks == ["failed", "passed"]  # caught, then verified after the fix
+    coder = session.supervisor.records["coding-1"]
+    assert coder.attempt == 2 and "test_quoted_fields_keep_their_commas" in (coder.note or "")
+    assert outcome.status == "done" and outcome.result.startswith("Done and verified")
+    assert _pytest(ws) == 0
+    guide = (ws / "deliverables/convert-guide.md").read_text()
+    assert guide.count("## FAQ") == 1 and "csv.DictReader" in guide  # the CEO's steer
+
+
+async def test_steer_and_retry_note_change_the_work(tmp_path: Path) -> None:
+    import asyncio
+
+    from core.events import AgentFinished, Event, Notice, ToolCallStarted
+    from core.session import Session
+
+    session = Session(sim_settings(tmp_path, sim_tokens_per_s=400.0), interactive=True)
+    answered: asyncio.Queue[None] = asyncio.Queue()
+    finished: asyncio.Queue[str] = asyncio.Queue()
+    first_tool = asyncio.Event()
+
+    def on(ev: Event) -> None:
+        if isinstance(ev, Notice) and ev.text == "The CEO is waiting for you.":
+            answered.put_nowait(None)
+        if isinstance(ev, AgentFinished) and ev.agent_id != "ceo":
+            finished.put_nowait(ev.agent_id or "")
+        if isinstance(ev, ToolCallStarted) and ev.agent_id == "coding-1":
+            first_tool.set()
+
+    session.bus.subscribe(on)
+    session.start("Write a script that resizes images")
+    await asyncio.wait_for(first_tool.wait(), 30)
+    session.steer("coding-1", "make it actually convert CSV to JSON")
+    await asyncio.wait_for(answered.get(), 60)
+    ws = tmp_path / "ws"
+    assert "def convert(" in (ws / "convert.py").read_text()
+    coder = session.supervisor.records["coding-1"]
+    assert "switched to `convert.py`" in (coder.result or "")
+    # The operator retries with a note it cannot apply to code: the agent says so.
+    while not finished.empty():
+        finished.get_nowait()
+    session.retry("coding-1", "also add a FAQ section")
+    assert await asyncio.wait_for(finished.get(), 60) == "coding-1"
+    assert "Could not apply" in (session.supervisor.records["coding-1"].result or "")
+    await session.close()
+
+
+async def test_retry_note_adds_one_section_not_a_duplicate(tmp_path: Path) -> None:
+    import asyncio
+
+    from core.events import AgentFinished, Event, Notice
+    from core.session import Session
+
+    session = Session(sim_settings(tmp_path), interactive=True)
+    answered: asyncio.Queue[None] = asyncio.Queue()
+    finished: asyncio.Queue[str] = asyncio.Queue()
+
+    def on(ev: Event) -> None:
+        if isinstance(ev, Notice) and ev.text == "The CEO is waiting for you.":
+            answered.put_nowait(None)
+        if isinstance(ev, AgentFinished) and ev.agent_id != "ceo":
+            finished.put_nowait(ev.agent_id or "")
+
+    session.bus.subscribe(on)
+    session.start("Research the top 5 Python web frameworks")
+    await asyncio.wait_for(answered.get(), 30)
+    while not finished.empty():
+        finished.get_nowait()
+    path = tmp_path / "ws/deliverables/top-5-python-web-frameworks.md"
+    before = path.read_text()
+    assert before.count("## Open Questions") == 1 and "## FAQ" not in before  # the steer
+    session.retry("writer-1", "also add a FAQ section")
+    assert await asyncio.wait_for(finished.get(), 30) == "writer-1"
+    after = path.read_text()
+    assert after.count("## FAQ") == 1 and after.count("## Open Questions") == 1
+    assert after.startswith(before.rstrip("\n"))  # kept what was there, added one section
+    assert "added the section(s) “FAQ”" in (session.supervisor.records["writer-1"].result or "")
+    await session.close()

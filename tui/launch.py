@@ -17,7 +17,9 @@ from tui.cli import UsageError, db_path
 if TYPE_CHECKING:
     from core.session import Session
 
-DEMO_TASK = "Research competitors and build a landing page for a coffee subscription"
+# A task whose check really tests the deliverable: the first attempt's bug is caught by the
+# tests, the retry gets the failing output as feedback, and the run ends verified.
+DEMO_TASK = "Write a Python script that converts CSV to JSON, with tests and a short usage guide"
 DEMO_TOKENS_PER_S = 150.0
 
 

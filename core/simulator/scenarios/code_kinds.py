@@ -22,6 +22,7 @@ class CodeKind:
     fixed_body: str  # after the retry (an edit_file of draft_body)
     tail: str
     tests: str
+    faq: str = ""  # a real answer for a usage guide's FAQ
 
     @property
     def draft(self) -> str:
@@ -254,6 +255,10 @@ CODE_KINDS: tuple[CodeKind, ...] = (
         _CSV_FIXED_BODY,
         _CSV_TAIL,
         _CSV_TESTS,
+        "**Q: Does it handle quoted fields with commas?**\n"
+        'A: Yes: it reads the file with csv.DictReader, so "Smith, Jr." stays one field.\n\n'
+        "**Q: Are numbers converted?**\n"
+        "A: No: every value stays a string, exactly as written in the CSV.\n",
     ),
     CodeKind(
         "json-to-csv",

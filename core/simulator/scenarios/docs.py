@@ -40,7 +40,7 @@ def section_body(name: str, subject: str, note: str) -> str:
     )
 
 
-def with_sections(text: str, subject: str, requests: list[Request]) -> str:
+def with_sections(text: str, subject: str, requests: list[Request], faq: str = "") -> str:
     """`text` with one new section per request that names one, unless it is already there."""
     for req in requests:
         if req.section is None:
@@ -48,7 +48,7 @@ def with_sections(text: str, subject: str, requests: list[Request]) -> str:
         heading = f"## {req.section}"
         if re.search(rf"^{re.escape(heading)}\s*$", text, re.M | re.I):
             continue
-        body = section_body(req.section, subject, req.note)
+        body = faq if faq and req.section == "FAQ" else section_body(req.section, subject, req.note)
         text = text.rstrip("\n") + f"\n\n{heading}\n\n" + body
     return text
 

@@ -261,4 +261,11 @@ def script_from_task(task: str) -> Script:
         f"sub-agents in parallel: {names}. Once they report, I'll check the deliverables "
         "myself before answering."
     )
-    return Script(agents=agents, plan=plan, check=check, steer=SteerSpec(steer_at, steer_text))
+    made = "the page and its copy are template text" if is_web(task) else "the files are samples"
+    return Script(
+        agents=agents,
+        plan=plan,
+        check=check,
+        steer=SteerSpec(steer_at, steer_text),
+        placeholder=f"{made} from simulated models, not written for {topic}",
+    )

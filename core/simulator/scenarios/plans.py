@@ -266,7 +266,7 @@ def spec_for(role: str, task: str, requests: list[Request]) -> AgentSpec:
         spec.unapplied = [r.note for r in requests if r.code is None]
         return spec
     if files:
-        path = files[0]
+        path, faq = files[0], ""
         if task.startswith("Update `"):
             spec.update = path
             spec.report = f"Updated `{path}` for the operator's request."
@@ -275,6 +275,7 @@ def spec_for(role: str, task: str, requests: list[Request]) -> AgentSpec:
             kind = code_kind_named(module)
             spec.files = [FileSpec(path, docs.usage_guide(module, kind.summary if kind else ""))]
             spec.report = f"Wrote the usage guide for `{module}` to `{path}`."
+            subject, faq = module, kind.faq if kind else ""
         elif "research note" in task:
             spec.files = [FileSpec(path, docs.research_doc(subject, f"What about {subject}?"))]
             spec.report = (
@@ -290,10 +291,12 @@ def spec_for(role: str, task: str, requests: list[Request]) -> AgentSpec:
                 "(simulated models)."
             )
         if spec.files:
-            spec.files[0].content = docs.with_sections(spec.files[0].content, subject, requests)
+            spec.files[0].content = docs.with_sections(
+                spec.files[0].content, subject, requests, faq
+            )
         spec.sections = [r.section for r in requests if r.section]
         spec.unapplied = [r.note for r in requests if r.section is None]
-        spec.subject = subject
+        spec.subject, spec.faq = subject, faq
         return spec
     spec.search = subject.split()[-1] if subject != "the task" else role
     spec.unapplied = [r.note for r in requests]

@@ -71,6 +71,7 @@ class AgentSpec:
     switched_to: str = ""  # a note made the agent write this instead
     update: str = ""  # a file to read and extend with the requested sections
     subject: str = ""
+    faq: str = ""  # real text for a requested FAQ section, when the agent has some
     sections: list[str] = field(default_factory=list)  # sections notes asked for
     unapplied: list[str] = field(default_factory=list)  # notes it could not carry out
 

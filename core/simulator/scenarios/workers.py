@@ -202,7 +202,7 @@ class WorkerFlow:
                         _call("edit_file", path=f.path, old_text=f.fix[0], new_text=f.fix[1])
                     )
             elif retry and before is not None and self.spec.sections:
-                text = docs.with_sections(before, self.spec.subject, self.requests)
+                text = docs.with_sections(before, self.spec.subject, self.requests, self.spec.faq)
                 if text != before:
                     calls.append(_call("write_file", path=f.path, content=text))
             elif retry and before is not None and before.rstrip("\n") == f.content.rstrip("\n"):
@@ -219,7 +219,7 @@ class WorkerFlow:
         spec = self.spec
         before = self.read_back(spec.update)
         base = before if before is not None else f"# {docs.title(spec.subject)}\n"
-        text = docs.with_sections(base, spec.subject, self.requests)
+        text = docs.with_sections(base, spec.subject, self.requests, spec.faq)
         if text == before:
             return self._filter([_call("read_file", path=spec.update)])
         return self._filter([_call("write_file", path=spec.update, content=text)])
