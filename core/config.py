@@ -266,7 +266,15 @@ ROLE_KEYS = frozenset(
     }
 )
 MODEL_KEYS = frozenset(
-    {"input", "output", "cache_write_5m", "cache_write_1h", "cache_read", "context_window"}
+    {
+        "input",
+        "output",
+        "cache_write_5m",
+        "cache_write_1h",
+        "cache_read",
+        "context_window",
+        "min_cache_tokens",
+    }
 )
 Schema = dict[str, "Schema | frozenset[str] | None"]
 CONFIG_SCHEMA: Schema = {
