@@ -29,6 +29,7 @@ from core.events import (
     TurnStarted,
     UsageUpdated,
 )
+from core.evidence import ToolRecorder
 from core.llm import ModelClient, TurnError, TurnRequest
 from core.tools.base import Tool, ToolContext, ToolResult, execute
 from core.tools.validate import finite_copy
@@ -150,6 +151,7 @@ class Agent:
         history: list[dict[str, Any]] | None = None,
         on_idle: IdlePolicy | None = None,
         max_parallel_tools: int = MAX_PARALLEL_TOOLS,
+        recorder: ToolRecorder | None = None,
     ) -> None:
         self.run_id = run_id
         self.agent_id = agent_id
@@ -169,6 +171,7 @@ class Agent:
         self.messages: list[dict[str, Any]] = list(history or [])
         self.on_idle = on_idle
         self.max_parallel_tools = max(1, max_parallel_tools)
+        self.recorder = recorder  # the evidence ledger's hook on every tool call
         self.inbox: collections.deque[InboxMessage] = collections.deque()
         self.inbox_signal = asyncio.Event()
         self.turn = 0
@@ -414,7 +417,11 @@ class Agent:
             summary=summary,
         )
         started = time.monotonic()
+        rec = self.recorder
+        probe = await rec.before(call["name"], args, self.ctx) if rec is not None else None
         result: ToolResult = await execute(self.tools, call["name"], args, self.ctx)
+        if rec is not None:
+            await rec.after(probe, result)
         # What a tool read (a file, a command's output, a page) reaches neither the
         # model nor the store with a secret in it.
         redactor = redact.current()

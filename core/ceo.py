@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from core.config import Settings
+from core.evidence import EvidenceBook
 from core.supervisor import AgentRecord, Supervisor, SupervisorError
 from core.tools.base import Tool, ToolContext, ToolError, ToolResult
 from core.tools.shell import MAX_COMMAND_TIMEOUT_S, command_timeout
@@ -78,6 +79,17 @@ class CeoTools:
     waiting_for: set[str] = field(default_factory=set)
     # True while an operator message waits in the CEO's inbox (set by the Session).
     operator_pending: Callable[[], bool] = lambda: False
+    # The engine's record of what each attempt did; its block follows each result.
+    evidence: EvidenceBook = field(default_factory=EvidenceBook)
+
+    def report(self, record: AgentRecord) -> dict[str, Any]:
+        """An ended agent for the CEO: its own words, then the engine's evidence block."""
+        data = record.report()
+        ledger = self.evidence.ledger(record.agent_id, record.attempt)
+        data["result"] = f"{data['result'] or '(no result)'}\n\n{ledger.block()}"
+        if ledger.claims:
+            data["unsupported_claims"] = list(ledger.claims)
+        return data
 
     def tools(self) -> dict[str, Tool]:
         roles = sorted(self.settings.roles)
@@ -233,7 +245,7 @@ class CeoTools:
         for r in done:
             r.reported = True
         data: dict[str, Any] = {
-            "agents": [r.report() for r in done],
+            "agents": [self.report(r) for r in done],
             "still_running": [r.agent_id for r in records if not r.finished],
         }
         if self.wake.is_set():
@@ -294,7 +306,10 @@ class CeoTools:
         if not allowed:
             raise ToolError(reason)
         timeout = command_timeout(args.get("timeout_s"), ctx.command_timeout_s)
-        return _json(await self.run_check_fn(command, timeout))
+        outcome = await self.run_check_fn(command, timeout)
+        # `data` is the evidence ledger's record of the check (core/evidence.py).
+        data = {"exit_code": outcome.get("exit_code"), "timed_out": bool(outcome.get("timed_out"))}
+        return ToolResult(_json(outcome).text, data=data)
 
 
 ToolFn = Callable[[dict[str, Any], ToolContext], Awaitable[ToolResult]]

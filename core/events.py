@@ -25,7 +25,9 @@ AgentState = Literal[
 TERMINAL_STATES: frozenset[str] = frozenset(
     {"done", "failed", "killed", "timed_out", "interrupted"}
 )
-RunStatus = Literal["running", "done", "failed", "interrupted", "cancelled"]
+# `done`: answered and verified (a check passed after the last file change);
+# `unverified`: answered without that (see core/outcome.py).
+RunStatus = Literal["running", "done", "unverified", "failed", "interrupted", "cancelled"]
 ApprovalDecision = Literal["once", "always", "deny"]
 
 CEO_ID = "ceo"
@@ -98,6 +100,8 @@ class RunFinished(Event):
     status: RunStatus
     result: str
     cost_usd: float | None
+    verified: bool = False
+    error: str = ""  # one line, when the run did not end done/unverified
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -296,3 +300,60 @@ class Notice(Event):
     kind: ClassVar[str] = "notice"
     level: Literal["info", "warning", "error"] = "info"
     text: str
+
+
+# --- evidence: what the engine saw an agent do (never what the model says) --
+
+
+@dataclass(frozen=True, kw_only=True)
+class FileChanged(Event):
+    """An agent's write_file / edit_file changed a file. Hashes are sha256 hex digests."""
+
+    kind: ClassVar[str] = "file_changed"
+    attempt: int
+    tool: str
+    path: str  # relative to the workspace
+    bytes: int
+    sha256_before: str | None  # None: the file did not exist
+    sha256_after: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class CommandRan(Event):
+    """A command ran: a sub-agent's run_command or the CEO's run_check."""
+
+    kind: ClassVar[str] = "command_ran"
+    attempt: int
+    tool: str
+    command: str
+    exit_code: int | None
+    duration_s: float
+    timed_out: bool = False
+
+
+@dataclass(frozen=True, kw_only=True)
+class UrlFetched(Event):
+    kind: ClassVar[str] = "url_fetched"
+    attempt: int
+    url: str
+    status: int | None  # None: no response (refused, unreachable)
+    error: str = ""
+
+
+@dataclass(frozen=True, kw_only=True)
+class ClaimsFlagged(Event):
+    """An agent's final report claims what its evidence does not show."""
+
+    kind: ClassVar[str] = "claims_flagged"
+    attempt: int
+    claims: list[str]
+
+
+@dataclass(frozen=True, kw_only=True)
+class FileCollision(Event):
+    """This agent wrote a path another live agent wrote, or one outside the files it owns."""
+
+    kind: ClassVar[str] = "file_collision"
+    path: str
+    other_agent: str = ""  # empty: a write outside the agent's own files
+    text: str = ""

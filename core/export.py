@@ -7,6 +7,7 @@ import json
 from typing import TYPE_CHECKING, Any
 
 from core import redact
+from core.evidence import EvidenceBook
 
 if TYPE_CHECKING:
     from core.store import Store
@@ -50,6 +51,12 @@ def conversation_markdown(messages: list[dict[str, Any]], *, heading_level: int 
     return redact.current().redact("\n".join(out))
 
 
+def _verified(summary: dict[str, Any]) -> str:
+    if summary.get("verified"):
+        return "yes: a check passed after the last file change"
+    return "no" if summary.get("checks") else "no: no check ran"
+
+
 def _money(value: float | None) -> str:
     return f"${value:.4f}" if value is not None else "unknown"
 
@@ -63,6 +70,7 @@ async def run_markdown(store: Store, run_id: str) -> str:
         "",
         f"- **Task:** {summary.get('task', '')}",
         f"- **Status:** {summary['status']}",
+        f"- **Verified:** {_verified(summary)}",
         f"- **Cost:** {_money(summary.get('cost_usd'))}",
         f"- **Tokens:** {usage['input_tokens']:,} in · {usage['output_tokens']:,} out · "
         f"{usage['cache_read_tokens']:,} cache read · {usage['cache_write_tokens']:,} cache write",
@@ -77,8 +85,17 @@ async def run_markdown(store: Store, run_id: str) -> str:
             f"{a['input_tokens']:,} | {a['output_tokens']:,} | {_money(a['cost_usd'])} | "
             f"{elapsed} |"
         )
+    if summary.get("error"):
+        lines.insert(5, f"- **Error:** {summary['error']}")
+    if summary.get("checks"):
+        lines += ["", "## Checks", ""]
+        for c in summary["checks"]:
+            code = "timed out" if c.get("timed_out") else f"exit {c['exit_code']}"
+            where = "after the last change" if c["after_last_change"] else "before a later change"
+            lines.append(f"- `{c['command']}`: {code}, {where}")
     if summary.get("result"):
         lines += ["", "## Result", "", summary["result"]]
+    book = EvidenceBook.of(await store.evidence_events(run_id))
     for a in summary["agents"]:
         for attempt in range(1, int(a["attempt"]) + 1):
             messages = await store.conversation(run_id, a["id"], attempt)
@@ -86,4 +103,7 @@ async def run_markdown(store: Store, run_id: str) -> str:
                 continue
             suffix = f" (attempt {attempt})" if int(a["attempt"]) > 1 else ""
             lines += ["", f"## {a['id']}{suffix}", "", conversation_markdown(messages)]
+            evidence = book.ledger(a["id"], attempt).lines()
+            lines += ["", "### Evidence (recorded by delegate)", ""]
+            lines += [f"- {line}" for line in evidence]
     return redact.current().redact("\n".join(lines) + "\n")

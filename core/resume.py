@@ -99,6 +99,10 @@ async def open_resumed(
             prior_cost=a.cost_usd,
         )
         session.supervisor.restore(record)
+    for event in await store.evidence_events(row.run_id):
+        # What was written and checked before: the resumed run's verdict starts from it.
+        session.evidence.observe(event)
+        session.verification.observe(event)
     history = repair_history(await store.conversation(row.run_id, CEO_ID))
     session.start(row.task, history=history, resumed_from=row.run_id, ceo_attempt=ceo_attempt)
     return session

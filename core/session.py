@@ -32,8 +32,10 @@ from core.events import (
     RunStarted,
     RunStatus,
 )
+from core.evidence import EvidenceBook, ToolRecorder
 from core.llm import ModelClient, TurnError
 from core.model_access import ModelAccess, open_model_access
+from core.outcome import Verification, settle
 from core.supervisor import AgentRecord, Supervisor, SupervisorError
 from core.tools.base import ToolContext
 from core.tools.policy import ApprovalBroker, CommandPolicy, PendingApproval
@@ -53,6 +55,7 @@ class RunOutcome:
     status: RunStatus
     result: str
     cost_usd: float | None
+    verified: bool = False
 
 
 def new_run_id() -> str:
@@ -89,6 +92,9 @@ class Session:
         self.status: RunStatus = "running"
         self.result = ""
         self.started_at = time.monotonic()
+        # Folded from this run's own events: the evidence ledgers and the checks.
+        self.evidence = EvidenceBook()
+        self.verification = Verification()
         self.client = ModelClient(
             self.access.client,
             retries=settings.turn_retries,
@@ -122,6 +128,7 @@ class Session:
             settings=settings,
             run_check_fn=self._run_check,
             read_file_tool=build_tools(["read_file"])["read_file"],
+            evidence=self.evidence,
         )
         self.ceo: Agent | None = None
         self.ceo_tools.operator_pending = lambda: (
@@ -138,7 +145,10 @@ class Session:
     # --- events --------------------------------------------------------------
 
     def emit(self, event: Event) -> None:
-        self.bus.publish(self.redactor.event(event))
+        event = self.redactor.event(event)
+        self.evidence.observe(event)
+        self.verification.observe(event)
+        self.bus.publish(event)
 
     def _keys_in_use(self) -> list[str | None]:
         if self.access.simulated:  # the built-in simulator's placeholder is no secret
@@ -186,9 +196,13 @@ class Session:
             token_budget=spec.token_budget,
             max_parallel_tools=self.settings.max_parallel_tools,
             cache=True,  # each turn reads the previous turn's prefix (see core.llm)
+            recorder=self._recorder(record.agent_id, record.attempt),
         )
         agent.start(record.first_message)
         return agent
+
+    def _recorder(self, agent_id: str, attempt: int) -> ToolRecorder:
+        return ToolRecorder(run_id=self.run_id, agent_id=agent_id, attempt=attempt, emit=self.emit)
 
     def _on_waiting(self, agent_id: str, waiting: bool) -> None:
         if agent_id == CEO_ID:
@@ -211,7 +225,10 @@ class Session:
         head = f"[agent {record.agent_id} finished: {record.state}]"
         if record.reason and record.state != "done":
             head += f" ({record.reason})"
-        self.ceo.post(InboxMessage(text=f"{head} {result}", source="system", silent=True))
+        block = self.evidence.ledger(record.agent_id, record.attempt).block()
+        self.ceo.post(
+            InboxMessage(text=f"{head} {result}\n\n{block}", source="system", silent=True)
+        )
 
     async def _run_check(self, command: str, timeout_s: float) -> dict[str, Any]:
         result = await run_shell(command, self.workspace, timeout_s, self.settings.output_cap_bytes)
@@ -284,6 +301,7 @@ class Session:
             on_idle=self._ceo_idle,
             attempt=ceo_attempt,
             max_parallel_tools=s.max_parallel_tools,
+            recorder=self._recorder(CEO_ID, ceo_attempt),
         )
         self._emit(
             AgentSpawned,
@@ -351,14 +369,30 @@ class Session:
             result=result or reason,
             elapsed_s=round(time.monotonic() - self._ceo_started_at, 3),
         )
+        self._end(settle(status, self.verification.verified), result or reason, reason)
+
+    def _end(self, status: RunStatus, result: str, reason: str = "") -> None:
+        """Record the run's end: its status, whether it was verified, and why it failed."""
         self.status = status
-        self.result = result or reason
-        self._emit(RunFinished, status=status, result=self.result, cost_usd=self.total_cost())
+        self.result = result
+        error = "" if status in ("done", "unverified") else (reason or status)
+        if status == "cancelled" and error in ("stopped", "cancelled"):
+            error = "stopped before the run finished"
+        self._emit(
+            RunFinished,
+            status=status,
+            result=self.result,
+            cost_usd=self.total_cost(),
+            verified=self.verification.verified,
+            error=" ".join(error.split()),
+        )
         self._finished.set()
 
     async def wait_finished(self) -> RunOutcome:
         await self._finished.wait()
-        return RunOutcome(self.run_id, self.status, self.result, self.total_cost())
+        return RunOutcome(
+            self.run_id, self.status, self.result, self.total_cost(), self.verification.verified
+        )
 
     @property
     def finished(self) -> bool:
@@ -390,8 +424,7 @@ class Session:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._ceo_task
         elif self._ceo_task is None:
-            self._emit(RunFinished, status=status, result="", cost_usd=self.total_cost())
-            self._finished.set()
+            self._end(settle(status, self.verification.verified), "")
         await self.access.aclose()
 
     def total_cost(self) -> float | None:

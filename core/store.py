@@ -20,7 +20,10 @@ from typing import Any
 
 import aiosqlite
 
-from core.events import CEO_ID, Event
+from core.events import CEO_ID, Event, RunFinished
+from core.evidence import EVIDENCE_KINDS, EvidenceBook
+from core.outcome import Verification
+from core.projections import INTERRUPTED_REASON
 from core.store_schema import (
     AGENT_COLUMNS,
     RUN_COLUMNS,
@@ -279,18 +282,40 @@ class Store:
                 messages.append({"role": data["role"], "content": data["content"]})
         return messages
 
+    async def evidence_events(self, run_id: str) -> list[Event]:
+        """The run's evidence and check events and its run_finished events, in order."""
+        if self._empty:
+            return []
+        kinds = (*EVIDENCE_KINDS, RunFinished.kind)
+        marks = ", ".join("?" * len(kinds))
+        rows = await self._fetch(
+            f"SELECT payload FROM events WHERE run_id = ? AND kind IN ({marks}) ORDER BY seq",
+            (run_id, *kinds),
+        )
+        return [e for (payload,) in rows if (e := _decode(payload)) is not None]
+
     async def run_summary(self, run_id: str) -> dict[str, Any]:
         """The `run --json` object of the CLI contract."""
         run = await self.get_run(run_id)
         if run is None:
             raise StoreError(f"no run {run_id!r} in {self.path}")
         agents = await self.agents(run_id)
+        events = await self.evidence_events(run_id)
+        book = EvidenceBook.of(events)
+        verification = Verification.of(events)
+        ends = [e for e in events if isinstance(e, RunFinished)]
+        error = ends[-1].error if ends and run.status == ends[-1].status else ""
+        if not error and run.status in ("failed", "cancelled", "interrupted"):
+            error = run.status if run.status != "interrupted" else INTERRUPTED_REASON
         return {
             "run_id": run.run_id,
             "status": run.status,
             "result": run.result,
             "cost_usd": run.cost_usd,
             "usage": run.usage(),
+            "verified": verification.verified,
+            "checks": verification.checks(),
+            **({"error": error} if error else {}),
             "agents": [
                 {
                     "id": a.agent_id,
@@ -306,6 +331,7 @@ class Store:
                     "cost_usd": a.cost_usd,
                     "elapsed_s": a.elapsed_s,
                     "timeout_s": a.timeout_s,
+                    "evidence": book.ledger(a.agent_id, a.attempt).to_dict(),
                 }
                 for a in agents
             ],

@@ -64,7 +64,8 @@ async def test_operator_message_to_a_busy_ceo_is_queued_then_delivered(tmp_path:
     worker_gate.set()
     outcome = await asyncio.wait_for(session.wait_finished(), 10)
     await session.close()
-    assert outcome.status == "done"
+    # Answered, but nothing checked the writer's work: an honest `unverified`.
+    assert (outcome.status, outcome.verified) == ("unverified", False)
     assert outcome.result == "Noted the FAQ; all done."
 
 
@@ -83,7 +84,7 @@ async def test_ceo_is_told_when_an_agent_ends_while_it_is_not_waiting(tmp_path: 
     session.start("Research")
     outcome = await asyncio.wait_for(session.wait_finished(), 10)
     await session.close()
-    assert outcome.status == "done"
+    assert outcome.status == "unverified"  # no check ran
     assert outcome.result == "Research is in."
 
 
@@ -144,7 +145,7 @@ async def test_failed_sub_agent_makes_the_run_failed(tmp_path: Path) -> None:
     assert rec.of(RunFinished)[-1].status == "failed"
 
 
-async def test_interactive_close_after_the_answer_records_done(tmp_path: Path) -> None:
+async def test_interactive_close_after_the_answer_records_unverified(tmp_path: Path) -> None:
     async def script(request: TurnRequest, sink: TurnSink) -> TurnResult:
         return text("Here is your answer.")
 
@@ -155,8 +156,24 @@ async def test_interactive_close_after_the_answer_records_done(tmp_path: Path) -
     assert session.answered
     await session.close()
     finished = rec.of(RunFinished)
-    assert [f.status for f in finished] == ["done"]
+    assert [f.status for f in finished] == ["unverified"]  # answered; no check ran
     assert finished[0].result == "Here is your answer."
+    assert finished[0].verified is False and finished[0].error == ""
+
+
+async def test_interactive_close_after_a_checked_answer_records_done(tmp_path: Path) -> None:
+    async def script(request: TurnRequest, sink: TurnSink) -> TurnResult:
+        if len(request.messages) == 1:
+            return tool_use("run_check", {"command": "ls"})
+        return text("Checked: ls passes.")
+
+    session = _session(tmp_path, ScriptedModel(script), interactive=True)
+    rec = Recorder(session.bus)
+    session.start("Question")
+    await rec.wait_for(lambda e: e.kind == "notice" and "waiting for you" in e.text)
+    await session.close()
+    finished = rec.of(RunFinished)
+    assert [(f.status, f.verified) for f in finished] == [("done", True)]
 
 
 async def test_interactive_close_mid_run_records_cancelled(tmp_path: Path) -> None:

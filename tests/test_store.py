@@ -52,12 +52,22 @@ def every_kind(run: str = RUN) -> list[Event]:
         ev.ApprovalResolved(**a, request_id="r1", decision="once"),
         ev.ToolCallFinished(**a, tool_use_id="t1", name="run_command", output="a\nb",
                             is_error=False, summary="2 lines"),
+        ev.CommandRan(**a, attempt=1, tool="run_command", command="ls", exit_code=0,
+                      duration_s=0.1, timed_out=False),
+        ev.FileChanged(**a, attempt=1, tool="write_file", path="calc.py", bytes=12,
+                       sha256_before=None, sha256_after="ab" * 32),
+        ev.UrlFetched(**a, attempt=1, url="https://example.com/", status=200),
+        ev.FileCollision(**a, path="calc.py", other_agent="coding-2", text="both wrote it"),
         ev.SteerQueued(**a, steer_id="s1", message="faster", interrupt=True, source="ceo"),
         ev.SteerDelivered(**a, steer_id="s1", turn=2),
         ev.Notice(run_id=run, level="warning", text="careful"),
         ev.AgentStateChanged(**a, state="done"),
+        ev.ClaimsFlagged(**a, attempt=1, claims=["claims tests passed; no test command ran"]),
         ev.AgentFinished(**a, state="done", result="ok", elapsed_s=3.5, attempt=1),
-        ev.RunFinished(run_id=run, status="done", result="all good", cost_usd=0.5),
+        ev.CommandRan(run_id=run, agent_id="ceo", attempt=1, tool="run_check",
+                      command="python -m pytest -q", exit_code=0, duration_s=1.5),
+        ev.RunFinished(run_id=run, status="done", result="all good", cost_usd=0.5,
+                       verified=True),
     ]  # fmt: skip
 
 
@@ -231,8 +241,14 @@ async def test_run_summary_has_the_cli_contract_fields(store: Store) -> None:
         store.append(e)
     await store.flush()
     s = await store.run_summary(RUN)
-    assert {"run_id", "status", "result", "cost_usd", "usage", "agents"} <= set(s)
+    assert {"run_id", "status", "result", "cost_usd", "usage", "agents", "verified",
+            "checks"} <= set(s)  # fmt: skip
     assert (s["status"], s["result"], s["task"]) == ("done", "all good", "build it")
+    assert "error" not in s  # only when the run did not end done/unverified
+    assert s["verified"] is True
+    assert s["checks"] == [
+        {"command": "python -m pytest -q", "exit_code": 0, "after_last_change": True}
+    ]
     assert set(s["usage"]) == {
         "input_tokens", "output_tokens", "cache_read_tokens", "cache_write_tokens"
     }  # fmt: skip
@@ -241,6 +257,16 @@ async def test_run_summary_has_the_cli_contract_fields(store: Store) -> None:
     assert set(coding) == {
         "id", "role", "model", "status", "attempt", "task", "input_tokens", "output_tokens",
         "cache_read_tokens", "cache_write_tokens", "cost_usd", "elapsed_s", "timeout_s",
+        "evidence",
+    }  # fmt: skip
+    assert coding["evidence"] == {
+        "attempt": 1,
+        "files": [{"path": "calc.py", "tool": "write_file", "bytes": 12,
+                   "sha256_before": None, "sha256_after": "ab" * 32}],
+        "commands": [{"command": "ls", "tool": "run_command", "exit_code": 0,
+                      "duration_s": 0.1, "timed_out": False}],
+        "urls": [{"url": "https://example.com/", "status": 200}],
+        "unsupported_claims": ["claims tests passed; no test command ran"],
     }  # fmt: skip
     assert (coding["status"], coding["timeout_s"], coding["elapsed_s"]) == ("done", 1200.0, 3.5)
     assert s["cost_usd"] == pytest.approx(0.5)

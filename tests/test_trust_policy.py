@@ -78,8 +78,9 @@ def test_headless_needs_yes_for_commands_not_allowed(
     argv = ["run", "Touch it", "--json", "--quiet", "--scenario", str(_scenario(tmp_path))]
     code = main([*argv, *common, *(["--yes"] if yes else [])])
     out = capsys.readouterr().out
-    assert code == 0
-    assert json.loads(out)["status"] == "done"  # a refusal is a tool error, not a crash
+    # A refusal is a tool error, not a crash; the scenario runs no check: unverified, exit 1.
+    assert code == 1
+    assert json.loads(out)["status"] == "unverified"
     assert main(["show", "last", "--markdown", *common]) == 0
     transcript = capsys.readouterr().out
     assert "touch pwned.txt" in transcript  # the model really asked for it

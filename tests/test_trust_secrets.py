@@ -109,7 +109,8 @@ def test_key_stays_out_of_db_exports_logs_and_tool_output(
     common = ["--workspace", str(workspace)]
     code = main(["run", "Print the environment", "--json", "--yes", *common])
     run = capsys.readouterr()
-    assert code == 0, run.err
+    assert code == 1, run.err  # answered without a check: unverified
+    assert json.loads(run.out)["status"] == "unverified"
     run_id = json.loads(run.out)["run_id"]
 
     assert main(["show", run_id, "--markdown", *common]) == 0

@@ -19,7 +19,9 @@ from core.events import (
     AgentSpawned,
     AgentStateChanged,
     ApiRetry,
+    ClaimsFlagged,
     Event,
+    FileCollision,
     Notice,
     SteerDelivered,
     SteerQueued,
@@ -72,6 +74,11 @@ class ProgressPrinter:
             self._line(who, f"API retry {event.try_number} in {event.delay_s:.1f}s: {event.reason}")
         elif isinstance(event, Notice):
             self._line(who, event.text)
+        elif isinstance(event, ClaimsFlagged):
+            for claim in event.claims:
+                self._line(who, f"unsupported claim: {_short(claim, 120)}")
+        elif isinstance(event, FileCollision):
+            self._line(who, f"file collision: {_short(event.text, 120)}")
         elif isinstance(event, TurnEnded) and event.agent_id == "ceo":
             pass
 
@@ -129,8 +136,8 @@ async def _run(args: argparse.Namespace, settings: Settings) -> int:
         cost = summary.get("cost_usd")
         cost_text = f"${cost:.4f}" if cost is not None else "unknown cost"
         print(
-            f"\nrun {outcome.run_id}: {outcome.status} · {len(summary['agents']) - 1} sub-agents"
-            f" · {cost_text}",
+            f"\nrun {outcome.run_id}: {outcome.status} ({session.verification.headline()})"
+            f" · {len(summary['agents']) - 1} sub-agents · {cost_text}",
             file=sys.stderr,
         )
     if interrupted:
@@ -239,8 +246,16 @@ def _print_summary(summary: dict[str, Any]) -> None:
 
     console = Console()
     cost = summary.get("cost_usd")
-    console.print(f"[b]run {summary['run_id']}[/b] · {summary['status']}")
-    console.print(f"task: {summary.get('task', '')}")
+    console.print(f"[b]run {summary['run_id']}[/b] · {summary['status']}", markup=True)
+    console.print(f"task: {summary.get('task', '')}", markup=False)
+    if summary.get("error"):
+        console.print(f"error: {summary['error']}", markup=False)
+    checks = summary.get("checks") or []
+    console.print("verified: " + ("yes" if summary.get("verified") else "no"), markup=False)
+    for c in checks:
+        where = "after the last change" if c["after_last_change"] else "before a later change"
+        code = "timed out" if c.get("timed_out") else f"exit {c['exit_code']}"
+        console.print(f"  check `{c['command']}`: {code}, {where}", markup=False)
     table = Table(box=None, pad_edge=False)
     for col in (
         "agent",
@@ -269,6 +284,10 @@ def _print_summary(summary: dict[str, Any]) -> None:
             f"{a['elapsed_s']:.1f}s" if a["elapsed_s"] is not None else "",
         )
     console.print(table)
+    for a in summary["agents"]:
+        ev = a.get("evidence") or {}
+        for claim in ev.get("unsupported_claims") or []:
+            console.print(f"{a['id']}: unsupported claim: {claim}", markup=False)
     console.print("total: " + (f"${cost:.4f}" if cost is not None else "unknown cost"))
     if summary.get("result"):
         console.print("\n[b]result[/b]")

@@ -23,7 +23,11 @@ from core.events import (
     ApiRetry,
     ApprovalRequested,
     ApprovalResolved,
+    ClaimsFlagged,
+    CommandRan,
     Event,
+    FileChanged,
+    FileCollision,
     MessageAppended,
     Notice,
     OperatorMessage,
@@ -37,8 +41,10 @@ from core.events import (
     ToolCallStarted,
     TurnEnded,
     TurnStarted,
+    UrlFetched,
     UsageUpdated,
 )
+from core.outcome import Verification
 from core.queue_positions import QueuePositions
 
 TAIL_LINES = 40
@@ -140,6 +146,17 @@ class AgentView:
     messages: dict[int, list[dict[str, Any]]] = field(default_factory=dict)
     cleared: bool = False
     order: int = 0
+    # The engine's evidence for the latest attempt (core/evidence.py), and its badges.
+    files_changed: int = 0
+    commands_run: int = 0
+    commands_failed: int = 0
+    urls_fetched: int = 0
+    claims: list[str] = field(default_factory=list)
+    collisions: list[str] = field(default_factory=list)
+
+    @property
+    def has_evidence(self) -> bool:
+        return bool(self.files_changed or self.commands_run or self.urls_fetched)
 
     @property
     def tokens(self) -> Tokens:
@@ -250,6 +267,7 @@ class RunView:
         self.notices: list[tuple[str, str]] = []
         self.ceo_in_turn = False
         self.answered = False  # the CEO gave its answer and waits for the operator
+        self.verification = Verification()  # the run's checks against its last file change
         self.events_applied = 0
         self.dirty_agents: set[str] = set()
         self.dirty_chat: set[int] = set()
@@ -288,6 +306,13 @@ class RunView:
     def display_status(self) -> str:
         """The run's status for the header: "answered" while a live run waits for the operator."""
         return "answered" if self.status == "running" and self.answered else self.status
+
+    @property
+    def outcome_line(self) -> str:
+        """What the header says after the status once the CEO has answered, else ''."""
+        if self.display_status in ("answered", "done", "unverified"):
+            return self.verification.headline()
+        return ""
 
     @property
     def ceo_busy(self) -> bool:
@@ -355,6 +380,44 @@ class RunView:
         self.started_at = ev.ts
         self.status = "running"
         self.dirty_run = True
+
+    def _evidence(self, ev: FileChanged | CommandRan | UrlFetched) -> None:
+        self.verification.observe(ev)
+        self.dirty_run = True
+        agent = self._agent(ev.agent_id)
+        if agent is None or ev.attempt != agent.attempt:
+            return
+        if isinstance(ev, FileChanged):
+            agent.files_changed += 1
+        elif isinstance(ev, CommandRan):
+            agent.commands_run += 1
+            agent.commands_failed += ev.exit_code != 0 or ev.timed_out
+        else:
+            agent.urls_fetched += 1
+        self._touch(agent)
+
+    def _claims(self, ev: ClaimsFlagged) -> None:
+        agent = self._agent(ev.agent_id)
+        if agent is None or ev.attempt != agent.attempt:
+            return
+        agent.claims = list(ev.claims)
+        self._touch(agent)
+        if agent.agent_id != CEO_ID:
+            self._item(
+                "notice",
+                text=f"{agent.agent_id}: unsupported claim",
+                detail=one_line("; ".join(ev.claims), 200),
+                level="warning",
+            )
+
+    def _collision(self, ev: FileCollision) -> None:
+        agent = self._agent(ev.agent_id)
+        if agent is None:
+            return
+        where = f"{ev.path} (also {ev.other_agent})" if ev.other_agent else f"{ev.path} (not owned)"
+        if where not in agent.collisions:
+            agent.collisions.append(where)
+        self._touch(agent)
 
     def _run_finished(self, ev: RunFinished) -> None:
         self.status = ev.status
@@ -682,4 +745,9 @@ _HANDLERS: dict[type[Event], Any] = {
     SteerQueued: RunView._steer_queued,
     SteerDelivered: RunView._steer_delivered,
     Notice: RunView._notice,
+    FileChanged: RunView._evidence,
+    CommandRan: RunView._evidence,
+    UrlFetched: RunView._evidence,
+    ClaimsFlagged: RunView._claims,
+    FileCollision: RunView._collision,
 }

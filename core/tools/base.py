@@ -19,6 +19,8 @@ Authorize = Callable[[str, str, str, str], Awaitable[tuple[bool, str]]]
 class ToolResult:
     text: str
     is_error: bool = False
+    # What the engine records as evidence (exit code, HTTP status); never sent to the model.
+    data: dict[str, Any] | None = field(default=None, compare=False)
 
 
 class ToolError(Exception):

@@ -303,4 +303,9 @@ class RunCommand:
             return ToolResult(reason or "command not allowed", is_error=True)
         result = await run_shell(command, cwd, timeout_s, ctx.output_cap_bytes)
         failed = result.timed_out or result.exit_code != 0
-        return ToolResult(format_result(result, timeout_s), is_error=failed)
+        data = {
+            "exit_code": result.exit_code,
+            "timed_out": result.timed_out,
+            "duration_s": round(result.elapsed_s, 3),
+        }
+        return ToolResult(format_result(result, timeout_s), is_error=failed, data=data)

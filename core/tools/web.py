@@ -138,7 +138,11 @@ class WebFetch:
             text, capped = _cap_text(text, ctx.output_cap_bytes)
             if capped:
                 head.append(f"[text cut at {ctx.output_cap_bytes} bytes]")
-        return ToolResult("\n".join(head) + "\n\n" + text, is_error=status >= 400)
+        return ToolResult(
+            "\n".join(head) + "\n\n" + text,
+            is_error=status >= 400,
+            data={"status": status, "url": final_url},
+        )
 
 
 async def _get(url: str, ctx: ToolContext) -> tuple[int, str, str, bool, str]:

@@ -91,6 +91,13 @@ def render_agent(agent: AgentView, now: float, width: int) -> Content:
         lines.append(Content.assemble(("⚙ ", "$accent"), one_line(agent.last_tool, width - 2)))
     else:
         lines.append(Content.styled("⚙ no tool calls yet", "$text-muted"))
+    if agent.has_evidence:
+        lines.append(_evidence_line(agent, width))
+    for claim in agent.claims[:1]:
+        lines.append(Content.styled(one_line(f"⚠ unsupported claim: {claim}", width), "$error"))
+    if agent.collisions:
+        text = "⚠ collision: " + ", ".join(agent.collisions)
+        lines.append(Content.styled(one_line(text, width), "bold $warning"))
     steer_lines = [
         _steer_line(s.message, s.delivered_turn, s.interrupt, width) for s in agent.steers[-2:]
     ]
@@ -104,6 +111,18 @@ def render_agent(agent: AgentView, now: float, width: int) -> Content:
     lines.extend(steer_lines)
     lines.extend(result_line)
     return Content("\n").join(lines[:BODY_LINES])
+
+
+def _evidence_line(agent: AgentView, width: int) -> Content:
+    """What the engine saw this attempt do: files written, commands run (failed), URLs."""
+    parts: list[str | tuple[str, str]] = [("✓ ", "$text-muted")]
+    parts.append(f"{agent.files_changed} file change{'s' * (agent.files_changed != 1)}")
+    parts.append(f" · {agent.commands_run} command{'s' * (agent.commands_run != 1)}")
+    if agent.commands_failed:
+        parts.append((f" ({agent.commands_failed} failed)", "$error"))
+    if agent.urls_fetched:
+        parts.append(f" · {agent.urls_fetched} URL{'s' * (agent.urls_fetched != 1)}")
+    return Content.assemble(*parts).truncate(width, ellipsis=True)
 
 
 def _steer_line(message: str, turn: int | None, interrupt: bool, width: int) -> Content:

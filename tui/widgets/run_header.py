@@ -7,7 +7,12 @@ from textual.widgets import Static
 
 from tui.view_model import RunView, fmt_cost, fmt_tokens, one_line
 
-STATUS_STYLES = {"running": "$success", "answered": "$accent", "done": "$primary"}
+STATUS_STYLES = {
+    "running": "$success",
+    "answered": "$accent",
+    "done": "$primary",
+    "unverified": "$warning",
+}
 
 
 class RunHeader(Static):
@@ -31,8 +36,12 @@ class RunHeader(Static):
         status = view.display_status
         status_style = STATUS_STYLES.get(status, "$error")
         waiting: list[str | tuple[str, str]] = []
+        outcome = view.outcome_line
+        if outcome:
+            ok = view.verification.verified
+            waiting = [(f" · {outcome}", "$success" if ok else "$warning")]
         if status == "answered":
-            waiting = [(" · waiting for you", "$accent")]
+            waiting.append((" · waiting for you", "$accent"))
         first = Content.assemble(
             *badges,
             ("delegate ", "bold"),

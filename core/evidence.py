@@ -1,0 +1,301 @@
+"""The evidence ledger: what each agent attempt really did, recorded by the engine.
+
+`ToolRecorder` sits at the tool-dispatch point of an agent's turn loop. It sees every
+tool call and its result and emits `FileChanged` (path, bytes, sha256 before/after),
+`CommandRan` (command, exit code, duration, timed out) and `UrlFetched` (url, status)
+events. The model's words play no part: the hashes are read from the disk, the exit
+codes come from the process. `Ledger` folds those events back into one attempt's record,
+the same way live (the session, the TUI) and from the store (show, the summary).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import re
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from core.events import ClaimsFlagged, CommandRan, Event, FileChanged, UrlFetched
+from core.tools.base import ToolContext, ToolError, ToolResult
+from core.tools.workspace import display_path, resolve_in_workspace
+
+FILE_TOOLS = frozenset({"write_file", "edit_file"})
+COMMAND_TOOLS = frozenset({"run_command", "run_check"})
+FETCH_TOOLS = frozenset({"web_fetch"})
+HASH_MAX_BYTES = 64_000_000  # larger files are not hashed (the tools refuse them anyway)
+BLOCK_ITEMS = 8  # entries of each kind in the evidence block; the rest are counted
+
+_EXIT_RE = re.compile(r"^exit code (-?\d+)")
+_TIMED_OUT_RE = re.compile(r"^timed out after")
+_STATUS_RE = re.compile(r"^status: (\d{3})\b")
+
+
+def sha256_file(path: Path) -> str | None:
+    """The file's sha256, or None when it does not exist or is not a regular file."""
+    try:
+        if not path.is_file() or path.stat().st_size > HASH_MAX_BYTES:
+            return None
+        digest = hashlib.sha256()
+        with path.open("rb") as f:
+            for chunk in iter(lambda: f.read(1 << 20), b""):
+                digest.update(chunk)
+        return digest.hexdigest()
+    except OSError:
+        return None
+
+
+def _size(path: Path) -> int:
+    try:
+        return path.stat().st_size
+    except OSError:
+        return 0
+
+
+@dataclass
+class _Probe:
+    """What the recorder saw before a tool call ran."""
+
+    name: str
+    args: dict[str, Any]
+    started: float
+    path: Path | None = None
+    rel: str = ""
+    before: str | None = None
+
+
+# Called when a write starts (path) and when it ends; the collision radar listens.
+WriteHook = Callable[[str, str, bool], None]  # (agent_id, rel_path, finished)
+
+
+class ToolRecorder:
+    """Records one agent attempt's tool calls as evidence events."""
+
+    def __init__(
+        self,
+        *,
+        run_id: str,
+        agent_id: str,
+        attempt: int,
+        emit: Callable[[Event], None],
+        on_write: WriteHook | None = None,
+    ) -> None:
+        self.run_id = run_id
+        self.agent_id = agent_id
+        self.attempt = attempt
+        self.emit = emit
+        self.on_write = on_write
+
+    async def before(self, name: str, args: Any, ctx: ToolContext) -> _Probe | None:
+        if not isinstance(args, dict):
+            return None
+        probe = _Probe(name, args, time.monotonic())
+        if name in FILE_TOOLS and isinstance(args.get("path"), str):
+            try:
+                probe.path = resolve_in_workspace(ctx.workspace, args["path"])
+            except ToolError:
+                return probe  # the tool refuses it too; nothing is written
+            probe.rel = display_path(ctx.workspace, probe.path)
+            probe.before = await asyncio.to_thread(sha256_file, probe.path)
+            if self.on_write is not None:
+                self.on_write(self.agent_id, probe.rel, False)
+        return probe
+
+    async def after(self, probe: _Probe | None, result: ToolResult) -> None:
+        if probe is None:
+            return
+        name, args = probe.name, probe.args
+        duration = round(time.monotonic() - probe.started, 3)
+        data = result.data or {}
+        if name in FILE_TOOLS and probe.path is not None:
+            if result.is_error:
+                if self.on_write is not None:
+                    self.on_write(self.agent_id, probe.rel, True)
+                return
+            after = await asyncio.to_thread(sha256_file, probe.path)
+            size = await asyncio.to_thread(_size, probe.path)
+            self._emit(
+                FileChanged,
+                tool=name,
+                path=probe.rel,
+                bytes=size,
+                sha256_before=probe.before,
+                sha256_after=after or "",
+            )
+            if self.on_write is not None:
+                self.on_write(self.agent_id, probe.rel, True)
+        elif name in COMMAND_TOOLS and isinstance(args.get("command"), str):
+            ran, exit_code, timed_out = _command_outcome(result, data)
+            if ran:
+                self._emit(
+                    CommandRan,
+                    tool=name,
+                    command=args["command"],
+                    exit_code=exit_code,
+                    duration_s=float(data.get("duration_s", duration)),
+                    timed_out=timed_out,
+                )
+        elif name in FETCH_TOOLS and isinstance(args.get("url"), str):
+            status = data.get("status")
+            if status is None:
+                match = _STATUS_RE.match(result.text)
+                status = int(match.group(1)) if match else None
+            error = "" if status is not None else result.text.splitlines()[0][:200]
+            self._emit(UrlFetched, url=args["url"].strip(), status=status, error=error)
+
+    def _emit(self, cls: Callable[..., Event], **fields: Any) -> None:
+        self.emit(cls(run_id=self.run_id, agent_id=self.agent_id, attempt=self.attempt, **fields))
+
+
+def _command_outcome(result: ToolResult, data: dict[str, Any]) -> tuple[bool, int | None, bool]:
+    """(ran, exit code, timed out) from the tool's data, else from its status line."""
+    if "exit_code" in data or "timed_out" in data:
+        code = data.get("exit_code")
+        return True, code if isinstance(code, int) else None, bool(data.get("timed_out"))
+    first = result.text.splitlines()[0] if result.text else ""
+    if match := _EXIT_RE.match(first):
+        return True, int(match.group(1)), False
+    if _TIMED_OUT_RE.match(first):
+        return True, None, True
+    return False, None, False  # refused or invalid: nothing ran
+
+
+# --- the ledger ---------------------------------------------------------------
+
+
+@dataclass
+class Ledger:
+    """One agent attempt's evidence, folded from its events."""
+
+    agent_id: str
+    attempt: int
+    files: list[FileChanged] = field(default_factory=list)
+    commands: list[CommandRan] = field(default_factory=list)
+    urls: list[UrlFetched] = field(default_factory=list)
+    claims: list[str] = field(default_factory=list)
+
+    def add(self, event: Event) -> None:
+        if isinstance(event, FileChanged):
+            self.files.append(event)
+        elif isinstance(event, CommandRan):
+            self.commands.append(event)
+        elif isinstance(event, UrlFetched):
+            self.urls.append(event)
+        elif isinstance(event, ClaimsFlagged):
+            self.claims = list(event.claims)
+
+    @property
+    def empty(self) -> bool:
+        return not (self.files or self.commands or self.urls)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The summary's `agents[].evidence`."""
+        return {
+            "attempt": self.attempt,
+            "files": [
+                {
+                    "path": f.path,
+                    "tool": f.tool,
+                    "bytes": f.bytes,
+                    "sha256_before": f.sha256_before,
+                    "sha256_after": f.sha256_after,
+                }
+                for f in self.files
+            ],
+            "commands": [
+                {
+                    "command": c.command,
+                    "tool": c.tool,
+                    "exit_code": c.exit_code,
+                    "duration_s": c.duration_s,
+                    "timed_out": c.timed_out,
+                }
+                for c in self.commands
+            ],
+            "urls": [{"url": u.url, "status": u.status} for u in self.urls],
+            "unsupported_claims": list(self.claims),
+        }
+
+    def lines(self) -> list[str]:
+        """Short lines: one per file, command and URL (capped), then the flagged claims."""
+        out: list[str] = []
+        out += _capped([_file_line(f) for f in self.files], "file changes")
+        out += _capped([_command_line(c) for c in self.commands], "commands")
+        out += _capped([_url_line(u) for u in self.urls], "fetches")
+        if not out:
+            out.append("no files written, no commands run, no URLs fetched")
+        out += [f"UNSUPPORTED CLAIM: {c}" for c in self.claims]
+        return out
+
+    def block(self) -> str:
+        """The engine-written block that follows an agent's result for the CEO."""
+        head = f"[evidence recorded by delegate for {self.agent_id} attempt {self.attempt}]"
+        return "\n".join([head, *("- " + line for line in self.lines())])
+
+
+def _capped(lines: list[str], what: str) -> list[str]:
+    if len(lines) <= BLOCK_ITEMS:
+        return lines
+    return [*lines[:BLOCK_ITEMS], f"... and {len(lines) - BLOCK_ITEMS} more {what}"]
+
+
+def _short_hash(h: str | None) -> str:
+    return h[:8] if h else "new"
+
+
+def _file_line(f: FileChanged) -> str:
+    verb = "edited" if f.tool == "edit_file" else "wrote"
+    if f.sha256_before == f.sha256_after:
+        change = "unchanged"
+    else:
+        change = f"sha256 {_short_hash(f.sha256_before)} -> {_short_hash(f.sha256_after)}"
+    return f"{verb} {f.path} ({f.bytes} bytes, {change})"
+
+
+def _command_line(c: CommandRan) -> str:
+    status = "timed out" if c.timed_out else f"exit {c.exit_code}"
+    cmd = " ".join(c.command.split())
+    cmd = cmd if len(cmd) <= 100 else cmd[:99] + "…"
+    return f"ran `{cmd}`: {status} ({c.duration_s:.1f} s)"
+
+
+def _url_line(u: UrlFetched) -> str:
+    return f"fetched {u.url}: " + (str(u.status) if u.status is not None else "no response")
+
+
+class EvidenceBook:
+    """Every attempt's ledger in a run, keyed by (agent id, attempt)."""
+
+    def __init__(self) -> None:
+        self.ledgers: dict[tuple[str, int], Ledger] = {}
+
+    def ledger(self, agent_id: str, attempt: int) -> Ledger:
+        key = (agent_id, attempt)
+        ledger = self.ledgers.get(key)
+        if ledger is None:
+            ledger = self.ledgers[key] = Ledger(agent_id, attempt)
+        return ledger
+
+    def observe(self, event: Event) -> None:
+        if event.agent_id is None:
+            return
+        if isinstance(event, FileChanged | CommandRan | UrlFetched | ClaimsFlagged):
+            self.ledger(event.agent_id, event.attempt).add(event)
+
+    @classmethod
+    def of(cls, events: Iterable[Event]) -> EvidenceBook:
+        book = cls()
+        for event in events:
+            book.observe(event)
+        return book
+
+
+EVIDENCE_KINDS = (
+    FileChanged.kind,
+    CommandRan.kind,
+    UrlFetched.kind,
+    ClaimsFlagged.kind,
+)
