@@ -215,7 +215,8 @@ def test_the_default_data_dir_is_still_created(tmp_path: Path) -> None:
     env = {"XDG_DATA_HOME": str(data), "ANTHROPIC_API_KEY": ""}
     argv = ["run", "Write a haiku", "--simulate", "--quiet", "--workspace", str(workspace)]
     done = _child(*argv, "--config", str(config), env=env)
-    assert done.returncode == 0, done.stderr
+    assert done.returncode == 1, done.stderr  # answered; no check tests a haiku: unverified
+    assert "unverified" in done.stderr
     assert (data / "delegate" / "delegate.db").is_file()
 
 
