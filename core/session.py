@@ -497,7 +497,10 @@ class Session:
     def answer_approval(self, request_id: str, decision: str) -> bool:
         if decision not in ("once", "always", "deny"):
             raise SessionError(f"unknown decision {decision!r}")
-        return self.approvals.answer(request_id, decision)  # type: ignore[arg-type]
+        try:
+            return self.approvals.answer(request_id, decision)  # type: ignore[arg-type]
+        except ValueError as exc:
+            raise SessionError(str(exc)) from None
 
     def agents(self) -> list[AgentRecord]:
         return list(self.supervisor.records.values())

@@ -298,17 +298,22 @@ class ApprovalBroker:
         """Answer a request: `once`, `always` or `deny`. False if it is no longer pending."""
         if decision not in ("once", "always", "deny"):
             raise ValueError(f"decision must be once, always or deny, got {decision!r}")
-        item = self._pending.pop(request_id, None)
+        from core.tools.always_allow import always_allow_offer
+
+        item = self._pending.get(request_id)
         if item is None:
             return False
         entry, future = item
+        offer = always_allow_offer(entry.command)
+        if decision == "always" and offer.prefix is None:
+            raise ValueError(f"no always-allow for this command: {offer.reason}")
+        del self._pending[request_id]
         if not future.done():
             future.set_result(decision)
         self._resolved(entry, decision, by="operator")
-        if decision == "always":
-            prefix = suggest_prefix(entry.command)
-            if prefix:
-                self.policy.add_allow(prefix)
+        if decision == "always" and offer.prefix is not None:
+            # Exactly the prefix the inbox showed (see core.tools.always_allow).
+            self.policy.add_allow(offer.prefix)
             # Other requests the new prefix now covers need no second answer.
             for other_id, (other, _) in list(self._pending.items()):
                 if self.policy.decide(other.command) == "allow":

@@ -20,13 +20,14 @@ from textual.events import DescendantFocus
 from textual.screen import Screen
 from textual.widgets import Input
 
+from core.tools.always_allow import always_allow_offer
 from tui.commands import AgentCommands
 from tui.replay import ReplayFeed
 from tui.screens.confirm import ConfirmScreen
 from tui.screens.retry import RetryRequest, RetryScreen
 from tui.screens.steer import RECENT_LINES, SteerScreen
 from tui.screens.transcript import TranscriptScreen
-from tui.view_model import AgentView, RunView
+from tui.view_model import AgentView, RunView, one_line
 from tui.widgets.agent_board import AgentBoard
 from tui.widgets.agent_pane import AgentPane
 from tui.widgets.approvals import ApprovalInbox
@@ -170,7 +171,7 @@ class RunScreen(Screen[None]):
             self.selected,
             agent.state if agent else None,
             agent.attempt if agent else None,
-            bool(self.view.approvals),
+            next(iter(self.view.approvals), None),  # the oldest request: is "always" offered?
             self.replay.paused if self.replay else None,
         )
         if key != self._binding_key:
@@ -207,7 +208,12 @@ class RunScreen(Screen[None]):
         if action in APPROVAL_ACTIONS:
             if self.read_only:
                 return False
-            return True if self.view.approvals else None
+            oldest = self.view.oldest_approval()
+            if oldest is None:
+                return None
+            if action == "always" and not always_allow_offer(oldest.command).offered:
+                return None  # dimmed; the inbox says why
+            return True
         if action in AGENT_ACTIONS:
             agent = self.agent()
             if action == "transcript":
@@ -371,13 +377,23 @@ class RunScreen(Screen[None]):
             self.notify("No command is waiting for approval.", timeout=3)
             return
         request = pending[0]
+        offer = always_allow_offer(request.command)
+        if decision == "always" and offer.prefix is None:
+            self.notify(f"No always-allow: {offer.reason}", severity="warning", timeout=5)
+            return
         try:
             session.answer_approval(request.request_id, decision)
         except SessionError as exc:
             self._fail(exc)
             return
-        word = {"once": "approved", "always": "always allowed", "deny": "denied"}[decision]
-        self.notify(f"{request.agent_id}: {word}: {request.command}", timeout=3)
+        if decision == "always":
+            message = (
+                f"{request.agent_id}: allowed from now on: commands starting with {offer.prefix}"
+            )
+        else:
+            word = {"once": "approved", "deny": "denied"}[decision]
+            message = f"{request.agent_id}: {word}: {one_line(request.command, 200)}"
+        self.notify(message, timeout=3)
 
     def action_approve(self) -> None:
         self.answer_oldest("once")
