@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from core.catalog import Catalog
+from core.tools.netfence import allow_entry_problem
 
 PermissionMode = Literal["ask", "allow", "deny"]
 
@@ -176,6 +177,9 @@ class Settings:
     output_cap_bytes: int = 64_000
     fetch_max_bytes: int = 2_000_000
     fetch_timeout_s: float = 20.0
+    # [tools.web_fetch]: loopback/private addresses are refused unless allowed here.
+    fetch_allow_private: bool = False
+    fetch_allow_hosts: tuple[str, ...] = ()
     catalog: Catalog = field(default_factory=Catalog)
     keymap: tuple[tuple[str, str], ...] = ()  # [keys]: (binding id, keys), checked by the TUI
     config_path: Path | None = None  # the file these settings were read from, if any
@@ -281,9 +285,13 @@ CONFIG_SCHEMA: Schema = {
     "ceo": frozenset({"model", "max_tokens", "max_turns"}),
     "limits": frozenset(_LIMIT_KEYS),
     "permissions": frozenset({"mode", "allow", "deny"}),
-    "tools": frozenset(
-        {"command_timeout_s", "fetch_timeout_s", "output_cap_bytes", "fetch_max_bytes"}
-    ),
+    "tools": {
+        "command_timeout_s": None,
+        "fetch_timeout_s": None,
+        "output_cap_bytes": None,
+        "fetch_max_bytes": None,
+        "web_fetch": frozenset({"allow_private", "allow_hosts"}),
+    },
     "simulator": frozenset({"scenario", "tokens_per_s", "latency_s"}),
     "api": frozenset({"base_url"}),
     "models": {ANY: MODEL_KEYS},
@@ -308,7 +316,11 @@ def check_keys(data: dict[str, Any], schema: Schema | None = None, prefix: str =
         path = f"{prefix}{key}"
         if key not in schema and ANY not in schema:
             if not prefix and not isinstance(value, dict):
-                home = [s for s, sub in schema.items() if isinstance(sub, frozenset) and key in sub]
+                home = [
+                    s
+                    for s, sub in schema.items()
+                    if isinstance(sub, frozenset | dict) and key in sub and key != ANY
+                ]
                 if home:
                     raise ConfigError(
                         path, f"belongs in a section (did you mean [{home[0]}] {key}?)"
@@ -393,6 +405,18 @@ def parse_config(data: dict[str, Any], base: Settings | None = None) -> Settings
     for name in ("output_cap_bytes", "fetch_max_bytes"):
         if name in tools:
             changes[name] = int(_positive(f"tools.{name}", tools[name]) or 0)
+    fetch = _expect("tools.web_fetch", tools.get("web_fetch", {}), dict, "a table")
+    if "allow_private" in fetch:
+        changes["fetch_allow_private"] = _expect(
+            "tools.web_fetch.allow_private", fetch["allow_private"], bool, "true or false"
+        )
+    if "allow_hosts" in fetch:
+        hosts = _str_list("tools.web_fetch.allow_hosts", fetch["allow_hosts"])
+        for host in hosts:
+            problem = allow_entry_problem(host)
+            if problem:
+                raise ConfigError("tools.web_fetch.allow_hosts", problem)
+        changes["fetch_allow_hosts"] = hosts
 
     sim = _expect("simulator", data.get("simulator", {}), dict, "a table")
     if "tokens_per_s" in sim:

@@ -10,49 +10,23 @@ the same way live (the session, the TUI) and from the store (show, the summary).
 
 from __future__ import annotations
 
-import asyncio
-import hashlib
 import re
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 from core.events import ClaimsFlagged, CommandRan, Event, FileChanged, UrlFetched
 from core.tools.base import ToolContext, ToolError, ToolResult
-from core.tools.workspace import display_path, resolve_in_workspace
 
 FILE_TOOLS = frozenset({"write_file", "edit_file"})
 COMMAND_TOOLS = frozenset({"run_command", "run_check"})
 FETCH_TOOLS = frozenset({"web_fetch"})
-HASH_MAX_BYTES = 64_000_000  # larger files are not hashed (the tools refuse them anyway)
 BLOCK_ITEMS = 8  # entries of each kind in the evidence block; the rest are counted
 
 _EXIT_RE = re.compile(r"^exit code (-?\d+)")
 _TIMED_OUT_RE = re.compile(r"^timed out after")
 _STATUS_RE = re.compile(r"^status: (\d{3})\b")
-
-
-def sha256_file(path: Path) -> str | None:
-    """The file's sha256, or None when it does not exist or is not a regular file."""
-    try:
-        if not path.is_file() or path.stat().st_size > HASH_MAX_BYTES:
-            return None
-        digest = hashlib.sha256()
-        with path.open("rb") as f:
-            for chunk in iter(lambda: f.read(1 << 20), b""):
-                digest.update(chunk)
-        return digest.hexdigest()
-    except OSError:
-        return None
-
-
-def _size(path: Path) -> int:
-    try:
-        return path.stat().st_size
-    except OSError:
-        return 0
 
 
 @dataclass
@@ -62,9 +36,7 @@ class _Probe:
     name: str
     args: dict[str, Any]
     started: float
-    path: Path | None = None
-    rel: str = ""
-    before: str | None = None
+    rel: str = ""  # the file a write_file / edit_file call names ("" if refused)
 
 
 # Called when a write starts (path) and when it ends; the collision radar listens.
@@ -94,12 +66,10 @@ class ToolRecorder:
             return None
         probe = _Probe(name, args, time.monotonic())
         if name in FILE_TOOLS and isinstance(args.get("path"), str):
-            try:
-                probe.path = resolve_in_workspace(ctx.workspace, args["path"])
+            try:  # the path as the tool will show it (lexical: nothing is opened here)
+                probe.rel = ctx.files().display(args["path"])
             except ToolError:
                 return probe  # the tool refuses it too; nothing is written
-            probe.rel = display_path(ctx.workspace, probe.path)
-            probe.before = await asyncio.to_thread(sha256_file, probe.path)
             if self.on_write is not None:
                 self.on_write(self.agent_id, probe.rel, False)
         return probe
@@ -110,21 +80,18 @@ class ToolRecorder:
         name, args = probe.name, probe.args
         duration = round(time.monotonic() - probe.started, 3)
         data = result.data or {}
-        if name in FILE_TOOLS and probe.path is not None:
-            if result.is_error:
-                if self.on_write is not None:
-                    self.on_write(self.agent_id, probe.rel, True)
-                return
-            after = await asyncio.to_thread(sha256_file, probe.path)
-            size = await asyncio.to_thread(_size, probe.path)
-            self._emit(
-                FileChanged,
-                tool=name,
-                path=probe.rel,
-                bytes=size,
-                sha256_before=probe.before,
-                sha256_after=after or "",
-            )
+        if name in FILE_TOOLS and probe.rel:
+            # The tool reports what it wrote (bytes, sha256 of the old and new content),
+            # measured on the file descriptors it used: nothing is read again by path.
+            for write in result.writes:
+                self._emit(
+                    FileChanged,
+                    tool=name,
+                    path=write.path,
+                    bytes=write.bytes_written,
+                    sha256_before=write.sha256_before,
+                    sha256_after=write.sha256_after,
+                )
             if self.on_write is not None:
                 self.on_write(self.agent_id, probe.rel, True)
         elif name in COMMAND_TOOLS and isinstance(args.get("command"), str):

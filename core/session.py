@@ -41,6 +41,7 @@ from core.tools.base import ToolContext
 from core.tools.policy import ApprovalBroker, CommandPolicy, PendingApproval
 from core.tools.registry import build_tools
 from core.tools.shell import run_shell
+from core.tools.workspace import Workspace
 
 __all__ = ["PendingApproval", "RunOutcome", "Session", "SessionError", "new_run_id"]
 
@@ -88,6 +89,11 @@ class Session:
         self.run_id = run_id or new_run_id()
         self.bus = bus or EventBus()
         self.workspace = settings.workspace.resolve()
+        # Opened once: every agent's file tools resolve beneath this directory fd, so
+        # replacing the workspace folder mid-run does not move them.
+        self.root: Workspace | None = None
+        with contextlib.suppress(OSError):  # the CLI checked it; a tool call says why
+            self.root = Workspace(self.workspace)
         self.task = ""
         self.status: RunStatus = "running"
         self.result = ""
@@ -175,7 +181,10 @@ class Session:
             output_cap_bytes=s.output_cap_bytes,
             fetch_max_bytes=s.fetch_max_bytes,
             fetch_timeout_s=s.fetch_timeout_s,
+            fetch_allow_private=s.fetch_allow_private,
+            fetch_allow_hosts=s.fetch_allow_hosts,
             extra={"cancel_approvals": self.approvals.cancel_agent},
+            root=self.root,
         )
 
     def _make_agent(self, record: AgentRecord) -> Agent:

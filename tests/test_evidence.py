@@ -63,7 +63,12 @@ async def _agent_doing(
         model="claude-haiku-5-5",
         system="s",
         tools=build_tools(TOOLS),
-        ctx=ToolContext(workspace=workspace, agent_id="coding-1", authorize=allow_all),
+        ctx=ToolContext(
+            workspace=workspace,
+            agent_id="coding-1",
+            authorize=allow_all,
+            fetch_allow_hosts=("127.0.0.1",),  # the test server is on loopback
+        ),
         client=ScriptedModel(script),  # type: ignore[arg-type]
         catalog=Catalog(),
         emit=bus.publish,

@@ -11,6 +11,7 @@ import pytest
 from core.tools.base import ToolContext, ToolResult, execute
 from core.tools.files import _list_dir
 from core.tools.registry import build_tools
+from core.tools.workspace import Workspace
 
 TOOLS = build_tools(["read_file", "list_files", "search_files", "write_file", "edit_file"])
 
@@ -196,10 +197,11 @@ def test_listing_leaves_no_cyclic_garbage(tmp_path: Path) -> None:
     (tmp_path / "src" / "pkg").mkdir(parents=True)
     (tmp_path / "src" / "pkg" / "mod.py").write_text("x = 1\n")
     (tmp_path / "README.md").write_text("# r\n")
+    ws = Workspace(tmp_path)
     gc.collect()
     gc.disable()
     try:
-        text = _list_dir(tmp_path, tmp_path)
+        text = _list_dir(ws, ())
         unreachable = gc.collect()
     finally:
         gc.enable()

@@ -53,7 +53,10 @@ def ctx(tmp_path: Path) -> ToolContext:
     async def allow(agent_id: str, tool: str, command: str, cwd: str) -> tuple[bool, str]:
         return True, ""
 
-    return ToolContext(workspace=tmp_path, agent_id="research-1", authorize=allow)
+    # The test servers are on loopback, which web_fetch refuses unless allowed.
+    return ToolContext(
+        workspace=tmp_path, agent_id="research-1", authorize=allow, fetch_allow_hosts=("127.0.0.1",)
+    )
 
 
 async def fetch(ctx: ToolContext, url: str) -> ToolResult:

@@ -1,4 +1,4 @@
-"""Path confinement: escape attempts are refused, paths inside the workspace resolve."""
+"""Path confinement: escape attempts are refused, paths inside the workspace open."""
 
 from __future__ import annotations
 
@@ -8,7 +8,16 @@ from pathlib import Path
 import pytest
 
 from core.tools.base import ToolError
-from core.tools.workspace import display_path, resolve_in_workspace
+from core.tools.workspace import Workspace, openat2_available, use_openat2
+
+
+@pytest.fixture(params=["openat2", "walk"], autouse=True)
+def resolver(request: pytest.FixtureRequest) -> object:
+    if request.param == "openat2" and not openat2_available():
+        pytest.skip("this kernel has no openat2")
+    use_openat2(request.param == "openat2")
+    yield request.param
+    use_openat2(True)
 
 
 @pytest.fixture
@@ -38,6 +47,7 @@ ESCAPES = [
     "link_dir/hostname",
     "link_dir/new/file.txt",
     "dangling",
+    "inner_link",  # a symlink is refused even when it stays inside
     "~/x",
     "~",
     "~root/.ssh/id_rsa",
@@ -46,15 +56,29 @@ ESCAPES = [
 
 
 @pytest.mark.parametrize("path", ESCAPES)
-def test_escape_attempts_are_refused(layout: Path, path: str) -> None:
+def test_escape_attempts_are_refused(layout: Path, tmp_path: Path, path: str) -> None:
+    ws = Workspace(layout)
     with pytest.raises(ToolError) as info:
-        resolve_in_workspace(layout, path)
+        ws.open_any(ws.parts(path))
     assert str(info.value)
+    with pytest.raises(ToolError):
+        ws.write_bytes(ws.parts(path), b"pwned")
+    assert (tmp_path / "outside" / "hostname").read_text() == "secret\n"
+    assert sorted(p.name for p in (tmp_path / "outside").iterdir()) == ["hostname"]
 
 
-def test_outside_message_is_clear(layout: Path) -> None:
-    with pytest.raises(ToolError, match="outside the workspace"):
-        resolve_in_workspace(layout, "../outside/hostname")
+def test_messages_are_clear(layout: Path) -> None:
+    ws = Workspace(layout)
+    with pytest.raises(ToolError, match=r"refused: path '\.\./outside/hostname' escapes the work"):
+        ws.parts("../outside/hostname")
+    with pytest.raises(ToolError, match="refused: link_dir is a symlink"):
+        ws.open_file(ws.parts("link_dir/hostname"))
+    with pytest.raises(ToolError, match="refused: link_dir is a symlink"):
+        ws.write_bytes(ws.parts("link_dir/new/file.txt"), b"x")
+    with pytest.raises(ToolError, match="refused: inner_link is a symlink"):
+        ws.open_file(ws.parts("inner_link"))
+    with pytest.raises(ToolError, match=r"file not found: src/nope\.py"):
+        ws.open_file(ws.parts("src/nope.py"))
 
 
 @pytest.mark.parametrize(
@@ -62,26 +86,33 @@ def test_outside_message_is_clear(layout: Path) -> None:
     [
         ("src/app.py", "src/app.py"),
         ("./src/../src/app.py", "src/app.py"),
+        ("src//app.py", "src/app.py"),
         ("", "."),
         (".", "."),
         ("new/dir/file.txt", "new/dir/file.txt"),
-        ("inner_link", "src/app.py"),
     ],
 )
 def test_paths_inside_resolve(layout: Path, path: str, expected: str) -> None:
-    resolved = resolve_in_workspace(layout, path)
-    assert display_path(layout, resolved) == expected
+    assert Workspace(layout).display(path) == expected
 
 
 def test_absolute_path_inside_is_fine(layout: Path) -> None:
+    ws = Workspace(layout)
     inside = str(layout / "src" / "app.py")
-    assert resolve_in_workspace(layout, inside) == (layout / "src" / "app.py").resolve()
+    assert ws.parts(inside) == ("src", "app.py")
+    f, _ = ws.open_file(ws.parts(inside))
+    with f:
+        assert f.read() == b"print(1)\n"
 
 
 def test_workspace_reached_through_a_symlink(tmp_path: Path, layout: Path) -> None:
     alias = tmp_path / "alias"
     os.symlink(layout, alias)
-    resolved = resolve_in_workspace(alias, "src/app.py")
-    assert resolved == (layout / "src" / "app.py").resolve()
+    ws = Workspace(alias)
+    assert ws.path == layout.resolve()
+    assert ws.parts(str(alias / "src" / "app.py")) == ("src", "app.py")
+    assert ws.parts(str(layout / "src" / "app.py")) == ("src", "app.py")
     with pytest.raises(ToolError):
-        resolve_in_workspace(alias, "../outside/hostname")
+        ws.parts("../outside/hostname")
+    with pytest.raises(ToolError):
+        ws.parts(str(tmp_path / "outside" / "hostname"))

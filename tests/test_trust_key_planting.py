@@ -139,7 +139,8 @@ async def test_planted_secrets_reach_no_byte_written_or_sent(tmp_path: Path, pag
     data.mkdir(mode=0o700)
     db = data / "runs.db"
     config = tmp_path / "delegate.toml"
-    config.write_text("")
+    # The page is served on loopback, which web_fetch refuses unless the config allows it.
+    config.write_text('[tools.web_fetch]\nallow_hosts = ["127.0.0.1"]\n')
     root = Path(__file__).resolve().parent.parent
     async with FakeAPI(api_key=KEY, default=_model(page_url)) as api:
         env = {

@@ -3,12 +3,17 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
+from core.tools.errors import ToolError
 from core.tools.validate import validate_input
+from core.tools.workspace import FileWrite, Workspace
+
+__all__ = ["Authorize", "FileWrite", "Tool", "ToolContext", "ToolError", "ToolResult"]
 
 # Async hook: may this command run? Returns (allowed, reason shown to the model when not).
 Authorize = Callable[[str, str, str, str], Awaitable[tuple[bool, str]]]
@@ -21,10 +26,8 @@ class ToolResult:
     is_error: bool = False
     # What the engine records as evidence (exit code, HTTP status); never sent to the model.
     data: dict[str, Any] | None = field(default=None, compare=False)
-
-
-class ToolError(Exception):
-    """Raised by a tool for a failure the model should read and react to."""
+    # The files this call wrote (path, bytes, sha256 before and after), for the record.
+    writes: tuple[FileWrite, ...] = ()
 
 
 @dataclass
@@ -38,7 +41,30 @@ class ToolContext:
     output_cap_bytes: int = 64_000
     fetch_max_bytes: int = 2_000_000
     fetch_timeout_s: float = 20.0
+    # web_fetch may reach loopback/private addresses (all, or these hosts / networks).
+    fetch_allow_private: bool = False
+    fetch_allow_hosts: tuple[str, ...] = ()
     extra: dict[str, Any] = field(default_factory=dict)
+    # The workspace directory, opened once: file tools resolve every path beneath it, so
+    # replacing the folder mid-run does not move them. A session shares one among its
+    # agents; a context built without one opens its own here, at the agent's start.
+    root: Workspace | None = None
+
+    def __post_init__(self) -> None:
+        if self.root is None:
+            with contextlib.suppress(OSError):  # `files()` says why, if a tool needs it
+                self.root = Workspace(self.workspace)
+
+    def files(self) -> Workspace:
+        """The pinned workspace (ToolError if it could not be opened)."""
+        if self.root is None:
+            try:
+                self.root = Workspace(self.workspace)
+            except OSError as exc:
+                raise ToolError(
+                    f"cannot open the workspace {self.workspace}: {exc.strerror or exc}"
+                ) from None
+        return self.root
 
 
 class Tool(Protocol):

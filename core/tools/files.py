@@ -1,7 +1,9 @@
 """File tools: read, list, search, write and edit files inside the workspace.
 
-Every path goes through `resolve_in_workspace`. The work runs in a thread so a big
-directory or file never stalls the event loop, and every output is capped.
+Every path is opened beneath the pinned workspace fd (`core.tools.workspace`): no
+symlink is followed, hard-linked files are refused, and listing and searching walk
+directory fds. The work runs in a thread so a big directory or file never stalls the
+event loop, and every output is capped.
 """
 
 from __future__ import annotations
@@ -10,11 +12,11 @@ import asyncio
 import os
 import re
 import stat
-from pathlib import Path
+from collections.abc import Iterator
 from typing import IO, Any
 
 from core.tools.base import ToolContext, ToolError, ToolResult
-from core.tools.workspace import display_path, resolve_in_workspace, workspace_root
+from core.tools.workspace import DIR_FLAGS, READ_FLAGS, TEMP_PREFIX, Workspace, check_regular
 
 MAX_READ_LINES = 2000
 MAX_READ_OFFSET = 100_000_000  # a line number no text file here reaches; bounds the input
@@ -22,6 +24,7 @@ MAX_LINE_BYTES = 4000
 SNIFF_BYTES = 8192
 LIST_MAX_DEPTH = 3
 LIST_MAX_ENTRIES = 500
+SEARCH_MAX_DEPTH = 64
 SEARCH_MAX_MATCHES = 200
 SEARCH_MAX_FILE_BYTES = 5_000_000
 SEARCH_LINE_CHARS = 300
@@ -48,14 +51,6 @@ def _short(value: Any, width: int = 80) -> str:
     return text if len(text) <= width else text[: width - 1] + "…"
 
 
-def _rel(root: Path, path: Path) -> str:
-    """`path` relative to the already resolved `root` (no filesystem calls, for walks)."""
-    try:
-        return path.relative_to(root).as_posix() or "."
-    except ValueError:
-        return str(path)
-
-
 def _looks_binary(chunk: bytes) -> bool:
     return b"\x00" in chunk
 
@@ -71,15 +66,6 @@ def _read_line(f: IO[bytes], max_bytes: int) -> tuple[bytes, bool] | None:
         rest = f.readline(65536)
         if not rest or rest.endswith(b"\n"):
             return line, True
-
-
-def _require_file(path: Path, rel: str) -> None:
-    if not path.exists():
-        raise ToolError(f"file not found: {rel}")
-    if path.is_dir():
-        raise ToolError(f"{rel} is a directory; use list_files to see its contents")
-    if not path.is_file():
-        raise ToolError(f"{rel} is not a regular file")
 
 
 def _positive_int(args: dict[str, Any], name: str, default: int) -> int:
@@ -124,20 +110,21 @@ class ReadFile:
         return f"read_file {_short(args.get('path', ''))}"
 
     async def run(self, args: dict[str, Any], ctx: ToolContext) -> ToolResult:
-        path = resolve_in_workspace(ctx.workspace, args["path"])
+        ws = ctx.files()
+        parts = ws.parts(args["path"])
         offset = _positive_int(args, "offset", 1)
         limit = min(_positive_int(args, "limit", MAX_READ_LINES), MAX_READ_LINES)
-        rel = display_path(ctx.workspace, path)
-        text = await asyncio.to_thread(_read_text, path, rel, offset, limit, ctx.output_cap_bytes)
+        text = await asyncio.to_thread(_read_text, ws, parts, offset, limit, ctx.output_cap_bytes)
         return ToolResult(text)
 
 
-def _read_text(path: Path, rel: str, offset: int, limit: int, cap: int) -> str:
-    _require_file(path, rel)
-    with path.open("rb") as f:
+def _read_text(ws: Workspace, parts: tuple[str, ...], offset: int, limit: int, cap: int) -> str:
+    rel = "/".join(parts) or "."
+    f, st = ws.open_file(parts)
+    with f:
         head = f.read(SNIFF_BYTES)
         if _looks_binary(head):
-            size = path.stat().st_size
+            size = st.st_size
             raise ToolError(
                 f"{rel} looks like a binary file ({size} bytes); read_file shows text only"
             )
@@ -198,19 +185,19 @@ class ListFiles:
         return f"list_files {_short(args.get('path') or '.')}"
 
     async def run(self, args: dict[str, Any], ctx: ToolContext) -> ToolResult:
-        path = resolve_in_workspace(ctx.workspace, args.get("path") or ".")
-        text = await asyncio.to_thread(_list_dir, workspace_root(ctx.workspace), path)
-        return ToolResult(text)
+        ws = ctx.files()
+        parts = ws.parts(args.get("path") or ".")
+        return ToolResult(await asyncio.to_thread(_list_dir, ws, parts))
 
 
-def _list_dir(root: Path, top: Path) -> str:
-    rel_top = display_path(root, top)
-    if not top.exists():
-        raise ToolError(f"directory not found: {rel_top}")
-    if not top.is_dir():
-        raise ToolError(f"{rel_top} is a file, not a directory; use read_file")
-    listing = _Listing(root)
-    listing.walk(str(top), 1)
+def _list_dir(ws: Workspace, parts: tuple[str, ...]) -> str:
+    rel_top = "/".join(parts) or "."
+    top = ws.open_dir(parts)
+    listing = _Listing()
+    try:
+        listing.walk(top, "/".join(parts) + "/" if parts else "", 1)
+    finally:
+        os.close(top)
     out = listing.lines
     if not out:
         return f"{rel_top}/ is empty"
@@ -222,39 +209,53 @@ def _list_dir(root: Path, top: Path) -> str:
 
 
 class _Listing:
-    """A depth-first listing. A method, not a nested function: a closure that calls
-    itself is a reference cycle, left for the garbage collector on every call."""
+    """A depth-first listing over directory fds (each folder opened beneath its parent's
+    fd with O_NOFOLLOW, so a folder swapped for a symlink is never entered). A method,
+    not a nested function: a closure that calls itself is a reference cycle, left for
+    the garbage collector on every call."""
 
-    def __init__(self, root: Path) -> None:
-        self.root = root
+    def __init__(self) -> None:
         self.lines: list[str] = []
         self.capped = False
         self.unexpanded = False
 
-    def walk(self, directory: str, level: int) -> None:
+    def walk(self, dir_fd: int, prefix: str, level: int) -> None:
         out = self.lines
         try:
-            with os.scandir(directory) as it:
+            with os.scandir(dir_fd) as it:
                 entries = sorted(it, key=lambda e: e.name)
         except OSError as exc:
-            out.append(f"{_rel(self.root, Path(directory))}/ [unreadable: {exc.strerror}]")
+            out.append(f"{prefix or './'} [unreadable: {exc.strerror}]")
             return
         for entry in entries:
+            if entry.name.startswith(TEMP_PREFIX):  # a write in progress
+                continue
             if len(out) >= LIST_MAX_ENTRIES:
                 self.capped = True
                 return
-            rel = _rel(self.root, Path(entry.path))
+            rel = prefix + entry.name
             if entry.is_symlink():
-                out.append(f"{rel} -> {os.readlink(entry.path)}")
+                try:
+                    out.append(f"{rel} -> {os.readlink(entry.name, dir_fd=dir_fd)}")
+                except OSError:
+                    out.append(f"{rel} -> ?")
             elif entry.is_dir(follow_symlinks=False):
                 if entry.name in SKIP_DIRS:
                     continue
-                if level < LIST_MAX_DEPTH:
-                    out.append(f"{rel}/")
-                    self.walk(entry.path, level + 1)
-                else:
+                if level >= LIST_MAX_DEPTH:
                     out.append(f"{rel}/ [...]")
                     self.unexpanded = True
+                    continue
+                out.append(f"{rel}/")
+                try:
+                    sub = os.open(entry.name, DIR_FLAGS, dir_fd=dir_fd)
+                except OSError as exc:
+                    out[-1] += f" [unreadable: {exc.strerror}]"
+                    continue
+                try:
+                    self.walk(sub, rel + "/", level + 1)
+                finally:
+                    os.close(sub)
             else:
                 out.append(rel)
 
@@ -286,69 +287,142 @@ class SearchFiles:
             regex = re.compile(args["pattern"])
         except re.error as exc:
             raise ToolError(f"invalid regular expression {args['pattern']!r}: {exc}") from None
-        path = resolve_in_workspace(ctx.workspace, args.get("path") or ".")
-        root = workspace_root(ctx.workspace)
-        text = await asyncio.to_thread(_search, root, path, regex, ctx.output_cap_bytes)
+        ws = ctx.files()
+        parts = ws.parts(args.get("path") or ".")
+        text = await asyncio.to_thread(_search, ws, parts, regex, ctx.output_cap_bytes)
         return ToolResult(text)
 
 
-def _iter_files(top: Path) -> list[Path]:
-    if top.is_file():
-        return [top]
-    files: list[Path] = []
-    for dirpath, dirnames, filenames in os.walk(top, followlinks=False):
-        dirnames[:] = sorted(d for d in dirnames if d not in SKIP_DIRS)
-        for name in sorted(filenames):
-            full = Path(dirpath, name)
-            if not full.is_symlink():  # a symlink could point outside the workspace
-                files.append(full)
-    return files
+class _SearchWalk:
+    """The regular files under a directory fd, depth first, files before folders, each
+    folder opened beneath its parent with O_NOFOLLOW; symlinks are never followed."""
 
+    def __init__(self) -> None:
+        self.too_deep = 0
 
-def _search(root: Path, top: Path, regex: re.Pattern[str], cap: int) -> str:
-    rel_top = display_path(root, top)
-    if not top.exists():
-        raise ToolError(f"path not found: {rel_top}")
-    out: list[str] = []
-    used = 0
-    too_big = 0
-    stopped = ""
-    for file in _iter_files(top):
-        if stopped:
-            break
+    def files(self, dir_fd: int, prefix: str, depth: int) -> Iterator[tuple[int, str, str]]:
+        """(fd of the folder, name, path to show) for each file."""
         try:
-            st = file.stat()
-            if not stat.S_ISREG(st.st_mode):  # a FIFO or device would block the read
-                continue
-            if st.st_size > SEARCH_MAX_FILE_BYTES:
-                too_big += 1
-                continue
-            with file.open("rb") as f:
-                if _looks_binary(f.read(SNIFF_BYTES)):
-                    continue
-                f.seek(0)
-                rel = _rel(root, file)
-                for lineno, raw in enumerate(f, 1):
-                    line = raw.decode("utf-8", "replace").rstrip("\r\n")
-                    if not regex.search(line):
-                        continue
-                    if len(line) > SEARCH_LINE_CHARS:
-                        line = line[:SEARCH_LINE_CHARS] + "…"
-                    entry = f"{rel}:{lineno}: {line}"
-                    if len(out) >= SEARCH_MAX_MATCHES or used + len(entry) + 1 > cap:
-                        stopped = f"[stopped after {len(out)} matches; narrow the pattern or path]"
-                        break
-                    out.append(entry)
-                    used += len(entry) + 1
+            with os.scandir(dir_fd) as it:
+                entries = sorted(it, key=lambda e: e.name)
         except OSError:
-            continue
-    if not out:
-        out.append(f"no matches for /{regex.pattern}/ in {rel_top}")
-    if stopped:
-        out.append(stopped)
-    if too_big:
-        out.append(f"[skipped {too_big} files larger than {SEARCH_MAX_FILE_BYTES} bytes]")
-    return "\n".join(out)
+            return
+        folders: list[str] = []
+        for entry in entries:
+            if entry.name.startswith(TEMP_PREFIX):  # a write in progress
+                continue
+            if entry.is_dir(follow_symlinks=False):
+                if entry.name not in SKIP_DIRS:
+                    folders.append(entry.name)
+            elif entry.is_file(follow_symlinks=False):
+                yield dir_fd, entry.name, prefix + entry.name
+        for name in folders:
+            if depth >= SEARCH_MAX_DEPTH:
+                self.too_deep += 1
+                continue
+            try:
+                sub = os.open(name, DIR_FLAGS, dir_fd=dir_fd)
+            except OSError:
+                continue
+            try:
+                yield from self.files(sub, f"{prefix}{name}/", depth + 1)
+            finally:
+                os.close(sub)
+
+
+def _search(ws: Workspace, parts: tuple[str, ...], regex: re.Pattern[str], cap: int) -> str:
+    rel_top = "/".join(parts) or "."
+    found = _Matches(regex, cap)
+    top, st = ws.open_any(parts)
+    try:
+        if not stat.S_ISDIR(st.st_mode):  # the path is one file: search it alone
+            check_regular(st, rel_top)
+            os.set_blocking(top, True)
+            with os.fdopen(os.dup(top), "rb") as f:
+                found.scan(f, st, rel_top)
+            return found.report(rel_top)
+        walk = _SearchWalk()
+        for dir_fd, name, rel in walk.files(top, "/".join(parts) + "/" if parts else "", 0):
+            if found.stopped:
+                break
+            found.scan_at(dir_fd, name, rel)
+    finally:
+        os.close(top)
+    if walk.too_deep:
+        found.notes.append(
+            f"[skipped {walk.too_deep} folders deeper than {SEARCH_MAX_DEPTH} levels]"
+        )
+    return found.report(rel_top)
+
+
+class _Matches:
+    """Matching lines collected across files, within the match count and byte cap."""
+
+    def __init__(self, regex: re.Pattern[str], cap: int) -> None:
+        self.regex = regex
+        self.cap = cap
+        self.out: list[str] = []
+        self.used = 0
+        self.stopped = ""
+        self.too_big = 0
+        self.linked = 0
+        self.notes: list[str] = []
+
+    def scan_at(self, dir_fd: int, name: str, rel: str) -> None:
+        try:
+            fd = os.open(name, READ_FLAGS, dir_fd=dir_fd)  # ELOOP if it became a symlink
+        except OSError:
+            return
+        with os.fdopen(fd, "rb") as f:
+            st = os.fstat(fd)
+            if not stat.S_ISREG(st.st_mode):  # a FIFO or device would block the read
+                return
+            if st.st_nlink > 1:  # its other name could be outside the workspace
+                self.linked += 1
+                return
+            os.set_blocking(fd, True)
+            self.scan(f, st, rel)
+
+    def scan(self, f: IO[bytes], st: os.stat_result, rel: str) -> None:
+        if st.st_size > SEARCH_MAX_FILE_BYTES:
+            self.too_big += 1
+            return
+        try:
+            if _looks_binary(f.read(SNIFF_BYTES)):
+                return
+            f.seek(0)
+            for lineno, raw in enumerate(f, 1):
+                line = raw.decode("utf-8", "replace").rstrip("\r\n")
+                if not self.regex.search(line):
+                    continue
+                if len(line) > SEARCH_LINE_CHARS:
+                    line = line[:SEARCH_LINE_CHARS] + "…"
+                entry = f"{rel}:{lineno}: {line}"
+                if len(self.out) >= SEARCH_MAX_MATCHES or self.used + len(entry) + 1 > self.cap:
+                    self.stopped = (
+                        f"[stopped after {len(self.out)} matches; narrow the pattern or path]"
+                    )
+                    return
+                self.out.append(entry)
+                self.used += len(entry) + 1
+        except OSError:
+            return
+
+    def report(self, rel_top: str) -> str:
+        out = self.out
+        if not out:
+            out.append(f"no matches for /{self.regex.pattern}/ in {rel_top}")
+        if self.stopped:
+            out.append(self.stopped)
+        if self.too_big:
+            out.append(f"[skipped {self.too_big} files larger than {SEARCH_MAX_FILE_BYTES} bytes]")
+        if self.linked:
+            out.append(
+                f"[skipped {self.linked} files with more than one hard link "
+                "(a hard link could point outside the workspace)]"
+            )
+        out.extend(self.notes)
+        return "\n".join(out)
 
 
 class WriteFile:
@@ -374,24 +448,14 @@ class WriteFile:
         return f"write_file {_short(args.get('path', ''))} ({size} bytes)"
 
     async def run(self, args: dict[str, Any], ctx: ToolContext) -> ToolResult:
-        path = resolve_in_workspace(ctx.workspace, args["path"])
-        rel = display_path(ctx.workspace, path)
+        ws = ctx.files()
+        parts = ws.parts(args["path"])
         data = args["content"].encode("utf-8")
-        return ToolResult(await asyncio.to_thread(_write, path, rel, data))
-
-
-def _write(path: Path, rel: str, data: bytes) -> str:
-    if path.is_dir():
-        raise ToolError(f"{rel} is a directory")
-    existed = path.exists()
-    if existed and not path.is_file():
-        raise ToolError(f"{rel} is not a regular file")
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_bytes(data)
-    except OSError as exc:
-        raise ToolError(f"cannot write {rel}: {exc.strerror or exc}") from None
-    return f"wrote {len(data)} bytes to {rel} ({'replaced' if existed else 'new file'})"
+        done = await asyncio.to_thread(ws.write_bytes, parts, data)
+        how = "new file" if done.created else "replaced"
+        return ToolResult(
+            f"wrote {done.bytes_written} bytes to {done.path} ({how})", writes=(done,)
+        )
 
 
 class EditFile:
@@ -418,50 +482,54 @@ class EditFile:
         return f"edit_file {_short(args.get('path', ''))}"
 
     async def run(self, args: dict[str, Any], ctx: ToolContext) -> ToolResult:
-        path = resolve_in_workspace(ctx.workspace, args["path"])
-        rel = display_path(ctx.workspace, path)
-        text = await asyncio.to_thread(_edit, path, rel, args["old_text"], args["new_text"])
-        return ToolResult(text)
+        ws = ctx.files()
+        parts = ws.parts(args["path"])
+        edit = _Edit("/".join(parts) or ".", args["old_text"], args["new_text"])
+        edit.check()
+        done = await asyncio.to_thread(ws.edit_bytes, parts, edit.apply, EDIT_MAX_FILE_BYTES)
+        return ToolResult(edit.report, writes=(done,))
 
 
-def _edit(path: Path, rel: str, old: str, new: str) -> str:
-    if not old:
-        raise ToolError("old_text is empty; use write_file to create or replace a whole file")
-    if old == new:
-        raise ToolError("old_text and new_text are the same; nothing to change")
-    _require_file(path, rel)
-    if path.stat().st_size > EDIT_MAX_FILE_BYTES:
-        raise ToolError(f"{rel} is larger than {EDIT_MAX_FILE_BYTES} bytes; edit_file refuses it")
-    raw = path.read_bytes()
-    if _looks_binary(raw[:SNIFF_BYTES]):
-        raise ToolError(f"{rel} looks like a binary file; edit_file edits text only")
-    try:
-        text = raw.decode("utf-8")
-    except UnicodeDecodeError:
-        raise ToolError(f"{rel} is not UTF-8 text; edit_file cannot edit it") from None
-    count = text.count(old)
-    if count == 0 and "\r\n" in text and "\r\n" not in old:
-        # The model writes \n; the file uses CRLF line endings.
-        old, new = old.replace("\n", "\r\n"), new.replace("\n", "\r\n")
+class _Edit:
+    """One exact replacement; `apply` maps the file's bytes to the new bytes."""
+
+    def __init__(self, rel: str, old: str, new: str) -> None:
+        self.rel, self.old, self.new = rel, old, new
+        self.report = ""
+
+    def check(self) -> None:
+        if not self.old:
+            raise ToolError("old_text is empty; use write_file to create or replace a whole file")
+        if self.old == self.new:
+            raise ToolError("old_text and new_text are the same; nothing to change")
+
+    def apply(self, raw: bytes) -> bytes:
+        rel, old, new = self.rel, self.old, self.new
+        if _looks_binary(raw[:SNIFF_BYTES]):
+            raise ToolError(f"{rel} looks like a binary file; edit_file edits text only")
+        try:
+            text = raw.decode("utf-8")
+        except UnicodeDecodeError:
+            raise ToolError(f"{rel} is not UTF-8 text; edit_file cannot edit it") from None
         count = text.count(old)
-    if count == 0:
-        raise ToolError(
-            f"old_text was not found in {rel}; it must match the file exactly, including "
-            "whitespace and indentation (read_file shows the current text)"
+        if count == 0 and "\r\n" in text and "\r\n" not in old:
+            # The model writes \n; the file uses CRLF line endings.
+            old, new = old.replace("\n", "\r\n"), new.replace("\n", "\r\n")
+            count = text.count(old)
+        if count == 0:
+            raise ToolError(
+                f"old_text was not found in {rel}; it must match the file exactly, including "
+                "whitespace and indentation (read_file shows the current text)"
+            )
+        if count > 1:
+            raise ToolError(
+                f"old_text occurs {count} times in {rel}; include more surrounding text "
+                "so it matches exactly once"
+            )
+        at = text.index(old)
+        line = text.count("\n", 0, at) + 1
+        self.report = (
+            f"edited {rel} at line {line}: replaced {old.count(chr(10)) + 1} line(s) "
+            f"with {new.count(chr(10)) + 1}"
         )
-    if count > 1:
-        raise ToolError(
-            f"old_text occurs {count} times in {rel}; include more surrounding text "
-            "so it matches exactly once"
-        )
-    at = text.index(old)
-    updated = text[:at] + new + text[at + len(old) :]
-    try:
-        path.write_bytes(updated.encode("utf-8"))
-    except OSError as exc:
-        raise ToolError(f"cannot write {rel}: {exc.strerror or exc}") from None
-    line = text.count("\n", 0, at) + 1
-    return (
-        f"edited {rel} at line {line}: replaced {old.count(chr(10)) + 1} line(s) "
-        f"with {new.count(chr(10)) + 1}"
-    )
+        return (text[:at] + new + text[at + len(old) :]).encode("utf-8")
