@@ -303,9 +303,10 @@ async def test_race_through_a_real_agent_turn(layout: Path, tmp_path: Path) -> N
     before = _snapshot(outside)
     swapper = _start_race(layout / "d", outside / "d")
     calls: list[tuple[str, Any]] = []
-    for i in range(150):
+    for i in range(120):
         calls.append(("read_file", {"path": "d/f"}))
         calls.append(("write_file", {"path": "d/f", "content": f"agent {i}\n"}))
+        calls.append(("edit_file", {"path": "d/f", "old_text": "agent", "new_text": "edited"}))
         calls.append(("list_files", {"path": "d"}))
         calls.append(("search_files", {"pattern": "outside-secret", "path": "d"}))
     try:

@@ -25,7 +25,6 @@ import contextlib
 import errno
 import hashlib
 import os
-import platform
 import posixpath
 import stat
 import sys
@@ -110,7 +109,7 @@ def _get_openat2() -> _Openat2 | None:
     if _openat2_probed:
         return _openat2
     _openat2_probed = True
-    number = _OPENAT2_SYSCALL.get(platform.machine().lower())
+    number = _OPENAT2_SYSCALL.get(os.uname().machine.lower())
     if not sys.platform.startswith("linux") or number is None:
         return None
     try:
