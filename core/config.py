@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from core.catalog import Catalog
+from core.sandbox.settings import SANDBOX_MODES, SandboxSettings
 from core.tools.netfence import allow_entry_problem
 
 PermissionMode = Literal["ask", "allow", "deny"]
@@ -89,6 +90,7 @@ class RoleSpec:
     token_budget: int | None = None
     budget_usd: float | None = None  # per attempt; None: only the run's budget applies
     max_turns: int = DEFAULT_MAX_TURNS  # model turns per attempt
+    network: bool | None = None  # None: `[sandbox] network` decides
 
     @property
     def system_prompt(self) -> str:
@@ -115,8 +117,12 @@ DEFAULT_ROLES: dict[str, RoleSpec] = {
     "data": _role("data", "claude-haiku-5-5", 5, [*READ_TOOLS, "write_file", "run_command"]),
 }
 
-# Read-only commands that are safe to run without asking. A prefix matches whole
-# words only, and never a command that chains, pipes or substitutes (see tools.policy).
+# Commands that run without asking. A prefix matches whole words only, and never a
+# command that chains, pipes or substitutes (see tools.policy). Inside the sandbox they
+# can only touch the workspace. Without it the policy narrows the list: with the sandbox
+# off, a prefix never allows a command that runs workspace code (tests, python, git,
+# make, npm...) or names a path outside the workspace; where no sandbox could start, no
+# prefix allows anything and every command asks.
 DEFAULT_ALLOW = [
     "ls",
     "cat",
@@ -127,14 +133,28 @@ DEFAULT_ALLOW = [
     "find",
     "pwd",
     "echo",
+    "sort",
+    "uniq",
+    "diff",
+    "stat",
+    "du",
+    "file",
+    "which",
     "git status",
     "git diff",
     "git log",
+    "git show",
+    "git branch",
+    "git ls-files",
     "python -m pytest",
     "python3 -m pytest",
     "pytest",
     "python -m py_compile",
     "python3 -m py_compile",
+    "python -m unittest",
+    "python3 -m unittest",
+    "make test",
+    "npm test",
 ]
 
 
@@ -180,6 +200,7 @@ class Settings:
     # [tools.web_fetch]: loopback/private addresses are refused unless allowed here.
     fetch_allow_private: bool = False
     fetch_allow_hosts: tuple[str, ...] = ()
+    sandbox: SandboxSettings = field(default_factory=SandboxSettings)
     catalog: Catalog = field(default_factory=Catalog)
     keymap: tuple[tuple[str, str], ...] = ()  # [keys]: (binding id, keys), checked by the TUI
     config_path: Path | None = None  # the file these settings were read from, if any
@@ -267,6 +288,7 @@ ROLE_KEYS = frozenset(
         "token_budget",
         "budget_usd",
         "max_turns",
+        "network",
     }
 )
 MODEL_KEYS = frozenset(
@@ -296,6 +318,9 @@ CONFIG_SCHEMA: Schema = {
     "api": frozenset({"base_url"}),
     "models": {ANY: MODEL_KEYS},
     "roles": {ANY: ROLE_KEYS},
+    "sandbox": frozenset(
+        {"mode", "bwrap", "env", "network", "max_processes", "max_file_mb", "max_memory_mb", "tmp_mb"}
+    ),
     "keys": None,
 }
 
@@ -351,6 +376,39 @@ def _flat_keys(table: dict[str, Any], path: str) -> list[tuple[str, str]]:
             raise ConfigError(key, f"must name a key, got {value!r}")
         out.append((name, value.replace(" ", "")))
     return out
+
+
+_SANDBOX_LIMITS = ("max_processes", "max_file_mb", "max_memory_mb", "tmp_mb")
+
+
+def _sandbox(table: dict[str, Any], base: SandboxSettings) -> SandboxSettings:
+    known = {"mode", "bwrap", "env", "network", *_SANDBOX_LIMITS}
+    for key in table:
+        if key not in known:
+            raise ConfigError(f"sandbox.{key}", f"unknown key (known: {', '.join(sorted(known))})")
+    changes: dict[str, Any] = {}
+    if "mode" in table:
+        mode = table["mode"]
+        if mode not in SANDBOX_MODES:
+            raise ConfigError("sandbox.mode", f"must be auto, required or off, got {mode!r}")
+        changes["mode"] = mode
+    if "bwrap" in table:
+        changes["bwrap"] = _expect("sandbox.bwrap", table["bwrap"], str, "a path")
+    if "env" in table:
+        names = _str_list("sandbox.env", table["env"])
+        bad = [n for n in names if not n or "=" in n]
+        if bad:
+            raise ConfigError("sandbox.env", f"not a variable name: {bad[0]!r}")
+        changes["env"] = names
+    if "network" in table:
+        changes["network"] = _expect("sandbox.network", table["network"], bool, "true or false")
+    for name in _SANDBOX_LIMITS:
+        if name in table:
+            value = _expect(f"sandbox.{name}", table[name], int, "a whole number")
+            if value < 1:
+                raise ConfigError(f"sandbox.{name}", f"must be at least 1, got {value}")
+            changes[name] = value
+    return replace(base, **changes)
 
 
 def parse_config(data: dict[str, Any], base: Settings | None = None) -> Settings:
@@ -418,6 +476,10 @@ def parse_config(data: dict[str, Any], base: Settings | None = None) -> Settings
                 raise ConfigError("tools.web_fetch.allow_hosts", problem)
         changes["fetch_allow_hosts"] = hosts
 
+    if "sandbox" in data:
+        table = _expect("sandbox", data["sandbox"], dict, "a table")
+        changes["sandbox"] = _sandbox(table, s.sandbox)
+
     sim = _expect("simulator", data.get("simulator", {}), dict, "a table")
     if "tokens_per_s" in sim:
         changes["sim_tokens_per_s"] = _positive("simulator.tokens_per_s", sim["tokens_per_s"])
@@ -473,6 +535,8 @@ def parse_config(data: dict[str, Any], base: Settings | None = None) -> Settings
                 rc["prompt"] = _expect(f"{key}.prompt", spec["prompt"], str, "text")
             if "max_tokens" in spec:
                 rc["max_tokens"] = int(_positive(f"{key}.max_tokens", spec["max_tokens"]) or 0)
+            if "network" in spec:
+                rc["network"] = _expect(f"{key}.network", spec["network"], bool, "true or false")
             if "token_budget" in spec:
                 rc["token_budget"] = int(
                     _positive(f"{key}.token_budget", spec["token_budget"]) or 0

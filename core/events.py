@@ -92,6 +92,7 @@ class RunStarted(Event):
     simulated: bool
     max_concurrent: int
     resumed_from: str | None = None
+    sandbox: str = ""  # sandboxed | unavailable | off ("" in runs recorded before it)
 
 
 @dataclass(frozen=True, kw_only=True)

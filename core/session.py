@@ -36,6 +36,7 @@ from core.evidence import EvidenceBook, ToolRecorder
 from core.llm import ModelClient, TurnError
 from core.model_access import ModelAccess, open_model_access
 from core.outcome import Verification, settle
+from core.sandbox import CommandRunner, detect_runner
 from core.supervisor import AgentRecord, Supervisor, SupervisorError
 from core.tools.base import ToolContext
 from core.tools.policy import ApprovalBroker, CommandPolicy, PendingApproval
@@ -109,8 +110,14 @@ class Session:
         self.client.on_key_refused = self._key_refused
         # Why the run had to end at once (the API key was refused), for the CLI's exit code.
         self.fatal_error: str | None = None
+        # Every command of this run goes through this runner (probed once per process);
+        # raises SandboxRequired when `[sandbox] mode = "required"` and none can start.
+        self.runner: CommandRunner = detect_runner(settings.sandbox, self.workspace)
         self.policy = CommandPolicy(
-            settings.permission_mode, settings.allow_commands, settings.deny_commands
+            settings.permission_mode,
+            settings.allow_commands,
+            settings.deny_commands,
+            sandbox=self.runner.state,
         )
         self.approvals = ApprovalBroker(
             emit=self.emit,
@@ -171,7 +178,7 @@ class Session:
 
     # --- wiring --------------------------------------------------------------
 
-    def _tool_context(self, agent_id: str) -> ToolContext:
+    def _tool_context(self, agent_id: str, network: bool | None = None) -> ToolContext:
         s = self.settings
         return ToolContext(
             workspace=self.workspace,
@@ -183,6 +190,7 @@ class Session:
             fetch_timeout_s=s.fetch_timeout_s,
             fetch_allow_private=s.fetch_allow_private,
             fetch_allow_hosts=s.fetch_allow_hosts,
+            runner=self.runner.with_network(network),
             extra={"cancel_approvals": self.approvals.cancel_agent},
             root=self.root,
         )
@@ -196,7 +204,7 @@ class Session:
             model=record.model,
             system=spec.system_prompt,
             tools=build_tools(spec.tools),
-            ctx=self._tool_context(record.agent_id),
+            ctx=self._tool_context(record.agent_id, spec.network),
             client=self.client,
             catalog=self.settings.catalog,
             emit=self.emit,
@@ -240,7 +248,9 @@ class Session:
         )
 
     async def _run_check(self, command: str, timeout_s: float) -> dict[str, Any]:
-        result = await run_shell(command, self.workspace, timeout_s, self.settings.output_cap_bytes)
+        result = await run_shell(
+            command, self.workspace, timeout_s, self.settings.output_cap_bytes, self.runner
+        )
         return {
             "exit_code": result.exit_code,
             "stdout_tail": result.stdout_tail,
@@ -290,6 +300,7 @@ class Session:
             simulated=self.simulated,
             max_concurrent=s.max_concurrent,
             resumed_from=resumed_from,
+            sandbox=self.runner.state,
         )
         if self.simulated:
             self._emit(Notice, text=f"Simulated models ({self.access.describe}).")

@@ -2,7 +2,8 @@
 agent's command runs, a normal exit, the TUI quitting with `q`, and a killed agent.
 
 Every process the app starts carries a marker in its environment (tests/procscan.py), so
-a grandchild re-parented to PID 1 is still found."""
+a grandchild re-parented to PID 1 is still found. Commands get an allow-listed environment,
+so the config lets the marker through (`[sandbox] env`)."""
 
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ from pathlib import Path
 import pytest
 
 from core.events import AgentStateChanged, Event
+from core.sandbox import SandboxSettings
 from tests.procscan import MARKER_VAR, marked, new_marker, wait_for
 from tests.tui_support import live_app, sim_settings, wait_until
 from tui.screens.confirm import ConfirmScreen
@@ -50,6 +52,9 @@ def _start(tmp_path: Path, command: str, marker: str) -> subprocess.Popen[str]:
     argv = [sys.executable, "-m", "tui.cli", "run", "Run the job", "--simulate", "--yes"]
     argv += ["--json", "--scenario", str(scenario(tmp_path, command))]
     argv += ["--db", str(tmp_path / "runs.db"), "--workspace", str(workspace)]
+    config = tmp_path / "config.toml"
+    config.write_text(f'[sandbox]\nenv = ["{MARKER_VAR}"]\n')
+    argv += ["--config", str(config)]
     env = {**os.environ, MARKER_VAR: marker}
     return subprocess.Popen(
         argv, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
@@ -110,7 +115,10 @@ async def test_tui_quit_with_q_leaves_no_process(
     marker = new_marker()
     monkeypatch.setenv(MARKER_VAR, marker)  # inherited by every command the session runs
     settings = sim_settings(
-        tmp_path, scenario=str(scenario(tmp_path, LONG)), permission_mode="allow"
+        tmp_path,
+        scenario=str(scenario(tmp_path, LONG)),
+        permission_mode="allow",
+        sandbox=SandboxSettings(env=(MARKER_VAR,)),
     )
     app, session = live_app(settings, "Run the job")
     async with app.run_test(size=(160, 48)) as pilot:
@@ -131,7 +139,10 @@ async def test_killed_agent_command_tree_is_gone_within_a_second(
     marker = new_marker()
     monkeypatch.setenv(MARKER_VAR, marker)
     settings = sim_settings(
-        tmp_path, scenario=str(scenario(tmp_path, LONG)), permission_mode="allow"
+        tmp_path,
+        scenario=str(scenario(tmp_path, LONG)),
+        permission_mode="allow",
+        sandbox=SandboxSettings(env=(MARKER_VAR,)),
     )
     app, session = live_app(settings, "Run the job")
     states: list[Event] = []

@@ -106,7 +106,9 @@ def test_key_stays_out_of_db_exports_logs_and_tool_output(
     data = tmp_path / "xdg" / "delegate"
     workspace = tmp_path / "ws"
     workspace.mkdir()
-    common = ["--workspace", str(workspace)]
+    config = tmp_path / "config.toml"
+    config.write_text(f'[sandbox]\nenv = ["{ENV_MARKER}"]\n')  # the one name let through
+    common = ["--workspace", str(workspace), "--config", str(config)]
     code = main(["run", "Print the environment", "--json", "--yes", *common])
     run = capsys.readouterr()
     assert code == 1, run.err  # answered without a check: unverified
@@ -116,7 +118,7 @@ def test_key_stays_out_of_db_exports_logs_and_tool_output(
     assert main(["show", run_id, "--markdown", *common]) == 0
     markdown = capsys.readouterr()
     assert f"{ENV_MARKER}=visible" in markdown.out  # the agent really printed its environment
-    assert "ANTHROPIC_BASE_URL" in markdown.out  # ... a filtered copy of it
+    assert "ANTHROPIC_BASE_URL" not in markdown.out  # ... an allow-listed copy of it
     assert main(["show", run_id, "--json", *common]) == 0
     exported = capsys.readouterr()
     assert main(["history", "--json", *common]) == 0

@@ -273,19 +273,31 @@ def main(argv: list[str] | None = None) -> int:
 def _known_error(exc: Exception) -> str | None:
     from core.config import ConfigError
     from core.model_access import ModelAccessError
+    from core.sandbox import SandboxRequired
     from core.session import SessionError
     from core.store import StoreError
 
-    if isinstance(exc, ConfigError | ModelAccessError | SessionError | StoreError):
+    if isinstance(
+        exc, ConfigError | ModelAccessError | SessionError | StoreError | SandboxRequired
+    ):
         return str(exc)
     return None
+
+
+def check_sandbox(settings: Any) -> None:
+    """Probe the sandbox once, before any screen: `required` mode without one stops here."""
+    from core.sandbox import detect_runner
+
+    detect_runner(settings.sandbox, Path(settings.workspace).resolve())
 
 
 def _dispatch(command: str | None, args: argparse.Namespace) -> int:
     if command == "run":
         from tui.headless import run_command
 
-        return run_command(args, settings_from(args))
+        settings = settings_from(args)
+        check_sandbox(settings)
+        return run_command(args, settings)
     if command == "history":
         from tui.headless import history_command
 
@@ -301,10 +313,15 @@ def _dispatch(command: str | None, args: argparse.Namespace) -> int:
     if command in ("replay", "resume"):
         from tui.launch import launch_recorded
 
-        return launch_recorded(command, args, settings_from(args))
+        settings = settings_from(args)
+        if command == "resume":
+            check_sandbox(settings)
+        return launch_recorded(command, args, settings)
     from tui.launch import launch_live
 
-    return launch_live(args, settings_from(args))
+    settings = settings_from(args)
+    check_sandbox(settings)
+    return launch_live(args, settings)
 
 
 if __name__ == "__main__":

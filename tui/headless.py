@@ -101,6 +101,8 @@ async def _run(args: argparse.Namespace, settings: Settings) -> int:
     store = await Store.open(db_path(settings))
     try:
         session = Session(settings, interactive=False)
+        if not session.runner.confined:  # said once, even with --quiet
+            print(f"delegate: {session.runner.describe()}", file=sys.stderr)
         session.bus.subscribe(store.append)
         if not args.quiet:
             session.bus.subscribe(ProgressPrinter())

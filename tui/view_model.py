@@ -256,6 +256,7 @@ class RunView:
         self.task = ""
         self.workspace = ""
         self.simulated = False
+        self.sandbox = ""  # sandboxed | unavailable | off ("" before it was recorded)
         self.status = "running"
         self.result = ""
         self.started_at: float | None = None
@@ -377,6 +378,7 @@ class RunView:
         self.task = ev.task
         self.workspace = ev.workspace
         self.simulated = ev.simulated
+        self.sandbox = ev.sandbox
         self.started_at = ev.ts
         self.status = "running"
         self.dirty_run = True

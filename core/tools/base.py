@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
+from core.sandbox import UNCONFINED, CommandRunner
 from core.tools.errors import ToolError
 from core.tools.validate import validate_input
 from core.tools.workspace import FileWrite, Workspace
@@ -44,6 +45,9 @@ class ToolContext:
     # web_fetch may reach loopback/private addresses (all, or these hosts / networks).
     fetch_allow_private: bool = False
     fetch_allow_hosts: tuple[str, ...] = ()
+    # How commands run. The session always passes the runner it detected at start; the
+    # default (no sandbox, environment still allow-listed) is for contexts built by hand.
+    runner: CommandRunner = UNCONFINED
     extra: dict[str, Any] = field(default_factory=dict)
     # The workspace directory, opened once: file tools resolve every path beneath it, so
     # replacing the folder mid-run does not move them. A session shares one among its

@@ -3,8 +3,13 @@
 Allow prefixes match whole words and never a command that chains, pipes, redirects or
 substitutes, so `ls` cannot be stretched into `ls; rm -rf /`. Deny prefixes are checked
 against every simple command inside the line and win over everything; they are a best
-effort (a shell has many ways to hide a word): the real safety is `ask` or `deny` mode
-with a short allow list.
+effort (a shell has many ways to hide a word): the real safety is the sandbox, and `ask`
+or `deny` mode with a short allow list.
+
+Allow prefixes depend on the sandbox (core.sandbox): inside it every allowed prefix
+applies; with the sandbox off, a prefix never allows a command that runs workspace code
+(`runs_workspace_code`) or names a path outside the workspace; where no sandbox could
+start, no prefix allows anything and every command asks.
 """
 
 from __future__ import annotations
@@ -20,6 +25,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 from core.events import ApprovalDecision, ApprovalRequested, ApprovalResolved, Event
+from core.sandbox import SandboxState
 
 Mode = Literal["ask", "allow", "deny"]
 Decision = Literal["allow", "deny", "ask"]
@@ -34,7 +40,9 @@ _WRAPPERS = frozenset(
 # Arguments that turn an otherwise read-only allowed command into one that writes or runs
 # programs; a command carrying one is never allowed by prefix.
 _UNSAFE_ARGS: dict[str, tuple[str, ...]] = {
-    "find": ("-exec", "-execdir", "-ok", "-okdir", "-delete", "-fprint", "-fprintf", "-fls"),
+    "find": (
+        "-exec", "-execdir", "-ok", "-okdir", "-delete", "-fprint", "-fprint0", "-fprintf", "-fls"
+    ),
     "git": ("--output", "--ext-diff", "--upload-pack", "--exec"),
     "sort": ("-o", "--output"),
 }
@@ -109,6 +117,57 @@ def _simple_commands(command: str) -> list[list[str]]:
     return result
 
 
+# Programs that run code from the workspace (scripts, tests, build files, package hooks,
+# repo config): without the sandbox that code runs with the user's full rights.
+_CODE_RUNNERS = frozenset(
+    {
+        "pytest", "py.test", "tox", "nox", "make", "gmake", "cmake", "ninja", "meson", "node",
+        "nodejs", "deno", "bun", "npm", "npx", "pnpm", "yarn", "cargo", "rustc", "go", "uv", "uvx",
+        "pip", "pip3", "poetry", "pdm", "hatch", "pipx", "ruby", "perl", "php", "bundle", "rake",
+        "gradle", "gradlew", "mvn", "ant", "just", "sh", "bash", "dash", "zsh", "ksh", "fish",
+        "source", ".", "eval", "exec", "xargs", "sudo", "env", "nohup", "timeout", "watch",
+        "busybox", "docker", "podman", "java", "lua",
+    }
+)  # fmt: skip
+_PYTHON = re.compile(r"^(python|pypy)[0-9.]*$")
+# `git` reads the repository's own config (core.fsmonitor, diff drivers, hooks, aliases)
+# on nearly every subcommand; only these do not touch a repository.
+_GIT_SAFE = (["--version"], ["version"], ["help"])
+
+
+def runs_workspace_code(command: str) -> bool:
+    """True if any simple command in the line can run code the workspace provides:
+    interpreters, test runners, build tools, package managers, git (repo config), and
+    any program named by a path (`./run.sh`, `bin/tool`)."""
+    for tokens in _simple_commands(command):
+        name = tokens[0]
+        if name in _CODE_RUNNERS or _PYTHON.match(name):
+            return True
+        if name == "git" and tokens[1:2] not in _GIT_SAFE:
+            return True
+    for segment in _SEGMENT_SPLIT.split(command):
+        words = _split(segment)
+        while words and re.match(r"^[A-Za-z_][A-Za-z0-9_]*=", words[0]):
+            words = words[1:]
+        if words and "/" in words[0]:
+            return True
+    return False
+
+
+def _reaches_outside(tokens: list[str]) -> bool:
+    """An argument that may name something outside the workspace: an absolute or `~`
+    path, a `..` step, a variable, or an option with a path glued to it."""
+    for tok in tokens[1:]:
+        value = tok.split("=", 1)[1] if tok.startswith("-") and "=" in tok else tok
+        if value.startswith(("/", "~")) or "$" in tok:
+            return True
+        if ".." in value.split("/"):
+            return True
+        if tok.startswith("-") and "/" in tok:
+            return True
+    return False
+
+
 def suggest_prefix(command: str) -> str:
     """The prefix an 'always allow' answer adds: the first word; two for `git commit`,
     `npm run`...; three for `python -m pytest`. Leading `VAR=x` are skipped."""
@@ -126,10 +185,19 @@ def suggest_prefix(command: str) -> str:
 class CommandPolicy:
     """Decides for one command: `allow`, `deny` or `ask` (ask the operator)."""
 
-    def __init__(self, mode: Mode, allow: Sequence[str] = (), deny: Sequence[str] = ()) -> None:
+    def __init__(
+        self,
+        mode: Mode,
+        allow: Sequence[str] = (),
+        deny: Sequence[str] = (),
+        *,
+        sandbox: SandboxState = "sandboxed",
+    ) -> None:
         if mode not in ("ask", "allow", "deny"):
             raise ValueError(f"permission mode must be ask, allow or deny, got {mode!r}")
         self.mode: Mode = mode
+        # How commands will run: decides which allow prefixes apply (see the module doc).
+        self.sandbox: SandboxState = sandbox
         self._allow: list[list[str]] = []
         self._deny: list[list[str]] = [w for w in (_words(p) for p in deny) if w]
         for prefix in allow:
@@ -158,7 +226,10 @@ class CommandPolicy:
         return None
 
     def allowed_by(self, command: str) -> str | None:
-        """The allow prefix matching this command, if it is a single plain command."""
+        """The allow prefix matching this command, if it is a single plain command (and
+        the sandbox lets prefixes apply to it)."""
+        if self.sandbox == "unavailable":
+            return None
         if not command.strip() or has_shell_control(command):
             return None
         try:
@@ -166,6 +237,10 @@ class CommandPolicy:
         except ValueError:
             return None
         if not tokens or _has_unsafe_arg(tokens):
+            return None
+        if self.sandbox != "sandboxed" and (
+            runs_workspace_code(command) or _reaches_outside(tokens)
+        ):
             return None
         for words in self._allow:
             if tokens[: len(words)] == words:
@@ -184,6 +259,8 @@ class CommandPolicy:
             return "allow", "permission mode is allow"
         if self.mode == "deny":
             return "deny", "permission mode is deny and no allowed prefix matches"
+        if self.sandbox == "unavailable":
+            return "ask", "no sandbox could start, so every command needs approval"
         return "ask", "no allowed prefix matches"
 
     def decide(self, command: str) -> Decision:

@@ -1,10 +1,12 @@
 """Running shell commands: `run_shell` (shared with the CEO's run_check) and `run_command`.
 
-A command runs as `/bin/sh -c` in its own process group, with a timeout and a byte cap
-on its output: bytes beyond the cap are dropped as they arrive (a head and a tail are
-kept), so a command printing 100 MB costs no memory. When the command ends, times out
-or is cancelled (agent killed), the whole group is stopped: SIGTERM, then SIGKILL after
-a short grace, so no background process outlives the command.
+A command runs as `/bin/sh -c` through the run's sandbox runner (core.sandbox: bubblewrap
+where it can start, an allow-listed environment always), in its own process group, with
+a timeout and a byte cap on its output: bytes beyond the cap are dropped as they arrive
+(a head and a tail are kept), so a command printing 100 MB costs no memory. When the
+command ends, times out or is cancelled (agent killed), the whole group is stopped:
+SIGTERM, then SIGKILL after a short grace, so no background process outlives the
+command; in the sandbox its PID namespace dies with it, `setsid` daemons included.
 """
 
 from __future__ import annotations
@@ -19,14 +21,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from core.sandbox import UNCONFINED, CommandRunner
 from core.tools.base import ToolContext, ToolError, ToolResult
 from core.tools.workspace import workspace_root
 
 MAX_COMMAND_TIMEOUT_S = 600.0
 KILL_GRACE_S = 0.3
 PIPE_CLOSE_WAIT_S = 1.0
-# Never hand the model's commands our API credentials.
-SCRUBBED_ENV = ("ANTHROPIC_API_KEY", "ANTHROPIC_AUTH_TOKEN")
 
 
 @dataclass(frozen=True)
@@ -165,19 +166,21 @@ def _kill_spawned(spawn: asyncio.Future[tuple[asyncio.SubprocessTransport, _Capt
     transport.close()
 
 
-def _command_env() -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if k not in SCRUBBED_ENV}
-    env.setdefault("PAGER", "cat")
-    env.setdefault("GIT_PAGER", "cat")
-    return env
-
-
-async def run_shell(command: str, cwd: Path, timeout_s: float, output_cap: int) -> CommandResult:
-    """Run `command` with `/bin/sh -c` in `cwd`; stdout and stderr are captured separately.
+async def run_shell(
+    command: str,
+    cwd: Path,
+    timeout_s: float,
+    output_cap: int,
+    runner: CommandRunner = UNCONFINED,
+    workspace: Path | None = None,
+) -> CommandResult:
+    """Run `command` with `/bin/sh -c` in `cwd`, through `runner` (which confines it to
+    `workspace`, default `cwd`); stdout and stderr are captured separately.
 
     Cancellation stops the whole process group, waits for the shell to be reaped, then
     re-raises. The group is also stopped when the shell exits, so background jobs end too.
     """
+    argv = runner.argv(command, cwd, workspace or cwd)
     loop = asyncio.get_running_loop()
     capture = _Capture(output_cap, loop)
     started = time.monotonic()
@@ -186,14 +189,12 @@ async def run_shell(command: str, cwd: Path, timeout_s: float, output_cap: int) 
     spawn = asyncio.ensure_future(
         loop.subprocess_exec(
             lambda: capture,
-            "/bin/sh",
-            "-c",
-            command,
+            *argv,
             stdin=subprocess.DEVNULL,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             cwd=str(cwd),
-            env=_command_env(),
+            env=runner.env(),
             start_new_session=True,
         )
     )
@@ -301,7 +302,9 @@ class RunCommand:
         allowed, reason = await ctx.authorize(ctx.agent_id, self.name, command, str(cwd))
         if not allowed:
             return ToolResult(reason or "command not allowed", is_error=True)
-        result = await run_shell(command, cwd, timeout_s, ctx.output_cap_bytes)
+        result = await run_shell(
+            command, cwd, timeout_s, ctx.output_cap_bytes, ctx.runner, workspace=cwd
+        )
         failed = result.timed_out or result.exit_code != 0
         data = {
             "exit_code": result.exit_code,

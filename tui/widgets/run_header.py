@@ -1,4 +1,4 @@
-"""The top bar: run id, task, totals and the simulated / replay badges."""
+"""The top bar: run id, task, totals and the simulated / sandbox / replay badges."""
 
 from __future__ import annotations
 
@@ -12,6 +12,11 @@ STATUS_STYLES = {
     "answered": "$accent",
     "done": "$primary",
     "unverified": "$warning",
+}
+# No badge while commands are confined; a loud one when they are not.
+SANDBOX_BADGES = {
+    "unavailable": (" no sandbox: every command asks ", "reverse $error"),
+    "off": (" sandbox off ", "reverse $warning"),
 }
 
 
@@ -29,6 +34,9 @@ class RunHeader(Static):
         badges: list[str | tuple[str, str]] = []
         if view.simulated:
             badges += [(" simulated models ", "reverse $warning"), " "]
+        sandbox = SANDBOX_BADGES.get(view.sandbox)
+        if sandbox is not None:
+            badges += [sandbox, " "]
         if replay:
             badges += [(f" replay {replay} ", "reverse $accent"), " "]
             if paused:
