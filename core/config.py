@@ -319,7 +319,8 @@ CONFIG_SCHEMA: Schema = {
     "models": {ANY: MODEL_KEYS},
     "roles": {ANY: ROLE_KEYS},
     "sandbox": frozenset(
-        {"mode", "bwrap", "env", "network", "max_processes", "max_file_mb", "max_memory_mb", "tmp_mb"}
+        {"mode", "bwrap", "env", "network"}
+        | {"max_processes", "max_file_mb", "max_memory_mb", "tmp_mb"}
     ),
     "keys": None,
 }
