@@ -94,7 +94,8 @@ def test_secrets_never_reach_a_sandboxed_command(tmp_path: Path) -> None:
         text=True,
         timeout=120,
     )
-    assert run.returncode == 0, run.stderr
+    assert run.returncode in (0, 1), run.stderr  # done, or unverified (no check ran)
+    assert "Traceback" not in run.stderr
     assert "sandbox" not in run.stderr  # sandboxed: no warning line
     show = subprocess.run(
         [*cli, "show", "last", "--markdown", *common],

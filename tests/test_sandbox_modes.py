@@ -205,12 +205,13 @@ def test_required_mode_refuses_to_start(
 def test_unavailable_and_off_say_so_in_one_line(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    assert main(_cli(tmp_path, '[sandbox]\nbwrap = "/nonexistent/bwrap"\n')) == 0
+    # 0 done, 1 unverified or failed: never 2, the run itself went ahead.
+    assert main(_cli(tmp_path, '[sandbox]\nbwrap = "/nonexistent/bwrap"\n')) in (0, 1)
     out, err = capsys.readouterr()
-    assert json.loads(out)["status"] in ("done", "failed")
+    assert json.loads(out)["status"] in ("done", "unverified", "failed")
     lines = [ln for ln in err.splitlines() if "sandbox" in ln]
     assert len(lines) == 1 and "every command asks" in lines[0]
-    assert main(_cli(tmp_path, '[sandbox]\nmode = "off"\n')) == 0
+    assert main(_cli(tmp_path, '[sandbox]\nmode = "off"\n')) in (0, 1)
     _, err = capsys.readouterr()
     lines = [ln for ln in err.splitlines() if "sandbox" in ln]
     assert len(lines) == 1 and 'mode = "off"' in lines[0]
