@@ -229,6 +229,7 @@ async def test_operator_note_is_acknowledged(tmp_path: Path) -> None:
     texts = [b["text"] for m in messages if m["role"] == "assistant" for b in m["content"]
              if b["type"] == "text"]  # fmt: skip
     assert any("keep it brief" in t for t in texts)
+    assert app.ceo_calls.count("steer_agent") == 2  # the CEO's own note, and the operator's
     doc = (tmp_path / "deliverables/onboarding.md").read_text()
     assert doc.startswith("# Onboarding") and "Placeholder written by simulated models" in doc
     assert doc.count("## FAQ") == 1  # the CEO's steer, applied once

@@ -12,7 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from core.simulator.reply import Reply, Text
+from core.simulator.reply import Reply, Text, ToolCall
 from core.simulator.scenarios.base import FINISHED_RE, OPERATOR_PREFIX, Conversation, Outcome
 from core.simulator.scenarios.script import CheckSpec, Script
 from core.simulator.scenarios.workers import first_line
@@ -191,14 +191,37 @@ def ceo_reply(conv: Conversation, script: Script, followup: FollowUp | None = No
             + _status_line(state)
             + " Tell me what else to do and I'll plan it as new work."
         )
-    lead = f"Noted: “{first_line(ops[-1], 120)}”. I'll take it into account.\n\n" if ops else ""
     reply = _next(conv, script, state)
-    if lead:
-        first = reply.blocks[0] if reply.blocks else None
-        if isinstance(first, Text):
-            first.text = lead + first.text
-        else:
-            reply.blocks.insert(0, Text(lead))
+    if not ops:
+        return reply
+    # Mid-run: pass the operator's words to an agent still working (its steer changes the
+    # work or it says it cannot), else say plainly that nothing picks them up now.
+    target = next((a for a in state.active if a.state == "running"), None) or next(
+        iter(state.active), None
+    )
+    said = first_line(ops[-1], 120)
+    if target is not None:
+        lead = f"Noted: “{said}”. Passing it to {target.id}, who is working on it now.\n\n"
+        at = next((i for i, b in enumerate(reply.blocks) if not isinstance(b, Text)), None)
+        steer = ToolCall("steer_agent", {"agent_id": target.id, "message": ops[-1]})
+        reply.blocks.insert(len(reply.blocks) if at is None else at, steer)
+        if not any(b.name == "wait_for_agents" for b in reply.calls):
+            reply.call("wait_for_agents")
+    elif not conv.calls_named("spawn_agent"):
+        lead = (
+            f"Noted: “{said}”. I'll start with the plan below; tell me again once the agents "
+            "are running if it should change their work.\n\n"
+        )
+    else:
+        lead = (
+            f"Noted: “{said}”. No agent is working right now, so this round goes on as "
+            "planned; send it again after my answer and I'll plan it as new work.\n\n"
+        )
+    first = reply.blocks[0] if reply.blocks else None
+    if isinstance(first, Text):
+        first.text = lead + first.text
+    else:
+        reply.blocks.insert(0, Text(lead))
     return reply
 
 
