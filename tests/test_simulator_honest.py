@@ -259,3 +259,17 @@ async def test_retry_note_adds_one_section_not_a_duplicate(tmp_path: Path) -> No
     assert after.startswith(before.rstrip("\n"))  # kept what was there, added one section
     assert "added the section(s) “FAQ”" in (session.supervisor.records["writer-1"].result or "")
     await session.close()
+
+
+async def test_placeholder_code_is_not_verified_by_the_projects_passing_tests(
+    tmp_path: Path,
+) -> None:
+    ws = tmp_path / "ws"
+    ws.mkdir()
+    _project(ws, "def add(a, b):\n    return a + b\n")  # a passing suite
+    session, outcome = await _run(tmp_path, "Write a script that resizes images")
+    coder = session.supervisor.records["coding-1"].result or ""
+    assert "Test command: `python -m pytest -q`" in coder  # it found and ran the suite
+    assert outcome.result.startswith("Not verified: no check tested this work.")
+    assert "do not test the new work" in outcome.result and "placeholder" in outcome.result
+    assert "Done" not in outcome.result

@@ -324,6 +324,8 @@ def _check(script: Script, state: CeoState) -> CheckSpec | None:
     check = script.check
     if check is not None and check.command:
         return check
+    if check is None and script.placeholder:
+        return None  # the project's tests passing would not test placeholder work
     for agent in sorted(state.agents.values(), key=lambda a: a.index):
         if check is not None and agent.index != check.agent:
             continue
@@ -375,9 +377,16 @@ def final_answer(script: Script, state: CeoState, check: CheckSpec | None = None
         opening = "Not verified: the check could not run."
     else:
         opening = "Not verified: no check tested this work."
+        reported = [c for a in state.agents.values() for c in REPORTED_TEST.findall(a.result)]
+        if reported:
+            opening += (
+                f" The project's own tests (`{reported[-1]}`) were run by the agent, but they "
+                "do not test the new work, so I do not count them."
+            )
     lines = [opening]
     if script.placeholder and not (good and script.check is not None and not script.check.command):
-        lines.append(f"Simulated models: this is placeholder work: {script.placeholder}.")
+        what = script.placeholder[:1].upper() + script.placeholder[1:]
+        lines.append(f"Simulated models: this is placeholder work. {what}.")
     lines.append("")
     for a in state.agents.values():
         attempt = f", attempt {a.attempt}" if a.attempt > 1 else ""

@@ -173,7 +173,14 @@ class FixFlow:
         first = self._text(1, "run_command")
         parts = [f"Ran `{cmd}`: {_summary(first)}."]
         files, names = self.failing()
-        if not files and first:
+        ran = self._out(1, "run_command")
+        broke = any(c.outcome and c.outcome.is_error for c in ran)
+        if not files and broke:
+            parts.append(
+                "I could not tell from that which test fails (the command itself failed or was "
+                "refused), so I changed nothing."
+            )
+        elif not files and first:
             parts.append("Nothing failed, so I changed nothing.")
         found = self.fix() if files else None
         edited = [c for c in self._out(4, "edit_file") if c.outcome and not c.outcome.is_error]
