@@ -18,6 +18,7 @@ from core import redact
 from core.agent import Agent, AgentFailed, InboxMessage
 from core.bus import EventBus
 from core.ceo import CeoTools, ceo_system_prompt
+from core.claims import unsupported_claims
 from core.config import Settings
 from core.events import (
     CEO_ID,
@@ -25,6 +26,7 @@ from core.events import (
     AgentSpawned,
     AgentState,
     AgentStateChanged,
+    ClaimsFlagged,
     Event,
     Notice,
     OperatorMessage,
@@ -231,8 +233,18 @@ class Session:
         else:
             self.supervisor.set_waiting(agent_id, waiting)
 
+    def _check_claims(self, record: AgentRecord) -> None:
+        """Flag what the agent's report claims and its evidence does not show."""
+        ledger = self.evidence.ledger(record.agent_id, record.attempt)
+        claims = unsupported_claims(record.result, ledger) if record.result else []
+        if claims:
+            self._emit(
+                ClaimsFlagged, agent_id=record.agent_id, attempt=record.attempt, claims=claims
+            )
+
     def _on_agent_finished(self, record: AgentRecord) -> None:
         """Tell the CEO: through wait_for_agents if it waits for this one, else by a message."""
+        self._check_claims(record)
         if self.ceo is None or record.agent_id in self.ceo_tools.waiting_for or self._stopping:
             return
         if record.reported:
