@@ -20,6 +20,7 @@ from typing import Any
 
 import aiosqlite
 
+from core import redact
 from core.events import CEO_ID, Event, RunFinished
 from core.evidence import EVIDENCE_KINDS, EvidenceBook
 from core.outcome import Verification
@@ -181,10 +182,13 @@ class Store:
     # --- reading ---------------------------------------------------------------
 
     async def _fetch(self, sql: str, params: tuple[Any, ...] = ()) -> list[Any]:
+        """Rows of a query, secrets redacted: a run stored before a secret was known (or
+        by an older version) comes out clean in replays, exports and resumed agents."""
         try:
-            return list(await self._db.execute_fetchall(sql, params))
+            rows = list(await self._db.execute_fetchall(sql, params))
         except sqlite3.Error as exc:
             raise store_error(exc, self.path) from None
+        return redact.current().deep(rows)
 
     async def list_runs(self, limit: int = 50) -> list[RunRow]:
         """Newest first. Reads see what is committed: `flush()` first for your own writes."""

@@ -184,3 +184,46 @@ async def test_agent_turn_keeps_secrets_from_model_bus_and_history(
     everything = repr(events) + repr(agent.messages) + repr(model.requests)
     assert SECRET not in everything and OTHER not in everything
     assert any(isinstance(e, MessageAppended) for e in events)
+
+
+async def test_store_scrubs_rows_written_and_rows_read(tmp_path: Path) -> None:
+    """Written: a secret split across two deltas of one batch is caught in the coalesced
+    row. Read: a run stored before the secret was known comes out redacted."""
+    from core.events import RunStarted
+    from core.store import Store
+
+    db = tmp_path / "runs.db"
+    redact.configure(env={"GITHUB_TOKEN": OTHER})
+    try:
+        store = await Store.open(db)
+        a = {"run_id": "r1", "agent_id": "coding-1"}
+        store.append(
+            RunStarted(
+                run_id="r1",
+                task=f"use {SECRET}",
+                workspace="/w",
+                ceo_model="m",
+                simulated=True,
+                max_concurrent=1,
+            )
+        )
+        store.append(TextDelta(**a, turn=1, text=f"token {OTHER[:9]}"))
+        store.append(TextDelta(**a, turn=1, text=f"{OTHER[9:]} end"))
+        store.append(MessageAppended(**a, attempt=1, role="user",
+                                     content=[{"type": "text", "text": SECRET}]))  # fmt: skip
+        await store.flush()
+        await store.close()
+        raw = b"".join(p.read_bytes() for p in tmp_path.iterdir() if p.is_file())
+        assert OTHER.encode() not in raw and SECRET.encode() in raw  # SECRET not known yet
+
+        redact.configure(env={"GITHUB_TOKEN": OTHER, "ANTHROPIC_API_KEY": SECRET})
+        store = await Store.open_readonly(db)
+        try:
+            read = repr(await store.events("r1")) + repr(await store.list_runs())
+            read += repr(await store.conversation("r1", "coding-1"))
+            assert SECRET not in read and OTHER not in read
+            assert read.count(PLACEHOLDER) >= 4
+        finally:
+            await store.close()
+    finally:
+        redact.configure()
