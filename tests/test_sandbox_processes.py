@@ -4,6 +4,10 @@ rlimits hold: a file past the size limit and memory past the data limit are refu
 
 from __future__ import annotations
 
+import os
+import signal
+import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -83,3 +87,37 @@ async def test_rlimits_hold(tmp_path: Path) -> None:
     assert (ws / "big.bin").stat().st_size <= 1024 * 1024
     assert "MemoryError" in huge
     assert small.startswith("exit code 0")
+
+
+CHILD = """
+import asyncio, sys
+from pathlib import Path
+from core.sandbox import SandboxSettings, detect_runner
+from core.tools.shell import run_shell
+
+async def main() -> None:
+    ws = Path(sys.argv[1])
+    runner = detect_runner(SandboxSettings(env=("{var}",)), ws)
+    assert runner.confined
+    await run_shell("setsid sleep 316 & sleep 317", ws, 60, 1000, runner)
+
+asyncio.run(main())
+"""
+
+
+def test_kill_9_of_the_app_takes_the_sandbox_with_it(tmp_path: Path) -> None:
+    """--die-with-parent: even a `kill -9` of the app ends a running sandboxed command."""
+    marker = new_marker()
+    ws, _ = layout(tmp_path)
+    env = {**os.environ, MARKER_VAR: marker}
+    script = CHILD.replace("{var}", MARKER_VAR)
+    app = subprocess.Popen([sys.executable, "-c", script, str(ws)], env=env)
+    try:
+        wait_for(marker, lambda p: len([c for c in p.values() if c.startswith("sleep 31")]) == 2)
+        app.send_signal(signal.SIGKILL)
+        app.wait(10)
+        wait_for(marker, lambda p: not p, timeout_s=2.0)
+    finally:
+        if app.poll() is None:
+            app.kill()
+            app.wait()
