@@ -7,15 +7,23 @@ agent's conversation stays alive. Nothing reads the body again once the response
 come (a retry builds a new request), except a redirect, which resends it. So the body
 goes into one holder that every layer shares (`HeldBody`), and a response that is not
 a redirect empties it.
+
+For an `http://` endpoint (a local server, the simulator on a port) no SSL context is
+built: httpx2's transport always makes one up front (35 ms: the CA store is read), though
+no connection will use it (`PlainHTTPTransport`).
 """
 
 from __future__ import annotations
 
+import socket
+import urllib.request
 from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 import anthropic
+import httpcore2
 import httpx2
+from anthropic._constants import DEFAULT_CONNECTION_LIMITS
 
 EMPTY_BODY = b""
 
@@ -56,16 +64,57 @@ async def release_request_body(response: httpx2.Response) -> None:
     request._content = EMPTY_BODY
 
 
-def make_http_client(transport: httpx2.AsyncBaseTransport | None = None) -> httpx2.AsyncClient:
+def keepalive_socket_options() -> list[tuple[int, int, int | bool]]:
+    """TCP keep-alive as the SDK's default transport sets it (idle 60 s, every 60 s, 5x)."""
+    options: list[tuple[int, int, int | bool]] = [(socket.SOL_SOCKET, socket.SO_KEEPALIVE, True)]
+    for name, value in (("TCP_KEEPINTVL", 60), ("TCP_KEEPCNT", 5), ("TCP_KEEPIDLE", 60)):
+        opt = getattr(socket, name, None)
+        if opt is not None:
+            options.append((socket.IPPROTO_TCP, opt, value))
+    return options
+
+
+class PlainHTTPTransport(httpx2.AsyncHTTPTransport):
+    """httpx2's network transport for an `http://` endpoint, with no SSL context up front.
+
+    Its connection pool is the one `AsyncHTTPTransport` builds, given no context: httpcore2
+    then makes its verifying default context only for a connection that does use TLS (a
+    redirect to https://), so nothing is less checked; only the unused setup is skipped.
+    """
+
+    def __init__(self, *, limits: httpx2.Limits = DEFAULT_CONNECTION_LIMITS) -> None:
+        # Not super().__init__(): that builds the SSL context this class exists to avoid.
+        self._pool = httpcore2.AsyncConnectionPool(
+            ssl_context=None,
+            max_connections=limits.max_connections,
+            max_keepalive_connections=limits.max_keepalive_connections,
+            keepalive_expiry=limits.keepalive_expiry,
+            socket_options=keepalive_socket_options(),
+        )
+
+
+def uses_plain_http(base_url: str | None) -> bool:
+    """An `http://` endpoint reached directly (no proxy from the environment)."""
+    if not base_url or httpx2.URL(base_url).scheme != "http":
+        return False
+    proxies = urllib.request.getproxies()
+    return not any(k in proxies for k in ("http", "all"))
+
+
+def make_http_client(
+    transport: httpx2.AsyncBaseTransport | None = None, *, base_url: str | None = None
+) -> httpx2.AsyncClient:
     """The SDK's default client (its limits, keep-alive, redirects) that frees sent bodies.
 
-    `transport=None` is the network, as the SDK would set it up; the simulator passes
-    its in-process transport.
+    `transport=None` is the network, as the SDK would set it up (without an SSL context
+    when `base_url` is plain `http://`); the simulator passes its in-process transport.
     """
     hooks: dict[str, list[Callable[..., Any]]] = {
         "request": [hold_request_body],
         "response": [release_request_body],
     }
+    if transport is None and uses_plain_http(base_url):
+        transport = PlainHTTPTransport()
     if transport is None:
         return anthropic.DefaultAsyncHttpxClient(event_hooks=hooks)
     return anthropic.DefaultAsyncHttpxClient(event_hooks=hooks, transport=transport)

@@ -12,6 +12,7 @@ import asyncio
 import contextlib
 import copy
 import email.utils
+import os
 import random
 import time
 from collections.abc import Callable
@@ -86,7 +87,10 @@ def make_client(
         base_url=base_url or None,
         max_retries=max_retries,
         timeout=httpx2.Timeout(timeout_s, connect=min(timeout_s, 10.0)),
-        http_client=make_http_client(transport),
+        # The SDK reads ANTHROPIC_BASE_URL itself when base_url is None; so does this.
+        http_client=make_http_client(
+            transport, base_url=base_url or os.environ.get("ANTHROPIC_BASE_URL")
+        ),
     )
 
 

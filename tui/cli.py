@@ -8,8 +8,6 @@ import sys
 from pathlib import Path
 from typing import Any, NoReturn
 
-from core import redact
-
 COMMANDS = ("run", "history", "show", "replay", "resume", "simulator")
 
 OVERVIEW = """\
@@ -226,19 +224,21 @@ def db_path(settings: Any) -> Path:
 
 
 def version() -> str:
-    """The installed package's version, or pyproject's when run from a checkout."""
-    from importlib import metadata
-
-    try:
-        return metadata.version("delegate")
-    except metadata.PackageNotFoundError:
-        pass
+    """This checkout's version (its pyproject.toml), else the installed package's."""
     import tomllib
 
     pyproject = Path(__file__).resolve().parent.parent / "pyproject.toml"
     try:
-        return str(tomllib.loads(pyproject.read_text("utf-8"))["project"]["version"])
+        project = tomllib.loads(pyproject.read_text("utf-8"))["project"]
+        if project["name"] == "delegate":  # a checkout, or an editable install of one
+            return str(project["version"])
     except (OSError, ValueError, KeyError):
+        pass  # installed: site-packages holds no pyproject.toml of ours
+    from importlib import metadata  # slower (it scans sys.path), so second
+
+    try:
+        return metadata.version("delegate")
+    except metadata.PackageNotFoundError:
         return "unknown"
 
 
@@ -257,7 +257,7 @@ def main(argv: list[str] | None = None) -> int:
         check_limits(args)
         return _dispatch(command, args)
     except UsageError as exc:
-        print(f"delegate: {redact.current().redact(str(exc))}", file=sys.stderr)
+        print(f"delegate: {_redacted(str(exc))}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("delegate: interrupted", file=sys.stderr)
@@ -266,8 +266,14 @@ def main(argv: list[str] | None = None) -> int:
         line = _known_error(exc)
         if line is None:
             raise
-        print(f"delegate: {redact.current().redact(str(line))}", file=sys.stderr)
+        print(f"delegate: {_redacted(str(line))}", file=sys.stderr)
         return 2
+
+
+def _redacted(line: str) -> str:
+    from core import redact  # here, not at the top: `--help` and `--version` need none of it
+
+    return redact.current().redact(line)
 
 
 def _known_error(exc: Exception) -> str | None:
@@ -324,5 +330,14 @@ def _dispatch(command: str | None, args: argparse.Namespace) -> int:
     return launch_live(args, settings)
 
 
+def entry() -> NoReturn:
+    """The `delegate` program: `main()`, then leave without the interpreter's shutdown
+    tax once everything is written (see tui/process_exit.py)."""
+    code = main()
+    from tui.process_exit import leave
+
+    leave(code)
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    entry()

@@ -31,6 +31,7 @@ from core.events import (
     TurnEnded,
 )
 from tui.cli import UsageError, db_path
+from tui.process_exit import mark_written
 
 
 class ProgressPrinter:
@@ -91,16 +92,50 @@ def _short(text: str, n: int = 90) -> str:
 def run_command(args: argparse.Namespace, settings: Settings) -> int:
     if not args.task.strip():
         raise UsageError("run: the task is empty")
-    return asyncio.run(_run(args, settings))
+    code = asyncio.run(_run(args, settings))
+    # The store is closed, the summary printed, the agents' processes ended (the
+    # session's close), the loop and its threads shut down: the process may now leave
+    # without the interpreter's final collection.
+    mark_written()
+    return code
+
+
+def _model_access(settings: Settings) -> Any:
+    """The SDK's import (the bulk of start-up) and the client, built off the loop."""
+    import core.session  # noqa: F401  (the SDK and the session's modules, imported here)
+    from core.model_access import open_model_access
+
+    return open_model_access(settings)
+
+
+async def _open(settings: Settings) -> tuple[Any, Any]:
+    """The store and the model client at once: the database opens (its file work in
+    sqlite's thread, its steps on the loop) while the SDK imports and the client is
+    built in another thread. The store's errors come first, as they did when it opened
+    alone; whatever did open is closed when the other failed."""
+    from core.store import Store
+
+    opened: tuple[Any, Any] = await asyncio.gather(
+        Store.open(db_path(settings)),
+        asyncio.to_thread(_model_access, settings),
+        return_exceptions=True,
+    )
+    store, access = opened
+    if isinstance(store, BaseException) or isinstance(access, BaseException):
+        if not isinstance(store, BaseException):
+            await store.close()
+        if not isinstance(access, BaseException):
+            await access.aclose()
+        raise store if isinstance(store, BaseException) else access
+    return store, access
 
 
 async def _run(args: argparse.Namespace, settings: Settings) -> int:
-    from core.session import Session
-    from core.store import Store
+    store, access = await _open(settings)
+    from core.session import Session  # imported by then, in _open's thread
 
-    store = await Store.open(db_path(settings))
     try:
-        session = Session(settings, interactive=False)
+        session = Session(settings, interactive=False, access=access)
         if not session.runner.confined:  # said once, even with --quiet
             print(f"delegate: {session.runner.describe()}", file=sys.stderr)
         session.bus.subscribe(store.append)
@@ -148,7 +183,9 @@ async def _run(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def history_command(args: argparse.Namespace, settings: Settings) -> int:
-    return asyncio.run(_history(args, settings))
+    code = asyncio.run(_history(args, settings))
+    mark_written()
+    return code
 
 
 async def _history(args: argparse.Namespace, settings: Settings) -> int:
@@ -214,7 +251,9 @@ def _run_row_json(r: Any) -> dict[str, Any]:
 
 
 def show_command(args: argparse.Namespace, settings: Settings) -> int:
-    return asyncio.run(_show(args, settings))
+    code = asyncio.run(_show(args, settings))
+    mark_written()
+    return code
 
 
 async def _show(args: argparse.Namespace, settings: Settings) -> int:
