@@ -26,7 +26,7 @@ from typing import Any
 
 from bench.common import ms, parser, table, write_json
 
-TASK = "Write a haiku about the sea"
+TASK = "Research competitors and build a landing page"  # ends done (a check passes)
 CONFIG = "[simulator]\ntokens_per_s = 20000\nlatency_s = 0\n"
 
 

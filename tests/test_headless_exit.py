@@ -31,6 +31,8 @@ atexit.register(lambda: open(marker, "w").write("normal exit"))
 from tui.cli import entry
 entry()
 """
+# A task the default scenario finishes with a passing check: status done, exit 0.
+DONE_TASK = "Research competitors and build a landing page"
 FAST = "[simulator]\ntokens_per_s = 20000\nlatency_s = 0\n"
 
 
@@ -74,7 +76,7 @@ def ws(tmp_path: Path) -> Path:
 
 def test_done_run_json_on_a_pipe(tmp_path: Path, ws: Path) -> None:
     db = tmp_path / "runs.db"
-    argv = ["run", "Write a haiku about the sea", "--simulate", "--json", "--quiet"]
+    argv = ["run", DONE_TASK, "--simulate", "--json", "--quiet"]
     done, normal = _delegate(tmp_path, *argv, "--workspace", str(ws), "--db", str(db))
     assert done.returncode == 0, done.stderr
     assert not normal  # left at once
@@ -88,14 +90,14 @@ def test_done_run_json_on_a_pipe(tmp_path: Path, ws: Path) -> None:
 
 def test_plain_output_and_progress_on_pipes(tmp_path: Path, ws: Path) -> None:
     db = tmp_path / "runs.db"
-    argv = ["run", "Research competitors and build a landing page", "--simulate"]
+    argv = ["run", DONE_TASK, "--simulate"]
     done, normal = _delegate(tmp_path, *argv, "--workspace", str(ws), "--db", str(db))
     assert done.returncode == 0, done.stderr
     assert not normal
     summary, _ = _stored(db)
     assert done.stdout == f"{summary['result']}\n"
     last = done.stderr.splitlines()[-1]
-    assert last.startswith(f"run {summary['run_id']}: done · ")
+    assert last.startswith(f"run {summary['run_id']}: done (verified: ")
     assert "spawned" in done.stderr  # the progress lines came too
 
 
@@ -145,7 +147,7 @@ def test_a_thread_still_running_keeps_the_normal_exit(tmp_path: Path, ws: Path) 
         "from tui.cli import entry",
     )
     db = tmp_path / "runs.db"
-    argv = ["run", "Write a haiku", "--simulate", "--quiet", "--workspace", str(ws)]
+    argv = ["run", DONE_TASK, "--simulate", "--quiet", "--workspace", str(ws)]
     done, normal = _delegate(tmp_path, *argv, "--db", str(db), program=program)
     assert done.returncode == 0, done.stderr
     assert normal and late.read_text() == "written"
