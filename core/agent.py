@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import contextlib
 import time
 import uuid
 from collections.abc import Awaitable, Callable
@@ -16,8 +17,10 @@ from typing import Any
 
 from core import redact
 from core.catalog import Catalog, Usage
+from core.cost_meter import WARN_AT, CostMeter, Limit, RunLedger
 from core.events import (
     AgentState,
+    BudgetCrossed,
     Event,
     MessageAppended,
     SteerDelivered,
@@ -31,6 +34,7 @@ from core.events import (
 )
 from core.evidence import ToolRecorder
 from core.llm import ModelClient, TurnError, TurnRequest
+from core.repeat_guard import DEFAULT_LIMIT, RepeatGuard
 from core.tools.base import Tool, ToolContext, ToolResult, execute
 from core.tools.validate import finite_copy
 
@@ -39,6 +43,8 @@ TOOL_OUTPUT_EVENT_CAP = 4000
 # Replies cut at max_tokens inside a tool call, in a row, before the agent gives up.
 MAX_CUT_REPLIES = 3
 MAX_PARALLEL_TOOLS = 8  # tool calls of one reply running at once; the rest wait their turn
+FINAL_TURN_MAX_TOKENS = 2048  # the CEO's last report after the run's budget is spent
+FINAL_TURN_TIMEOUT_S = 120.0
 
 
 class AgentFailed(Exception):
@@ -60,20 +66,6 @@ class InboxMessage:
     silent: bool = False  # no SteerDelivered receipt (notices to the CEO)
 
 
-@dataclass
-class UsageTotals:
-    """Billed usage of one attempt: finished tries plus the try streaming now."""
-
-    committed: Usage = field(default_factory=Usage)
-    committed_cost: float | None = 0.0
-    current: Usage = field(default_factory=Usage)
-    context_tokens: int = 0
-
-    @property
-    def total(self) -> Usage:
-        return self.committed + self.current
-
-
 class _Sink:
     """Receives the streamed turn and turns it into events, secrets redacted (the end of
     a delta that may start a secret waits for the next delta; `flush` at the end)."""
@@ -90,11 +82,16 @@ class _Sink:
         clean = self._text.feed(text)
         if clean:
             self.agent._emit(TextDelta, turn=self.agent.turn, text=clean)
+        self.agent._streamed(len(text))
 
     def on_thinking(self, text: str) -> None:
         clean = self._thinking.feed(text)
         if clean:
             self.agent._emit(ThinkingDelta, turn=self.agent.turn, text=clean)
+        self.agent._streamed(len(text))
+
+    def on_tool_input(self, partial_json: str) -> None:
+        self.agent._streamed(len(partial_json))
 
     def flush(self) -> None:
         """The stream ended: what was held back is not a secret after all."""
@@ -107,8 +104,8 @@ class _Sink:
         pass
 
     def on_usage(self, usage: Usage) -> None:
-        self.agent.usage.current = usage
-        self.agent.usage.context_tokens = usage.prompt_tokens + usage.output_tokens
+        self.agent.last_activity = time.monotonic()
+        self.agent.usage.on_usage(usage)
         self.agent._publish_usage()
 
     def on_retry(self, try_number: int, delay_s: float, reason: str) -> None:
@@ -125,6 +122,8 @@ class _Sink:
 
 # What the CEO does when its reply ends: return True to stop, False to wait for the inbox.
 IdlePolicy = Callable[["Agent"], Awaitable[bool]]
+# What the CEO does at its turn limit: return once the operator wrote (or raise AgentFailed).
+TurnLimitPolicy = Callable[["Agent"], Awaitable[None]]
 
 
 class Agent:
@@ -148,6 +147,12 @@ class Agent:
         cache: bool = False,
         thinking: bool = False,
         token_budget: int | None = None,
+        budget_usd: float | None = None,
+        ledger: RunLedger | None = None,
+        notify: Callable[[str], None] | None = None,
+        max_turns: int | None = None,
+        on_turn_limit: TurnLimitPolicy | None = None,
+        repeat_limit: int | None = DEFAULT_LIMIT,
         history: list[dict[str, Any]] | None = None,
         on_idle: IdlePolicy | None = None,
         max_parallel_tools: int = MAX_PARALLEL_TOOLS,
@@ -168,6 +173,21 @@ class Agent:
         self.cache = cache
         self.thinking = thinking
         self.token_budget = token_budget
+        self.budget_usd = budget_usd
+        # The caps, each warning once at 80% and stopping the agent at 100%.
+        self.limits = [
+            limit
+            for limit in (
+                Limit(budget_usd, "usd") if budget_usd is not None else None,
+                Limit(token_budget, "tokens") if token_budget is not None else None,
+            )
+            if limit is not None
+        ]
+        self.notify = notify  # tells the CEO (a sub-agent's 80% warnings)
+        self.max_turns = max_turns
+        self.on_turn_limit = on_turn_limit
+        self.turns_used = 0  # since the start, or (the CEO) since the operator's last message
+        self.repeats = RepeatGuard(repeat_limit)
         self.messages: list[dict[str, Any]] = list(history or [])
         self.on_idle = on_idle
         self.max_parallel_tools = max(1, max_parallel_tools)
@@ -175,7 +195,10 @@ class Agent:
         self.inbox: collections.deque[InboxMessage] = collections.deque()
         self.inbox_signal = asyncio.Event()
         self.turn = 0
-        self.usage = UsageTotals()
+        self.usage = CostMeter(catalog, model, ledger=ledger, on_change=self._check_limits)
+        self.last_activity = time.monotonic()  # output or tool progress (stall watch)
+        self._limit_hit: str | None = None
+        self._streaming = False
         self.last_text = ""
         self.last_tool: str = ""
         self.busy = False  # inside a turn (streaming or running tools)
@@ -190,22 +213,62 @@ class Agent:
     def _emit(self, cls: type[Event], **fields: Any) -> None:
         self.emit(cls(run_id=self.run_id, agent_id=self.agent_id, **fields))
 
-    def _commit_usage(self) -> None:
-        u = self.usage
-        cost = self.catalog.cost(self.model, u.current)
-        u.committed = u.committed + u.current
-        u.committed_cost = (
-            None if cost is None or u.committed_cost is None else u.committed_cost + cost
-        )
-        u.current = Usage()
+    def _commit_usage(self, final: Usage | None = None) -> None:
+        self.usage.commit(final)
 
     @property
     def cost_usd(self) -> float | None:
-        u = self.usage
-        if u.committed_cost is None:
-            return None
-        current = self.catalog.cost(self.model, u.current)
-        return None if current is None else u.committed_cost + current
+        return self.usage.cost
+
+    def _streamed(self, chars: int) -> None:
+        self.last_activity = time.monotonic()
+        self.usage.on_stream(chars)
+
+    # --- budgets ---------------------------------------------------------------
+
+    def _check_limits(self) -> None:
+        """The meter moved: warn at 80%, and at 100% stop (mid-reply when streaming)."""
+        for limit in self.limits:
+            value = self.usage.cost if limit.unit == "usd" else self.usage.tokens
+            if value is None:
+                continue
+            crossing = limit.check(value)
+            if crossing is not None:
+                self._crossed(limit, crossing, value)
+        if self._limit_hit is not None and self._streaming:
+            raise AgentFailed(self._limit_hit)
+
+    def _crossed(self, limit: Limit, crossing: str, value: float) -> None:
+        self._emit(
+            BudgetCrossed,
+            level=crossing,
+            unit=limit.unit,
+            spent=round(value, 6),
+            limit=limit.limit,
+            attempt=self.attempt,
+        )
+        what = "budget" if limit.unit == "usd" else "token budget"
+        if crossing == "spent":
+            self._limit_hit = f"{what} of {limit.describe()} spent"
+            return
+        used = f"{WARN_AT:.0%} of your {what} ({limit.describe(value)})"
+        self.post(
+            InboxMessage(
+                text=f"[system] You have used {used}. Wrap up now: finish the essential "
+                "part and report what you have; at 100% you are stopped.",
+                source="system",
+                silent=True,
+            )
+        )
+        if self.notify is not None:
+            self.notify(
+                f"[system] {self.agent_id} has used {WARN_AT:.0%} of its {what} "
+                f"({limit.describe(value)}); it was told to wrap up."
+            )
+
+    def _stop_if_spent(self) -> None:
+        if self._limit_hit is not None:
+            raise AgentFailed(self._limit_hit)
 
     def _publish_usage(self) -> None:
         total = self.usage.total
@@ -251,6 +314,8 @@ class Agent:
         blocks: list[dict[str, Any]] = []
         while self.inbox:
             msg = self.inbox.popleft()
+            if msg.source == "operator":
+                self.turns_used = 0  # the CEO's turn limit is per operator message
             blocks.append({"type": "text", "text": msg.text})
             if not msg.silent:
                 self._emit(SteerDelivered, steer_id=msg.steer_id, turn=self.turn + 1)
@@ -260,19 +325,20 @@ class Agent:
     # --- the loop ------------------------------------------------------------
 
     async def run(self) -> str:
-        tool_specs = [
-            {"name": t.name, "description": t.description, "input_schema": t.input_schema}
-            for t in self.tools.values()
-        ]
+        tool_specs = self._tool_specs()
         while True:
+            self._stop_if_spent()
+            if self.max_turns is not None and self.turns_used >= self.max_turns:
+                await self._turn_limit()
             self.turn += 1
+            self.turns_used += 1  # a pause_turn reply counts too: endless pauses end here
             self.busy = True
             reply = await self._model_turn(tool_specs)
             if reply is None:  # interrupted: the steer is delivered at once
                 self._append("user", self._deliver_inbox())
                 continue
             content, stop_reason = reply
-            self._check_budget()
+            self._stop_if_spent()
             if self._cut_call is not None:  # max_tokens inside a tool call: say so, go on
                 results = await self._run_tools(content)
                 self._append("user", [*results, self._cut_notice(), *self._deliver_inbox()])
@@ -294,8 +360,62 @@ class Agent:
                 continue
             return self.last_text
 
+    async def _turn_limit(self) -> None:
+        """`max_turns` reached: a sub-agent fails; the CEO's policy decides (it waits for
+        the operator, or fails a headless run)."""
+        if self.on_turn_limit is None:
+            raise AgentFailed(f"turn limit reached ({self.max_turns} turns)")
+        self.busy = False
+        await self.on_turn_limit(self)
+        self.turns_used = 0
+        if self.inbox:
+            self._append("user", self._deliver_inbox())
+
+    async def final_turn(self, note: str) -> str:
+        """One last reply, with no tool run (the run's budget is spent): `note` tells the
+        model why; calls still open in the history are answered as not run."""
+        self.close_open_calls("not run: " + note)
+        notes = self._deliver_inbox()
+        self._append("user", [*notes, {"type": "text", "text": f"[system] {note}"}])
+        self.turn += 1
+        tool_specs = self._tool_specs()
+        with contextlib.suppress(AgentFailed, TimeoutError):  # it says what it could
+            await asyncio.wait_for(
+                self._model_turn(
+                    tool_specs,
+                    tool_choice="none" if tool_specs else None,
+                    max_tokens=min(self.max_tokens, FINAL_TURN_MAX_TOKENS),
+                ),
+                FINAL_TURN_TIMEOUT_S,
+            )
+        return self.last_text
+
+    def close_open_calls(self, text: str) -> None:
+        """Answer the last reply's tool calls that never got a result (the agent was
+        stopped while they ran), so the history is valid for the API again."""
+        if not self.messages or self.messages[-1]["role"] != "assistant":
+            return
+        content = self.messages[-1]["content"]
+        ids = [b["id"] for b in _blocks(content) if b.get("type") == "tool_use"]
+        if ids:
+            results = [
+                {"type": "tool_result", "tool_use_id": i, "content": text, "is_error": True}
+                for i in ids
+            ]
+            self._append("user", results)
+
+    def _tool_specs(self) -> list[dict[str, Any]]:
+        return [
+            {"name": t.name, "description": t.description, "input_schema": t.input_schema}
+            for t in self.tools.values()
+        ]
+
     async def _model_turn(
-        self, tool_specs: list[dict[str, Any]]
+        self,
+        tool_specs: list[dict[str, Any]],
+        *,
+        tool_choice: str | None = None,
+        max_tokens: int | None = None,
     ) -> tuple[list[dict[str, Any]], str] | None:
         self._emit(TurnStarted, turn=self.turn, model=self.model)
         sink = _Sink(self)
@@ -304,11 +424,13 @@ class Agent:
             system=self.system,
             messages=list(self.messages),  # a snapshot: the history grows while this streams
             tools=tool_specs,
-            max_tokens=self.max_tokens,
+            max_tokens=max_tokens or self.max_tokens,
             cache=self.cache,
             thinking=self.thinking,
+            tool_choice=tool_choice,
         )
         self._stream_task = asyncio.ensure_future(self.client.stream_turn(request, sink))
+        self._streaming = True
         try:
             result = await self._stream_task
             sink.flush()
@@ -335,12 +457,27 @@ class Agent:
             raise
         except TurnError as exc:
             sink.flush()
+            self._streaming = False
             self._commit_usage()
             self._emit(TurnEnded, turn=self.turn, stop_reason=None)
             raise AgentFailed(exc.reason) from None
+        except AgentFailed:
+            # A budget ran out mid-reply: the stream was cut there. What streamed stays
+            # in the transcript, and the try is billed at its estimate.
+            sink.flush()
+            self._streaming = False
+            self._commit_usage()
+            self._publish_usage()
+            partial = "".join(sink.text).strip()
+            self._emit(TurnEnded, turn=self.turn, stop_reason=None, interrupted=True)
+            if partial:
+                self.last_text = redact.current().redact(partial)
+                self._append("assistant", [{"type": "text", "text": partial}])
+            raise
         finally:
+            self._streaming = False
             self._stream_task = None
-        self._commit_usage()
+        self._commit_usage(result.usage)
         self._publish_usage()
         content = self._drop_cut_call(result.content, result.stop_reason)
         if content or self._cut_call is None:  # a cut that left nothing adds no message
@@ -386,25 +523,62 @@ class Agent:
             "write it in parts: a first write_file, then edit_file to add the rest).",
         }
 
-    def _check_budget(self) -> None:
-        if self.token_budget is None:
-            return
-        total = self.usage.total
-        spent = total.prompt_tokens + total.output_tokens
-        if spent > self.token_budget:
-            raise AgentFailed(f"token budget exceeded ({spent:,} > {self.token_budget:,} tokens)")
-
     async def _run_tools(self, content: list[dict[str, Any]]) -> list[dict[str, Any]]:
         calls = [b for b in content if b.get("type") == "tool_use"]
+        pairs = [(str(c.get("name")), c.get("input")) for c in calls]
+        verdicts = self.repeats.judge(pairs)
+        for (name, _), verdict in zip(pairs, verdicts, strict=True):
+            if verdict.stuck:
+                raise AgentFailed(
+                    f"stuck: made the same {name} call {verdict.count} times in a row "
+                    "with nothing changing"
+                )
         gate = asyncio.Semaphore(self.max_parallel_tools)
 
-        async def one(call: dict[str, Any]) -> dict[str, Any]:
+        async def one(
+            call: dict[str, Any], blocked: bool, count: int
+        ) -> tuple[dict[str, Any], bool]:
+            if blocked:
+                return self._refuse(call, self.repeats.message(str(call.get("name")), count)), False
             async with gate:
                 return await self._run_tool(call)
 
-        return list(await asyncio.gather(*(one(c) for c in calls)))
+        done = await asyncio.gather(
+            *(one(c, v.blocked, v.count) for c, v in zip(calls, verdicts, strict=True))
+        )
+        self.repeats.record(
+            [
+                (name, args, None if verdict.blocked else str(block.get("content")), progress)
+                for (name, args), verdict, (block, progress) in zip(
+                    pairs, verdicts, done, strict=True
+                )
+            ]
+        )
+        return [block for block, _ in done]
 
-    async def _run_tool(self, call: dict[str, Any]) -> dict[str, Any]:
+    def _refuse(self, call: dict[str, Any], text: str) -> dict[str, Any]:
+        """A call answered with a tool error without running it (the loop detector)."""
+        args = call.get("input")
+        name = str(call.get("name"))
+        summary = _summary(self.tools.get(name), name, args)
+        self._emit(
+            ToolCallStarted,
+            tool_use_id=call["id"],
+            name=name,
+            input=finite_copy(args) if isinstance(args, dict) else {"_raw": finite_copy(args)},
+            summary=summary,
+        )
+        self._emit(
+            ToolCallFinished,
+            tool_use_id=call["id"],
+            name=name,
+            output=text,
+            is_error=True,
+            summary=f"{summary} (refused: repeated)",
+        )
+        return {"type": "tool_result", "tool_use_id": call["id"], "content": text, "is_error": True}
+
+    async def _run_tool(self, call: dict[str, Any]) -> tuple[dict[str, Any], bool]:
         tool = self.tools.get(call["name"])
         args = call.get("input")
         summary = _summary(tool, call["name"], args)
@@ -416,10 +590,11 @@ class Agent:
             input=finite_copy(args) if isinstance(args, dict) else {"_raw": finite_copy(args)},
             summary=summary,
         )
-        started = time.monotonic()
+        started = self.last_activity = time.monotonic()
         rec = self.recorder
         probe = await rec.before(call["name"], args, self.ctx) if rec is not None else None
         result: ToolResult = await execute(self.tools, call["name"], args, self.ctx)
+        self.last_activity = time.monotonic()
         if rec is not None:
             await rec.after(probe, result)
         # What a tool read (a file, a command's output, a page) reaches neither the
@@ -441,7 +616,7 @@ class Agent:
         }
         if result.is_error:
             block["is_error"] = True
-        return block
+        return block, result.progress
 
 
 def _history_content(content: list[dict[str, Any]]) -> list[dict[str, Any]]:

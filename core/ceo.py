@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -17,6 +18,8 @@ from core.tools.shell import MAX_COMMAND_TIMEOUT_S, command_timeout
 MAX_AGENT_TIMEOUT_S = 86_400.0  # a day: the longest timeout the CEO may give an agent
 MAX_WAIT_S = 3_600.0  # one wait_for_agents call; the CEO can wait again
 MAX_LISTED = 40  # agents named in a wait_for_agents error
+MAX_AGENT_BUDGET_USD = 1_000.0
+PROGRESS_WAIT_S = 1.0  # a wait this long while agents ran is progress, not a repeat
 
 CEO_PROMPT = """\
 You are the CEO of a small team of AI sub-agents working in a shared workspace. The \
@@ -76,6 +79,7 @@ class CeoTools:
     run_check_fn: RunShell
     read_file_tool: Tool
     wake: asyncio.Event = field(default_factory=asyncio.Event)
+    wake_note: str = ""  # why `wake` was set, when not by the operator
     waiting_for: set[str] = field(default_factory=set)
     # True while an operator message waits in the CEO's inbox (set by the Session).
     operator_pending: Callable[[], bool] = lambda: False
@@ -114,6 +118,13 @@ class CeoTools:
                             "maximum": MAX_AGENT_TIMEOUT_S,
                             "description": "override the role's timeout, in seconds "
                             f"(max {MAX_AGENT_TIMEOUT_S:g})",
+                        },
+                        "budget_usd": {
+                            "type": "number",
+                            "exclusiveMinimum": 0,
+                            "maximum": MAX_AGENT_BUDGET_USD,
+                            "description": "the most this agent may spend, in dollars; it is "
+                            "warned at 80% and stopped at 100% (the run's budget applies too)",
                         },
                     },
                     ["role", "task"],
@@ -208,9 +219,15 @@ class CeoTools:
         timeout = args.get("timeout_s", spec.timeout_s)
         if timeout is not None and timeout <= 0:
             raise ToolError("timeout_s must be positive")
+        budget = args.get("budget_usd", spec.budget_usd)
         try:
             record = self.supervisor.spawn(
-                role, args["task"], args.get("model") or spec.model, timeout
+                role,
+                args["task"],
+                args.get("model") or spec.model,
+                timeout,
+                budget_usd=budget,
+                token_budget=spec.token_budget,
             )
         except SupervisorError as exc:
             raise ToolError(str(exc)) from None
@@ -234,7 +251,10 @@ class CeoTools:
             raise ToolError(self._nothing_to_wait_for())
         if not self.operator_pending():
             self.wake.clear()
+            self.wake_note = ""
         self.waiting_for = {r.agent_id for r in records}
+        unfinished = sum(not r.finished for r in records)
+        started = time.monotonic()
         try:
             await self.supervisor.wait(
                 [r.agent_id for r in records], args.get("timeout_s"), wake=self.wake
@@ -242,6 +262,11 @@ class CeoTools:
         finally:
             self.waiting_for = set()
         done = [r for r in records if r.finished]
+        # Time passed while agents worked, or some ended: not a repeat, whatever it returns.
+        progress = unfinished > 0 and (
+            time.monotonic() - started >= PROGRESS_WAIT_S
+            or sum(not r.finished for r in records) < unfinished
+        )
         for r in done:
             r.reported = True
         data: dict[str, Any] = {
@@ -249,8 +274,16 @@ class CeoTools:
             "still_running": [r.agent_id for r in records if not r.finished],
         }
         if self.wake.is_set():
-            data["note"] = "returned early: the operator sent you a message"
-        return _json(data)
+            data["note"] = "returned early: " + (
+                self.wake_note or "the operator sent you a message"
+            )
+        return ToolResult(json.dumps(data, ensure_ascii=False), progress=progress)
+
+    def wake_for(self, note: str) -> None:
+        """End a wait_for_agents early (a stalled agent) with `note` as the reason."""
+        if self.waiting_for:
+            self.wake_note = note
+            self.wake.set()
 
     def _nothing_to_wait_for(self) -> str:
         """Why wait_for_agents returned at once: every agent, its state, what to do next."""

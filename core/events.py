@@ -93,6 +93,7 @@ class RunStarted(Event):
     max_concurrent: int
     resumed_from: str | None = None
     sandbox: str = ""  # sandboxed | unavailable | off ("" in runs recorded before it)
+    budget_usd: float | None = None  # the run's dollar budget; None: none
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -130,6 +131,8 @@ class AgentSpawned(Event):
     timeout_s: float | None = None
     context_window: int | None = None
     note: str | None = None
+    budget_usd: float | None = None  # this attempt's dollar budget
+    token_budget: int | None = None
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -155,6 +158,29 @@ class AgentFinished(Event):
     state: AgentState
     result: str
     elapsed_s: float
+    attempt: int = 1
+
+
+@dataclass(frozen=True, kw_only=True)
+class AgentStalled(Event):
+    """A running agent showed no output and no tool progress for `idle_s` (a badge, not a
+    state: it keeps running); sent again with `stalled=False` when it moves again."""
+
+    kind: ClassVar[str] = "agent_stalled"
+    stalled: bool
+    idle_s: float
+
+
+@dataclass(frozen=True, kw_only=True)
+class BudgetCrossed(Event):
+    """A budget reached 80% (`warn`) or 100% (`spent`): an agent attempt's, or the whole
+    run's when `agent_id` is None. `unit` is usd or tokens."""
+
+    kind: ClassVar[str] = "budget"
+    level: Literal["warn", "spent"]
+    unit: Literal["usd", "tokens"]
+    spent: float
+    limit: float
     attempt: int = 1
 
 

@@ -103,6 +103,7 @@ class TurnRequest:
     max_tokens: int
     cache: bool = False  # cache breakpoints: system prompt, previous turn's end, last message
     thinking: bool = False  # adaptive thinking with summarized display
+    tool_choice: str | None = None  # "none": tools are offered but may not be called
 
 
 class TurnSink(Protocol):
@@ -111,6 +112,7 @@ class TurnSink(Protocol):
     def on_text(self, text: str) -> None: ...
     def on_thinking(self, text: str) -> None: ...
     def on_tool_use(self, tool_use_id: str, name: str) -> None: ...
+    def on_tool_input(self, partial_json: str) -> None: ...
     def on_usage(self, usage: Usage) -> None: ...
     def on_retry(self, try_number: int, delay_s: float, reason: str) -> None: ...
 
@@ -272,6 +274,8 @@ class ModelClient:
                         sink.on_text(delta.text)
                     elif delta.type == "thinking_delta" and delta.thinking:
                         sink.on_thinking(delta.thinking)
+                    elif delta.type == "input_json_delta" and delta.partial_json:
+                        sink.on_tool_input(delta.partial_json)
             if not started or not stopped:
                 raise _TryFailed(_Failure("the stream ended early (no message_stop)"))
             try:
@@ -363,6 +367,8 @@ def build_params(request: TurnRequest) -> dict[str, Any]:
             params["messages"][index] = _with_cache_mark(request.messages[index])
     if request.thinking:
         params["thinking"] = dict(THINKING)
+    if request.tool_choice and request.tools:
+        params["tool_choice"] = {"type": request.tool_choice}
     return params
 
 

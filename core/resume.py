@@ -10,6 +10,7 @@ from core.bus import EventBus
 from core.catalog import Usage
 from core.config import Settings
 from core.events import CEO_ID, TERMINAL_STATES
+from core.model_access import ModelAccess
 from core.session import Session, SessionError
 from core.store import Store
 from core.supervisor import AgentRecord
@@ -62,11 +63,17 @@ def repair_history(messages: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 
 async def open_resumed(
-    settings: Settings, store: Store, ref: str, *, bus: EventBus | None = None
+    settings: Settings,
+    store: Store,
+    ref: str,
+    *,
+    bus: EventBus | None = None,
+    access: ModelAccess | None = None,
 ) -> Session:
     """A live, interactive Session continuing the recorded run `ref`.
 
-    It starts at once: subscribe to `bus` before calling to see its first events.
+    It starts at once: subscribe to `bus` before calling to see its first events. The
+    run's dollar budget counts what this session spends (a resumed run starts afresh).
     """
     row = await store.find_run(ref)
     if row is None:
@@ -76,19 +83,22 @@ async def open_resumed(
     workspace = Path(row.workspace)
     if await asyncio.to_thread(workspace.is_dir):
         settings = settings.with_overrides(workspace=workspace)
-    session = Session(settings, interactive=True, run_id=row.run_id, bus=bus)
+    session = Session(settings, interactive=True, run_id=row.run_id, bus=bus, access=access)
     ceo_attempt = 1
     for a in await store.agents(row.run_id):
         if a.agent_id == CEO_ID:
             ceo_attempt = a.attempt + 1
             continue
         state = a.status if a.status in TERMINAL_STATES else "interrupted"
+        spec = settings.roles.get(a.role)
         record = AgentRecord(
             agent_id=a.agent_id,
             role=a.role,
             model=a.model,
             task=a.task,
             timeout_s=a.timeout_s,
+            budget_usd=spec.budget_usd if spec else None,
+            token_budget=spec.token_budget if spec else None,
             attempt=a.attempt,
             state=state,  # type: ignore[arg-type]
             result=a.result or "",

@@ -17,7 +17,7 @@ from typing import Any
 from core import redact
 from core.agent import Agent, AgentFailed, InboxMessage
 from core.bus import EventBus
-from core.ceo import CeoTools, ceo_system_prompt
+from core.ceo import MAX_LISTED, CeoTools, ceo_system_prompt
 from core.claims import unsupported_claims
 from core.config import Settings
 from core.events import (
@@ -38,6 +38,7 @@ from core.evidence import EvidenceBook, ToolRecorder
 from core.llm import ModelClient, TurnError
 from core.model_access import ModelAccess, open_model_access
 from core.outcome import Verification, settle
+from core.run_budget import RunBudget
 from core.sandbox import CommandRunner, detect_runner
 from core.supervisor import AgentRecord, Supervisor, SupervisorError
 from core.tools.base import ToolContext
@@ -100,6 +101,7 @@ class Session:
         self.task = ""
         self.status: RunStatus = "running"
         self.result = ""
+        self.error = ""  # why the run failed, one line
         self.started_at = time.monotonic()
         # Folded from this run's own events: the evidence ledgers and the checks.
         self.evidence = EvidenceBook()
@@ -136,7 +138,17 @@ class Session:
             max_concurrent=settings.max_concurrent,
             max_agents=settings.max_agents,
             max_retries=settings.max_retries,
+            stall_after_s=settings.stall_after_s,
             on_finished=self._on_agent_finished,
+            on_stalled=self._on_stalled,
+        )
+        self.budget = RunBudget(
+            run_id=self.run_id,
+            budget_usd=settings.budget_usd,
+            emit=self.emit,
+            supervisor=self.supervisor,
+            tell_ceo=lambda text: self._tell_ceo(text, wake="the run has used 80% of its budget"),
+            stop_ceo=self._stop_ceo_for_budget,
         )
         self.ceo_tools = CeoTools(
             supervisor=self.supervisor,
@@ -156,6 +168,7 @@ class Session:
         self._resumed = False
         self._ceo_waiting = False
         self._close_status: RunStatus | None = None
+        self._budget_stop: str | None = None  # the CEO was stopped: the run's budget is spent
 
     # --- events --------------------------------------------------------------
 
@@ -212,7 +225,12 @@ class Session:
             emit=self.emit,
             attempt=record.attempt,
             max_tokens=spec.max_tokens,
-            token_budget=spec.token_budget,
+            token_budget=record.token_budget,
+            budget_usd=record.budget_usd,
+            ledger=self.budget.ledger,
+            notify=self._tell_ceo,
+            max_turns=spec.max_turns,
+            repeat_limit=self.settings.repeat_limit,
             max_parallel_tools=self.settings.max_parallel_tools,
             cache=True,  # each turn reads the previous turn's prefix (see core.llm)
             recorder=self._recorder(record.agent_id, record.attempt),
@@ -258,6 +276,50 @@ class Session:
         self.ceo.post(
             InboxMessage(text=f"{head} {result}\n\n{block}", source="system", silent=True)
         )
+
+    def _tell_ceo(self, text: str, wake: str | None = None) -> None:
+        """A notice for the CEO at its next turn boundary; with `wake`, a wait_for_agents
+        in progress returns early with that note."""
+        if self.ceo is not None and not self._stopping:
+            self.ceo.post(InboxMessage(text=text, source="system", silent=True))
+            if wake is not None:
+                self.ceo_tools.wake_for(wake)
+
+    def _on_stalled(self, record: AgentRecord, idle_s: float) -> None:
+        last = (
+            f"; last: {record.agent.last_tool}" if record.agent and record.agent.last_tool else ""
+        )
+        self._tell_ceo(
+            f"[system] {record.agent_id} has shown no output and no tool progress for "
+            f"{idle_s:.0f}s (stalled{last}). It keeps running: steer_agent it, kill_agent "
+            "it, or keep waiting.",
+            wake=f"{record.agent_id} is stalled",
+        )
+
+    def _stop_ceo_for_budget(self, reason: str) -> None:
+        """Every agent was stopped; the CEO stops too, then gets one last turn to report."""
+        self._budget_stop = reason
+        task = self._ceo_task
+        if task is not None and not task.done() and task is not asyncio.current_task():
+            task.cancel()
+
+    async def _ceo_turn_limit(self, agent: Agent) -> None:
+        """The CEO made `ceo_max_turns` turns on one operator message."""
+        n = self.settings.ceo_max_turns
+        text = f"The CEO stopped after {n} turns on the last message (its turn limit)"
+        if not self.interactive:
+            self._emit(Notice, agent_id=CEO_ID, level="warning", text=text + ".")
+            raise AgentFailed(f"the CEO reached its turn limit ({n} turns for one message)")
+        self._emit(
+            Notice, agent_id=CEO_ID, level="warning", text=text + ": send a message to go on."
+        )
+        while not any(m.source == "operator" for m in agent.inbox):
+            agent.inbox_signal.clear()
+            self._ceo_waiting = True
+            try:
+                await agent.inbox_signal.wait()
+            finally:
+                self._ceo_waiting = False
 
     async def _run_check(self, command: str, timeout_s: float) -> dict[str, Any]:
         result = await run_shell(
@@ -313,6 +375,7 @@ class Session:
             max_concurrent=s.max_concurrent,
             resumed_from=resumed_from,
             sandbox=self.runner.state,
+            budget_usd=self.budget.limit_usd,
         )
         if self.simulated:
             self._emit(Notice, text=f"Simulated models ({self.access.describe}).")
@@ -332,6 +395,10 @@ class Session:
             history=history,
             on_idle=self._ceo_idle,
             attempt=ceo_attempt,
+            ledger=self.budget.ledger,
+            max_turns=s.ceo_max_turns,
+            on_turn_limit=self._ceo_turn_limit,
+            repeat_limit=s.repeat_limit,
             max_parallel_tools=s.max_parallel_tools,
             recorder=self._recorder(CEO_ID, ceo_attempt),
         )
@@ -351,6 +418,50 @@ class Session:
             self.ceo.start(task)
         self._ceo_started_at = time.monotonic()
         self._ceo_task = asyncio.get_running_loop().create_task(self._run_ceo(), name="ceo")
+
+    async def _final_report(self, ceo: Agent, reason: str) -> str:
+        """The run's budget is spent: one last CEO reply, with no tool run, to report."""
+        self._stopping = True
+        stopped = [r.agent_id for r in self.supervisor.records.values() if r.reason == reason]
+        listed = ", ".join(stopped[:MAX_LISTED]) + (
+            " and more" if len(stopped) > MAX_LISTED else ""
+        )
+        note = (
+            f"{reason[0].upper()}{reason[1:]}. Every agent was stopped"
+            f"{f' ({listed})' if listed else ''} and no tool can run now. In one short reply, "
+            "tell the operator what was done and verified, and what is left."
+        )
+        return await ceo.final_turn(note)
+
+    def _resume_notice(self) -> list[dict[str, Any]]:
+        """The first message of a resumed run: which agents the crash interrupted."""
+        lost = [r for r in self.supervisor.records.values() if r.state == "interrupted"]
+        if not lost:
+            return []
+        blocks: list[dict[str, Any]] = [
+            {
+                "type": "text",
+                "text": (
+                    f"[system] This run was resumed after the app stopped. {len(lost)} "
+                    "agent(s) were interrupted and are not running (listed below); their "
+                    "unfinished work is lost, files they wrote stay in the workspace. "
+                    "wait_for_agents has nothing to wait for until you start work again: "
+                    "retry_agent an interrupted agent to run its task again, spawn_agent new "
+                    "work, or tell the operator what is left."
+                ),
+            }
+        ]
+        for r in lost[:MAX_LISTED]:
+            blocks.append(
+                {
+                    "type": "text",
+                    "text": f"[agent {r.agent_id} finished: interrupted] (the app stopped "
+                    f"while it ran) task: {r.task[:300]}",
+                }
+            )
+        if len(lost) > MAX_LISTED:
+            blocks.append({"type": "text", "text": f"... and {len(lost) - MAX_LISTED} more."})
+        return blocks
 
     def _key_refused(self, error: TurnError) -> None:
         """No agent can go on with a refused key: end the run now, with that reason."""
@@ -373,7 +484,8 @@ class Session:
                     await ceo.inbox_signal.wait()
                 first = "\n\n".join(b["text"] for b in ceo._deliver_inbox())
                 if ceo.messages:
-                    ceo._append("user", [{"type": "text", "text": first}])
+                    # A resumed run: say first which agents the crash interrupted.
+                    ceo._append("user", [*self._resume_notice(), {"type": "text", "text": first}])
                 else:
                     self.task = self.task or first
                     ceo.start(first)
@@ -381,9 +493,16 @@ class Session:
         except AgentFailed as exc:
             status, state, reason, result = "failed", "failed", exc.reason, ceo.last_text
         except asyncio.CancelledError:
-            status = self._close_status or "cancelled"
-            state, reason = ("done", "") if status == "done" else ("killed", "stopped")
-            result = ceo.last_text
+            if self._budget_stop is not None and self._close_status is None:
+                current = asyncio.current_task()
+                if current is not None:
+                    current.uncancel()
+                status, state, reason = "failed", "failed", self._budget_stop
+                result = await self._final_report(ceo, self._budget_stop)
+            else:
+                status = self._close_status or "cancelled"
+                state, reason = ("done", "") if status == "done" else ("killed", "stopped")
+                result = ceo.last_text
         if self.fatal_error is not None:  # the key was refused: the run cannot go on
             status, state, reason, result = "failed", "failed", self.fatal_error, ""
         self._stopping = True
@@ -410,6 +529,7 @@ class Session:
         error = "" if status in ("done", "unverified") else (reason or status)
         if status == "cancelled" and error in ("stopped", "cancelled"):
             error = "stopped before the run finished"
+        self.error = " ".join(error.split()) if status == "failed" else ""
         self._emit(
             RunFinished,
             status=status,
@@ -495,7 +615,12 @@ class Session:
             raise SessionError(f"unknown role {role!r}")
         record = self._guard(
             lambda: self.supervisor.spawn(
-                role, task, model or spec.model, timeout_s if timeout_s else spec.timeout_s
+                role,
+                task,
+                model or spec.model,
+                timeout_s if timeout_s else spec.timeout_s,
+                budget_usd=spec.budget_usd,
+                token_budget=spec.token_budget,
             )
         )
         return str(record.agent_id)

@@ -23,6 +23,7 @@ from core.events import (
     AgentFinished,
     AgentQueued,
     AgentSpawned,
+    AgentStalled,
     AgentState,
     AgentStateChanged,
     Event,
@@ -50,6 +51,8 @@ class AgentRecord:
     model: str
     task: str
     timeout_s: float | None
+    budget_usd: float | None = None  # per attempt
+    token_budget: int | None = None  # per attempt
     attempt: int = 1
     state: AgentState = "queued"
     reason: str = ""
@@ -67,6 +70,8 @@ class AgentRecord:
     _timers: list[asyncio.TimerHandle] = field(default_factory=list)
     _wrap_up_sent: bool = False
     _stop_state: AgentState | None = None
+    _stop_reason: str | None = None
+    stalled: bool = False  # a badge: no output or tool progress for a while
 
     @property
     def first_message(self) -> str:
@@ -129,7 +134,9 @@ class Supervisor:
         max_concurrent: int = 5,
         max_agents: int | None = DEFAULT_MAX_AGENTS,
         max_retries: int | None = DEFAULT_MAX_RETRIES,
+        stall_after_s: float | None = None,
         on_finished: Callable[[AgentRecord], None] | None = None,
+        on_stalled: Callable[[AgentRecord, float], None] | None = None,
     ) -> None:
         self.run_id = run_id
         self.emit = emit
@@ -138,6 +145,9 @@ class Supervisor:
         self.max_agents = max_agents
         self.max_retries = max_retries
         self.on_finished = on_finished
+        self.stall_after_s = stall_after_s
+        self.on_stalled = on_stalled
+        self._stall_timer: asyncio.TimerHandle | None = None
         self.records: dict[str, AgentRecord] = {}
         self.queue: collections.deque[str] = collections.deque()
         self._counters: dict[str, int] = collections.defaultdict(int)
@@ -169,12 +179,20 @@ class Supervisor:
         return f"{role}-{self._counters[role]}"
 
     def spawn(
-        self, role: str, task: str, model: str, timeout_s: float | None, agent_id: str | None = None
+        self,
+        role: str,
+        task: str,
+        model: str,
+        timeout_s: float | None,
+        agent_id: str | None = None,
+        *,
+        budget_usd: float | None = None,
+        token_budget: int | None = None,
     ) -> AgentRecord:
-        if self._closed:
-            raise SupervisorError("the run is shutting down")
         if self.refuse_spawns is not None:
             raise SupervisorError(self.refuse_spawns)
+        if self._closed:
+            raise SupervisorError("the run is shutting down")
         if self.max_agents is not None and len(self.records) >= self.max_agents:
             raise SupervisorError(
                 f"the run already has {len(self.records)} agents, its limit "
@@ -187,6 +205,8 @@ class Supervisor:
             model=model,
             task=task,
             timeout_s=timeout_s,
+            budget_usd=budget_usd,
+            token_budget=token_budget,
         )
         self.records[record.agent_id] = record
         self._announce(record)
@@ -211,6 +231,8 @@ class Supervisor:
             attempt=record.attempt,
             timeout_s=record.timeout_s,
             note=record.note,
+            budget_usd=record.budget_usd,
+            token_budget=record.token_budget,
         )
         self._emit(AgentStateChanged, record, state="queued")
 
@@ -253,6 +275,7 @@ class Supervisor:
         record.pending_steers.clear()
         self._emit(AgentStateChanged, record, state="running")
         self._arm_timers(record)
+        self._watch_stalls()
         record.task_handle = asyncio.get_running_loop().create_task(
             self._run(record, agent), name=f"agent:{record.agent_id}"
         )
@@ -265,7 +288,7 @@ class Supervisor:
             result = await agent.run()
         except asyncio.CancelledError:
             state = record._stop_state or "killed"
-            reason = {
+            reason = record._stop_reason or {
                 "timed_out": "timed out",
                 "killed": "killed",
                 "interrupted": "app stopped",
@@ -284,6 +307,9 @@ class Supervisor:
 
     def _finish(self, record: AgentRecord, state: AgentState, reason: str, result: str) -> None:
         self._live.discard(record.agent_id)
+        if record.stalled:
+            record.stalled = False
+            self._emit(AgentStalled, record, stalled=False, idle_s=0.0)
         record.state = state
         record.reason = reason
         record.result = result
@@ -303,6 +329,41 @@ class Supervisor:
         if self.on_finished is not None:
             self.on_finished(record)
         self._pump()
+
+    # --- stalls --------------------------------------------------------------
+
+    def _watch_stalls(self) -> None:
+        """Check running agents for stalls every so often while any run."""
+        if self.stall_after_s is None or self._stall_timer is not None or not self._live:
+            return
+        interval = min(max(self.stall_after_s / 4, 0.05), 5.0)
+        loop = asyncio.get_running_loop()
+        self._stall_timer = loop.call_later(interval, self._check_stalls)
+
+    def _check_stalls(self) -> None:
+        self._stall_timer = None
+        limit = self.stall_after_s
+        if limit is None:
+            return
+        now = time.monotonic()
+        for agent_id in list(self._live):
+            record = self.records[agent_id]
+            agent = record.agent
+            if agent is None:
+                continue
+            idle = now - max(agent.last_activity, record.started_at or now)
+            # Waiting for the operator's approval is not a stall: the agent waits on a human.
+            stalled = idle >= limit and record.state == "running"
+            if stalled and not record.stalled:
+                record.stalled = True
+                self._emit(AgentStalled, record, stalled=True, idle_s=round(idle, 1))
+                if self.on_stalled is not None:
+                    self.on_stalled(record, idle)
+            elif not stalled and record.stalled:
+                record.stalled = False
+                self._emit(AgentStalled, record, stalled=False, idle_s=round(idle, 1))
+        if not self._closed:
+            self._watch_stalls()
 
     # --- timeouts ------------------------------------------------------------
 
@@ -383,18 +444,21 @@ class Supervisor:
         record.state = "waiting_approval" if waiting else "running"
         self._emit(AgentStateChanged, record, state=record.state)
 
-    async def kill(self, agent_id: str, state: AgentState = "killed") -> AgentState:
+    async def kill(
+        self, agent_id: str, state: AgentState = "killed", reason: str | None = None
+    ) -> AgentState:
+        """Stop an agent; it ends as `state` (with `reason`, or the state's usual one)."""
         record = self.get(agent_id)
         if record.finished:
             return record.state
         if record.state == "queued" or record.task_handle is None:
             with contextlib.suppress(ValueError):
                 self.queue.remove(agent_id)
-            self._finish(
-                record, state, "killed before it started" if state == "killed" else state, ""
-            )
+            default = "killed before it started" if state == "killed" else state
+            self._finish(record, state, reason or default, "")
             return record.state
         record._stop_state = state
+        record._stop_reason = reason
         record.task_handle.cancel()
         await record.done.wait()
         return record.state
@@ -412,10 +476,10 @@ class Supervisor:
         record = self.get(agent_id)
         if not record.finished:
             raise SupervisorError(f"{agent_id} is still {record.state}; kill it first")
-        if self._closed:
-            raise SupervisorError("the run is shutting down")
         if self.refuse_spawns is not None:
             raise SupervisorError(self.refuse_spawns)
+        if self._closed:
+            raise SupervisorError("the run is shutting down")
         retries = record.attempt - 1
         if limited and self.max_retries is not None and retries >= self.max_retries:
             raise SupervisorError(
@@ -438,6 +502,7 @@ class Supervisor:
         record.reported = False
         record._wrap_up_sent = False
         record._stop_state = None
+        record._stop_reason = None
         record.done = asyncio.Event()
         self._announce(record)
         self._enqueue(record)
@@ -474,6 +539,9 @@ class Supervisor:
     async def shutdown(self, state: AgentState = "killed") -> None:
         """Stop every agent (queued ones too); used when the run ends or the app quits."""
         self._closed = True
+        if self._stall_timer is not None:
+            self._stall_timer.cancel()
+            self._stall_timer = None
         for agent_id in list(self.queue):
             await self.kill(agent_id, state)
         for record in list(self.records.values()):

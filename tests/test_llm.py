@@ -53,6 +53,7 @@ class RecordingSink:
     thinking: list[str] = field(default_factory=list)
     tool_uses: list[tuple[str, str]] = field(default_factory=list)
     usages: list[Usage] = field(default_factory=list)
+    tool_json: list[str] = field(default_factory=list)
     retries: list[tuple[int, float, str]] = field(default_factory=list)
 
     def on_text(self, text: str) -> None:
@@ -63,6 +64,9 @@ class RecordingSink:
 
     def on_tool_use(self, tool_use_id: str, name: str) -> None:
         self.tool_uses.append((tool_use_id, name))
+
+    def on_tool_input(self, partial_json: str) -> None:
+        self.tool_json.append(partial_json)
 
     def on_usage(self, usage: Usage) -> None:
         self.usages.append(usage)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import math
 import sys
+from dataclasses import replace
 from pathlib import Path
 from typing import Any, NoReturn
 
@@ -34,6 +35,8 @@ common options (the TUI, run and resume):
   --max-concurrent N     sub-agents running at once (default 5; the rest queue)
   --yes                  allow every command without asking (headless: otherwise denied)
   --ceo-model M          the CEO's model (default claude-opus-5-5)
+  --budget-usd X         stop the run when it has cost $X (default $5.00, [limits]
+                         budget_usd; 0 or none: no budget). Warned at 80%.
 
 The real Anthropic API is used when ANTHROPIC_API_KEY is set; ANTHROPIC_BASE_URL points
 it at any Messages-API endpoint. `delegate COMMAND --help` shows a command's options.
@@ -74,6 +77,13 @@ def _add_option(g: Any, name: str, *, hidden: bool = False) -> None:
             {"action": "store_true", "default": None, "help": "allow every command"},
         ),
         "ceo_model": (("--ceo-model",), {"metavar": "M", "help": "the CEO's model"}),
+        "budget_usd": (
+            ("--budget-usd",),
+            {
+                "metavar": "X",
+                "help": "stop the run when it has cost $X (default $5.00; 0 or none: no budget)",
+            },
+        ),
     }
     flags, kwargs = specs[name]
     if hidden:
@@ -90,6 +100,7 @@ RUN_OPTIONS = (
     "max_concurrent",
     "yes",
     "ceo_model",
+    "budget_usd",
 )
 # Which common options each command shows in its help (None: the TUI). The other common
 # options are still accepted everywhere (DESIGN.md's contract: scripts pass one set of
@@ -199,6 +210,9 @@ def settings_from(args: argparse.Namespace) -> Any:
         ceo_model=getattr(args, "ceo_model", None),
         sim_tokens_per_s=getattr(args, "tokens_per_s", None),
     )
+    budget = getattr(args, "budget_usd", None)
+    if budget is not None:
+        settings = replace(settings, budget_usd=parse_budget(budget))
     if settings.keymap:  # a typo in [keys] is an error for every command, like any other
         from tui.keymap import keymap_from
 
@@ -206,6 +220,19 @@ def settings_from(args: argparse.Namespace) -> Any:
     if settings.db_path is not None:  # named by --db or DELEGATE_DB: its folder must exist
         _check_db_path(Path(settings.db_path), "--db" if db else "DELEGATE_DB")
     return settings
+
+
+def parse_budget(text: str) -> float | None:
+    """`--budget-usd`: dollars, or 0 / none for no budget."""
+    if text.strip().lower() in ("none", "0", "0.0"):
+        return None
+    try:
+        value = float(text.strip().lstrip("$"))
+    except ValueError:
+        raise UsageError(f"--budget-usd must be a number of dollars, got {text!r}") from None
+    if not math.isfinite(value) or value < 0:
+        raise UsageError(f"--budget-usd must be a positive number of dollars, got {text!r}")
+    return value or None
 
 
 def _check_db_path(path: Path, source: str) -> None:

@@ -166,6 +166,10 @@ async def _run(args: argparse.Namespace, settings: Settings) -> int:
         # A configuration problem (the API key was refused): one line, exit 2.
         print(f"delegate: {redact.current().redact(session.fatal_error)}", file=sys.stderr)
         return 2
+    if session.error and outcome.status == "failed":
+        # Why the run failed (a budget spent, a turn limit, a stuck CEO): one line.
+        summary.setdefault("error", session.error)
+        print(f"delegate: {redact.current().redact(session.error)}", file=sys.stderr)
     if args.json:
         print(redact.current().redact(json.dumps(summary, indent=2, ensure_ascii=False)))
     else:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from core.config import DEFAULT_RUN_BUDGET_USD
 from core.events import (
     AgentFinished,
     AgentQueued,
@@ -89,6 +90,7 @@ def sample_events() -> list[Event]:
         ceo_model="claude-opus-5-5",
         simulated=True,
         max_concurrent=4,
+        budget_usd=DEFAULT_RUN_BUDGET_USD,
     )
     add(
         AgentSpawned,

@@ -19,10 +19,12 @@ from core.events import (
     AgentFinished,
     AgentQueued,
     AgentSpawned,
+    AgentStalled,
     AgentStateChanged,
     ApiRetry,
     ApprovalRequested,
     ApprovalResolved,
+    BudgetCrossed,
     ClaimsFlagged,
     CommandRan,
     Event,
@@ -158,6 +160,11 @@ class AgentView:
     def has_evidence(self) -> bool:
         return bool(self.files_changed or self.commands_run or self.urls_fetched)
 
+    budget_usd: float | None = None  # this attempt's dollar budget
+    token_budget: int | None = None
+    budget_level: str = ""  # "", "warn" (80%) or "spent", of this attempt's budgets
+    stalled_s: float | None = None  # the stalled badge: idle this long (None: moving)
+
     @property
     def tokens(self) -> Tokens:
         return self.prior.plus(self.current)
@@ -259,6 +266,8 @@ class RunView:
         self.sandbox = ""  # sandboxed | unavailable | off ("" before it was recorded)
         self.status = "running"
         self.result = ""
+        self.budget_usd: float | None = None  # the run's dollar budget
+        self.budget_level = ""  # "", "warn" (80%) or "spent"
         self.started_at: float | None = None
         self.last_ts = 0.0
         self.ceo: AgentView | None = None
@@ -379,6 +388,8 @@ class RunView:
         self.workspace = ev.workspace
         self.simulated = ev.simulated
         self.sandbox = ev.sandbox
+        self.budget_usd = ev.budget_usd
+        self.budget_level = ""
         self.started_at = ev.ts
         self.status = "running"
         self.dirty_run = True
@@ -449,6 +460,8 @@ class RunView:
             timeout_s=ev.timeout_s,
             context_window=ev.context_window or self.context_window(ev.model),
             note=ev.note,
+            budget_usd=ev.budget_usd,
+            token_budget=ev.token_budget,
         )
         if old is not None:
             view.prior = old.prior.plus(old.current)
@@ -495,6 +508,8 @@ class RunView:
         if ev.state != "queued":
             agent.queue_position = None
             self._left_queue(agent)
+        if ev.state not in ACTIVE_STATES:
+            agent.stalled_s = None
         if ev.state in ACTIVE_STATES and agent.started_at is None:
             agent.started_at = ev.ts
         if ev.state in TERMINAL_STATES and agent.finished_at is None:
@@ -522,6 +537,23 @@ class RunView:
                 detail=one_line(ev.result, 200),
                 level="info" if ev.state == "done" else "warning",
             )
+
+    def _stalled(self, ev: AgentStalled) -> None:
+        agent = self._agent(ev.agent_id)
+        if agent is not None:
+            agent.stalled_s = ev.idle_s if ev.stalled else None
+            self._touch(agent)
+
+    def _budget(self, ev: BudgetCrossed) -> None:
+        if ev.agent_id is None:
+            self.budget_level = ev.level
+            self.dirty_run = True
+            return
+        agent = self._agent(ev.agent_id)
+        if agent is not None and ev.attempt == agent.attempt:
+            if ev.level == "spent" or not agent.budget_level:
+                agent.budget_level = ev.level
+            self._touch(agent)
 
     def _timeout(self, ev: TimeoutChanged) -> None:
         agent = self._agent(ev.agent_id)
@@ -734,6 +766,8 @@ _HANDLERS: dict[type[Event], Any] = {
     AgentStateChanged: RunView._state,
     AgentFinished: RunView._finished,
     TimeoutChanged: RunView._timeout,
+    AgentStalled: RunView._stalled,
+    BudgetCrossed: RunView._budget,
     TurnStarted: RunView._turn_started,
     TextDelta: RunView._text,
     TurnEnded: RunView._turn_ended,

@@ -29,6 +29,9 @@ class ToolResult:
     data: dict[str, Any] | None = field(default=None, compare=False)
     # The files this call wrote (path, bytes, sha256 before and after), for the record.
     writes: tuple[FileWrite, ...] = ()
+    # The call waited on work going on elsewhere (wait_for_agents while agents ran):
+    # the loop detector does not count it as a repeat even when its result is the same.
+    progress: bool = False
 
 
 @dataclass

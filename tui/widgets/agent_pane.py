@@ -8,6 +8,7 @@ from textual.binding import Binding, BindingType
 from textual.content import Content
 from textual.widgets import Static
 
+from core.cost_meter import fmt_usd
 from tui.view_model import AgentView, fmt_cost, fmt_duration, fmt_tokens, one_line, short_model
 
 PANE_HEIGHT = 13
@@ -39,6 +40,20 @@ def clock_style(fraction: float) -> str:
     return "$success"
 
 
+BUDGET_STYLES = {"": "$text-muted", "warn": "bold $warning", "spent": "bold $error"}
+
+
+def _budget(agent: AgentView) -> list[str | tuple[str, str]]:
+    """`/$0.50` after the cost (or the token budget), in warning colours from 80%."""
+    style = BUDGET_STYLES.get(agent.budget_level, "$text-muted")
+    mark = {"warn": " 80%", "spent": " spent"}.get(agent.budget_level, "")
+    if agent.budget_usd is not None:
+        return [(f"/{fmt_usd(agent.budget_usd)}{mark}", style)]
+    if agent.token_budget is not None:
+        return [(f" · {fmt_tokens(agent.token_budget)} tok max{mark}", style)]
+    return []
+
+
 def render_agent(agent: AgentView, now: float, width: int) -> Content:
     """The pane body as Content; pure so tests and replay can compare it."""
     width = max(20, width)
@@ -47,10 +62,14 @@ def render_agent(agent: AgentView, now: float, width: int) -> Content:
     badge = agent.state.replace("_", " ")
     if agent.state == "queued" and agent.queue_position:
         badge = f"queued #{agent.queue_position}"
+    stalled: list[str | tuple[str, str]] = []
+    if agent.stalled_s is not None and agent.active:
+        stalled = [(f" stalled {fmt_duration(agent.stalled_s)} ", "reverse $warning"), " "]
     lines.append(
         Content.assemble(
             (f" {badge} ", f"reverse {STATE_STYLE.get(agent.state, '')}"),
             " ",
+            *stalled,
             (f"attempt {agent.attempt}", "bold" if agent.attempt > 1 else "$text-muted"),
             " · ",
             (short_model(agent.model), "$accent"),
@@ -76,6 +95,7 @@ def render_agent(agent: AgentView, now: float, width: int) -> Content:
             f"{fmt_tokens(tok.cache_read)}/{fmt_tokens(tok.cache_write)}",
             " · ",
             (fmt_cost(tok.cost), "bold"),
+            *_budget(agent),
         )
     )
     ctx = agent.context_fraction

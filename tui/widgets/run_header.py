@@ -5,6 +5,7 @@ from __future__ import annotations
 from textual.content import Content
 from textual.widgets import Static
 
+from core.cost_meter import fmt_usd
 from tui.view_model import RunView, fmt_cost, fmt_tokens, one_line
 
 STATUS_STYLES = {
@@ -18,6 +19,17 @@ SANDBOX_BADGES = {
     "unavailable": (" no sandbox: every command asks ", "reverse $error"),
     "off": (" sandbox off ", "reverse $warning"),
 }
+
+
+BUDGET_STYLES = {"": "$text-muted", "warn": "bold $warning", "spent": "bold $error"}
+
+
+def _budget(view: RunView) -> list[str | tuple[str, str]]:
+    """` / $5.00 budget`, in warning colours from 80%."""
+    if view.budget_usd is None:
+        return [(" · no budget", "$text-muted")]
+    label = {"warn": " (80%)", "spent": " spent"}.get(view.budget_level, "")
+    return [(f" / {fmt_usd(view.budget_usd)} budget{label}", BUDGET_STYLES[view.budget_level])]
 
 
 class RunHeader(Static):
@@ -73,5 +85,6 @@ class RunHeader(Static):
             f"{fmt_tokens(tok.cache_read)} cached",
             ("   cost ", "$text-muted"),
             (fmt_cost(tok.cost), "bold"),
+            *_budget(view),
         )
         self.update(Content("\n").join([first, second]), layout=False)
