@@ -125,12 +125,13 @@ def bwrap_argv(
         argv += _dir_args(top)
     for path in etc_paths():
         argv += ["--ro-bind", path, path]
-    for path in toolchain_dirs(env, workspace):
-        argv += ["--ro-bind", path, path]
     argv += ["--proc", "/proc", "--dev", "/dev"]
     if bwrap.version >= (0, 10, 0):  # --size arrived in 0.10
         argv += ["--size", str(settings.tmp_mb * 1024 * 1024)]
     argv += ["--tmpfs", "/tmp", "--dir", SANDBOX_HOME]
+    # After the private /tmp, so a venv or toolchain that lives under /tmp stays visible.
+    for path in toolchain_dirs(env, workspace):
+        argv += ["--ro-bind", path, path]
     argv += ["--bind", str(workspace), str(workspace), "--chdir", str(cwd)]
     argv += ["--remount-ro", "/"]
     return [*argv, "--", *_limits(settings), *command]
