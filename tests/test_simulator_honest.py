@@ -106,6 +106,7 @@ async def test_unfixable_failing_test_ends_unverified_and_says_so(tmp_path: Path
     _project(ws, "def add(a, b):\n    total = a\n    total -= b\n    return total\n")
     session, outcome = await _run(tmp_path, "Fix the failing test in this project")
     assert _pytest(ws) == 1  # still failing: nothing pretended otherwise
+    assert outcome.status == "unverified"  # the check failed after the last change
     assert outcome.result.startswith("Not verified: `python -m pytest -q` still fails")
     assert "placeholder work" in outcome.result and "cannot fix arbitrary code" in outcome.result
     assert "verified" not in outcome.result.replace("Not verified", "")
@@ -121,6 +122,7 @@ async def test_trivially_wrong_operator_is_fixed_for_real(tmp_path: Path) -> Non
     _, outcome = await _run(tmp_path, "Fix the failing test in this project")
     assert _pytest(ws) == 0
     assert "return a + b" in (ws / "calc.py").read_text()
+    assert outcome.status == "done"  # the project's tests passed after the fix
     assert outcome.result.startswith("Done and verified: `python -m pytest -q` passed")
 
 
@@ -128,7 +130,7 @@ async def test_csv_to_json_is_caught_once_retried_and_really_converts(tmp_path: 
     session, outcome = await _run(tmp_path, "Write a Python script that converts CSV to JSON")
     ws = tmp_path / "ws"
     assert session.supervisor.records["coding-1"].attempt == 2  # the check caught attempt 1
-    assert outcome.result.startswith("Done and verified")
+    assert outcome.result.startswith("Done and verified") and outcome.status == "done"
     (ws / "in.csv").write_text('name,city\n"Smith, Jr.","Austin, TX"\n')
     out = subprocess.run(
         [sys.executable, "convert.py", "in.csv"], cwd=ws, capture_output=True, text=True
@@ -271,5 +273,6 @@ async def test_placeholder_code_is_not_verified_by_the_projects_passing_tests(
     coder = session.supervisor.records["coding-1"].result or ""
     assert "Test command: `python -m pytest -q`" in coder  # it found and ran the suite
     assert outcome.result.startswith("Not verified: no check tested this work.")
+    assert outcome.status == "unverified"
     assert "do not test the new work" in outcome.result and "placeholder" in outcome.result
     assert "Done" not in outcome.result

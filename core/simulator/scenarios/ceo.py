@@ -24,6 +24,7 @@ REQUEST_RE = re.compile(
     r"expand|remove|rename|convert|implement|draft|can you|could you|please)\b",
     re.I,
 )
+EVIDENCE_MARK = "[evidence recorded by delegate"
 REPORTED_TEST = re.compile(r"Test command: `([^`]+)`")
 NAMED_FILE = re.compile(r"`([\w./-]+\.\w+)`|(deliverables/[\w./-]*\w)")
 
@@ -313,6 +314,7 @@ def _next(conv: Conversation, script: Script, state: CeoState) -> Reply:
 
 def _gist(result: str, limit: int = 320) -> str:
     """An agent's report in one line: its paragraphs joined, cut at `limit`."""
+    result = result.split(EVIDENCE_MARK, 1)[0]  # the engine's block: the CEO keeps it apart
     text = " ".join(p.strip() for p in result.split("\n\n") if p.strip())
     text = " ".join(text.split())
     return text if len(text) <= limit else text[: limit - 1] + "…"
