@@ -117,6 +117,8 @@ class Session:
         # Every command of this run goes through this runner (probed once per process);
         # raises SandboxRequired when `[sandbox] mode = "required"` and none can start.
         self.runner: CommandRunner = detect_runner(settings.sandbox, self.workspace)
+        # Why the run was stopped from outside as failed (its events cannot be recorded).
+        self.abort_reason: str | None = None
         self.policy = CommandPolicy(
             settings.permission_mode,
             settings.allow_commands,
@@ -470,6 +472,19 @@ class Session:
         if task is not None and not task.done() and task is not asyncio.current_task():
             task.cancel()
 
+    def abort(self, reason: str) -> None:
+        """End the run now as `failed` with `reason` (e.g. the store cannot record it):
+        agents and their processes stop, the CEO's turn is cancelled."""
+        if self.abort_reason is None:
+            self.abort_reason = reason
+        task = self._ceo_task
+        if task is not None and not task.done() and task is not asyncio.current_task():
+            task.cancel()
+        elif task is None and not self._finished.is_set():
+            self.status, self.result = "failed", reason
+            self._emit(RunFinished, status="failed", result=reason, cost_usd=self.total_cost())
+            self._finished.set()
+
     async def _run_ceo(self) -> None:
         assert self.ceo is not None
         ceo = self.ceo
@@ -505,6 +520,8 @@ class Session:
                 result = ceo.last_text
         if self.fatal_error is not None:  # the key was refused: the run cannot go on
             status, state, reason, result = "failed", "failed", self.fatal_error, ""
+        elif self.abort_reason is not None:
+            status, state, reason, result = "failed", "failed", self.abort_reason, ""
         self._stopping = True
         await self.supervisor.shutdown("killed")
         if status == "done" and any(

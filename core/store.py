@@ -14,7 +14,7 @@ import json
 import logging
 import os
 import sqlite3
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +27,8 @@ from core.outcome import Verification
 from core.projections import INTERRUPTED_REASON
 from core.store_schema import (
     AGENT_COLUMNS,
+    ATTEMPT_COLUMNS,
+    NOT_OURS,
     RUN_COLUMNS,
     SCHEMA,
     SCHEMA_VERSION,
@@ -44,6 +46,12 @@ __all__ = ["AgentRow", "AmbiguousRunError", "RunRow", "Store", "StoreError", "St
 
 log = logging.getLogger(__name__)
 
+TABLE_COLUMNS = {
+    "runs": RUN_COLUMNS,
+    "agents": AGENT_COLUMNS,
+    "attempts": ATTEMPT_COLUMNS,
+    "events": "run_id, seq, ts, kind, agent_id, payload",
+}
 # How long opening waits for another process's write lock before "database is locked".
 BUSY_TIMEOUT_S = 5.0
 
@@ -139,17 +147,51 @@ class Store:
         return cls(db, path, readonly)
 
     async def _version(self) -> int | None:
-        """The schema version (None: no schema yet); reading it proves the file is a database."""
-        tables = [r[0] for r in await self._db.execute_fetchall("SELECT name FROM sqlite_master")]
+        """The schema version (None: a new, empty file); reading it proves the file is ours.
+
+        A file with other tables, a `schema_version` that is not a number, or one of our
+        tables or columns missing is "not a delegate database (or a damaged one)".
+        """
+        tables = {
+            r[0]
+            for r in await self._db.execute_fetchall(
+                "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'"
+            )
+        }
         if "meta" not in tables:
+            if tables:
+                raise self._not_ours()
             return None
         rows = list(
             await self._db.execute_fetchall("SELECT value FROM meta WHERE key='schema_version'")
         )
-        version = int(rows[0][0]) if rows else None
-        if version is not None and version > SCHEMA_VERSION:
+        try:
+            version = int(rows[0][0])
+        except (IndexError, TypeError, ValueError):
+            raise self._not_ours() from None
+        if version > SCHEMA_VERSION:
             raise StoreError(f"database is from a newer delegate (schema {version}): {self.path}")
+        if version < 1:
+            raise self._not_ours()
+        for table, columns in TABLE_COLUMNS.items():
+            try:
+                await self._db.execute_fetchall(f"SELECT {columns} FROM {table} LIMIT 0")
+            except sqlite3.OperationalError:
+                raise self._not_ours() from None
         return version
+
+    def _not_ours(self) -> StoreError:
+        return StoreError(f"{NOT_OURS}: {self.path}")
+
+    @property
+    def failure(self) -> StoreError | None:
+        """Set once nothing more can be written (disk full, I/O error): one line for the user."""
+        return None if self._writer is None else self._writer.failure
+
+    def on_failure(self, callback: Callable[[StoreError], None]) -> None:
+        """Call `callback` once, from the writer task, when writing becomes impossible."""
+        if self._writer is not None:
+            self._writer.on_failure = callback
 
     def append(self, event: Event) -> None:
         """Queue an event; never blocks or awaits. Usable as `bus.subscribe(store.append)`."""
@@ -171,7 +213,11 @@ class Store:
             if self._writer is not None:
                 await self._writer.close()
         finally:
-            await self._db.close()
+            try:
+                await self._db.close()
+            except sqlite3.Error:
+                if self.failure is None:  # already said once: the disk is full
+                    raise
 
     @property
     def stats(self) -> StoreStats:

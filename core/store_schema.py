@@ -17,6 +17,17 @@ from core.projections import AgentProjection, AttemptUsage, RunProjection, pid_a
 SCHEMA_VERSION = 1
 BUSY_CODES = {5, 6}  # SQLITE_BUSY, SQLITE_LOCKED
 CORRUPT_CODES = {11, 26}  # SQLITE_CORRUPT, SQLITE_NOTADB
+# Errors after which nothing more can be written: the run cannot be recorded.
+WRITE_FATAL = {
+    13: "disk full",  # SQLITE_FULL
+    10: "I/O error",  # SQLITE_IOERR
+    8: "the database became read-only",  # SQLITE_READONLY
+    14: "the database file cannot be opened",  # SQLITE_CANTOPEN
+    11: "the database is damaged",  # SQLITE_CORRUPT
+    26: "the database is damaged",  # SQLITE_NOTADB
+    3: "permission denied",  # SQLITE_PERM
+}
+NOT_OURS = "not a delegate database (or a damaged one)"
 
 
 class StoreError(Exception):
@@ -31,6 +42,19 @@ def error_code(exc: BaseException) -> int:
     return int(getattr(exc, "sqlite_errorcode", 0) or 0) & 0xFF
 
 
+def write_failure(exc: BaseException, path: Path) -> StoreError | None:
+    """The one line for an error that stops all writing (disk full...), or None."""
+    if isinstance(exc, sqlite3.Error):
+        what = WRITE_FATAL.get(error_code(exc))
+        if what is None and "no such table" in str(exc):
+            what = NOT_OURS  # a table dropped under a running app
+    elif isinstance(exc, OSError):
+        what = exc.strerror or type(exc).__name__
+    else:
+        what = None
+    return None if what is None else StoreError(f"cannot write the run's events: {what} ({path})")
+
+
 def store_error(exc: BaseException, path: Path) -> StoreError:
     """The one-line StoreError for an sqlite3 error on the database at `path`."""
     code, text = error_code(exc), str(exc)
@@ -38,6 +62,8 @@ def store_error(exc: BaseException, path: Path) -> StoreError:
         return StoreError(f"database is locked by another process: {path}")
     if code in CORRUPT_CODES or "malformed" in text or "not a database" in text:
         return StoreError(f"database is corrupt: {path}")
+    if code in WRITE_FATAL:
+        return StoreError(f"database error ({WRITE_FATAL[code]}): {path}")
     return StoreError(f"database error ({text}): {path}")
 
 

@@ -20,7 +20,7 @@ import logging
 import os
 import sqlite3
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -45,6 +45,7 @@ from core.store_schema import (
     error_code,
     run_params,
     run_projection,
+    write_failure,
 )
 
 log = logging.getLogger(__name__)
@@ -103,6 +104,10 @@ class StoreWriter:
         self._appended = self._done = self._rows = self._batches = self._failed = 0
         self._max_batch = 0
         self._max_latency = 0.0
+        # Set once writing became impossible (disk full, I/O error): one line for the
+        # user. From then on events are counted as lost, never retried one by one.
+        self.failure: StoreError | None = None
+        self.on_failure: Callable[[StoreError], None] | None = None
 
     def start(self) -> None:
         self._task = asyncio.create_task(self._loop(), name="store-writer")
@@ -110,6 +115,11 @@ class StoreWriter:
     def append(self, event: Event) -> None:
         if self._closing:
             raise StoreError(f"store is closed: {self._path}")
+        if self.failure is not None:
+            self._appended += 1
+            self._done += 1
+            self._failed += 1
+            return
         if not self._pending:
             self._pending_since = time.monotonic()
         self._pending.append(event)
@@ -119,6 +129,9 @@ class StoreWriter:
         self._wake.set()
 
     async def flush(self) -> None:
+        """Wait until what was appended is committed; raises the failure if writing stopped."""
+        if self.failure is not None:
+            raise self.failure
         if self._done >= self._appended or self._task is None:
             return
         if self._task.done():
@@ -177,9 +190,11 @@ class StoreWriter:
             batch, self._pending = self._pending[:BATCH_MAX], self._pending[BATCH_MAX:]
             if self._pending:
                 self._wake.set()
-            if batch:
+            if batch and self.failure is None:
                 await self._write(batch)
                 self._max_latency = max(self._max_latency, time.monotonic() - since)
+            elif batch:
+                self._failed += len(batch)
             self._done += len(batch)
             self._waiters = [(t, f) for t, f in self._waiters if not _settle(t, f, self._done)]
             if not self._waiters and len(self._pending) < BATCH_MAX:
@@ -194,9 +209,13 @@ class StoreWriter:
             try:
                 await self._commit(batch)
                 return
-            except sqlite3.Error as exc:
-                if error_code(exc) not in BUSY_CODES:
-                    log.exception("store: cannot write a batch of %d events", len(batch))
+            except (sqlite3.Error, OSError) as exc:
+                fatal = write_failure(exc, self._path)
+                if fatal is not None:
+                    self._fail(fatal, len(batch))
+                    return
+                if not isinstance(exc, sqlite3.Error) or error_code(exc) not in BUSY_CODES:
+                    log.warning("store: cannot write a batch of %d events: %s", len(batch), exc)
                     break
                 if self._closing:
                     log.error("store locked at close, %d events lost: %s", len(batch), exc)
@@ -205,14 +224,35 @@ class StoreWriter:
                 log.warning("store busy, retrying a batch of %d: %s", len(batch), exc)
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, 1.0)
-            except Exception:
-                log.exception("store: cannot write a batch of %d events", len(batch))
+            except Exception as exc:
+                log.warning("store: cannot write a batch of %d events: %r", len(batch), exc)
                 break
         if len(batch) == 1:
             self._failed += 1
             return
-        for event in batch:
-            await self._write([event])
+        for event in batch:  # isolate the event that cannot be stored; keep the others
+            if self.failure is not None:
+                self._failed += 1
+            else:
+                await self._write([event])
+
+    def _fail(self, failure: StoreError, lost: int) -> None:
+        """Writing is impossible: say so once, drop what is pending, accept no more."""
+        self._failed += lost
+        if self.failure is not None:
+            return
+        self.failure = failure
+        self._failed += len(self._pending)
+        self._done += len(self._pending)
+        self._pending = []
+        for _target, fut in self._waiters:
+            if not fut.done():
+                fut.set_exception(failure)
+        self._waiters = []
+        if self.on_failure is not None:
+            self.on_failure(failure)
+        else:
+            log.error("%s", failure)
 
     async def _commit(self, batch: list[Event]) -> None:
         await self._db.execute("BEGIN IMMEDIATE")

@@ -93,6 +93,7 @@ class DelegateApp(App[int]):
         self.autostart = autostart
         self.main_screen: RunScreen | None = None
         self.session_closed = False
+        self.store_failure: str | None = None  # why the run's events cannot be written
 
     def on_mount(self) -> None:
         if self.keymap:
@@ -134,6 +135,8 @@ class DelegateApp(App[int]):
 
     def _attach_session(self) -> None:
         if self.session is not None:
+            if self.store is not None and not self.store.readonly:
+                self.store.on_failure(self._store_failed)
             self.session.bus.subscribe(self.view.apply)
             if self.autostart:
                 self.session.start(self.initial_task or None)
@@ -143,6 +146,23 @@ class DelegateApp(App[int]):
                 # The CEO's column: info notices from the run itself stay off the chat.
                 notice = Notice(run_id=self.session.run_id, agent_id="ceo", text=self.start_notice)
                 self.session.emit(notice)
+
+    def _store_failed(self, error: Exception) -> None:
+        """The run's events cannot be written (disk full...): stop it, and say so plainly."""
+        self.store_failure = str(error)
+        if self.session is not None:
+            from core.events import Notice
+
+            self.session.emit(
+                Notice(run_id=self.session.run_id, agent_id="ceo", text=str(error), level="error")
+            )
+            self.session.abort(str(error))
+        self.notify(
+            f"{error}. The run was stopped: it cannot be recorded.",
+            title="Not recorded",
+            severity="error",
+            timeout=3600,
+        )
 
     # --- app keys ------------------------------------------------------------
 

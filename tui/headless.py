@@ -133,11 +133,19 @@ async def _open(settings: Settings) -> tuple[Any, Any]:
 async def _run(args: argparse.Namespace, settings: Settings) -> int:
     store, access = await _open(settings)
     from core.session import Session  # imported by then, in _open's thread
+    from core.store import StoreError
 
     try:
         session = Session(settings, interactive=False, access=access)
         if not session.runner.confined:  # said once, even with --quiet
             print(f"delegate: {session.runner.describe()}", file=sys.stderr)
+
+        def cannot_record(error: StoreError) -> None:
+            # One line, once; the run cannot be recorded, so it stops as failed.
+            print(f"delegate: {error}", file=sys.stderr, flush=True)
+            session.abort(str(error))
+
+        store.on_failure(cannot_record)
         session.bus.subscribe(store.append)
         if not args.quiet:
             session.bus.subscribe(ProgressPrinter())
@@ -158,8 +166,7 @@ async def _run(args: argparse.Namespace, settings: Settings) -> int:
         await session.close()
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.remove_signal_handler(sig)
-        await store.flush()
-        summary = await store.run_summary(outcome.run_id)
+        summary = await _summary(store, outcome)
     finally:
         await store.close()
     if session.fatal_error is not None:
@@ -177,13 +184,38 @@ async def _run(args: argparse.Namespace, settings: Settings) -> int:
         cost = summary.get("cost_usd")
         cost_text = f"${cost:.4f}" if cost is not None else "unknown cost"
         print(
-            f"\nrun {outcome.run_id}: {outcome.status} ({session.verification.headline()})"
+            f"\nrun {outcome.run_id}: {summary['status']} ({session.verification.headline()})"
             f" · {len(summary['agents']) - 1} sub-agents · {cost_text}",
             file=sys.stderr,
         )
     if interrupted:
         return 130
+    if store.failure is not None:
+        return 1
     return 0 if outcome.status == "done" else 1
+
+
+async def _summary(store: Any, outcome: Any) -> dict[str, Any]:
+    """The run's JSON summary from the store; when the store stopped recording, what it
+    has (if it can still be read) with the run's real end: `failed` and why."""
+    from core.store import StoreError
+
+    with contextlib.suppress(StoreError):
+        await store.flush()
+    if store.failure is None:
+        summary: dict[str, Any] = await store.run_summary(outcome.run_id)
+        return summary
+    try:
+        summary = await store.run_summary(outcome.run_id)
+    except StoreError:
+        summary = {"run_id": outcome.run_id, "agents": [{"id": "ceo"}]}
+    summary.update(
+        status="failed",  # whatever the CEO did, the run was not recorded
+        result=outcome.result,
+        cost_usd=outcome.cost_usd,
+        error=str(store.failure),
+    )
+    return summary
 
 
 def history_command(args: argparse.Namespace, settings: Settings) -> int:

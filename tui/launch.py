@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import gc
 import importlib
 import sys
@@ -104,10 +105,10 @@ async def _live(settings: Settings, task: str | None, notice: str | None = None)
             await app.close_session()
         if app.connect_error is not None:
             raise app.connect_error
-        await store.flush()
+        code = await _flushed(store, app.return_code or 0)
     finally:
         await store.close()
-    return app.return_code or 0
+    return code
 
 
 def launch_recorded(command: str, args: argparse.Namespace, settings: Settings) -> int:
@@ -163,5 +164,16 @@ async def _resume(settings: Settings, store: Any, run_id: str, events: list[Any]
         await app.run_async()
     finally:
         await app.close_session()
-    await store.flush()
-    return app.return_code or 0
+    return await _flushed(store, app.return_code or 0)
+
+
+async def _flushed(store: Any, code: int) -> int:
+    """Write what is left; when the run's events could not be written, one line and 1."""
+    from core.store import StoreError
+
+    with contextlib.suppress(StoreError):
+        await store.flush()
+    if store.failure is not None:
+        print(f"delegate: {store.failure}", file=sys.stderr)
+        return 1
+    return code
