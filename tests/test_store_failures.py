@@ -130,7 +130,7 @@ def test_disk_full_on_a_tmpfs_ends_the_headless_run_failed(tmp_path: Path) -> No
     stderr = err.decode()
     assert proc.returncode == 1, stderr
     assert "Traceback" not in stderr
-    failures = [line for line in stderr.splitlines() if "cannot write" in line]
+    failures = [ln for ln in stderr.splitlines() if ln.startswith("delegate: cannot write")]
     assert failures == [f"delegate: cannot write the run's events: disk full ({db})"], stderr
     summary = json.loads(out)
     assert summary["status"] == "failed"
