@@ -176,7 +176,8 @@ async def _run(args: argparse.Namespace, settings: Settings) -> int:
     if session.error and outcome.status == "failed":
         # Why the run failed (a budget spent, a turn limit, a stuck CEO): one line.
         summary.setdefault("error", session.error)
-        print(f"delegate: {redact.current().redact(session.error)}", file=sys.stderr)
+        if store.failure is None or session.error != str(store.failure):  # not said twice
+            print(f"delegate: {redact.current().redact(session.error)}", file=sys.stderr)
     if args.json:
         print(redact.current().redact(json.dumps(summary, indent=2, ensure_ascii=False)))
     else:
