@@ -9,6 +9,8 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from core.ceo_prompt import ceo_system_prompt, valid_models
+from core.collisions import CollisionRadar
 from core.config import Settings
 from core.evidence import EvidenceBook
 from core.supervisor import AgentRecord, Supervisor, SupervisorError
@@ -21,37 +23,7 @@ MAX_LISTED = 40  # agents named in a wait_for_agents error
 MAX_AGENT_BUDGET_USD = 1_000.0
 PROGRESS_WAIT_S = 1.0  # a wait this long while agents ran is progress, not a repeat
 
-CEO_PROMPT = """\
-You are the CEO of a small team of AI sub-agents working in a shared workspace. The \
-operator gives you work; you plan it, delegate it, verify it and report back.
-
-How you work:
-- Delegate, do not do the work yourself. Break the request into independent tasks and \
-start them in parallel with several spawn_agent calls in one reply. Give each sub-agent a \
-complete, self-contained task: it sees only that text, never this conversation. Name the \
-files it should produce and how you will check them.
-- Choose the role that fits each task: {roles}. Keep the default model of a role unless \
-the task needs a stronger one (harder reasoning) or a cheaper one (bulk work); you may set \
-a shorter timeout_s for small tasks.
-- Wait with wait_for_agents. While agents run you may steer_agent one that is going the \
-wrong way, or kill_agent one that is stuck.
-- Never just relay a result. Verify it: run_check the tests or a command that proves the \
-work (exit code 0 means pass), and read_file the deliverables. If something is wrong, \
-retry_agent with concrete feedback (what failed, what to change) and verify again.
-- When everything is verified, answer the operator with a short summary: what was done, \
-where the files are, how it was checked, and anything left open. Do not call tools in \
-that final answer.
-Messages in brackets are from the system: "[agent X finished: STATE] ..." tells you a \
-sub-agent ended; "[operator] ..." is the operator speaking to you mid-run.
-"""
-
-
-def ceo_system_prompt(settings: Settings) -> str:
-    roles = ", ".join(
-        f"{name} ({spec.model.replace('claude-', '')}, tools: {', '.join(spec.tools)})"
-        for name, spec in settings.roles.items()
-    )
-    return CEO_PROMPT.format(roles=roles)
+__all__ = ["CeoTools", "ceo_system_prompt", "valid_models"]
 
 
 def _obj(properties: dict[str, Any], required: list[str]) -> dict[str, Any]:
@@ -85,6 +57,9 @@ class CeoTools:
     operator_pending: Callable[[], bool] = lambda: False
     # The engine's record of what each attempt did; its block follows each result.
     evidence: EvidenceBook = field(default_factory=EvidenceBook)
+    # Which files each agent owns (spawn_agent's `files`); None: no radar (unit tests).
+    radar: CollisionRadar | None = None
+    alerts: list[str] = field(default_factory=list)  # collision notices for the next wait
 
     def report(self, record: AgentRecord) -> dict[str, Any]:
         """An ended agent for the CEO: its own words, then the engine's evidence block."""
@@ -97,6 +72,12 @@ class CeoTools:
 
     def tools(self) -> dict[str, Tool]:
         roles = sorted(self.settings.roles)
+        models = valid_models(self.settings)
+        model_field = {
+            "type": "string",
+            "enum": models,
+            "description": "override the role's model; one of the listed ids",
+        }
         specs: list[Tool] = [
             _CeoTool(
                 "spawn_agent",
@@ -111,7 +92,13 @@ class CeoTools:
                             "description": "the kind of agent",
                         },
                         "task": {"type": "string", "description": "the complete task text"},
-                        "model": {"type": "string", "description": "override the role's model"},
+                        "model": model_field,
+                        "files": {
+                            "type": "array",
+                            "items": {"type": "string"},
+                            "description": "the files (or folders) this agent owns and may "
+                            "write; parallel agents need disjoint files",
+                        },
                         "timeout_s": {
                             "type": "number",
                             "exclusiveMinimum": 0,
@@ -172,13 +159,16 @@ class CeoTools:
             ),
             _CeoTool(
                 "retry_agent",
-                "Run an ended agent again as a new attempt, with your feedback added to its "
-                "task and optionally another model. Returns the attempt number and state.",
+                "Run an ended agent again as a new attempt, optionally on another model. The "
+                "attempt is a fresh conversation: it gets its task and your feedback, nothing "
+                "of its previous attempt, so put in the feedback everything it needs (what "
+                "failed, the check's output, what to change). Returns the attempt number "
+                "and state.",
                 _obj(
                     {
                         "agent_id": {"type": "string"},
                         "feedback": {"type": "string"},
-                        "model": {"type": "string"},
+                        "model": model_field,
                     },
                     ["agent_id"],
                 ),
@@ -187,8 +177,11 @@ class CeoTools:
             ),
             _CeoTool(
                 "run_check",
-                "Run a shell command in the workspace to verify work (tests, a build, a grep). "
-                "Returns the exit code and the tail of stdout and stderr.",
+                "Run a shell command in the workspace to verify the deliverable (the project's "
+                "tests, a build, running the script on a sample). Returns the exit code and "
+                "the tail of stdout and stderr. A command not on the allow list may wait for "
+                "the operator's approval, and in a headless run it is refused (a tool error). "
+                "Allowed: " + ", ".join(self.settings.allow_commands) + ".",
                 _obj(
                     {
                         "command": {"type": "string"},
@@ -220,10 +213,17 @@ class CeoTools:
         if timeout is not None and timeout <= 0:
             raise ToolError("timeout_s must be positive")
         budget = args.get("budget_usd", spec.budget_usd)
+        self._check_model(args.get("model"))
+        files = [f for f in args.get("files") or [] if isinstance(f, str) and f.strip()]
+        task = args["task"]
+        if files:
+            task += "\n\nYour files (write only these; other agents work beside you): " + (
+                ", ".join(files)
+            )
         try:
             record = self.supervisor.spawn(
                 role,
-                args["task"],
+                task,
                 args.get("model") or spec.model,
                 timeout,
                 budget_usd=budget,
@@ -231,6 +231,8 @@ class CeoTools:
             )
         except SupervisorError as exc:
             raise ToolError(str(exc)) from None
+        if files and self.radar is not None:
+            self.radar.own(record.agent_id, files)
         data: dict[str, Any] = {"agent_id": record.agent_id, "state": record.state}
         if record.state == "queued":
             data["queue_position"] = self.supervisor.queue_position(record.agent_id)
@@ -249,7 +251,7 @@ class CeoTools:
             ]
         if not records:
             raise ToolError(self._nothing_to_wait_for())
-        if not self.operator_pending():
+        if not self.operator_pending() and not self.alerts:
             self.wake.clear()
             self.wake_note = ""
         self.waiting_for = {r.agent_id for r in records}
@@ -273,7 +275,10 @@ class CeoTools:
             "agents": [self.report(r) for r in done],
             "still_running": [r.agent_id for r in records if not r.finished],
         }
-        if self.wake.is_set():
+        if self.alerts:
+            data["notices"], self.alerts = self.alerts, []
+            data["note"] = "returned early: a file collision (see notices)"
+        elif self.wake.is_set():
             data["note"] = "returned early: " + (
                 self.wake_note or "the operator sent you a message"
             )
@@ -320,7 +325,16 @@ class CeoTools:
         record.reported = True
         return _json({"agent_id": args["agent_id"], "state": state})
 
+    def _check_model(self, model: Any) -> None:
+        """An unknown model id is a tool error naming the valid ones, never a 404 later."""
+        if model is None or model == "":
+            return
+        valid = valid_models(self.settings)
+        if model not in valid:
+            raise ToolError(f"unknown model {model!r}; valid model ids: {', '.join(valid)}")
+
     async def _retry(self, args: dict[str, Any], ctx: ToolContext) -> ToolResult:
+        self._check_model(args.get("model"))
         try:
             record: AgentRecord = self.supervisor.retry(
                 args["agent_id"], args.get("feedback"), args.get("model")

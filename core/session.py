@@ -19,6 +19,7 @@ from core.agent import Agent, AgentFailed, InboxMessage
 from core.bus import EventBus
 from core.ceo import MAX_LISTED, CeoTools, ceo_system_prompt
 from core.claims import unsupported_claims
+from core.collisions import CollisionRadar
 from core.config import Settings
 from core.events import (
     CEO_ID,
@@ -28,6 +29,7 @@ from core.events import (
     AgentStateChanged,
     ClaimsFlagged,
     Event,
+    FileCollision,
     Notice,
     OperatorMessage,
     RunFinished,
@@ -152,12 +154,16 @@ class Session:
             tell_ceo=lambda text: self._tell_ceo(text, wake="the run has used 80% of its budget"),
             stop_ceo=self._stop_ceo_for_budget,
         )
+        self.radar = CollisionRadar(
+            is_live=self._is_live, live_others=self._live_others, notify=self._collision
+        )
         self.ceo_tools = CeoTools(
             supervisor=self.supervisor,
             settings=settings,
             run_check_fn=self._run_check,
             read_file_tool=build_tools(["read_file"])["read_file"],
             evidence=self.evidence,
+            radar=self.radar,
         )
         self.ceo: Agent | None = None
         self.ceo_tools.operator_pending = lambda: (
@@ -241,7 +247,51 @@ class Session:
         return agent
 
     def _recorder(self, agent_id: str, attempt: int) -> ToolRecorder:
-        return ToolRecorder(run_id=self.run_id, agent_id=agent_id, attempt=attempt, emit=self.emit)
+        return ToolRecorder(
+            run_id=self.run_id,
+            agent_id=agent_id,
+            attempt=attempt,
+            emit=self.emit,
+            on_write=self.radar.on_write,
+        )
+
+    def _is_live(self, agent_id: str) -> bool:
+        record = self.supervisor.records.get(agent_id)
+        return record is not None and not record.finished
+
+    def _live_others(self, agent_id: str) -> list[str]:
+        return [a for a, r in self.supervisor.records.items() if a != agent_id and not r.finished]
+
+    def _collision(self, agent_id: str, other: str, path: str) -> None:
+        """Tell both agents (at their next turn boundary), their panes and the CEO at once."""
+        if other:
+            text = (
+                f"[file collision] {agent_id} is writing {path}, which {other} (still running) "
+                "also wrote: one overwrites the other."
+            )
+            pairs = [(agent_id, other), (other, agent_id)]
+        else:
+            owned = ", ".join(self.radar.owned.get(agent_id, ()))
+            text = (
+                f"[file collision] {agent_id} is writing {path}, outside its own files "
+                f"({owned}), while other agents run."
+            )
+            pairs = [(agent_id, "")]
+        for who, against in pairs:
+            self._emit(FileCollision, agent_id=who, path=path, other_agent=against, text=text)
+            record = self.supervisor.records.get(who)
+            if record is not None and record.agent is not None and not record.finished:
+                note = (
+                    " Keep to your own files; if you must change this one, say so in your report."
+                )
+                record.agent.post(InboxMessage(text=text + note, source="radar", silent=True))
+        if self.ceo is None:
+            return
+        if self.ceo_tools.waiting_for:
+            self.ceo_tools.alerts.append(text)
+            self.ceo_tools.wake.set()
+        else:
+            self.ceo.post(InboxMessage(text=text, source="system", silent=True))
 
     def _on_waiting(self, agent_id: str, waiting: bool) -> None:
         if agent_id == CEO_ID:
