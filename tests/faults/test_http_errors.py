@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
 from core.events import CEO_ID, ApiRetry
+from core.session import Session
 from tests.fakeapi import HttpError, http_error
 from tests.faults.harness import FAST, Call, Plan, Worker, agent_id, assert_recovered, fault_run
 
@@ -106,7 +108,14 @@ async def test_unknown_model_fails_only_that_agent_with_the_api_message(tmp_path
     message = "model: claude-nope-9 is not a valid model"
     plan.always(_unknown_model, lambda: HttpError(400, "invalid_request_error", message))
 
-    async with fault_run(tmp_path, plan) as run:
+    def configure(session: Session) -> None:
+        # The config names the model (so spawn_agent's enum accepts it); the API does not know it.
+        catalog = session.settings.catalog.with_overrides(
+            {"claude-nope-9": {"input": 1.0, "output": 5.0}}
+        )
+        session.ceo_tools.settings = replace(session.settings, catalog=catalog)
+
+    async with fault_run(tmp_path, plan, before_start=configure) as run:
         outcome = await run.finish()
         bad = agent_id(run, plan.workers[1])
         finished = run.finished(bad)
