@@ -375,7 +375,12 @@ class Session:
 
     async def _run_check(self, command: str, timeout_s: float) -> dict[str, Any]:
         result = await run_shell(
-            command, self.workspace, timeout_s, self.settings.output_cap_bytes, self.runner
+            command,
+            self.root.path if self.root is not None else self.workspace,
+            timeout_s,
+            self.settings.output_cap_bytes,
+            self.runner,
+            workspace_fd=self.root.fd if self.root is not None else None,
         )
         return {
             "exit_code": result.exit_code,

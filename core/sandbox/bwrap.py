@@ -115,8 +115,11 @@ def bwrap_argv(
     network: bool,
     env: Mapping[str, str],
     command: list[str],
+    pinned_fd: int | None = None,
 ) -> list[str]:
-    """The full command line: bwrap, its options, then `command` inside."""
+    """The full command line: bwrap, its options, then `command` inside. With `pinned_fd`
+    (the workspace opened at the run's start, inherited by bwrap) that directory is bound,
+    so replacing the folder by a symlink mid-run does not move commands."""
     argv = [bwrap.path, "--unshare-all", "--cap-drop", "ALL"]
     if network:
         argv.append("--share-net")
@@ -132,6 +135,7 @@ def bwrap_argv(
     # After the private /tmp, so a venv or toolchain that lives under /tmp stays visible.
     for path in toolchain_dirs(env, workspace):
         argv += ["--ro-bind", path, path]
-    argv += ["--bind", str(workspace), str(workspace), "--chdir", str(cwd)]
+    source = f"/proc/self/fd/{pinned_fd}" if pinned_fd is not None else str(workspace)
+    argv += ["--bind", source, str(workspace), "--chdir", str(cwd)]
     argv += ["--remount-ro", "/"]
     return [*argv, "--", *_limits(settings), *command]

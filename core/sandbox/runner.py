@@ -65,8 +65,11 @@ class CommandRunner:
         home = SANDBOX_HOME if self.confined else source.get("HOME", SANDBOX_HOME)
         return command_env(source, self.settings.env, home)
 
-    def argv(self, command: str, cwd: Path, workspace: Path) -> list[str]:
-        """The process to start for one shell command run in `cwd` (inside `workspace`)."""
+    def argv(
+        self, command: str, cwd: Path, workspace: Path, pinned_fd: int | None = None
+    ) -> list[str]:
+        """The process to start for one shell command run in `cwd` (inside `workspace`);
+        `pinned_fd`, an open fd of the workspace passed to the child, is what gets bound."""
         shell = ["/bin/sh", "-c", command]
         if not self.confined:
             return shell
@@ -77,6 +80,7 @@ class CommandRunner:
             workspace=workspace,
             cwd=cwd,
             network=self.network,
+            pinned_fd=pinned_fd,
             env=os.environ,
             command=shell,
         )

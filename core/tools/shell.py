@@ -166,6 +166,20 @@ def _kill_spawned(spawn: asyncio.Future[tuple[asyncio.SubprocessTransport, _Capt
     transport.close()
 
 
+def _check_pinned(path: Path, fd: int) -> None:
+    """ToolError when `path` no longer names the directory held open as `fd`."""
+    try:
+        now = os.stat(path)
+    except OSError:
+        now = None
+    held = os.fstat(fd)
+    if now is None or (now.st_dev, now.st_ino) != (held.st_dev, held.st_ino):
+        raise ToolError(
+            f"refused: the workspace folder {path} was moved or replaced since the run "
+            "started; commands run only in the workspace the run opened"
+        )
+
+
 async def run_shell(
     command: str,
     cwd: Path,
@@ -173,14 +187,26 @@ async def run_shell(
     output_cap: int,
     runner: CommandRunner = UNCONFINED,
     workspace: Path | None = None,
+    workspace_fd: int | None = None,
 ) -> CommandResult:
     """Run `command` with `/bin/sh -c` in `cwd`, through `runner` (which confines it to
     `workspace`, default `cwd`); stdout and stderr are captured separately.
 
+    `workspace_fd` is the pinned workspace directory (opened at the run's start): the
+    sandbox binds that directory, not whatever the path names now, and an unconfined
+    command is refused when the path no longer names it (the folder was replaced).
+
     Cancellation stops the whole process group, waits for the shell to be reaped, then
     re-raises. The group is also stopped when the shell exits, so background jobs end too.
     """
-    argv = runner.argv(command, cwd, workspace or cwd)
+    pass_fds: tuple[int, ...] = ()
+    host_cwd = str(cwd)
+    if workspace_fd is not None and runner.confined:
+        pass_fds, host_cwd = (workspace_fd,), "/"  # bwrap changes to `cwd` inside
+    elif workspace_fd is not None:
+        _check_pinned(workspace or cwd, workspace_fd)
+    pinned = pass_fds[0] if pass_fds else None
+    argv = runner.argv(command, cwd, workspace or cwd, pinned_fd=pinned)
     loop = asyncio.get_running_loop()
     capture = _Capture(output_cap, loop)
     started = time.monotonic()
@@ -193,9 +219,10 @@ async def run_shell(
             stdin=subprocess.DEVNULL,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
-            cwd=str(cwd),
+            cwd=host_cwd,
             env=runner.env(),
             start_new_session=True,
+            pass_fds=pass_fds,
         )
     )
     try:
@@ -298,12 +325,19 @@ class RunCommand:
         if not command.strip():
             raise ToolError("command is empty")
         timeout_s = command_timeout(args.get("timeout_s"), ctx.command_timeout_s)
-        cwd = workspace_root(ctx.workspace)
+        # The path the workspace had when the run opened it, not what it names now.
+        cwd = ctx.root.path if ctx.root is not None else workspace_root(ctx.workspace)
         allowed, reason = await ctx.authorize(ctx.agent_id, self.name, command, str(cwd))
         if not allowed:
             return ToolResult(reason or "command not allowed", is_error=True)
         result = await run_shell(
-            command, cwd, timeout_s, ctx.output_cap_bytes, ctx.runner, workspace=cwd
+            command,
+            cwd,
+            timeout_s,
+            ctx.output_cap_bytes,
+            ctx.runner,
+            workspace=cwd,
+            workspace_fd=ctx.root.fd if ctx.root is not None else None,
         )
         failed = result.timed_out or result.exit_code != 0
         data = {
