@@ -5,6 +5,7 @@ unconfined one (refused, since the path no longer names the pinned directory).""
 from __future__ import annotations
 
 import os
+import uuid
 from pathlib import Path
 
 import pytest
@@ -36,14 +37,15 @@ async def test_sandboxed_command_runs_in_the_pinned_workspace(tmp_path: Path) ->
     runner = detect_runner(SandboxSettings(), ws.resolve())
     root = Workspace(ws)
     moved = _swap_for_root(ws)
+    name = f"made-{uuid.uuid4().hex}.txt"
     result = await run_shell(
-        "ls; echo made > new.txt", root.path, 30, 10_000, runner, workspace_fd=root.fd
+        f"ls; echo made > {name}", root.path, 30, 10_000, runner, workspace_fd=root.fd
     )
     assert result.exit_code == 0, result.stderr_tail
     assert "marker.txt" in result.stdout_tail
     assert "usr" not in result.stdout_tail.split()
-    assert (moved / "new.txt").read_text() == "made\n"
-    assert not Path("/new.txt").exists()
+    assert (moved / name).read_text() == "made\n"
+    assert not (Path("/") / name).exists()
 
 
 async def test_unconfined_command_refused_when_the_workspace_was_replaced(
@@ -54,7 +56,8 @@ async def test_unconfined_command_refused_when_the_workspace_was_replaced(
     ctx = ToolContext(agent_id="coding-1", workspace=ws, authorize=_allow)
     assert ctx.root is not None
     moved = _swap_for_root(ws)
+    name = f"escaped-{uuid.uuid4().hex}.txt"
     with pytest.raises(ToolError, match="moved or replaced"):
-        await RunCommand().run({"command": "touch escaped.txt"}, ctx)
-    assert not (moved / "escaped.txt").exists()
-    assert not Path("/escaped.txt").exists()
+        await RunCommand().run({"command": f"touch {name}"}, ctx)
+    assert not (moved / name).exists()
+    assert not (Path("/") / name).exists()
