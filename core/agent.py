@@ -213,6 +213,17 @@ class Agent:
     def _emit(self, cls: type[Event], **fields: Any) -> None:
         self.emit(cls(run_id=self.run_id, agent_id=self.agent_id, **fields))
 
+    def _end_cut_turn(self, sink: _Sink) -> None:
+        """A reply cut mid-stream (killed, timed out, budget spent): bill it at its estimate,
+        end the turn as interrupted and keep what streamed in the transcript."""
+        self._commit_usage()
+        self._publish_usage()
+        partial = "".join(sink.text).strip()
+        self._emit(TurnEnded, turn=self.turn, stop_reason=None, interrupted=True)
+        if partial:
+            self.last_text = redact.current().redact(partial)
+            self._append("assistant", [{"type": "text", "text": partial}])
+
     def _commit_usage(self, final: Usage | None = None) -> None:
         self.usage.commit(final)
 
@@ -447,13 +458,7 @@ class Agent:
                 return None
             # Killed or timed out mid-reply: keep what streamed in the transcript.
             self._stream_task.cancel()
-            self._commit_usage()
-            self._publish_usage()
-            partial = "".join(sink.text).strip()
-            self._emit(TurnEnded, turn=self.turn, stop_reason=None, interrupted=True)
-            if partial:
-                self.last_text = redact.current().redact(partial)
-                self._append("assistant", [{"type": "text", "text": partial}])
+            self._end_cut_turn(sink)
             raise
         except TurnError as exc:
             sink.flush()
@@ -466,13 +471,7 @@ class Agent:
             # in the transcript, and the try is billed at its estimate.
             sink.flush()
             self._streaming = False
-            self._commit_usage()
-            self._publish_usage()
-            partial = "".join(sink.text).strip()
-            self._emit(TurnEnded, turn=self.turn, stop_reason=None, interrupted=True)
-            if partial:
-                self.last_text = redact.current().redact(partial)
-                self._append("assistant", [{"type": "text", "text": partial}])
+            self._end_cut_turn(sink)
             raise
         finally:
             self._streaming = False
