@@ -17,7 +17,7 @@ delegate: a CEO agent and its team of sub-agents, live in your terminal.
 usage:
   delegate [TASK] [options]              open the TUI; TASK goes to the CEO at once
   delegate --demo                        a demo run with simulated models, nothing to type
-  delegate run TASK [--json] [options]   headless run; exit 0 done, 1 failed, 2 bad usage
+  delegate run TASK [--json] [options]   headless; exit 0 verified, 1 unverified/failed, 2 usage
   delegate history [--json]              past runs, newest first
   delegate show RUN [--json|--markdown]  one run: agents, usage, cost, transcript
   delegate replay RUN                    the TUI on a recorded run, read-only
