@@ -63,7 +63,10 @@ _PATH = r"`?((?:[\w.-]+/)*[\w-][\w.-]*\.[A-Za-z][\w]{0,5})`?"
 _WROTE_FILE = re.compile(
     r"(?:^|\b(?:I|we|and|then|also|have|has|'ve|just)\s+|^[-*•\d.)\s]+)"
     r"(?:" + _WRITE_VERBS + r")\b(?:\s+(?:the\s+|a\s+|an\s+|new\s+|file\s+)?"
-    r"(?:[\w'-]+\s+){0,3}?(?:in|to|into|at|file|as)?\s*)?" + _PATH,
+    # Up to three words of the object, never past "for"/"about"/...: in "wrote the guide
+    # for `convert.py`" the file named is what the guide is about, not what was written.
+    r"(?:(?!(?:for|of|about|from|with|on|by|using)\b)[\w'-]+\s+){0,3}?"
+    r"(?:in|to|into|at|file|as)?\s*)?" + _PATH,
     re.I,
 )
 

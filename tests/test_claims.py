@@ -111,6 +111,12 @@ CASES = [
     # a command that could have written it: not flagged (prefer missing a claim)
     ("Saved the results to out.json.", ledger([("python gen.py > out.json", 0)]), None),
     ("Wrote out.json.", ledger([("python convert.py data.csv", 0)]), None),
+    # the file a document is about is not a file it claims to have written
+    (
+        "Wrote the usage guide for `convert.py` to `deliverables/convert-guide.md`.",
+        ledger(files=["deliverables/convert-guide.md"]),
+        None,
+    ),
 ]
 
 
