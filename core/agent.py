@@ -10,9 +10,7 @@ import asyncio
 import collections
 import contextlib
 import time
-import uuid
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
 from typing import Any
 
 from core import redact
@@ -35,6 +33,7 @@ from core.events import (
 from core.evidence import ToolRecorder
 from core.llm import ModelClient, TurnError, TurnRequest
 from core.repeat_guard import DEFAULT_LIMIT, RepeatGuard
+from core.runner import InboxMessage
 from core.tools.base import Tool, ToolContext, ToolResult, execute
 from core.tools.validate import finite_copy
 
@@ -53,17 +52,6 @@ class AgentFailed(Exception):
     def __init__(self, reason: str) -> None:
         super().__init__(reason)
         self.reason = reason
-
-
-@dataclass
-class InboxMessage:
-    """A message waiting for the agent's next turn boundary: a steer, a notice, an operator line."""
-
-    text: str
-    steer_id: str = field(default_factory=lambda: "st_" + uuid.uuid4().hex[:10])
-    interrupt: bool = False
-    source: str = "operator"
-    silent: bool = False  # no SteerDelivered receipt (notices to the CEO)
 
 
 class _Sink:

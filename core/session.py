@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from core import redact
-from core.agent import Agent, AgentFailed, InboxMessage
+from core.agent import Agent, AgentFailed
 from core.bus import EventBus
 from core.ceo import MAX_LISTED, CeoTools, ceo_system_prompt
 from core.claims import unsupported_claims
@@ -41,6 +41,7 @@ from core.llm import ModelClient, TurnError
 from core.model_access import ModelAccess, open_model_access
 from core.outcome import Verification, settle
 from core.run_budget import RunBudget
+from core.runner import InboxMessage
 from core.sandbox import CommandRunner, detect_runner
 from core.supervisor import AgentRecord, Supervisor, SupervisorError
 from core.tools.base import ToolContext

@@ -15,7 +15,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from core.agent import Agent, AgentFailed, InboxMessage
+from core.agent import Agent, AgentFailed
 from core.catalog import Usage
 from core.config import DEFAULT_MAX_AGENTS, DEFAULT_MAX_RETRIES
 from core.events import (
@@ -30,6 +30,7 @@ from core.events import (
     SteerQueued,
     TimeoutChanged,
 )
+from core.runner import InboxMessage
 
 WRAP_UP_AT = 0.8
 WRAP_UP_MESSAGE = "[system] Time is nearly up: stop now and report what you have."
