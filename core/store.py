@@ -21,10 +21,11 @@ from typing import Any
 import aiosqlite
 
 from core import redact
-from core.events import CEO_ID, Event, RunFinished
+from core.events import CEO_ID, AgentFinished, Event, RunFinished
 from core.evidence import EVIDENCE_KINDS, EvidenceBook
 from core.outcome import Verification
-from core.projections import INTERRUPTED_REASON
+from core.projections import INTERRUPTED_REASON, pid_alive
+from core.scorecard import AttemptRecord
 from core.store_schema import (
     AGENT_COLUMNS,
     ATTEMPT_COLUMNS,
@@ -343,6 +344,51 @@ class Store:
             (run_id, *kinds),
         )
         return [e for (payload,) in rows if (e := _decode(payload)) is not None]
+
+    async def attempt_records(self, last_runs: int | None = None) -> list[AttemptRecord]:
+        """Every agent attempt of the newest `last_runs` runs (all: None), for the scorecard
+        (core/scorecard.py): its role, model, cost, how it ended and how its run ended."""
+        if self._empty:
+            return []
+        runs = "SELECT run_id FROM runs ORDER BY created_at DESC, rowid DESC LIMIT ?"
+        limit = -1 if last_runs is None else last_runs  # SQLite: a negative LIMIT is none
+        rows = await self._fetch(
+            "SELECT t.run_id, t.agent_id, t.attempt, t.model, a.role, t.cost_usd, a.attempt, "
+            "r.status, r.pid, r.pid_token FROM attempts t "
+            "JOIN agents a ON a.run_id = t.run_id AND a.agent_id = t.agent_id "
+            "JOIN runs r ON r.run_id = t.run_id "
+            f"WHERE t.run_id IN ({runs}) ORDER BY r.created_at, t.run_id, a.spawn_seq, t.attempt",
+            (limit,),
+        )
+        ends: dict[tuple[str, str, int], tuple[str, float | None]] = {}
+        for run_id, payload in await self._fetch(
+            "SELECT run_id, payload FROM events WHERE kind = ? "
+            f"AND run_id IN ({runs}) ORDER BY run_id, seq",
+            (AgentFinished.kind, limit),
+        ):
+            end = _decode(payload)
+            if isinstance(end, AgentFinished) and end.agent_id is not None:
+                ends[(run_id, end.agent_id, end.attempt)] = (end.state, end.elapsed_s)
+        out = []
+        for run_id, agent_id, attempt, model, role, cost, latest, status, pid, token in rows:
+            if status == "running" and not pid_alive(pid, token):
+                status = "interrupted"  # as history reads it (see store_schema.run_row)
+            state, elapsed = ends.get((run_id, agent_id, attempt), (None, None))
+            out.append(
+                AttemptRecord(
+                    run_id=run_id,
+                    agent_id=agent_id,
+                    attempt=attempt,
+                    role=role,
+                    model=model,
+                    cost_usd=cost,
+                    state=state,
+                    elapsed_s=elapsed,
+                    latest=attempt >= latest,
+                    run_status=status,
+                )
+            )
+        return out
 
     async def run_summary(self, run_id: str) -> dict[str, Any]:
         """The `run --json` object of the CLI contract."""

@@ -9,7 +9,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any, NoReturn
 
-COMMANDS = ("run", "history", "show", "replay", "resume", "simulator")
+COMMANDS = ("run", "history", "show", "replay", "resume", "simulator", "stats")
 
 OVERVIEW = """\
 delegate: a CEO agent and its team of sub-agents, live in your terminal.
@@ -23,6 +23,7 @@ usage:
   delegate replay RUN                    the TUI on a recorded run, read-only
   delegate resume RUN                    reopen a run; interrupted agents can be retried
   delegate simulator [--port N]          serve the model simulator on loopback
+  delegate stats [--json]                model scorecard: pass rate, cost, time per role/model
   delegate --version                     print the version
 
 common options (the TUI, run and resume):
@@ -113,6 +114,7 @@ COMMAND_OPTIONS: dict[str | None, tuple[str, ...]] = {
     "show": ("db", "config"),
     "replay": ("db", "config", "workspace"),  # the workspace is where exports go
     "simulator": ("scenario", "config"),
+    "stats": ("db", "config"),
 }
 
 # Numbers that must be at least a minimum: (dest, flag, minimum). NaN and infinity are
@@ -165,6 +167,18 @@ def build_parser(command: str | None) -> argparse.ArgumentParser:
         )
         p.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
         p.add_argument("--tokens-per-s", type=float, help="streaming pace (default 400)")
+    elif command == "stats":
+        p.description = (
+            "The model scorecard from recorded runs: per role and model, attempts, pass rate "
+            "(done and verified, against unverified and failed; stopped attempts are left "
+            "out of the rate), median cost and median time per attempt. On a terminal: "
+            "aligned columns. Piped: tab-separated rows: role, model, attempts, passed, "
+            "unverified, failed, pass rate, median cost in USD, median seconds."
+        )
+        p.add_argument("--json", action="store_true", help="print JSON")
+        p.add_argument(
+            "--limit", metavar="N", type=int, help="only the newest N runs (default: all)"
+        )
     g: Any = p.add_argument_group("common options") if command in (None, "run", "resume") else p
     shown = COMMAND_OPTIONS[command]
     for name in shown:
@@ -339,6 +353,10 @@ def _dispatch(command: str | None, args: argparse.Namespace) -> int:
         from tui.headless import show_command
 
         return show_command(args, settings_from(args))
+    if command == "stats":
+        from tui.stats_cli import stats_command
+
+        return stats_command(args, settings_from(args))
     if command == "simulator":
         from tui.headless import simulator_command
 

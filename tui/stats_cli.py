@@ -1,0 +1,113 @@
+"""`delegate stats`: the model scorecard (core/scorecard.py) as columns, TSV or JSON."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import shutil
+import sys
+from typing import TYPE_CHECKING
+
+from core import redact
+from core.config import Settings
+from tui.cli import db_path
+from tui.process_exit import mark_written
+
+if TYPE_CHECKING:
+    from core.scorecard import ScoreRow
+
+STATS_COLUMNS = (
+    "role",
+    "model",
+    "attempts",
+    "passed",
+    "unverified",
+    "failed",
+    "pass rate",
+    "median cost",
+    "median time",
+)
+
+
+def stats_command(args: argparse.Namespace, settings: Settings) -> int:
+    rows = asyncio.run(load_scorecard(settings, args.limit))
+    mark_written()
+    if args.json:
+        text = json.dumps([r.to_dict() for r in rows], indent=2, ensure_ascii=False)
+        print(redact.current().redact(text))
+        return 0
+    if not rows:
+        print("no runs yet", file=sys.stderr)
+        return 0
+    print("\n".join(format_stats(rows, tty=sys.stdout.isatty())))
+    return 0
+
+
+async def load_scorecard(settings: Settings, last_runs: int | None = None) -> list[ScoreRow]:
+    """The scorecard of the database the settings name (empty when there is none yet)."""
+    from core.scorecard import scorecard
+    from core.store import Store
+
+    path = db_path(settings)
+    if not Store.exists(path):
+        return []
+    store = await Store.open_readonly(path)
+    try:
+        return scorecard(await store.attempt_records(last_runs))
+    finally:
+        await store.close()
+
+
+def format_stats(rows: list[ScoreRow], *, tty: bool, width: int | None = None) -> list[str]:
+    """Aligned columns with a header for people; tab-separated rows (no header) for scripts."""
+    if not tty:
+        return ["\t".join(tsv_cells(r)) for r in rows]
+    from tui.headless import aligned
+
+    cells = [stats_cells(r) for r in rows]
+    return aligned(STATS_COLUMNS, cells, width or shutil.get_terminal_size().columns)
+
+
+def stats_cells(r: ScoreRow) -> list[str]:
+    """One row as people read it: 67% (2/3), $0.0123, 1:05."""
+    rate = "-" if r.pass_rate is None else f"{r.pass_rate:.0%} ({r.passed}/{r.judged})"
+    return [
+        r.role,
+        r.model,
+        str(r.attempts),
+        str(r.passed),
+        str(r.unverified),
+        str(r.failed),
+        rate,
+        "?" if r.median_cost_usd is None else f"${r.median_cost_usd:.4f}",
+        "-" if r.median_time_s is None else fmt_seconds(r.median_time_s),
+    ]
+
+
+def tsv_cells(r: ScoreRow) -> list[str]:
+    """One row for scripts: plain numbers (rate 0..1, dollars, seconds; empty if unknown)."""
+
+    def num(value: float | None, digits: int) -> str:
+        return "" if value is None else f"{value:.{digits}f}"
+
+    return [
+        r.role,
+        r.model,
+        str(r.attempts),
+        str(r.passed),
+        str(r.unverified),
+        str(r.failed),
+        num(r.pass_rate, 3),
+        num(r.median_cost_usd, 6),
+        num(r.median_time_s, 1),
+    ]
+
+
+def fmt_seconds(seconds: float) -> str:
+    if seconds < 60:
+        return f"{seconds:.1f}s"
+    whole = round(seconds)
+    if whole >= 3600:
+        return f"{whole // 3600}:{whole % 3600 // 60:02d}:{whole % 60:02d}"
+    return f"{whole // 60}:{whole % 60:02d}"
