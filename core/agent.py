@@ -44,6 +44,9 @@ MAX_CUT_REPLIES = 3
 MAX_PARALLEL_TOOLS = 8  # tool calls of one reply running at once; the rest wait their turn
 FINAL_TURN_MAX_TOKENS = 2048  # the CEO's last report after the run's budget is spent
 FINAL_TURN_TIMEOUT_S = 120.0
+# While a reply streams, its estimated usage is published at most this often (the UI's
+# live figures; the API's own reports are published at once).
+LIVE_USAGE_EVERY_S = 0.25
 
 
 class AgentFailed(Exception):
@@ -98,6 +101,7 @@ class _Sink:
 
     def on_retry(self, try_number: int, delay_s: float, reason: str) -> None:
         self.agent._commit_usage()
+        self.agent._publish_usage()
         self.text.clear()
         self._text.reset()
         self._thinking.reset()
@@ -183,7 +187,9 @@ class Agent:
         self.inbox: collections.deque[InboxMessage] = collections.deque()
         self.inbox_signal = asyncio.Event()
         self.turn = 0
-        self.usage = CostMeter(catalog, model, ledger=ledger, on_change=self._check_limits)
+        self.usage = CostMeter(catalog, model, ledger=ledger, on_change=self._meter_moved)
+        self._published_at = 0.0  # monotonic time of the last UsageUpdated
+        self._publish_timer: asyncio.TimerHandle | None = None
         self.last_activity = time.monotonic()  # output or tool progress (stall watch)
         self._limit_hit: str | None = None
         self._streaming = False
@@ -222,6 +228,31 @@ class Agent:
     def _streamed(self, chars: int) -> None:
         self.last_activity = time.monotonic()
         self.usage.on_stream(chars)
+
+    def _meter_moved(self) -> None:
+        """The meter changed: check the caps, and let the live figures follow a stream."""
+        self._check_limits()
+        if self._streaming and self.usage.estimating:
+            self._publish_soon()
+
+    def _publish_soon(self) -> None:
+        """Publish the estimate now, or once `LIVE_USAGE_EVERY_S` has passed since the
+        last publication (one pending timer at most), so the last estimate of a stream
+        that pauses still shows."""
+        wait = self._published_at + LIVE_USAGE_EVERY_S - time.monotonic()
+        if wait <= 0:
+            self._publish_usage()
+        elif self._publish_timer is None:
+            try:
+                loop = asyncio.get_running_loop()
+            except RuntimeError:
+                return
+            self._publish_timer = loop.call_later(wait, self._publish_due)
+
+    def _publish_due(self) -> None:
+        self._publish_timer = None
+        if self._streaming:
+            self._publish_usage()
 
     # --- budgets ---------------------------------------------------------------
 
@@ -270,6 +301,10 @@ class Agent:
             raise AgentFailed(self._limit_hit)
 
     def _publish_usage(self) -> None:
+        if self._publish_timer is not None:
+            self._publish_timer.cancel()
+            self._publish_timer = None
+        self._published_at = time.monotonic()
         total = self.usage.total
         self._emit(
             UsageUpdated,
@@ -280,6 +315,7 @@ class Agent:
             cache_write_tokens=total.cache_write_tokens,
             cost_usd=self.cost_usd,
             context_tokens=self.usage.context_tokens,
+            estimated=self.usage.estimated,
         )
 
     # --- conversation --------------------------------------------------------
@@ -438,7 +474,8 @@ class Agent:
             current = asyncio.current_task()
             if self._interrupt_pending and current is not None and not current.cancelling():
                 self._interrupt_pending = False
-                self._commit_usage()
+                self._commit_usage()  # the cut reply is billed at its estimate
+                self._publish_usage()
                 partial = "".join(sink.text)
                 self._emit(TurnEnded, turn=self.turn, stop_reason=None, interrupted=True)
                 if partial.strip():
@@ -452,6 +489,7 @@ class Agent:
             sink.flush()
             self._streaming = False
             self._commit_usage()
+            self._publish_usage()
             self._emit(TurnEnded, turn=self.turn, stop_reason=None)
             raise AgentFailed(exc.reason) from None
         except AgentFailed:

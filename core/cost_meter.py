@@ -116,6 +116,7 @@ class CostMeter:
         self.committed_cost: float | None = 0.0
         self.reported = Usage()
         self._chars_unreported = 0
+        self._committed_estimated = False  # a try ended cut, billed at its estimate
         self.context_tokens = 0
         self._counted = 0.0  # what the ledger has been told of this meter
 
@@ -130,6 +131,17 @@ class CostMeter:
             return r
         return Usage(r.input_tokens, r.output_tokens + extra, r.cache_read_tokens,
                      r.cache_write_tokens)  # fmt: skip
+
+    @property
+    def estimating(self) -> bool:
+        """Characters streamed since the API's last report are counted by estimate now."""
+        return self._chars_unreported > 0
+
+    @property
+    def estimated(self) -> bool:
+        """Part of the total is an estimate: the streaming try's, or a cut try's (the API
+        never reported what a reply stopped mid-stream generated)."""
+        return self._committed_estimated or self._chars_unreported > 0
 
     @property
     def total(self) -> Usage:
@@ -173,6 +185,8 @@ class CostMeter:
         estimate); without it the estimate is what the try cost."""
         if final is not None:
             self.reported, self._chars_unreported = final, 0
+        elif self._chars_unreported > 0:
+            self._committed_estimated = True
         current = self.current
         cost = self.catalog.cost(self.model, current)
         self.committed = self.committed + current

@@ -225,7 +225,13 @@ class TurnEnded(Event):
 
 @dataclass(frozen=True, kw_only=True)
 class UsageUpdated(Event):
-    """Cumulative usage of one agent attempt (totals, not increments)."""
+    """Cumulative usage of one agent attempt (totals, not increments).
+
+    Sent as the API reports usage and, while a reply streams, a few times a second with
+    the output counted from the streamed characters (`estimated`), until the API's own
+    figures replace it. A reply cut mid-stream (kill, interrupt, timeout) stays
+    `estimated`: the API never reported what it generated.
+    """
 
     kind: ClassVar[str] = "usage"
     attempt: int
@@ -235,6 +241,7 @@ class UsageUpdated(Event):
     cache_write_tokens: int
     cost_usd: float | None
     context_tokens: int = 0
+    estimated: bool = False
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -1,0 +1,169 @@
+"""Live usage through real turns over the loopback SDK: while a reply streams its output
+and cost are published as an estimate (marked so) that the API's figures replace at the
+end; a reply cut by a kill or an interrupt keeps its streamed tokens in the cost, in the
+events, the store's projections and the run's summary."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from core.catalog import Catalog, Usage
+from core.cost_meter import estimate_tokens
+from core.events import Event, TextDelta, UsageUpdated
+from tests.fakeapi import Faulty, Frame, Message, Stall, Text, _is_event
+from tests.faults.harness import Call, FaultRun, Plan, Worker, fault_run
+
+MODEL = "claude-haiku-4-5"
+WORKER = "research-1"
+LINES = [f"line {i:02d} of the report, with some words in it\n" for i in range(12)]
+BODY = "".join(LINES)
+FINAL_OUT = 157  # what the API reports at the end (not the estimate: it must replace it)
+
+
+def stalled_after(deltas: int, stall: Stall, **message: Any) -> Faulty:
+    """The report streamed one line a delta, stopping after `deltas` deltas until released."""
+
+    def edit(frames: list[Frame]) -> list[Frame]:
+        out: list[Frame] = []
+        seen = 0
+        for frame in frames:
+            out.append(frame)
+            if _is_event(frame, "content_block_delta"):
+                seen += 1
+                if seen == deltas:
+                    out.append(stall)
+        return out
+
+    message.setdefault("input_tokens", 40)
+    message.setdefault("output_tokens", FINAL_OUT)
+    return Faulty(Message([Text(BODY, len(LINES))], **message), edit)
+
+
+def plan_with(reply: Faulty) -> Plan:
+    """The CEO spawns one worker; the worker's first reply is `reply`."""
+    plan = Plan([Worker("w", model=MODEL)])
+    sent = {"done": False}
+
+    def rule(call: Call) -> Any:
+        if call.agent == "w" and not sent["done"]:
+            sent["done"] = True
+            return reply
+        return None
+
+    plan.rules.append(rule)
+    return plan
+
+
+def usage_of(run: FaultRun) -> list[UsageUpdated]:
+    return run.recorder.of(UsageUpdated, WORKER)  # type: ignore[no-any-return]
+
+
+def streamed_chars(run: FaultRun) -> int:
+    return sum(len(e.text) for e in run.recorder.of(TextDelta, WORKER))
+
+
+def is_estimate_of(chars: int) -> Any:
+    def check(e: Event) -> bool:
+        return (
+            isinstance(e, UsageUpdated)
+            and e.agent_id == WORKER
+            and e.estimated
+            and e.output_tokens == 1 + estimate_tokens(chars)
+        )
+
+    return check
+
+
+def cost(input_tokens: int, output_tokens: int) -> float:
+    value = Catalog().cost(MODEL, Usage(input_tokens, output_tokens, 0, 0))
+    assert value is not None
+    return value
+
+
+async def test_the_estimate_moves_mid_stream_and_the_reported_usage_replaces_it(
+    tmp_path: Path,
+) -> None:
+    stall = Stall()
+    async with fault_run(tmp_path, plan_with(stalled_after(5, stall))) as run:
+        await asyncio.wait_for(stall.reached.wait(), 10)
+        chars = len("".join(LINES[:5]))
+        # The reply is still streaming (stalled): its estimate is published, marked.
+        live = await run.recorder.wait_for(is_estimate_of(chars), timeout_s=5)
+        assert isinstance(live, UsageUpdated)
+        assert streamed_chars(run) == chars
+        assert live.input_tokens == 40  # message_start's report, not an estimate
+        assert live.cost_usd == pytest.approx(cost(40, 1 + estimate_tokens(chars)))
+        # A few publications a second, not one per delta (5 deltas streamed).
+        assert len([u for u in usage_of(run) if u.estimated]) < 5
+        stall.release()
+        await run.finish(timeout_s=15)
+        first_turn_end = [u for u in usage_of(run) if u.output_tokens == FINAL_OUT]
+        assert first_turn_end and not first_turn_end[0].estimated
+        assert first_turn_end[0].cost_usd == pytest.approx(cost(40, FINAL_OUT))
+        final = usage_of(run)[-1]
+        assert not final.estimated  # nothing of the attempt is an estimate any more
+        await run.store.flush()
+        (row,) = [a for a in await run.store.agents(run.session.run_id) if a.agent_id == WORKER]
+        assert row.output_tokens == final.output_tokens == FINAL_OUT
+
+
+async def test_a_killed_reply_keeps_its_streamed_tokens_in_the_cost_and_the_store(
+    tmp_path: Path,
+) -> None:
+    stall = Stall()
+    async with fault_run(tmp_path, plan_with(stalled_after(7, stall))) as run:
+        await asyncio.wait_for(stall.reached.wait(), 10)
+        chars = len("".join(LINES[:7]))
+        await run.recorder.wait_for(
+            lambda e: isinstance(e, TextDelta) and streamed_chars(run) == chars, timeout_s=5
+        )
+        assert await run.session.kill(WORKER) == "killed"
+        out = 1 + estimate_tokens(chars)  # message_start's 1 and the estimate
+        last = usage_of(run)[-1]
+        assert (last.output_tokens, last.estimated) == (out, True)
+        assert last.cost_usd == pytest.approx(cost(40, out))
+        record = run.session.supervisor.get(WORKER)
+        assert record.usage.output_tokens == out
+        assert record.cost_usd == pytest.approx(cost(40, out))
+        await run.finish(timeout_s=15)
+        await run.store.flush()
+        summary = await run.store.run_summary(run.session.run_id)
+        (agent,) = [a for a in summary["agents"] if a["id"] == WORKER]
+        assert agent["status"] == "killed"
+        assert agent["output_tokens"] == out
+        assert agent["cost_usd"] == pytest.approx(cost(40, out))
+        assert summary["cost_usd"] >= agent["cost_usd"] > 0
+        (history,) = await run.store.list_runs()
+        assert history.output_tokens >= out
+
+
+async def test_an_interrupted_reply_is_billed_at_its_estimate_and_published_at_once(
+    tmp_path: Path,
+) -> None:
+    stall = Stall()
+    async with fault_run(tmp_path, plan_with(stalled_after(4, stall))) as run:
+        await asyncio.wait_for(stall.reached.wait(), 10)
+        chars = len("".join(LINES[:4]))
+        await run.recorder.wait_for(
+            lambda e: isinstance(e, TextDelta) and streamed_chars(run) == chars, timeout_s=5
+        )
+        run.session.steer(WORKER, "stop and report", interrupt=True)
+        out = 1 + estimate_tokens(chars)
+        # Published when the cut turn ends, before the next request is even sent.
+        cut = await run.recorder.wait_for(
+            lambda e: isinstance(e, UsageUpdated) and e.agent_id == WORKER
+            and e.output_tokens == out and e.estimated,
+            timeout_s=5,
+        )
+        assert isinstance(cut, UsageUpdated)
+        await run.finish(timeout_s=15)
+        record = run.session.supervisor.get(WORKER)
+        # The cut reply plus the next one as the API reported it (12 output tokens).
+        assert record.usage.output_tokens == out + 12
+        final = usage_of(run)[-1]
+        assert final.estimated  # the cut reply's share is an estimate for good
+        assert final.output_tokens == out + 12
