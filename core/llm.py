@@ -10,23 +10,30 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import copy
 import email.utils
+import json
 import os
 import random
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Protocol, cast
+from typing import Any, Protocol
 
 import anthropic
 import httpx2
-from anthropic.lib._parse._response import ResponseFormatT
-from anthropic.types.parsed_message import ParsedMessage, ParsedTextBlock
 
 from core import redact
 from core.catalog import Usage
 from core.http_client import make_http_client
+from core.llm_stream import (
+    TEXT_DELTA,
+    THINKING_DELTA,
+    TOOL_INPUT,
+    TOOL_START,
+    USAGE,
+    ReplyAccumulator,
+    SSEFrames,
+)
 
 __all__ = [
     "MissingKeyError",
@@ -55,11 +62,6 @@ PERMANENT_TYPES = frozenset(
 RETRYABLE_STATUS = frozenset({408, 409, 429})
 MAX_RETRY_AFTER_S = 600.0
 _UNCACHEABLE_BLOCKS = frozenset({"thinking", "redacted_thinking"})
-# The SDK subscripts these generic models on every streamed message. Pydantic keeps a
-# subscripted model only in a weak cache, and a class is cyclic, so each garbage
-# collection dropped it and the next message rebuilt it: about 3 ms and a class's worth
-# of cyclic garbage per rebuild. Holding them keeps the cached classes.
-PINNED_SDK_GENERICS = tuple(cast(Any, m)[ResponseFormatT] for m in (ParsedMessage, ParsedTextBlock))
 
 
 class MissingKeyError(Exception):
@@ -239,76 +241,84 @@ class ModelClient:
 
     async def _one_try(self, params: dict[str, Any], sink: TurnSink) -> TurnResult:
         """One streamed request. SDK and network failures come out as `_TryFailed`;
-        errors raised by the sink itself propagate unchanged."""
-        started = stopped = False
-        current = Usage()
+        errors raised by the sink itself propagate unchanged.
+
+        The request goes through the SDK's client (`with_streaming_response`: its auth,
+        headers, retries before the stream starts and status errors); the body is read
+        here (`core/llm_stream.py`), without the SDK's objects per event.
+        """
+        model = params["model"]
+        manager = self.client.messages.with_streaming_response.create(stream=True, **params)
         try:
-            manager = self.client.messages.stream(**params)
-            stream = await manager.__aenter__()
+            response = (await manager.__aenter__()).http_response
         except Exception as exc:
-            raise _TryFailed(classify(exc, params["model"])) from exc
+            raise _TryFailed(classify(exc, model)) from exc
+        reply = ReplyAccumulator()
+        frames = SSEFrames()
+        chunks = response.aiter_bytes()
+        event = reply.event
+        loads = json.loads
         try:
-            while True:
+            ended = False
+            while not ended:
                 try:
-                    event = await stream.__anext__()
+                    datas = frames.feed(await anext(chunks))
                 except StopAsyncIteration:
-                    break
+                    datas, ended = frames.end(), True
                 except Exception as exc:
-                    raise _TryFailed(classify(exc, params["model"])) from exc
-                if event.type == "message_start":
-                    started = True
-                    current = _usage_from(event.message.usage, current, replace_input=True)
-                    sink.on_usage(current)
-                elif event.type == "message_delta":
-                    current = _usage_from(event.usage, current, replace_input=False)
-                    sink.on_usage(current)
-                elif event.type == "message_stop":
-                    stopped = True
-                elif event.type == "content_block_start":
-                    block = event.content_block
-                    if block.type == "tool_use":
-                        sink.on_tool_use(block.id, block.name)
-                elif event.type == "content_block_delta":
-                    delta = event.delta
-                    if delta.type == "text_delta" and delta.text:
-                        sink.on_text(delta.text)
-                    elif delta.type == "thinking_delta" and delta.thinking:
-                        sink.on_thinking(delta.thinking)
-                    elif delta.type == "input_json_delta" and delta.partial_json:
-                        sink.on_tool_input(delta.partial_json)
-            if not started or not stopped:
+                    raise _TryFailed(classify(exc, model)) from exc
+                for data in datas:
+                    try:
+                        what, value = event(loads(data))
+                    except Exception as exc:
+                        raise _TryFailed(_malformed(exc)) from exc
+                    if what == TEXT_DELTA:
+                        if value:
+                            sink.on_text(value)
+                    elif what == USAGE:
+                        sink.on_usage(value)
+                    elif what == TOOL_INPUT:
+                        if value:
+                            sink.on_tool_input(value)
+                    elif what == THINKING_DELTA:
+                        if value:
+                            sink.on_thinking(value)
+                    elif what == TOOL_START:
+                        sink.on_tool_use(*value)
+                if frames.error is not None:
+                    error = self._error_event(frames.error, response)
+                    raise _TryFailed(classify(error, model)) from error
+            if not reply.started or not reply.stopped:
                 raise _TryFailed(_Failure("the stream ended early (no message_stop)"))
-            try:
-                message = await stream.get_final_message()
-            except Exception as exc:
-                raise _TryFailed(classify(exc, params["model"])) from exc
-            if message.stop_reason is None:
+            if reply.stop_reason is None:
                 raise _TryFailed(_Failure("the stream ended early (no stop_reason)"))
-            usage = _usage_from(message.usage, Usage(), replace_input=True)
-            return TurnResult(
-                content=[block_param(b) for b in message.content],
-                stop_reason=message.stop_reason,
-                usage=usage,
-            )
+            try:
+                content = reply.content()
+            except Exception as exc:
+                raise _TryFailed(_malformed(exc)) from exc
+            return TurnResult(content=content, stop_reason=reply.stop_reason, usage=reply.usage)
         finally:
             # Closes the response also on cancellation, so the socket is not left open.
             with contextlib.suppress(Exception):
+                await chunks.aclose()
+            with contextlib.suppress(Exception):
                 await manager.__aexit__(None, None, None)
-            await _close_text_stream(stream)
+
+    def _error_event(self, data: bytes, response: httpx2.Response) -> anthropic.APIStatusError:
+        """The SDK's error for an `event: error` frame, made as its own stream makes it."""
+        text = data.decode("utf-8", "replace")
+        body: object = text
+        try:
+            body = json.loads(text)
+            message = f"{body}"
+        except Exception:
+            message = text or f"Error code: {response.status_code}"
+        return self.client._make_status_error(message, body=body, response=response)
 
 
-async def _close_text_stream(stream: Any) -> None:
-    """Close the stream helper's `text_stream`, which this module never reads.
-
-    It is an async generator made when the helper is, and its frame refers to the
-    helper: a reference cycle holding the response, the request body (the whole
-    conversation) and the reply, which only a full garbage collection would free. At
-    100 agents those dead turns grew the process by about 10 MB a minute.
-    """
-    aclose = getattr(getattr(stream, "text_stream", None), "aclose", None)
-    if aclose is not None:
-        with contextlib.suppress(Exception):
-            await aclose()
+def _malformed(exc: BaseException) -> _Failure:
+    """A frame that is not JSON, or events that do not make a reply."""
+    return _Failure(f"the stream was malformed ({type(exc).__name__}: {_one_line(str(exc))[:200]})")
 
 
 def is_key_refused(error: TurnError) -> bool:
@@ -316,28 +326,8 @@ def is_key_refused(error: TurnError) -> bool:
     return error.status == 401 or error.error_type == "authentication_error"
 
 
-def _usage_from(raw: Any, current: Usage, *, replace_input: bool) -> Usage:
-    """Merge an SDK usage record into `current`: every count is a running total, so replace.
-
-    `message_delta` usage may omit the input counts (None): those keep their values.
-    """
-
-    def pick(name: str, old: int) -> int:
-        value = getattr(raw, name, None)
-        if value is None:
-            return 0 if replace_input and name != "output_tokens" else old
-        return int(value)
-
-    return Usage(
-        input_tokens=pick("input_tokens", current.input_tokens),
-        output_tokens=pick("output_tokens", current.output_tokens),
-        cache_read_tokens=pick("cache_read_input_tokens", current.cache_read_tokens),
-        cache_write_tokens=pick("cache_creation_input_tokens", current.cache_write_tokens),
-    )
-
-
 def build_params(request: TurnRequest) -> dict[str, Any]:
-    """The `messages.stream` keyword arguments for a request; never mutates the request.
+    """The `messages.create` keyword arguments for a request; never mutates the request.
 
     With `cache`, at most three of the API's four cache breakpoints are used (see
     `cache_marks`): the system prompt (or, without one, the last tool), which caches the
@@ -410,24 +400,6 @@ def _with_cache_mark(message: dict[str, Any]) -> dict[str, Any]:
             blocks[i] = {**block, "cache_control": dict(CACHE_CONTROL)}
             return {**message, "content": blocks}
     return message
-
-
-def block_param(block: Any) -> dict[str, Any]:
-    """A response content block as a request param, as received.
-
-    Dumps only the fields the API sent (not the SDK's defaults such as `citations: None`
-    or the helper's `parsed_output`), and drops top-level nulls; nested values (a tool's
-    input) are kept exactly.
-    """
-    exclude = getattr(block, "__api_exclude__", None)
-    data: dict[str, Any] = block.model_dump(
-        mode="json", by_alias=True, exclude_unset=True, exclude=exclude
-    )
-    data.pop("parsed_output", None)
-    out = {k: v for k, v in data.items() if v is not None}
-    if out.get("type") == "tool_use":
-        out["input"] = copy.deepcopy(block.input)
-    return out
 
 
 def classify(exc: BaseException, model: str) -> _Failure:

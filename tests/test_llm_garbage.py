@@ -10,11 +10,12 @@ import gc
 from typing import Any
 
 import anthropic
+import httpx2
 import pytest
-from anthropic.lib.streaming import AsyncMessageStream
 from pydantic import main as pydantic_main
 
 from core.llm import ModelClient
+from core.llm_stream import ReplyAccumulator, SSEFrames
 from tests.fakeapi import FakeAPI, text_reply
 from tests.test_llm import RecordingSink, request
 
@@ -46,7 +47,8 @@ async def test_turns_after_a_collection_build_no_model_classes(
 async def test_a_finished_turn_is_freed_without_the_collector(
     fake_api: FakeAPI, client: anthropic.AsyncAnthropic
 ) -> None:
-    """The SDK's stream helper holds the request and the reply; it must die by refcount."""
+    """The response holds the request and the reply; it must die by refcount, with the
+    reader's state (the SDK's stream helper used to keep all of it in a cycle)."""
     models = ModelClient(client)
     fake_api.push(text_reply("warm up", pieces=2))
     await models.stream_turn(request(), RecordingSink())
@@ -55,7 +57,8 @@ async def test_a_finished_turn_is_freed_without_the_collector(
     try:
         fake_api.push(text_reply("a finished turn", pieces=3))
         result = await models.stream_turn(request(), RecordingSink())
-        left = [o for o in gc.get_objects() if isinstance(o, AsyncMessageStream)]
+        kept = (httpx2.Response, ReplyAccumulator, SSEFrames)
+        left = [o for o in gc.get_objects() if isinstance(o, kept)]
     finally:
         gc.enable()
     assert result.content == [{"type": "text", "text": "a finished turn"}]
