@@ -80,9 +80,9 @@ def test_queue_state_timeout_and_clock() -> None:
     view.apply(AgentStateChanged(run_id=R, agent_id="coding-1", state="running", ts=1010.0))
     assert agent.queue_position is None
     assert agent.timeout_fraction(1090.0) == 0.8
-    assert clock_style(0.5) == "$success"
-    assert clock_style(0.8) == "$warning"
-    assert clock_style(0.96) == "$error"
+    assert clock_style(0.5) == "$legible-success"
+    assert clock_style(0.8) == "$legible-warning"
+    assert clock_style(0.96) == "$legible-error"
     view.apply(TimeoutChanged(run_id=R, agent_id="coding-1", timeout_s=400.0, ts=1090.0))
     assert agent.timeout_fraction(1090.0) == 0.2
     view.apply(AgentStateChanged(run_id=R, agent_id="coding-1", state="killed", ts=1100.0))

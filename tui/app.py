@@ -13,6 +13,7 @@ from textual.screen import Screen
 
 from core.events import Event
 from tui import strip_cycles
+from tui.contrast import legible_variables
 from tui.replay import ReplayFeed
 from tui.screens.confirm import ConfirmScreen
 from tui.screens.help import HelpScreen
@@ -163,6 +164,12 @@ class DelegateApp(App[int]):
             severity="error",
             timeout=3600,
         )
+
+    def get_css_variables(self) -> dict[str, str]:
+        """The theme's variables plus `$legible-*`: its text colours at WCAG AA contrast."""
+        variables = super().get_css_variables()
+        variables.update(legible_variables(variables, self.ansi_theme))
+        return variables
 
     # --- app keys ------------------------------------------------------------
 

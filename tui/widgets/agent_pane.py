@@ -13,16 +13,44 @@ from tui.view_model import AgentView, fmt_cost, fmt_duration, fmt_tokens, one_li
 
 PANE_HEIGHT = 13
 BODY_LINES = PANE_HEIGHT - 2  # inside the border
+# Colours are the `$legible-*` variables (tui/contrast.py): the theme's own, nudged to
+# WCAG AA 4.5:1 where the theme's sit too close to its background.
 STATE_STYLE = {
-    "queued": "$text-muted",
-    "running": "$success",
-    "waiting_approval": "bold $warning",
-    "done": "$primary",
-    "failed": "bold $error",
-    "killed": "$error",
-    "timed_out": "$error",
-    "interrupted": "$warning",
+    "queued": "$legible-muted",
+    "running": "$legible-success",
+    "waiting_approval": "bold $legible-warning",
+    "done": "$legible-primary",
+    "failed": "bold $legible-error",
+    "killed": "$legible-error",
+    "timed_out": "$legible-error",
+    "interrupted": "$legible-warning",
+    "stopped": "$legible-muted",
 }
+# The title's mark per state: the states that need the operator, or ended badly, read
+# without colour (a symbol here and a border style in the CSS below).
+STATE_MARK = {
+    "queued": "◌",
+    "running": "●",
+    "waiting_approval": "◷ approval",
+    "done": "✓",
+    "failed": "✗ failed",
+    "killed": "✗ killed",
+    "timed_out": "✗ timed out",
+    "interrupted": "↯ interrupted",
+    "stopped": "■ stopped",
+}
+STALLED_MARK = "⚠ stalled"
+MUTED = "$legible-muted"
+
+
+def pane_title(agent: AgentView) -> str:
+    """`✗ failed · data · data-1`, `● research · research-1`: the state's mark first, so a
+    cut title keeps it."""
+    mark = STATE_MARK.get(agent.state, agent.state.replace("_", " "))
+    if agent.stalled_s is not None and agent.active:
+        mark = STALLED_MARK
+    gap = " · " if " " in mark else " "
+    return f"{mark}{gap}{agent.role} · {agent.agent_id}"
 
 
 def bar(fraction: float, width: int) -> tuple[str, str]:
@@ -34,18 +62,18 @@ def bar(fraction: float, width: int) -> tuple[str, str]:
 
 def clock_style(fraction: float) -> str:
     if fraction >= 0.95:
-        return "$error"
+        return "$legible-error"
     if fraction >= 0.8:
-        return "$warning"
-    return "$success"
+        return "$legible-warning"
+    return "$legible-success"
 
 
-BUDGET_STYLES = {"": "$text-muted", "warn": "bold $warning", "spent": "bold $error"}
+BUDGET_STYLES = {"": MUTED, "warn": "bold $legible-warning", "spent": "bold $legible-error"}
 
 
 def _budget(agent: AgentView) -> list[str | tuple[str, str]]:
     """`/$0.50` after the cost (or the token budget), in warning colours from 80%."""
-    style = BUDGET_STYLES.get(agent.budget_level, "$text-muted")
+    style = BUDGET_STYLES.get(agent.budget_level, MUTED)
     mark = {"warn": " 80%", "spent": " spent"}.get(agent.budget_level, "")
     if agent.budget_usd is not None:
         return [(f"/{fmt_usd(agent.budget_usd)}{mark}", style)]
@@ -58,23 +86,28 @@ def render_agent(agent: AgentView, now: float, width: int) -> Content:
     """The pane body as Content; pure so tests and replay can compare it."""
     width = max(20, width)
     lines: list[Content] = []
+    quiet = agent.finished  # a finished pane is dimmed: one legible muted colour
+
+    def ink(style: str) -> str:
+        return MUTED if quiet else style
+
     tok = agent.tokens
     badge = agent.state.replace("_", " ")
     if agent.state == "queued" and agent.queue_position:
         badge = f"queued #{agent.queue_position}"
     stalled: list[str | tuple[str, str]] = []
     if agent.stalled_s is not None and agent.active:
-        stalled = [(f" stalled {fmt_duration(agent.stalled_s)} ", "reverse $warning"), " "]
+        stalled = [(f" stalled {fmt_duration(agent.stalled_s)} ", "reverse $legible-warning"), " "]
     lines.append(
         Content.assemble(
             (f" {badge} ", f"reverse {STATE_STYLE.get(agent.state, '')}"),
             " ",
             *stalled,
-            (f"attempt {agent.attempt}", "bold" if agent.attempt > 1 else "$text-muted"),
+            (f"attempt {agent.attempt}", "bold" if agent.attempt > 1 else MUTED),
             " · ",
-            (short_model(agent.model), "$accent"),
-            (f" · turn {agent.turn}" if agent.turn else "", "$text-muted"),
-        )
+            (short_model(agent.model), ink("$legible-accent")),
+            (f" · turn {agent.turn}" if agent.turn else "", MUTED),
+        ).truncate(width, ellipsis=True)  # one row: a wrapped badge line pushed the rest down
     )
     lines.append(Content(one_line(agent.task, width)))
     elapsed = agent.elapsed(now)
@@ -82,16 +115,16 @@ def render_agent(agent: AgentView, now: float, width: int) -> Content:
     if frac is not None and agent.timeout_s:
         label = f" {fmt_duration(elapsed)}/{fmt_duration(agent.timeout_s)}"
         full, empty = bar(frac, max(4, width - len(label)))
-        lines.append(Content.assemble((full, clock_style(frac)), (empty, "$text-muted"), label))
+        lines.append(Content.assemble((full, ink(clock_style(frac))), (empty, MUTED), label))
     else:
-        lines.append(Content.assemble((f"{fmt_duration(elapsed)} (no timeout)", "$text-muted")))
+        lines.append(Content.assemble((f"{fmt_duration(elapsed)} (no timeout)", MUTED)))
     lines.append(
         Content.assemble(
-            ("in ", "$text-muted"),
+            ("in ", MUTED),
             fmt_tokens(tok.input),
-            (" out ", "$text-muted"),
+            (" out ", MUTED),
             fmt_tokens(tok.output),
-            (" cache ", "$text-muted"),
+            (" cache ", MUTED),
             f"{fmt_tokens(tok.cache_read)}/{fmt_tokens(tok.cache_write)}",
             " · ",
             (fmt_cost(tok.cost), "bold"),
@@ -102,22 +135,26 @@ def render_agent(agent: AgentView, now: float, width: int) -> Content:
     if ctx is not None:
         label = f" ctx {ctx:.0%}"
         full, empty = bar(ctx, max(4, min(20, width - len(label))))
-        lines.append(Content.assemble((full, "$secondary"), (empty, "$text-muted"), label))
+        lines.append(Content.assemble((full, ink("$legible-secondary")), (empty, MUTED), label))
     else:
-        lines.append(Content.styled("ctx ?", "$text-muted"))
+        lines.append(Content.styled("ctx ?", MUTED))
     if agent.retry_notice:
-        lines.append(Content.styled(one_line(agent.retry_notice, width), "$warning"))
+        lines.append(Content.styled(one_line(agent.retry_notice, width), "$legible-warning"))
     elif agent.last_tool:
-        lines.append(Content.assemble(("⚙ ", "$accent"), one_line(agent.last_tool, width - 2)))
+        lines.append(
+            Content.assemble(("⚙ ", ink("$legible-accent")), one_line(agent.last_tool, width - 2))
+        )
     else:
-        lines.append(Content.styled("⚙ no tool calls yet", "$text-muted"))
+        lines.append(Content.styled("⚙ no tool calls yet", MUTED))
     if agent.has_evidence:
         lines.append(_evidence_line(agent, width))
     for claim in agent.claims[:1]:
-        lines.append(Content.styled(one_line(f"⚠ unsupported claim: {claim}", width), "$error"))
+        lines.append(
+            Content.styled(one_line(f"⚠ unsupported claim: {claim}", width), "$legible-error")
+        )
     if agent.collisions:
         text = "⚠ collision: " + ", ".join(agent.collisions)
-        lines.append(Content.styled(one_line(text, width), "bold $warning"))
+        lines.append(Content.styled(one_line(text, width), "bold $legible-warning"))
     steer_lines = [
         _steer_line(s.message, s.delivered_turn, s.interrupt, width) for s in agent.steers[-2:]
     ]
@@ -127,7 +164,7 @@ def render_agent(agent: AgentView, now: float, width: int) -> Content:
         result_line.append(Content.assemble(("= ", "bold"), one_line(text, width - 2)))
     room = BODY_LINES - len(lines) - len(steer_lines) - len(result_line)
     for line in agent.tail_lines(room):
-        lines.append(Content.styled(one_line(line, width), "$text-muted"))
+        lines.append(Content.styled(one_line(line, width), MUTED))
     lines.extend(steer_lines)
     lines.extend(result_line)
     return Content("\n").join(lines[:BODY_LINES])
@@ -135,11 +172,11 @@ def render_agent(agent: AgentView, now: float, width: int) -> Content:
 
 def _evidence_line(agent: AgentView, width: int) -> Content:
     """What the engine saw this attempt do: files written, commands run (failed), URLs."""
-    parts: list[str | tuple[str, str]] = [("✓ ", "$text-muted")]
+    parts: list[str | tuple[str, str]] = [("✓ ", MUTED)]
     parts.append(f"{agent.files_changed} file change{'s' * (agent.files_changed != 1)}")
     parts.append(f" · {agent.commands_run} command{'s' * (agent.commands_run != 1)}")
     if agent.commands_failed:
-        parts.append((f" ({agent.commands_failed} failed)", "$error"))
+        parts.append((f" ({agent.commands_failed} failed)", "$legible-error"))
     if agent.urls_fetched:
         parts.append(f" · {agent.urls_fetched} URL{'s' * (agent.urls_fetched != 1)}")
     return Content.assemble(*parts).truncate(width, ellipsis=True)
@@ -150,7 +187,7 @@ def _steer_line(message: str, turn: int | None, interrupt: bool, width: int) -> 
     kind = "interrupt" if interrupt else "steer"
     head = f"↳ {kind} {where}: "
     return Content.assemble(
-        (head, "$success" if turn is not None else "$warning"),
+        (head, "$legible-success" if turn is not None else "$legible-warning"),
         one_line(message, max(8, width - len(head))),
     )
 
@@ -168,17 +205,42 @@ class AgentPane(Static, can_focus=True):
         Binding("right", "move('right')", "Right", show=False, id="pane.right"),
     ]
 
+    # Each state that needs a look is distinct by more than its colour: focus is a heavy
+    # border, approval a dashed one (and "◷ approval" in the title), failed "✗", stalled
+    # "⚠". Titles and text use `$legible-*` (tui/contrast.py); a finished pane is dimmed by
+    # a muted colour, not by opacity (which blended its text into the background).
     DEFAULT_CSS = """
     AgentPane {
         height: 13;
         border: round $panel-lighten-2;
+        border-title-color: $legible-text;
         padding: 0 1;
     }
-    AgentPane:focus { border: round $accent; }
     AgentPane.-empty { visibility: hidden; }
-    AgentPane.-finished { opacity: 60%; }
-    AgentPane.-waiting_approval { border: round $warning; }
-    AgentPane.-failed, AgentPane.-timed_out, AgentPane.-killed { border: round $error 60%; }
+    AgentPane.-finished {
+        color: $legible-muted;
+        border: round $panel-lighten-1;
+        border-title-color: $legible-muted;
+    }
+    AgentPane.-waiting_approval {
+        border: dashed $warning;
+        border-title-color: $legible-warning;
+        border-title-style: bold;
+    }
+    AgentPane.-stalled { border: round $warning; border-title-color: $legible-warning; }
+    AgentPane.-failed, AgentPane.-timed_out, AgentPane.-killed {
+        border: round $error;
+        border-title-color: $legible-error;
+    }
+    AgentPane:focus {
+        border: heavy $accent;
+        border-title-color: $legible-accent;
+        border-title-style: bold;
+    }
+    AgentPane.-waiting_approval:focus { border: heavy $warning; }
+    AgentPane.-failed:focus, AgentPane.-timed_out:focus, AgentPane.-killed:focus {
+        border: heavy $error;
+    }
     """
 
     def __init__(self) -> None:
@@ -213,9 +275,10 @@ class AgentPane(Static, can_focus=True):
         self._last = (agent, now)
         width = self.content_region.width or 44
         self.update(render_agent(agent, now, width), layout=False)
-        title = f"{agent.role} · {agent.agent_id}"
+        title = pane_title(agent)
         if self.border_title != title:
             self.border_title = title
+        self.set_class(agent.stalled_s is not None and agent.active, "-stalled")
         if agent.state != self._state or agent.finished != self.has_class("-finished"):
             if self._state:
                 self.remove_class(f"-{self._state}")

@@ -1,0 +1,90 @@
+"""Every built-in theme: pane titles, badges, bars and dimmed finished panes as drawn reach
+WCAG AA (4.5:1); focused, approval, failed and stalled panes differ by more than colour."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from textual.color import Color
+from textual.strip import Strip
+
+from tests.contrast_support import SIZE, STATES, Cell, all_states_app, drawn, is_text, screen_strips
+from tests.tui_support import QuietSession
+from tui.app import DelegateApp
+from tui.contrast import AA_TEXT, contrast, legible, legible_variables, luminance
+from tui.widgets.agent_board import AgentBoard
+from tui.widgets.agent_pane import AgentPane
+
+
+def _pane_cells(app: DelegateApp, pane: AgentPane, strips: list[Strip]) -> list[Cell]:
+    """The title (text on the top border row) and everything inside the border."""
+    outer, inner = pane.region, pane.content_region
+    title_row = outer._replace(height=1)
+    body = inner._replace(x=outer.x + 1, width=outer.width - 2)  # with the padding
+    return [c for c in drawn(app, title_row, strips) if is_text(c)] + drawn(app, body, strips)
+
+
+async def _settle(pilot: object) -> None:
+    app = pilot.app  # type: ignore[attr-defined]
+    await pilot.pause()  # type: ignore[attr-defined]
+    await app.main_screen.flush()
+    await pilot.pause()  # type: ignore[attr-defined]
+
+
+async def test_every_theme_draws_the_board_at_aa_contrast(tmp_path: Path) -> None:
+    app = all_states_app(tmp_path)
+    async with app.run_test(size=SIZE) as pilot:
+        await _settle(pilot)
+        board = app.main_screen.query_one(AgentBoard)
+        panes = {p.agent_id: p for p in app.screen.query(AgentPane) if p.agent_id}
+        assert set(panes) == set(STATES), set(panes)
+        failures: list[str] = []
+        checked = 0
+        themes = sorted(app.available_themes)
+        assert len(themes) >= 20
+        for n, theme in enumerate(themes):
+            app.theme = theme
+            # The focused pane goes round the running, approval and failed ones.
+            focus = ("research-1", "coding-1", "data-1")[n % 3]
+            board.focus_agent(focus)
+            await pilot.pause()
+            strips = screen_strips(app)
+            for agent_id, pane in panes.items():
+                cells = _pane_cells(app, pane, strips)
+                assert any(c.y == pane.region.y for c in cells), (theme, agent_id, "title")
+                for cell in cells:
+                    checked += 1
+                    if cell.ratio < AA_TEXT:
+                        failures.append(
+                            f"{theme} {agent_id} focus={focus}: {cell.text.strip()!r} "
+                            f"{cell.fg} on {cell.bg} = {cell.ratio:.2f}"
+                        )
+        assert checked > 1000
+        assert not failures, "\n".join(failures[:40])
+
+
+def test_wcag_formula_matches_known_pairs() -> None:
+    assert contrast((0, 0, 0), (255, 255, 255)) == 21.0
+    assert round(contrast((118, 118, 118), (255, 255, 255)), 2) == 4.54  # the AA grey
+    assert round(luminance((255, 0, 0)), 4) == 0.2126
+    # The pair the issue saw: textual-dark's old unfocused title.
+    assert contrast((36, 40, 43), (18, 18, 18)) < 1.5
+
+
+def test_legible_keeps_a_passing_colour_and_fixes_a_failing_one() -> None:
+    dark = Color(18, 18, 18)
+    assert legible(Color(224, 224, 224), [dark]) == Color(224, 224, 224)
+    fixed = legible(Color(36, 40, 43), [dark])
+    assert contrast(fixed.rgb, dark.rgb) >= AA_TEXT
+    light = Color(239, 241, 245)
+    fixed = legible(Color(246, 250, 255), [light])
+    assert contrast(fixed.rgb, light.rgb) >= AA_TEXT
+    assert luminance(fixed.rgb) < luminance(light.rgb)  # darker on a light theme
+
+
+def test_legible_variables_keep_ansi_names_for_ansi_themes() -> None:
+    app = DelegateApp(session=QuietSession(), autostart=False)  # type: ignore[arg-type]
+    app.theme = "ansi-dark"
+    variables = app.get_css_variables()
+    assert variables["legible-error"] == "ansi_red"
+    assert legible_variables({"background": "#000000", "surface": "#000000"}) != {}
