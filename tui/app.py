@@ -57,6 +57,9 @@ class DelegateApp(App[int]):
         Binding("q", "quit_run", "Quit", id="app.quit"),
         Binding("question_mark,f1", "help", "Help", key_display="?", id="app.help"),
         Binding("h", "history", "History", id="app.history"),
+        Binding(
+            "dollar_sign", "dashboard", "Dashboard", key_display="$", id="app.dashboard", show=False
+        ),
     ]
 
     def __init__(
@@ -177,6 +180,24 @@ class DelegateApp(App[int]):
         if not isinstance(self.screen, HelpScreen):
             self.push_screen(HelpScreen(self.keymap))
 
+    def action_dashboard(self) -> None:
+        """The run dashboard of the run on screen (a replay's when one is open)."""
+        from tui.screens.dashboard import DashboardScreen
+
+        screen = self.screen
+        if isinstance(screen, DashboardScreen):
+            return
+        run = screen if isinstance(screen, RunScreen) else self.main_screen
+        if run is None:
+            self.notify("No run is open yet.", severity="warning")
+            return
+        self.push_screen(DashboardScreen(run.view, clock=run.clock, store=self.store))
+
+    def action_scorecard(self) -> None:
+        from tui.screens.stats import StatsScreen
+
+        self.push_screen(StatsScreen(self.store))
+
     def action_history(self) -> None:
         if self.store is None:
             self.notify("No run database is open.", severity="warning")
@@ -245,6 +266,12 @@ class DelegateApp(App[int]):
         yield from super().get_system_commands(screen)
         yield SystemCommand("Help: keys", "?", self.action_help)
         yield SystemCommand("History of runs", "h: replay a past run", self.action_history)
+        yield SystemCommand(
+            "Run dashboard", "$: tokens, cost, tokens/s, spend over time", self.action_dashboard
+        )
+        yield SystemCommand(
+            "Model scorecard", "pass rate, cost and time per role and model", self.action_scorecard
+        )
         yield SystemCommand("Quit delegate", "q: stops running agents", self.action_quit_run)
         if not isinstance(screen, RunScreen):
             return

@@ -38,6 +38,7 @@ from core.events import (
     SteerDelivered,
     SteerQueued,
     TextDelta,
+    ThinkingDelta,
     TimeoutChanged,
     ToolCallFinished,
     ToolCallStarted,
@@ -48,6 +49,7 @@ from core.events import (
 )
 from core.outcome import Verification
 from core.queue_positions import QueuePositions
+from tui.spend_timeline import SpendTimeline
 
 TAIL_LINES = 40
 LINE_CAP = 400
@@ -278,6 +280,7 @@ class RunView:
         self.ceo_in_turn = False
         self.answered = False  # the CEO gave its answer and waits for the operator
         self.verification = Verification()  # the run's checks against its last file change
+        self.spend = SpendTimeline()  # each agent's cost over time, for the dashboard
         self.events_applied = 0
         self.dirty_agents: set[str] = set()
         self.dirty_chat: set[int] = set()
@@ -355,6 +358,11 @@ class RunView:
         handler = _HANDLERS.get(type(ev))
         if handler is not None:
             handler(self, ev)
+        if type(ev) in _SPEND_EVENTS:
+            agent = self._agent(ev.agent_id)
+            if agent is not None:
+                tokens = agent.tokens
+                self.spend.observe(ev.ts, agent.agent_id, tokens.cost, tokens.output)
 
     def _agent(self, agent_id: str | None) -> AgentView | None:
         if agent_id == CEO_ID:
@@ -756,6 +764,11 @@ class RunView:
             return f"read {args.get('path')}"
         return f"{name} {one_line(json.dumps(args, ensure_ascii=False), 60)}"
 
+
+# Events after which an agent's figures may have moved (the dashboard's spend over time).
+_SPEND_EVENTS: frozenset[type[Event]] = frozenset(
+    {UsageUpdated, TextDelta, ThinkingDelta, TurnEnded, AgentFinished}
+)
 
 _HANDLERS: dict[type[Event], Any] = {
     RunStarted: RunView._run_started,

@@ -31,6 +31,7 @@ focus, letters type into it: press **escape** to go back to the board (or **tab*
 | c | clear finished panes from the board |
 | i | focus the message box (type to the CEO; enter sends; queued while it is busy) |
 | h | history of runs; enter replays one |
+| $ | run dashboard: tokens, cost, tok/s, spend per agent and model (m: scorecard) |
 | ? | this help |
 | q | quit (asks if agents are running; stops them cleanly) |
 | ctrl+p | command palette: every action above, and per-agent commands |

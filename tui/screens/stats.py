@@ -1,0 +1,70 @@
+"""The model scorecard of recorded runs (`delegate stats` in the app), from the store."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, ClassVar
+
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.screen import Screen
+from textual.widgets import DataTable, Footer, Static
+
+from tui.stats_cli import STATS_COLUMNS, stats_cells
+
+if TYPE_CHECKING:
+    from core.scorecard import ScoreRow
+    from core.store import Store
+
+EXPLAIN = (
+    "Model scorecard of recorded runs · passed: done, not retried, run verified · "
+    "stopped attempts are left out of the rate · escape back"
+)
+
+
+class StatsScreen(Screen[None]):
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("escape,q", "close", "Back", id="stats.back"),
+    ]
+    DEFAULT_CSS = """
+    StatsScreen #stats-head { height: auto; background: $panel; padding: 0 1; }
+    StatsScreen DataTable { height: 1fr; }
+    """
+
+    def __init__(self, store: Store | None) -> None:
+        super().__init__()
+        self.store = store
+        self.rows: list[ScoreRow] | None = None  # once loaded
+
+    def compose(self) -> ComposeResult:
+        yield Static(EXPLAIN, id="stats-head")
+        yield DataTable(id="stats-table", cursor_type="row", zebra_stripes=True)
+        yield Footer()
+
+    async def on_mount(self) -> None:
+        from core.scorecard import scorecard
+
+        table = self.query_one(DataTable)
+        table.add_columns(*STATS_COLUMNS)
+        table.focus()
+        head = self.query_one("#stats-head", Static)
+        if self.store is None:
+            self.rows = []
+            head.update("Model scorecard: no run database is open")
+            return
+        from core.store import StoreError
+
+        try:
+            if not self.store.readonly:
+                await self.store.flush()  # the live run's latest events count too
+            self.rows = scorecard(await self.store.attempt_records())
+        except StoreError as exc:
+            self.rows = []
+            head.update(f"Model scorecard: {exc}")
+            return
+        for row in self.rows:
+            table.add_row(*stats_cells(row))
+        if not self.rows:
+            head.update("Model scorecard: no runs recorded yet · escape back")
+
+    def action_close(self) -> None:
+        self.dismiss(None)
