@@ -11,59 +11,20 @@ from typing import Any
 
 import pytest
 
-from core.catalog import Catalog, Usage
 from core.cost_meter import estimate_tokens
 from core.events import Event, TextDelta, UsageUpdated
-from tests.fakeapi import Faulty, Frame, Message, Stall, Text, _is_event
-from tests.faults.harness import Call, FaultRun, Plan, Worker, fault_run
-
-MODEL = "claude-haiku-4-5"
-WORKER = "research-1"
-LINES = [f"line {i:02d} of the report, with some words in it\n" for i in range(12)]
-BODY = "".join(LINES)
-FINAL_OUT = 157  # what the API reports at the end (not the estimate: it must replace it)
-
-
-def stalled_after(deltas: int, stall: Stall, **message: Any) -> Faulty:
-    """The report streamed one line a delta, stopping after `deltas` deltas until released."""
-
-    def edit(frames: list[Frame]) -> list[Frame]:
-        out: list[Frame] = []
-        seen = 0
-        for frame in frames:
-            out.append(frame)
-            if _is_event(frame, "content_block_delta"):
-                seen += 1
-                if seen == deltas:
-                    out.append(stall)
-        return out
-
-    message.setdefault("input_tokens", 40)
-    message.setdefault("output_tokens", FINAL_OUT)
-    return Faulty(Message([Text(BODY, len(LINES))], **message), edit)
-
-
-def plan_with(reply: Faulty) -> Plan:
-    """The CEO spawns one worker; the worker's first reply is `reply`."""
-    plan = Plan([Worker("w", model=MODEL)])
-    sent = {"done": False}
-
-    def rule(call: Call) -> Any:
-        if call.agent == "w" and not sent["done"]:
-            sent["done"] = True
-            return reply
-        return None
-
-    plan.rules.append(rule)
-    return plan
-
-
-def usage_of(run: FaultRun) -> list[UsageUpdated]:
-    return run.recorder.of(UsageUpdated, WORKER)  # type: ignore[no-any-return]
-
-
-def streamed_chars(run: FaultRun) -> int:
-    return sum(len(e.text) for e in run.recorder.of(TextDelta, WORKER))
+from tests.fakeapi import Stall
+from tests.faults.harness import fault_run
+from tests.live_support import (
+    FINAL_OUT,
+    LINES,
+    WORKER,
+    cost,
+    plan_with,
+    stalled_after,
+    streamed_chars,
+    usage_of,
+)
 
 
 def is_estimate_of(chars: int) -> Any:
@@ -76,12 +37,6 @@ def is_estimate_of(chars: int) -> Any:
         )
 
     return check
-
-
-def cost(input_tokens: int, output_tokens: int) -> float:
-    value = Catalog().cost(MODEL, Usage(input_tokens, output_tokens, 0, 0))
-    assert value is not None
-    return value
 
 
 async def test_the_estimate_moves_mid_stream_and_the_reported_usage_replaces_it(
@@ -155,8 +110,12 @@ async def test_an_interrupted_reply_is_billed_at_its_estimate_and_published_at_o
         out = 1 + estimate_tokens(chars)
         # Published when the cut turn ends, before the next request is even sent.
         cut = await run.recorder.wait_for(
-            lambda e: isinstance(e, UsageUpdated) and e.agent_id == WORKER
-            and e.output_tokens == out and e.estimated,
+            lambda e: (
+                isinstance(e, UsageUpdated)
+                and e.agent_id == WORKER
+                and e.output_tokens == out
+                and e.estimated
+            ),
             timeout_s=5,
         )
         assert isinstance(cut, UsageUpdated)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import collections
 import json
+import textwrap
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -52,7 +53,9 @@ from core.queue_positions import QueuePositions
 from tui.spend_timeline import SpendTimeline
 
 TAIL_LINES = 40
-LINE_CAP = 400
+LINE_CAP = 400  # characters kept of a tail line (its end: the newest text)
+REPLY_CAP = 20_000  # characters kept of the reply streaming now (the transcript's live part)
+RATE_MIN_SPAN_S = 0.2  # a reply's tokens per second shows once it has streamed this long
 CHAT_CAP = 2000
 STEERS_KEPT = 6
 ACTIVE_STATES = frozenset({"running", "waiting_approval"})
@@ -76,6 +79,61 @@ def fmt_tokens(n: int) -> str:
 
 def fmt_cost(cost: float | None) -> str:
     return "$?" if cost is None else f"${cost:.4f}"
+
+
+ESTIMATE_MARK = "~"  # before a figure that is (partly) estimated from streamed text
+
+
+def fmt_output(tokens: Tokens) -> str:
+    """Output tokens, `~` first while (part of) the count is an estimate."""
+    return (ESTIMATE_MARK if tokens.estimated else "") + fmt_tokens(tokens.output)
+
+
+def fmt_spend(tokens: Tokens) -> str:
+    """The cost, `~` first while (part of) it is an estimate."""
+    mark = ESTIMATE_MARK if tokens.estimated and tokens.cost is not None else ""
+    return mark + fmt_cost(tokens.cost)
+
+
+def fmt_rate(tokens_per_s: float | None) -> str:
+    return "" if tokens_per_s is None else f"{tokens_per_s:.0f} tok/s"
+
+
+def cap_line(line: str) -> str:
+    """A tail line of at most LINE_CAP characters: its end (the newest text) when longer."""
+    return line if len(line) <= LINE_CAP else "…" + line[-(LINE_CAP - 1) :]
+
+
+def wrap_tail(lines: list[str], width: int, rows: int) -> list[str]:
+    """The last `rows` screen rows of `lines` wrapped at `width` (the newest text)."""
+    out: list[str] = []
+    width = max(1, width)
+    for line in reversed(lines):
+        if len(out) >= rows:
+            break
+        text = " ".join(line.split())
+        out[:0] = textwrap.wrap(text, width, break_on_hyphens=False) or [""]
+    return out[-rows:] if rows > 0 else []
+
+
+def tail_rows(lines: list[str], partial: str, width: int, rows: int) -> list[str]:
+    """A pane's tail in `rows` rows: finished lines one row each (their start), and the
+    line still streaming wrapped so that its newest text shows as it grows (`…` first
+    when its start no longer fits; one finished line stays above it when there is one)."""
+    if rows <= 0:
+        return []
+    width = max(2, width)
+    out: list[str] = []
+    if partial.strip():
+        out = textwrap.wrap(" ".join(partial.split()), width, break_on_hyphens=False)
+        keep = max(1, rows - 1) if lines else rows
+        if len(out) > keep:
+            out = out[-keep:]
+            first = out[0]
+            out[0] = "…" + (first if len(first) < width else first[1:])
+    room = rows - len(out)
+    done = [one_line(line, width) for line in lines[-room:]] if room > 0 else []
+    return done + out
 
 
 def fmt_duration(seconds: float) -> str:
@@ -106,6 +164,7 @@ class Tokens:
     cache_read: int = 0
     cache_write: int = 0
     cost: float | None = 0.0
+    estimated: bool = False  # output (and cost) partly counted from streamed text
 
     def plus(self, other: Tokens) -> Tokens:
         cost = None if self.cost is None or other.cost is None else self.cost + other.cost
@@ -115,6 +174,7 @@ class Tokens:
             self.cache_read + other.cache_read,
             self.cache_write + other.cache_write,
             cost,
+            self.estimated or other.estimated,
         )
 
 
@@ -166,6 +226,66 @@ class AgentView:
     token_budget: int | None = None
     budget_level: str = ""  # "", "warn" (80%) or "spent", of this attempt's budgets
     stalled_s: float | None = None  # the stalled badge: idle this long (None: moving)
+    # The reply streaming now (from TurnStarted until its message is appended), for the
+    # transcript's live part: text chunks, newest last, about REPLY_CAP characters kept.
+    reply_parts: list[str] = field(default_factory=list)
+    reply_chars: int = 0
+    replying: bool = False  # inside a model reply (TurnStarted .. TurnEnded)
+    # Output speed, from the usage events' timestamps (a replay computes the same): the
+    # reply's output since its first usage report over the time since then.
+    rate_start: float | None = None  # ts of the reply's first usage report
+    rate_base: int = 0  # output tokens then
+    rate_end: float | None = None  # ts of its latest usage report
+    rate_tokens: int = 0  # output tokens between the two
+    last_rate: float | None = None  # the last reply's tokens per second
+    streamed_tokens: int = 0  # output of finished replies (all attempts), for the average
+    streamed_s: float = 0.0
+
+    @property
+    def reply(self) -> str:
+        return "".join(self.reply_parts)
+
+    @property
+    def tokens_per_s(self) -> float | None:
+        """Output tokens per second of the reply streaming now (of the last one between
+        replies); None before any reply streamed long enough to tell."""
+        if self.rate_start is not None and self.rate_end is not None:
+            span = self.rate_end - self.rate_start
+            if span >= RATE_MIN_SPAN_S:
+                return self.rate_tokens / span
+        return self.last_rate
+
+    @property
+    def avg_tokens_per_s(self) -> float | None:
+        """Output tokens per second over every reply of the agent (time streaming only)."""
+        tokens, span = self.streamed_tokens, self.streamed_s
+        if self.rate_start is not None and self.rate_end is not None:
+            tokens += self.rate_tokens
+            span += self.rate_end - self.rate_start
+        return tokens / span if span >= RATE_MIN_SPAN_S else None
+
+    def end_reply_rate(self) -> None:
+        """The reply ended: its rate becomes the last rate and counts in the average."""
+        if self.rate_start is not None and self.rate_end is not None:
+            span = self.rate_end - self.rate_start
+            if span > 0:
+                self.streamed_tokens += self.rate_tokens
+                self.streamed_s += span
+            if span >= RATE_MIN_SPAN_S:
+                self.last_rate = self.rate_tokens / span
+        self.rate_start = self.rate_end = None
+        self.rate_tokens = 0
+
+    def add_reply(self, text: str) -> None:
+        self.reply_parts.append(text)
+        self.reply_chars += len(text)
+        if self.reply_chars > REPLY_CAP * 2:  # keep the newest REPLY_CAP, rarely
+            kept = self.reply[-REPLY_CAP:]
+            self.reply_parts, self.reply_chars = [kept], len(kept)
+
+    def clear_reply(self) -> None:
+        self.reply_parts = []
+        self.reply_chars = 0
 
     @property
     def tokens(self) -> Tokens:
@@ -196,6 +316,10 @@ class AgentView:
             return None
         return min(1.0, self.context_tokens / self.context_window)
 
+    def tail_view(self, width: int, rows: int) -> list[str]:
+        """The tail as `rows` screen rows of `width` (see `tail_rows`)."""
+        return tail_rows(list(self.tail)[-rows:], self.partial, width, rows)
+
     def tail_lines(self, n: int) -> list[str]:
         lines = list(self.tail)
         if self.partial:
@@ -203,11 +327,14 @@ class AgentView:
         return lines[-n:] if n > 0 else []
 
     def add_text(self, text: str) -> None:
+        if "\n" not in text:  # most deltas: the unfinished line grows
+            self.partial = cap_line(self.partial + text)
+            return
         parts = (self.partial + text).split("\n")
         for line in parts[:-1]:
             if line.strip():
-                self.tail.append(line[:LINE_CAP])
-        self.partial = parts[-1][:LINE_CAP]
+                self.tail.append(cap_line(line))
+        self.partial = cap_line(parts[-1])
 
     def add_line(self, line: str) -> None:
         self.end_line()
@@ -473,6 +600,8 @@ class RunView:
         )
         if old is not None:
             view.prior = old.prior.plus(old.current)
+            view.streamed_tokens, view.streamed_s = old.streamed_tokens, old.streamed_s
+            view.last_rate = old.last_rate
             view.steers = old.steers
             view.messages = old.messages
             view.order = old.order
@@ -578,6 +707,9 @@ class RunView:
             agent.model = ev.model
             agent.context_window = self.context_window(ev.model) or agent.context_window
         agent.retry_notice = ""
+        agent.clear_reply()
+        agent.replying = True
+        agent.end_reply_rate()
         self._touch(agent)
         if agent.agent_id == CEO_ID:
             self.ceo_in_turn = True
@@ -595,16 +727,21 @@ class RunView:
                 self._ceo_text = item
             item.text += ev.text
             self.dirty_chat.add(item.item_id)
+            if self.ceo is not None:
+                self.ceo.add_reply(ev.text)
             return
         agent = self.agents.get(ev.agent_id or "")
         if agent is not None:
             agent.add_text(ev.text)
+            agent.add_reply(ev.text)
             self.dirty_agents.add(agent.agent_id)
 
     def _turn_ended(self, ev: TurnEnded) -> None:
         agent = self._agent(ev.agent_id)
         if agent is None:
             return
+        agent.replying = False
+        agent.end_reply_rate()
         if agent.agent_id == CEO_ID:
             self.ceo_in_turn = False
             spoke = self._ceo_text is not None and bool(self._ceo_text.text.strip())
@@ -632,8 +769,15 @@ class RunView:
             ev.cache_read_tokens,
             ev.cache_write_tokens,
             ev.cost_usd,
+            ev.estimated,
         )
         agent.context_tokens = ev.context_tokens
+        if agent.replying:
+            if agent.rate_start is None:
+                agent.rate_start, agent.rate_base = ev.ts, ev.output_tokens
+            else:
+                agent.rate_end = ev.ts
+                agent.rate_tokens = max(0, ev.output_tokens - agent.rate_base)
         self._touch(agent)
         self.dirty_run = True
 
@@ -641,6 +785,9 @@ class RunView:
         agent = self._agent(ev.agent_id)
         if agent is not None:
             agent.retry_notice = f"API retry {ev.try_number} in {ev.delay_s:.0f}s: {ev.reason}"
+            agent.rate_start = agent.rate_end = None  # the next try's speed, not the wait
+            agent.rate_tokens = 0
+            agent.clear_reply()
             self._touch(agent)
 
     def _message(self, ev: MessageAppended) -> None:
@@ -649,6 +796,8 @@ class RunView:
             agent.messages.setdefault(ev.attempt, []).append(
                 {"role": ev.role, "content": ev.content}
             )
+            if ev.role == "assistant":
+                agent.clear_reply()  # the streamed reply is in the conversation now
 
     def _tool_started(self, ev: ToolCallStarted) -> None:
         agent = self._agent(ev.agent_id)

@@ -195,8 +195,10 @@ async def fault_run(
     before_start: Callable[[Session], None] | None = None,
     settings: dict[str, Any] | None = None,
     interactive: bool = False,
+    start: bool = True,
 ) -> AsyncIterator[FaultRun]:
-    """A started run against a FakeAPI answering with `plan`; closed (and checked) after."""
+    """A started run against a FakeAPI answering with `plan`; closed (and checked) after.
+    With `start=False` the caller starts it (an app given the session does)."""
     workspace = tmp_path / "ws"
     workspace.mkdir(exist_ok=True)
     async with FakeAPI(default=lambda request: plan(request)) as api:
@@ -218,7 +220,8 @@ async def fault_run(
         if before_start is not None:
             before_start(session)
         try:
-            session.start(task)
+            if start:
+                session.start(task)
             yield FaultRun(api, plan, session, store, recorder)
         finally:
             await session.close()

@@ -1,4 +1,8 @@
-"""One agent's whole conversation (all attempts), following live; `e` exports Markdown."""
+"""One agent's whole conversation (all attempts), following live; `e` exports Markdown.
+
+The log holds the conversation's messages; below it, the reply streaming now grows as
+its text arrives, until its message joins the log.
+"""
 
 from __future__ import annotations
 
@@ -13,10 +17,20 @@ from textual.screen import Screen
 from textual.widgets import Footer, RichLog, Static
 
 from core.export import conversation_markdown
-from tui.view_model import AgentView, RunView, fmt_cost, short_model
+from tui.view_model import (
+    AgentView,
+    RunView,
+    fmt_output,
+    fmt_rate,
+    fmt_spend,
+    short_model,
+    wrap_tail,
+)
 
 MAX_LINES = 5000
 RESULT_LINES = 40
+LIVE_ROWS = 12  # rows of the streaming reply shown under the log (its newest text)
+REFRESH_S = 0.125
 
 
 class TranscriptScreen(Screen[None]):
@@ -28,6 +42,10 @@ class TranscriptScreen(Screen[None]):
     DEFAULT_CSS = """
     TranscriptScreen #transcript-head { height: 2; background: $panel; padding: 0 1; }
     TranscriptScreen RichLog { height: 1fr; padding: 0 1; }
+    TranscriptScreen #transcript-live {
+        height: auto; max-height: 14; padding: 0 1; border-top: dashed $accent;
+    }
+    TranscriptScreen #transcript-live.-idle { display: none; }
     """
 
     def __init__(self, view: RunView, agent_id: str, export_dir: Path) -> None:
@@ -36,6 +54,9 @@ class TranscriptScreen(Screen[None]):
         self.agent_id = agent_id
         self.export_dir = export_dir
         self._seen: dict[int, int] = {}
+        self._live_key: tuple[object, ...] = ()
+        self._head = ""
+        self.live_text = ""  # what the live part shows now ("" when no reply streams)
         self.exported: Path | None = None
 
     def _agent(self) -> AgentView | None:
@@ -46,11 +67,12 @@ class TranscriptScreen(Screen[None]):
     def compose(self) -> ComposeResult:
         yield Static("", id="transcript-head")
         yield RichLog(id="transcript-log", max_lines=MAX_LINES, wrap=True, markup=False)
+        yield Static("", id="transcript-live", classes="-idle", markup=False)
         yield Footer()
 
     def on_mount(self) -> None:
         self._refresh_log()
-        self.set_interval(0.5, self._refresh_log)
+        self.set_interval(REFRESH_S, self._refresh_log)
         self.query_one(RichLog).focus()
 
     def _refresh_log(self) -> None:
@@ -59,12 +81,16 @@ class TranscriptScreen(Screen[None]):
         if agent is None:
             head.update(f"{self.agent_id}: unknown agent")
             return
-        head.update(
+        tok = agent.tokens
+        rate = fmt_rate(agent.tokens_per_s)
+        text = (
             f"{agent.role} · {agent.agent_id} · attempt {agent.attempt} · "
-            f"{short_model(agent.model)} · {agent.state} · {fmt_cost(agent.tokens.cost)}\n"
-            f"{agent.task}",
-            layout=False,
+            f"{short_model(agent.model)} · {agent.state} · out {fmt_output(tok)} · "
+            f"{fmt_spend(tok)}{' · ' + rate if rate else ''}\n{agent.task}"
         )
+        if text != self._head:
+            self._head = text
+            head.update(text, layout=False)
         log = self.query_one(RichLog)
         for attempt in sorted(agent.messages):
             messages = agent.messages[attempt]
@@ -75,6 +101,25 @@ class TranscriptScreen(Screen[None]):
                 for line in render_message(message):
                     log.write(line)
             self._seen[attempt] = len(messages)
+        self._refresh_live(agent)
+
+    def _refresh_live(self, agent: AgentView) -> None:
+        """The reply streaming now: its newest rows, until its message is in the log."""
+        live = self.query_one("#transcript-live", Static)
+        width = live.content_region.width or max(20, self.size.width - 2)
+        key = (agent.reply_chars, agent.replying, width, id(agent))
+        if key == self._live_key:
+            return
+        self._live_key = key
+        text = agent.reply
+        if not text.strip():
+            self.live_text = ""
+            live.set_class(True, "-idle")
+            return
+        label = "model (streaming):" if agent.replying else "model (reply cut off):"
+        self.live_text = "\n".join(wrap_tail(text.splitlines(), width, LIVE_ROWS))
+        live.update(Text.assemble((label, "bold cyan"), "\n", self.live_text))
+        live.set_class(False, "-idle")
 
     def action_close(self) -> None:
         self.dismiss(None)

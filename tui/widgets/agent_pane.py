@@ -9,7 +9,16 @@ from textual.content import Content
 from textual.widgets import Static
 
 from core.cost_meter import fmt_usd
-from tui.view_model import AgentView, fmt_cost, fmt_duration, fmt_tokens, one_line, short_model
+from tui.view_model import (
+    AgentView,
+    fmt_duration,
+    fmt_output,
+    fmt_rate,
+    fmt_spend,
+    fmt_tokens,
+    one_line,
+    short_model,
+)
 
 PANE_HEIGHT = 13
 BODY_LINES = PANE_HEIGHT - 2  # inside the border
@@ -123,21 +132,25 @@ def render_agent(agent: AgentView, now: float, width: int) -> Content:
             ("in ", MUTED),
             fmt_tokens(tok.input),
             (" out ", MUTED),
-            fmt_tokens(tok.output),
+            fmt_output(tok),
             (" cache ", MUTED),
             f"{fmt_tokens(tok.cache_read)}/{fmt_tokens(tok.cache_write)}",
             " · ",
-            (fmt_cost(tok.cost), "bold"),
+            (fmt_spend(tok), "bold"),
             *_budget(agent),
         )
     )
     ctx = agent.context_fraction
+    rate = fmt_rate(agent.tokens_per_s)
+    speed = [(f" · {rate}", "" if agent.replying else MUTED)] if rate else []
     if ctx is not None:
         label = f" ctx {ctx:.0%}"
         full, empty = bar(ctx, max(4, min(20, width - len(label))))
-        lines.append(Content.assemble((full, ink("$legible-secondary")), (empty, MUTED), label))
+        lines.append(
+            Content.assemble((full, ink("$legible-secondary")), (empty, MUTED), label, *speed)
+        )
     else:
-        lines.append(Content.styled("ctx ?", MUTED))
+        lines.append(Content.assemble(("ctx ?", MUTED), *speed))
     if agent.retry_notice:
         lines.append(Content.styled(one_line(agent.retry_notice, width), "$legible-warning"))
     elif agent.last_tool:
@@ -163,8 +176,8 @@ def render_agent(agent: AgentView, now: float, width: int) -> Content:
         text = agent.result or agent.reason or agent.state
         result_line.append(Content.assemble(("= ", "bold"), one_line(text, width - 2)))
     room = BODY_LINES - len(lines) - len(steer_lines) - len(result_line)
-    for line in agent.tail_lines(room):
-        lines.append(Content.styled(one_line(line, width), MUTED))
+    for row in agent.tail_view(width, room):
+        lines.append(Content.styled(row, MUTED))
     lines.extend(steer_lines)
     lines.extend(result_line)
     return Content("\n").join(lines[:BODY_LINES])

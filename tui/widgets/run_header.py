@@ -6,7 +6,7 @@ from textual.content import Content
 from textual.widgets import Static
 
 from core.cost_meter import fmt_usd
-from tui.view_model import RunView, fmt_cost, fmt_tokens, one_line
+from tui.view_model import RunView, fmt_output, fmt_spend, fmt_tokens, one_line
 
 STATUS_STYLES = {
     "running": "$success",
@@ -81,10 +81,10 @@ class RunHeader(Static):
             " · ",
             (f"{t.failed} failed", "$error" if t.failed else "$text-muted"),
             ("   tokens ", "$text-muted"),
-            f"{fmt_tokens(tok.input)} in / {fmt_tokens(tok.output)} out / "
+            f"{fmt_tokens(tok.input)} in / {fmt_output(tok)} out / "
             f"{fmt_tokens(tok.cache_read)} cached",
             ("   cost ", "$text-muted"),
-            (fmt_cost(tok.cost), "bold"),
+            (fmt_spend(tok), "bold"),
             *_budget(view),
         )
         self.update(Content("\n").join([first, second]), layout=False)
