@@ -19,8 +19,10 @@ class ConfirmScreen(ModalScreen[bool]):
     DEFAULT_CSS = """
     ConfirmScreen { align: center middle; }
     ConfirmScreen > Vertical {
-        width: 64; height: auto; border: thick $error 60%; background: $surface; padding: 1 2;
+        width: 64; max-width: 100%; height: auto; max-height: 100%;
+        border: thick $error 60%; background: $surface; padding: 1 2;
     }
+    ConfirmScreen #confirm-question { width: 100%; }
     ConfirmScreen Horizontal { height: auto; margin-top: 1; align-horizontal: right; }
     ConfirmScreen Button { margin-left: 2; }
     """

@@ -50,7 +50,8 @@ class HelpScreen(ModalScreen[None]):
     DEFAULT_CSS = """
     HelpScreen { align: center middle; }
     HelpScreen > VerticalScroll {
-        width: 90; height: 80%; border: thick $accent; background: $surface; padding: 0 1;
+        width: 100; max-width: 100%; height: 90%; max-height: 100%;
+        border: thick $accent; background: $surface; padding: 0 1;
     }
     """
 

@@ -2,17 +2,20 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import ClassVar
 
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
+from textual.content import Content
 from textual.screen import ModalScreen
-from textual.widgets import Button, Input, Label, Select
+from textual.widgets import Button, Input, Label, OptionList
+from textual.widgets.option_list import Option
 
-from tui.widgets.recent_output import RecentOutput
+from core.catalog import Price
+from tui.widgets.recent_output import RecentOutput, fit_modal
 
 
 @dataclass(frozen=True)
@@ -21,8 +24,19 @@ class RetryRequest:
     model: str | None
 
 
+def price_text(price: Price | None) -> str:
+    """`$0.10 in · $0.50 out per M tokens`, or that the price is not known."""
+    if price is None:
+        return "price unknown"
+    return f"${price.input:.2f} in · ${price.output:.2f} out per M tokens"
+
+
 class RetryScreen(ModalScreen[RetryRequest | None]):
-    """Opaque, like the steer modal (see there why), and shows how the attempt ended."""
+    """Opaque, like the steer modal (see there why), and shows how the attempt ended.
+
+    The models are a list inside the modal (not a dropdown over its buttons), each with
+    its price, the current one marked.
+    """
 
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("escape", "cancel", "Cancel", id="retry.cancel")
@@ -30,9 +44,12 @@ class RetryScreen(ModalScreen[RetryRequest | None]):
     DEFAULT_CSS = """
     RetryScreen { align: center middle; background: $background; }
     RetryScreen > Vertical {
-        width: 90; height: auto; border: thick $accent; background: $surface; padding: 1 2;
+        width: 90; max-width: 100%; height: auto; max-height: 100%;
+        border: thick $accent; background: $surface; padding: 1 2;
     }
-    RetryScreen Select { margin-top: 1; }
+    RetryScreen Label { width: 100%; }
+    RetryScreen #retry-model-label { margin-top: 1; color: $text-muted; }
+    RetryScreen OptionList { height: auto; max-height: 8; }
     RetryScreen Horizontal { height: auto; margin-top: 1; align-horizontal: right; }
     RetryScreen Button { margin-left: 2; }
     """
@@ -44,6 +61,7 @@ class RetryScreen(ModalScreen[RetryRequest | None]):
         model: str,
         models: list[str],
         *,
+        prices: Mapping[str, Price] | None = None,
         recent: Sequence[str] = (),
     ) -> None:
         super().__init__()
@@ -52,30 +70,63 @@ class RetryScreen(ModalScreen[RetryRequest | None]):
         self.attempt = attempt
         self.model = model
         self.models = models if model in models else [model, *models]
+        self.prices = dict(prices or {})
+        self.box = Vertical()
+        self.recent_box = RecentOutput(self.recent, id="retry-recent")
 
     def compose(self) -> ComposeResult:
-        with Vertical():
+        width = max(map(len, self.models))
+        options = [
+            Option(
+                Content.assemble(
+                    (m.ljust(width), "bold" if m == self.model else ""),
+                    "  ",
+                    (price_text(self.prices.get(m)), "$text-muted"),
+                    (" (current)" if m == self.model else "", "$accent"),
+                ),
+                id=m,
+            )
+            for m in self.models
+        ]
+        with self.box:
             yield Label(f"[b]Retry {self.agent_id}[/b] as attempt {self.attempt + 1}")
             if self.recent:
-                yield RecentOutput(self.recent, id="retry-recent")
+                yield self.recent_box
             yield Input(placeholder="Optional note for the new attempt…", id="retry-note")
-            yield Select(
-                [(m, m) for m in self.models], value=self.model, allow_blank=False, id="retry-model"
-            )
+            yield Label("Model (tab to the list, ↑↓ to choose)", id="retry-model-label")
+            models = OptionList(*options, id="retry-model")
+            models.highlighted = self.models.index(self.model)
+            yield models
             with Horizontal():
                 yield Button("Retry (enter)", variant="primary", id="retry-go")
                 yield Button("Cancel (esc)", id="retry-cancel")
 
     def on_mount(self) -> None:
         self.query_one("#retry-note", Input).focus()
+        self.call_after_refresh(self._fit)
+
+    def on_resize(self) -> None:
+        self.call_after_refresh(self._fit)
+
+    def _fit(self) -> None:
+        if self.recent:
+            fit_modal(self, self.box, self.recent_box)
+
+    @property
+    def chosen_model(self) -> str:
+        index = self.query_one("#retry-model", OptionList).highlighted
+        return self.models[index] if index is not None else self.model
 
     def _submit(self) -> None:
         note = self.query_one("#retry-note", Input).value.strip() or None
-        model = self.query_one("#retry-model", Select).value
-        chosen = str(model) if isinstance(model, str) else None
+        chosen = self.chosen_model
         self.dismiss(RetryRequest(note, chosen if chosen != self.model else None))
 
     def on_input_submitted(self, event: Input.Submitted) -> None:
+        event.stop()
+        self._submit()
+
+    def on_option_list_option_selected(self, event: OptionList.OptionSelected) -> None:
         event.stop()
         self._submit()
 

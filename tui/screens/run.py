@@ -320,7 +320,9 @@ class RunScreen(Screen[None]):
         if agent is None or session is None:
             return
         agent_id = agent.agent_id
-        models = sorted(session.settings.catalog.models)
+        catalog = session.settings.catalog.models
+        models = sorted(catalog)
+        prices = {m: info.price for m, info in catalog.items()}
 
         def answer(request: RetryRequest | None) -> None:
             if request is not None:
@@ -329,7 +331,8 @@ class RunScreen(Screen[None]):
         ending = agent.result or agent.reason or agent.state.replace("_", " ")
         recent = [*agent.tail_lines(RECENT_LINES - 2), f"= {ending}"]
         self.app.push_screen(
-            RetryScreen(agent_id, agent.attempt, agent.model, models, recent=recent), answer
+            RetryScreen(agent_id, agent.attempt, agent.model, models, prices=prices, recent=recent),
+            answer,
         )
 
     def retry(self, agent_id: str, note: str | None, model: str | None) -> None:

@@ -11,7 +11,7 @@ from textual.containers import Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Input, Label
 
-from tui.widgets.recent_output import RecentOutput
+from tui.widgets.recent_output import RecentOutput, fit_modal
 
 RECENT_LINES = 12
 
@@ -28,8 +28,10 @@ class SteerScreen(ModalScreen[str | None]):
     DEFAULT_CSS = """
     SteerScreen { align: center middle; background: $background; }
     SteerScreen > Vertical {
-        width: 90; height: auto; border: thick $accent; background: $surface; padding: 1 2;
+        width: 90; max-width: 100%; height: auto; max-height: 100%;
+        border: thick $accent; background: $surface; padding: 1 2;
     }
+    SteerScreen Label { width: 100%; }
     SteerScreen .hint { color: $text-muted; margin-top: 1; }
     """
 
@@ -42,6 +44,7 @@ class SteerScreen(ModalScreen[str | None]):
         recent: Sequence[str] = (),
     ) -> None:
         super().__init__()
+        self.box = Vertical()
         self.title_label = Label("")
         self.recent_box = RecentOutput(id="steer-recent")
         self.input = Input(placeholder="Message for the agent…", id="steer-input")
@@ -70,7 +73,7 @@ class SteerScreen(ModalScreen[str | None]):
         return self
 
     def compose(self) -> ComposeResult:
-        with Vertical():
+        with self.box:
             yield self.title_label
             yield self.recent_box
             yield self.input
@@ -78,6 +81,13 @@ class SteerScreen(ModalScreen[str | None]):
 
     def on_screen_resume(self) -> None:
         self.input.focus()
+        self.call_after_refresh(self._fit)
+
+    def on_resize(self) -> None:
+        self.call_after_refresh(self._fit)
+
+    def _fit(self) -> None:
+        fit_modal(self, self.box, self.recent_box)
 
     def on_input_submitted(self, event: Input.Submitted) -> None:
         event.stop()

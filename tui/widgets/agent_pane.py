@@ -228,6 +228,8 @@ class AgentPane(Static, can_focus=True):
         border: round $panel-lighten-2;
         border-title-color: $legible-text;
         padding: 0 1;
+        text-wrap: nowrap;
+        text-overflow: ellipsis;
     }
     AgentPane.-empty { visibility: hidden; }
     AgentPane.-finished {

@@ -1,12 +1,20 @@
-"""The top bar: run id, task, totals and the simulated / sandbox / replay badges."""
+"""The top bar: run id, task, totals and the simulated / sandbox / replay badges.
+
+Two lines that never wrap, at any width: each is built in a few forms, richest first,
+and the first that fits the width is shown (the last is cut with an ellipsis). The
+second line always keeps the agent counts and the cost; tokens go first when it is
+narrow.
+"""
 
 from __future__ import annotations
+
+from collections.abc import Sequence
 
 from textual.content import Content
 from textual.widgets import Static
 
 from core.cost_meter import fmt_usd
-from tui.view_model import RunView, fmt_output, fmt_spend, fmt_tokens, one_line
+from tui.view_model import RunView, Totals, fmt_output, fmt_spend, fmt_tokens, one_line
 
 STATUS_STYLES = {
     "running": "$success",
@@ -14,55 +22,86 @@ STATUS_STYLES = {
     "done": "$primary",
     "unverified": "$warning",
 }
-# No badge while commands are confined; a loud one when they are not.
+# No badge while commands are confined; a loud one when they are not. (full, short)
 SANDBOX_BADGES = {
-    "unavailable": (" no sandbox: every command asks ", "reverse $error"),
-    "off": (" sandbox off ", "reverse $warning"),
+    "unavailable": (" no sandbox: every command asks ", " no sandbox ", "reverse $error"),
+    "off": (" sandbox off ", " sandbox off ", "reverse $warning"),
 }
+MIN_TASK = 24  # below this many cells left for the task, the badges take their short form
 
-
+Part = str | tuple[str, str]
 BUDGET_STYLES = {"": "$text-muted", "warn": "bold $warning", "spent": "bold $error"}
 
 
-def _budget(view: RunView) -> list[str | tuple[str, str]]:
+def _budget(view: RunView, short: bool = False) -> list[Part]:
     """` / $5.00 budget`, in warning colours from 80%."""
     if view.budget_usd is None:
-        return [(" · no budget", "$text-muted")]
+        return [] if short else [(" · no budget", "$text-muted")]
     label = {"warn": " (80%)", "spent": " spent"}.get(view.budget_level, "")
-    return [(f" / {fmt_usd(view.budget_usd)} budget{label}", BUDGET_STYLES[view.budget_level])]
+    word = "" if short else " budget"
+    return [(f" / {fmt_usd(view.budget_usd)}{word}{label}", BUDGET_STYLES[view.budget_level])]
+
+
+def fit(forms: Sequence[Content], width: int) -> Content:
+    """The first form no wider than `width`; else the last, cut with an ellipsis."""
+    for form in forms:
+        if form.cell_length <= width:
+            return form
+    return forms[-1].truncate(max(1, width), ellipsis=True)
 
 
 class RunHeader(Static):
     DEFAULT_CSS = """
-    RunHeader { height: 2; background: $panel; padding: 0 1; }
+    RunHeader {
+        height: 2; background: $panel; padding: 0 1;
+        text-wrap: nowrap; text-overflow: ellipsis;
+    }
     """
 
     def __init__(self, *, id: str | None = None) -> None:
         super().__init__("", id=id, markup=False)
+        self._last: tuple[RunView, str, bool] | None = None
+
+    def on_resize(self) -> None:
+        if self._last is not None:
+            view, replay, paused = self._last
+            self.show(view, replay=replay, paused=paused)
 
     def show(self, view: RunView, *, replay: str = "", paused: bool = False) -> None:
-        t = view.totals()
-        tok = t.tokens
-        badges: list[str | tuple[str, str]] = []
+        self._last = (view, replay, paused)
+        width = self.content_region.width or self.app.size.width - 2
+        task = one_line(view.task or "(no task yet: message the CEO)", 90)
+        head = self._head(view, replay, paused, short=False)
+        if width - head.cell_length < min(MIN_TASK, len(task)):
+            head = self._head(view, replay, paused, short=True)
+        first = Content.assemble(head, (task, "$text")).truncate(width, ellipsis=True)
+        second = fit(self._totals(view), width)
+        self.update(Content("\n").join([first, second]), layout=False)
+
+    @staticmethod
+    def _head(view: RunView, replay: str, paused: bool, *, short: bool) -> Content:
+        """The first line up to the task: badges (short ones when narrow), id, status."""
+        badges: list[Part] = []
         if view.simulated:
-            badges += [(" simulated models ", "reverse $warning"), " "]
+            badges += [(" sim " if short else " simulated models ", "reverse $warning"), " "]
         sandbox = SANDBOX_BADGES.get(view.sandbox)
         if sandbox is not None:
-            badges += [sandbox, " "]
+            full, brief, style = sandbox
+            badges += [(brief if short else full, style), " "]
         if replay:
             badges += [(f" replay {replay} ", "reverse $accent"), " "]
             if paused:
                 badges += [(" paused ", "reverse $error"), " "]
         status = view.display_status
         status_style = STATUS_STYLES.get(status, "$error")
-        waiting: list[str | tuple[str, str]] = []
+        waiting: list[Part] = []
         outcome = view.outcome_line
         if outcome:
             ok = view.verification.verified
             waiting = [(f" · {outcome}", "$success" if ok else "$warning")]
         if status == "answered":
             waiting.append((" · waiting for you", "$accent"))
-        first = Content.assemble(
+        return Content.assemble(
             *badges,
             ("delegate ", "bold"),
             (view.run_id or "(starting)", "$text-muted"),
@@ -70,21 +109,45 @@ class RunHeader(Static):
             (status, f"bold {status_style}"),
             *waiting,
             "  ",
-            (one_line(view.task or "(no task yet: message the CEO)", 90), "$text"),
         )
-        second = Content.assemble(
-            (f"{t.running} running", "$success" if t.running else "$text-muted"),
-            " · ",
-            (f"{t.queued} queued", "$warning" if t.queued else "$text-muted"),
-            " · ",
-            (f"{t.done} done", "$primary" if t.done else "$text-muted"),
-            " · ",
-            (f"{t.failed} failed", "$error" if t.failed else "$text-muted"),
-            ("   tokens ", "$text-muted"),
+
+    @staticmethod
+    def _totals(view: RunView) -> list[Content]:
+        """The second line, richest first: counts and cost in every form."""
+        t = view.totals()
+        counts = _counts(t)
+        tok = t.tokens
+        tokens_full = (
             f"{fmt_tokens(tok.input)} in / {fmt_output(tok)} out / "
-            f"{fmt_tokens(tok.cache_read)} cached",
-            ("   cost ", "$text-muted"),
-            (fmt_spend(tok), "bold"),
-            *_budget(view),
+            f"{fmt_tokens(tok.cache_read)} cached"
         )
-        self.update(Content("\n").join([first, second]), layout=False)
+        tokens_short = f"{fmt_tokens(tok.input)} in / {fmt_output(tok)} out"
+        cost: Part = (fmt_spend(tok), "bold")
+        return [
+            Content.assemble(
+                *counts,
+                ("   tokens ", "$text-muted"),
+                tokens_full,
+                ("   cost ", "$text-muted"),
+                cost,
+                *_budget(view),
+            ),
+            Content.assemble(
+                *counts, ("  cost ", "$text-muted"), cost, *_budget(view), "  ", tokens_full
+            ),
+            Content.assemble(*counts, "  ", cost, *_budget(view, short=True), "  ", tokens_short),
+            Content.assemble(*counts, "  ", cost, *_budget(view, short=True)),
+            Content.assemble(*_counts(t, short=True), "  ", cost, *_budget(view, short=True)),
+        ]
+
+
+def _counts(t: Totals, short: bool = False) -> list[Part]:
+    names = ("run" if short else "running", "queued", "done", "failed")
+    numbers = (t.running, t.queued, t.done, t.failed)
+    styles = ("$success", "$warning", "$primary", "$error")
+    parts: list[Part] = []
+    for i, (name, n, style) in enumerate(zip(names, numbers, styles, strict=True)):
+        if i:
+            parts.append(" · " if not short else " ")
+        parts.append((f"{n} {name}", style if n else "$text-muted"))
+    return parts

@@ -1,0 +1,186 @@
+"""Every size from 80×24 up: header, totals, footer, help and modals fit the screen."""
+
+from __future__ import annotations
+
+import itertools
+import textwrap
+from pathlib import Path
+from typing import Any
+
+import pytest
+from textual.geometry import Region
+from textual.widget import Widget
+from textual.widgets import Button, OptionList
+from textual.widgets._footer import FooterKey
+
+from tests.tui_support import sample_app
+from tui.app import DelegateApp
+from tui.screens.confirm import ConfirmScreen
+from tui.screens.help import HelpScreen
+from tui.screens.retry import RetryScreen
+from tui.screens.run import RunScreen
+from tui.screens.steer import SteerScreen
+from tui.widgets.run_header import RunHeader
+from tui.widgets.steady_footer import SteadyFooter
+
+SIZES = [(80, 24), (100, 30), (120, 35), (160, 48)]
+
+
+async def _ready(pilot: Any, agent_id: str = "research-1") -> RunScreen:
+    app: DelegateApp = pilot.app
+    await pilot.pause()
+    screen = app.main_screen
+    assert screen is not None
+    await screen.flush()
+    await pilot.pause()
+    screen.select(agent_id)
+    await pilot.pause()
+    return screen
+
+
+def _inside(widget: Widget, outer: Region) -> bool:
+    region = widget.region
+    return region.area > 0 and outer.contains_region(region)
+
+
+@pytest.mark.parametrize("size", SIZES)
+async def test_header_is_two_unwrapped_lines_with_the_totals(
+    tmp_path: Path, size: tuple[int, int]
+) -> None:
+    async with sample_app(tmp_path).run_test(size=size) as pilot:
+        screen = await _ready(pilot)
+        header = screen.query_one(RunHeader)
+        assert header.region.height == 2 and _inside(header, screen.region)
+        first, second = str(header.render()).split("\n")
+        width = header.content_region.width
+        assert len(first) <= width and len(second) <= width
+        assert first.startswith((" sim ", " simulated models ")) and "running" in first
+        # The totals: every count and the cost, whole, at every width.
+        for part in ("2 running", "1 queued", "1 done", "1 failed", "$0.0699"):
+            assert part in second, (part, second)
+        assert "…" not in second
+
+
+async def test_header_drops_tokens_before_the_cost(tmp_path: Path) -> None:
+    async with sample_app(tmp_path).run_test(size=(160, 48)) as pilot:
+        screen = await _ready(pilot)
+        header = screen.query_one(RunHeader)
+        wide = str(header.render()).split("\n")[1]
+        assert "14.9k cached" in wide and "$5.00 budget" in wide
+        await pilot.resize_terminal(80, 24)
+        await pilot.pause()
+        narrow = str(header.render()).split("\n")[1]
+        assert "cached" not in narrow and "$0.0699 / $5.00" in narrow
+
+
+@pytest.mark.parametrize("size", SIZES)
+async def test_footer_shows_whole_keys_only(tmp_path: Path, size: tuple[int, int]) -> None:
+    async with sample_app(tmp_path).run_test(size=size) as pilot:
+        screen = await _ready(pilot)
+        await pilot.pause()
+        footer = screen.query_one(SteadyFooter)
+        keys = list(footer.query(FooterKey))
+        labels = [k.description for k in keys]
+        for key in keys:  # each label drawn whole, none under another
+            assert _inside(key, footer.region), key.description
+            assert key.content_region.width == len(str(key.render())), key.description
+        for a, b in itertools.pairwise(keys):
+            assert not a.region.overlaps(b.region), (a.description, b.description)
+        assert {"Quit", "Help", "Steer", "Transcript"} <= set(labels)
+        if size[0] < 160:
+            assert footer.left_out  # something had to go, and it is the least useful
+            assert "Quit" not in footer.left_out
+
+
+async def test_footer_gives_keys_back_when_wider(tmp_path: Path) -> None:
+    async with sample_app(tmp_path).run_test(size=(80, 24)) as pilot:
+        screen = await _ready(pilot)
+        footer = screen.query_one(SteadyFooter)
+        narrow = {k.description for k in footer.query(FooterKey)}
+        await pilot.resize_terminal(160, 48)
+        await pilot.pause()
+        await pilot.pause()
+        wide = {k.description for k in footer.query(FooterKey)}
+        assert narrow < wide and "History" in wide - narrow
+
+
+@pytest.mark.parametrize("size", [(80, 24), (160, 48)])
+async def test_help_wraps_inside_the_screen(tmp_path: Path, size: tuple[int, int]) -> None:
+    async with sample_app(tmp_path).run_test(size=size) as pilot:
+        await _ready(pilot)
+        await pilot.press("question_mark")
+        assert isinstance(pilot.app.screen, HelpScreen)
+        await pilot.pause()
+        screen = pilot.app.screen
+        scroll = screen.query_one("VerticalScroll")
+        assert _inside(scroll, screen.region)
+        assert scroll.max_scroll_x == 0  # nothing to the right of the box
+        for widget in scroll.query("*"):
+            if widget.region.area:
+                assert widget.region.right <= scroll.region.right, widget
+        cells = list(scroll.query("MarkdownTableCellContents"))
+        assert len(cells) >= 30
+        for cell in cells:  # wrapped, not cut: the cell has the rows its words need
+            text = str(cell.render())
+            width = cell.content_region.width
+            assert width > 0
+            assert len(textwrap.wrap(text, width)) <= cell.content_region.height, text
+
+
+def _fits(screen: Any) -> None:
+    box = screen.query_one("Vertical")
+    assert _inside(box, screen.region)
+    for widget in box.query("*"):
+        if widget.display and widget.region.area:
+            assert box.region.contains_region(widget.region), widget
+    for button in box.query(Button):
+        assert box.content_region.contains_region(button.region), button.label
+
+
+@pytest.mark.parametrize("size", [(80, 24), (100, 30), (160, 48)])
+async def test_modals_fit_the_screen(tmp_path: Path, size: tuple[int, int]) -> None:
+    async with sample_app(tmp_path).run_test(size=size) as pilot:
+        await _ready(pilot)
+        await pilot.press("q")  # agents run: the quit question, with every name whole
+        assert isinstance(pilot.app.screen, ConfirmScreen)
+        await pilot.pause()
+        _fits(pilot.app.screen)
+        question = str(pilot.app.screen.query_one("#confirm-question").render())
+        assert "coding-2" in question and question.rstrip().endswith("quit?")
+        await pilot.press("n")
+
+        await pilot.press("S")  # the interrupt modal: its whole hint shows
+        assert isinstance(pilot.app.screen, SteerScreen)
+        await pilot.pause()
+        await pilot.pause()
+        _fits(pilot.app.screen)
+        hint = " ".join(str(pilot.app.screen.hint.render()).split())
+        assert hint.endswith("enter send · escape cancel")
+        await pilot.press("escape")
+
+        await _ready(pilot, "writer-1")  # finished: retry applies
+        await pilot.press("r")
+        assert isinstance(pilot.app.screen, RetryScreen)
+        await pilot.pause()
+        await pilot.pause()
+        _fits(pilot.app.screen)
+        models = pilot.app.screen.query_one(OptionList)
+        assert models.option_count == 4 and _inside(models, pilot.app.screen.region)
+        shown = [str(models.get_option_at_index(i).prompt) for i in range(4)]
+        assert any("$0.10 in · $0.50 out per M tokens (current)" in s for s in shown)
+
+
+async def test_retry_picks_a_model_from_the_list(tmp_path: Path) -> None:
+    chosen: list[object] = []
+    async with sample_app(tmp_path).run_test(size=(80, 24)) as pilot:
+        await _ready(pilot, "writer-1")
+        screen = RetryScreen(
+            "writer-1", 1, "claude-haiku-5-5", ["claude-haiku-5-5", "claude-opus-5-5"]
+        )
+        pilot.app.push_screen(screen, chosen.append)
+        await pilot.pause()
+        await pilot.press("tab", "down", "enter")
+        await pilot.pause()
+    assert len(chosen) == 1
+    request = chosen[0]
+    assert getattr(request, "model", None) == "claude-opus-5-5"
