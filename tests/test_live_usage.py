@@ -126,3 +126,24 @@ async def test_an_interrupted_reply_is_billed_at_its_estimate_and_published_at_o
         final = usage_of(run)[-1]
         assert final.estimated  # the cut reply's share is an estimate for good
         assert final.output_tokens == out + 12
+
+
+async def test_quitting_mid_reply_keeps_the_streamed_tokens_in_the_stored_cost(
+    tmp_path: Path,
+) -> None:
+    stall = Stall()
+    async with fault_run(tmp_path, plan_with(stalled_after(6, stall))) as run:
+        await asyncio.wait_for(stall.reached.wait(), 10)
+        chars = len("".join(LINES[:6]))
+        await run.recorder.wait_for(
+            lambda e: isinstance(e, TextDelta) and streamed_chars(run) == chars, timeout_s=5
+        )
+        await run.session.close()  # what the app's quit does, agents still streaming
+        out = 1 + estimate_tokens(chars)
+        await run.store.flush()
+        summary = await run.store.run_summary(run.session.run_id)
+        (agent,) = [a for a in summary["agents"] if a["id"] == WORKER]
+        assert agent["output_tokens"] == out
+        assert agent["cost_usd"] == pytest.approx(cost(40, out))
+        assert summary["usage"]["output_tokens"] >= out
+        assert summary["cost_usd"] >= agent["cost_usd"]
