@@ -19,11 +19,11 @@ from typing import Any
 
 from bench.agent_turns import run_agent
 from bench.common import parser, table, write_json
-from core.agent import Agent
+from core.agent import Agent, Emit
 from core.config import Settings
 from core.events import CEO_ID, AgentSpawned, Event, TurnEnded, UsageUpdated
+from core.runner import AttemptSpec
 from core.session import Session, run_headless
-from core.supervisor import AgentRecord
 
 TASK = "Research competitors and build a landing page for a coffee subscription"
 
@@ -73,8 +73,8 @@ def _share(turns: list[dict[str, int]]) -> tuple[int, int]:
 async def run_once(*, sub_agent_cache: bool = True) -> dict[str, Any]:
     make_agent = Session._make_agent
 
-    def uncached(self: Session, record: AgentRecord) -> Agent:
-        agent = make_agent(self, record)
+    def uncached(self: Session, spec: AttemptSpec, emit: Emit) -> Agent:
+        agent = make_agent(self, spec, emit)
         agent.cache = sub_agent_cache
         return agent
 

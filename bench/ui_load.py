@@ -159,8 +159,9 @@ def conversation_mb(session: Any) -> float:
     """
     total = 0
     for record in session.supervisor.records.values():
-        if record.agent is not None:
-            total += len(json.dumps(record.agent.messages))
+        agent = getattr(record.handle, "agent", None)  # a LocalRunner's attempt
+        if agent is not None:
+            total += len(json.dumps(agent.messages))
     return total / 1e6
 
 

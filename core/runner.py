@@ -45,8 +45,8 @@ from core.catalog import Usage
 from core.events import AgentState
 
 # How an attempt may be stopped from outside: the operator or CEO kills it, its timeout
-# passes, the app stops (interrupted/stopped), or a budget is spent (failed).
-StopState = Literal["killed", "timed_out", "interrupted", "stopped", "failed"]
+# passes, the app stops (interrupted), or a budget is spent (failed).
+StopState = Literal["killed", "timed_out", "interrupted", "failed"]
 
 # The usual reason for each way of being stopped, when the caller gives none.
 STOP_REASONS: dict[str, str] = {

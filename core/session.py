@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from core import redact
-from core.agent import Agent, AgentFailed
+from core.agent import Agent, AgentFailed, Emit
 from core.bus import EventBus
 from core.ceo import MAX_LISTED, CeoTools, ceo_system_prompt
 from core.claims import unsupported_claims
@@ -38,10 +38,11 @@ from core.events import (
 )
 from core.evidence import EvidenceBook, ToolRecorder
 from core.llm import ModelClient, TurnError
+from core.local_runner import LocalRunner
 from core.model_access import ModelAccess, open_model_access
 from core.outcome import Verification, settle
 from core.run_budget import RunBudget
-from core.runner import InboxMessage
+from core.runner import AgentRunner, AttemptSpec, InboxMessage
 from core.sandbox import CommandRunner, detect_runner
 from core.supervisor import AgentRecord, Supervisor, SupervisorError
 from core.tools.base import ToolContext
@@ -136,16 +137,19 @@ class Session:
             assume_yes=settings.assume_yes,
             on_waiting=self._on_waiting,
         )
+        # Every agent attempt (the sub-agents') runs through this runner (core.runner).
+        self.agent_runner: AgentRunner = LocalRunner(self._make_agent, self.emit)
         self.supervisor = Supervisor(
             run_id=self.run_id,
             emit=self.emit,
-            make_agent=self._make_agent,
+            runner=self.agent_runner,
             max_concurrent=settings.max_concurrent,
             max_agents=settings.max_agents,
             max_retries=settings.max_retries,
             stall_after_s=settings.stall_after_s,
             on_finished=self._on_agent_finished,
             on_stalled=self._on_stalled,
+            on_ending=self._drop_approvals,
         )
         self.budget = RunBudget(
             run_id=self.run_id,
@@ -215,36 +219,36 @@ class Session:
             fetch_allow_private=s.fetch_allow_private,
             fetch_allow_hosts=s.fetch_allow_hosts,
             runner=self.runner.with_network(network),
-            extra={"cancel_approvals": self.approvals.cancel_agent},
             root=self.root,
         )
 
-    def _make_agent(self, record: AgentRecord) -> Agent:
-        spec = self.settings.roles[record.role]
+    def _make_agent(self, attempt: AttemptSpec, emit: Emit) -> Agent:
+        """A sub-agent's attempt, for the LocalRunner."""
+        spec = self.settings.roles[attempt.role]
         agent = Agent(
             run_id=self.run_id,
-            agent_id=record.agent_id,
-            role=record.role,
-            model=record.model,
+            agent_id=attempt.agent_id,
+            role=attempt.role,
+            model=attempt.model,
             system=spec.system_prompt,
             tools=build_tools(spec.tools),
-            ctx=self._tool_context(record.agent_id, spec.network),
+            ctx=self._tool_context(attempt.agent_id, spec.network),
             client=self.client,
             catalog=self.settings.catalog,
-            emit=self.emit,
-            attempt=record.attempt,
+            emit=emit,
+            attempt=attempt.attempt,
             max_tokens=spec.max_tokens,
-            token_budget=record.token_budget,
-            budget_usd=record.budget_usd,
+            token_budget=attempt.token_budget,
+            budget_usd=attempt.budget_usd,
             ledger=self.budget.ledger,
             notify=self._tell_ceo,
             max_turns=spec.max_turns,
             repeat_limit=self.settings.repeat_limit,
             max_parallel_tools=self.settings.max_parallel_tools,
             cache=True,  # each turn reads the previous turn's prefix (see core.llm)
-            recorder=self._recorder(record.agent_id, record.attempt),
+            recorder=self._recorder(attempt.agent_id, attempt.attempt),
         )
-        agent.start(record.first_message)
+        agent.start(attempt.first_message)
         return agent
 
     def _recorder(self, agent_id: str, attempt: int) -> ToolRecorder:
@@ -280,12 +284,8 @@ class Session:
             pairs = [(agent_id, "")]
         for who, against in pairs:
             self._emit(FileCollision, agent_id=who, path=path, other_agent=against, text=text)
-            record = self.supervisor.records.get(who)
-            if record is not None and record.agent is not None and not record.finished:
-                note = (
-                    " Keep to your own files; if you must change this one, say so in your report."
-                )
-                record.agent.post(InboxMessage(text=text + note, source="radar", silent=True))
+            note = " Keep to your own files; if you must change this one, say so in your report."
+            self.supervisor.notify(who, text + note, source="radar")
         if self.ceo is None:
             return
         if self.ceo_tools.waiting_for:
@@ -293,6 +293,10 @@ class Session:
             self.ceo_tools.wake.set()
         else:
             self.ceo.post(InboxMessage(text=text, source="system", silent=True))
+
+    def _drop_approvals(self, record: AgentRecord) -> None:
+        """An attempt ended: the commands it was waiting to have approved are dropped."""
+        self.approvals.cancel_agent(record.agent_id)
 
     def _on_waiting(self, agent_id: str, waiting: bool) -> None:
         if agent_id == CEO_ID:
@@ -339,9 +343,7 @@ class Session:
                 self.ceo_tools.wake_for(wake)
 
     def _on_stalled(self, record: AgentRecord, idle_s: float) -> None:
-        last = (
-            f"; last: {record.agent.last_tool}" if record.agent and record.agent.last_tool else ""
-        )
+        last = f"; last: {record.last_tool}" if record.last_tool else ""
         self._tell_ceo(
             f"[system] {record.agent_id} has shown no output and no tool progress for "
             f"{idle_s:.0f}s (stalled{last}). It keeps running: steer_agent it, kill_agent "

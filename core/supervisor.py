@@ -1,8 +1,9 @@
 """Runs sub-agents: spawn, FIFO queue under a concurrency cap, timeouts, steer, kill, retry.
 
-Everything outside this module talks to agents through the Supervisor's methods and
-the events it publishes, never to asyncio tasks directly, so that agents could run
-somewhere else (a workflow engine) behind the same methods later.
+The Supervisor keeps the policy (queue, cap, limits, when an attempt wraps up and times
+out, retries) and talks to running attempts only through an `AgentRunner`
+(core.runner): everything outside it talks to agents through the Supervisor's methods
+and the events it publishes, so agents can run elsewhere behind the same methods.
 """
 
 from __future__ import annotations
@@ -15,7 +16,6 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from core.agent import Agent, AgentFailed
 from core.catalog import Usage
 from core.config import DEFAULT_MAX_AGENTS, DEFAULT_MAX_RETRIES
 from core.events import (
@@ -30,7 +30,17 @@ from core.events import (
     SteerQueued,
     TimeoutChanged,
 )
-from core.runner import InboxMessage
+from core.runner import (
+    AgentRunner,
+    Attempt,
+    AttemptHooks,
+    AttemptOutcome,
+    AttemptSpec,
+    Deadline,
+    InboxMessage,
+    SteerReceipt,
+    StopState,
+)
 
 WRAP_UP_AT = 0.8
 WRAP_UP_MESSAGE = "[system] Time is nearly up: stop now and report what you have."
@@ -38,9 +48,6 @@ WRAP_UP_MESSAGE = "[system] Time is nearly up: stop now and report what you have
 
 class SupervisorError(Exception):
     """A command that cannot be carried out (unknown agent, wrong state)."""
-
-
-AgentFactory = Callable[["AgentRecord"], Agent]
 
 
 @dataclass
@@ -61,17 +68,13 @@ class AgentRecord:
     note: str | None = None
     started_at: float | None = None
     finished_at: float | None = None
-    agent: Agent | None = None
-    task_handle: asyncio.Task[None] | None = None
+    handle: Attempt | None = None  # the latest attempt, once it started
     done: asyncio.Event = field(default_factory=asyncio.Event)
     reported: bool = False  # the CEO has seen this attempt's result
     prior_usage: Usage = field(default_factory=Usage)
     prior_cost: float | None = 0.0
     pending_steers: list[InboxMessage] = field(default_factory=list)
-    _timers: list[asyncio.TimerHandle] = field(default_factory=list)
     _wrap_up_sent: bool = False
-    _stop_state: AgentState | None = None
-    _stop_reason: str | None = None
     stalled: bool = False  # a badge: no output or tool progress for a while
 
     @property
@@ -95,17 +98,22 @@ class AgentRecord:
     @property
     def usage(self) -> Usage:
         """Usage over all attempts."""
-        current = self.agent.usage.total if self.agent else Usage()
+        current = self.handle.progress().usage if self.handle else Usage()
         return self.prior_usage + current
 
     @property
     def cost_usd(self) -> float | None:
         if self.prior_cost is None:
             return None
-        if self.agent is None:
+        if self.handle is None:
             return self.prior_cost
-        cost = self.agent.cost_usd
+        cost = self.handle.progress().cost_usd
         return None if cost is None else self.prior_cost + cost
+
+    @property
+    def last_tool(self) -> str:
+        """The summary of the latest attempt's last tool call ("" before any)."""
+        return self.handle.progress().last_tool if self.handle else ""
 
     def report(self) -> dict[str, Any]:
         u = self.usage
@@ -131,17 +139,21 @@ class Supervisor:
         *,
         run_id: str,
         emit: Callable[[Event], None],
-        make_agent: AgentFactory,
+        runner: AgentRunner,
         max_concurrent: int = 5,
         max_agents: int | None = DEFAULT_MAX_AGENTS,
         max_retries: int | None = DEFAULT_MAX_RETRIES,
         stall_after_s: float | None = None,
         on_finished: Callable[[AgentRecord], None] | None = None,
         on_stalled: Callable[[AgentRecord, float], None] | None = None,
+        on_ending: Callable[[AgentRecord], None] | None = None,
     ) -> None:
         self.run_id = run_id
         self.emit = emit
-        self.make_agent = make_agent
+        self.runner = runner
+        # Called as a started attempt ends, before its end is announced (the Session
+        # drops the approvals it was waiting for).
+        self.on_ending = on_ending
         self.max_concurrent = max_concurrent
         self.max_agents = max_agents
         self.max_retries = max_retries
@@ -268,43 +280,28 @@ class Supervisor:
         record.state = "running"
         record.started_at = time.monotonic()
         record.finished_at = None
-        agent = self.make_agent(record)
-        record.agent = agent
         self._live.add(record.agent_id)
-        for steer in record.pending_steers:
-            agent.post(steer)
-        record.pending_steers.clear()
-        self._emit(AgentStateChanged, record, state="running")
-        self._arm_timers(record)
-        self._watch_stalls()
-        record.task_handle = asyncio.get_running_loop().create_task(
-            self._run(record, agent), name=f"agent:{record.agent_id}"
+        spec = AttemptSpec(
+            run_id=self.run_id,
+            agent_id=record.agent_id,
+            role=record.role,
+            model=record.model,
+            attempt=record.attempt,
+            first_message=record.first_message,
+            deadline=self._deadline(record),
+            budget_usd=record.budget_usd,
+            token_budget=record.token_budget,
+            steers=tuple(record.pending_steers),
         )
+        record.pending_steers.clear()
 
-    async def _run(self, record: AgentRecord, agent: Agent) -> None:
-        state: AgentState = "done"
-        reason = ""
-        result = ""
-        try:
-            result = await agent.run()
-        except asyncio.CancelledError:
-            state = record._stop_state or "killed"
-            reason = record._stop_reason or {
-                "timed_out": "timed out",
-                "killed": "killed",
-                "interrupted": "app stopped",
-            }.get(state, state)
-            result = agent.last_text
-        except AgentFailed as exc:
-            state, reason, result = "failed", exc.reason, agent.last_text
-        except Exception as exc:  # a bug must end this agent, not the run
-            state, reason = "failed", f"internal error: {type(exc).__name__}: {exc}"
-            result = agent.last_text
-        finally:
-            for timer in record._timers:
-                timer.cancel()
-            record._timers.clear()
-        self._finish(record, state, reason, result)
+        def ended(outcome: AttemptOutcome) -> None:
+            self._finish(record, outcome.state, outcome.reason, outcome.result)
+
+        hooks = AttemptHooks(on_end=ended, on_wrap_up=lambda: self._wrap_up(record))
+        record.handle = self.runner.start(spec, hooks)
+        self._emit(AgentStateChanged, record, state="running")
+        self._watch_stalls()
 
     def _finish(self, record: AgentRecord, state: AgentState, reason: str, result: str) -> None:
         self._live.discard(record.agent_id)
@@ -315,8 +312,8 @@ class Supervisor:
         record.reason = reason
         record.result = result
         record.finished_at = time.monotonic()
-        if record.agent is not None and record.agent.ctx.extra.get("cancel_approvals"):
-            record.agent.ctx.extra["cancel_approvals"](record.agent_id)
+        if record.handle is not None and self.on_ending is not None:
+            self.on_ending(record)
         self._emit(AgentStateChanged, record, state=state, reason=reason)
         self._emit(
             AgentFinished,
@@ -349,10 +346,9 @@ class Supervisor:
         now = time.monotonic()
         for agent_id in list(self._live):
             record = self.records[agent_id]
-            agent = record.agent
-            if agent is None:
+            if record.handle is None:
                 continue
-            idle = now - max(agent.last_activity, record.started_at or now)
+            idle = min(record.handle.progress().idle_s, now - (record.started_at or now))
             # Waiting for the operator's approval is not a stall: the agent waits on a human.
             stalled = idle >= limit and record.state == "running"
             if stalled and not record.stalled:
@@ -368,31 +364,18 @@ class Supervisor:
 
     # --- timeouts ------------------------------------------------------------
 
-    def _arm_timers(self, record: AgentRecord) -> None:
-        for timer in record._timers:
-            timer.cancel()
-        record._timers.clear()
-        if record.timeout_s is None or record.started_at is None:
-            return
-        loop = asyncio.get_running_loop()
-        elapsed = record.elapsed_s
-        wrap_at = record.timeout_s * WRAP_UP_AT - elapsed
-        if not record._wrap_up_sent:
-            record._timers.append(loop.call_later(max(0.0, wrap_at), self._wrap_up, record))
-        record._timers.append(
-            loop.call_later(max(0.0, record.timeout_s - elapsed), self._time_out, record)
-        )
+    def _deadline(self, record: AgentRecord) -> Deadline:
+        """The attempt's deadline: wrap up at WRAP_UP_AT of the timeout (once), stop at it."""
+        if record.timeout_s is None:
+            return Deadline()
+        wrap_up = None if record._wrap_up_sent else record.timeout_s * WRAP_UP_AT
+        return Deadline(timeout_s=record.timeout_s, wrap_up_s=wrap_up)
 
     def _wrap_up(self, record: AgentRecord) -> None:
         if record.finished or record._wrap_up_sent:
             return
         record._wrap_up_sent = True
         self.steer(record.agent_id, WRAP_UP_MESSAGE, source="timeout")
-
-    def _time_out(self, record: AgentRecord) -> None:
-        if not record.finished and record.task_handle is not None:
-            record._stop_state = "timed_out"
-            record.task_handle.cancel()
 
     def extend(self, agent_id: str, seconds: float) -> float | None:
         record = self.get(agent_id)
@@ -403,8 +386,8 @@ class Supervisor:
         record.timeout_s += seconds
         if record.timeout_s * WRAP_UP_AT > record.elapsed_s:
             record._wrap_up_sent = False
-        if record.state != "queued":
-            self._arm_timers(record)
+        if record.handle is not None:
+            record.handle.set_deadline(self._deadline(record))
         self._emit(
             TimeoutChanged, record, timeout_s=record.timeout_s, reason=f"extended by {seconds:g}s"
         )
@@ -414,7 +397,7 @@ class Supervisor:
 
     def steer(
         self, agent_id: str, message: str, *, interrupt: bool = False, source: str = "operator"
-    ) -> InboxMessage:
+    ) -> SteerReceipt:
         record = self.get(agent_id)
         if record.finished:
             raise SupervisorError(
@@ -431,11 +414,19 @@ class Supervisor:
             interrupt=interrupt,
             source=source,
         )
-        if record.agent is None:
+        if record.handle is None:
             record.pending_steers.append(steer)
-        else:
-            record.agent.post(steer)
-        return steer
+            return SteerReceipt(steer.steer_id, agent_id)
+        return record.handle.steer(steer)
+
+    def notify(self, agent_id: str, text: str, source: str = "system") -> bool:
+        """A notice for a running agent at its next turn boundary, with no receipt.
+        False when the agent is not running (queued or ended)."""
+        record = self.records.get(agent_id)
+        if record is None or record.handle is None or record.finished:
+            return False
+        record.handle.steer(InboxMessage(text=text, source=source, silent=True))
+        return True
 
     def set_waiting(self, agent_id: str, waiting: bool) -> None:
         """An agent's command waits for the operator's approval (or no longer does)."""
@@ -446,21 +437,19 @@ class Supervisor:
         self._emit(AgentStateChanged, record, state=record.state)
 
     async def kill(
-        self, agent_id: str, state: AgentState = "killed", reason: str | None = None
+        self, agent_id: str, state: StopState = "killed", reason: str | None = None
     ) -> AgentState:
         """Stop an agent; it ends as `state` (with `reason`, or the state's usual one)."""
         record = self.get(agent_id)
         if record.finished:
             return record.state
-        if record.state == "queued" or record.task_handle is None:
+        if record.state == "queued" or record.handle is None:
             with contextlib.suppress(ValueError):
                 self.queue.remove(agent_id)
             default = "killed before it started" if state == "killed" else state
             self._finish(record, state, reason or default, "")
             return record.state
-        record._stop_state = state
-        record._stop_reason = reason
-        record.task_handle.cancel()
+        await record.handle.cancel(state, reason)
         await record.done.wait()
         return record.state
 
@@ -490,8 +479,7 @@ class Supervisor:
             )
         record.prior_usage = record.usage
         record.prior_cost = record.cost_usd
-        record.agent = None
-        record.task_handle = None
+        record.handle = None
         record.attempt += 1
         record.model = model or record.model
         record.note = note
@@ -502,8 +490,6 @@ class Supervisor:
         record.finished_at = None
         record.reported = False
         record._wrap_up_sent = False
-        record._stop_state = None
-        record._stop_reason = None
         record.done = asyncio.Event()
         self._announce(record)
         self._enqueue(record)
@@ -537,7 +523,7 @@ class Supervisor:
                 w.cancel()
         return records
 
-    async def shutdown(self, state: AgentState = "killed") -> None:
+    async def shutdown(self, state: StopState = "killed") -> None:
         """Stop every agent (queued ones too); used when the run ends or the app quits."""
         self._closed = True
         if self._stall_timer is not None:

@@ -13,12 +13,14 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
-from core.agent import Agent
+from core.agent import Agent, Emit
 from core.bus import EventBus
 from core.catalog import Catalog, Usage
 from core.events import Event
 from core.llm import TurnRequest, TurnResult, TurnSink
-from core.supervisor import AgentRecord, Supervisor
+from core.local_runner import LocalRunner
+from core.runner import AgentRunner, AttemptSpec
+from core.supervisor import Supervisor
 from core.tools.base import ToolContext
 from core.tools.registry import build_tools
 
@@ -107,31 +109,49 @@ class Recorder:
         return await asyncio.wait_for(scan(), timeout_s)
 
 
+def local_runner(make_agent: ScriptedFactory, emit: Emit, model: ScriptedModel) -> LocalRunner:
+    return LocalRunner(lambda spec, emit: make_agent(spec, emit, model), emit)
+
+
+ScriptedFactory = Callable[[AttemptSpec, Emit, Any], Agent]
+# How make_supervisor runs attempts, by name; tests/test_supervisor_elsewhere.py adds
+# one whose attempts are not tasks of the test's loop.
+RUNNERS: dict[str, Callable[[ScriptedFactory, Emit, ScriptedModel], AgentRunner]] = {
+    "local": local_runner
+}
+# The runner make_supervisor uses unless told.
+DEFAULT_RUNNER = "local"
+
+
 def make_supervisor(
-    model: ScriptedModel, workspace: Path, *, cap: int = 5
+    model: ScriptedModel, workspace: Path, *, cap: int = 5, runner: str | None = None
 ) -> tuple[Supervisor, EventBus, Recorder]:
+    runner = runner or DEFAULT_RUNNER
     bus = EventBus()
     recorder = Recorder(bus)
     catalog = Catalog()
 
-    def make_agent(record: AgentRecord) -> Agent:
+    def make_agent(spec: AttemptSpec, emit: Emit, client: Any) -> Agent:
         agent = Agent(
             run_id="run-test",
-            agent_id=record.agent_id,
-            role=record.role,
-            model=record.model,
-            system=f"You are a {record.role} sub-agent.",
+            agent_id=spec.agent_id,
+            role=spec.role,
+            model=spec.model,
+            system=f"You are a {spec.role} sub-agent.",
             tools=build_tools(["read_file", "list_files", "run_command"]),
-            ctx=ToolContext(workspace=workspace, agent_id=record.agent_id, authorize=allow_all),
-            client=model,  # type: ignore[arg-type]
+            ctx=ToolContext(workspace=workspace, agent_id=spec.agent_id, authorize=allow_all),
+            client=client,
             catalog=catalog,
-            emit=bus.publish,
-            attempt=record.attempt,
+            emit=emit,
+            attempt=spec.attempt,
         )
-        agent.start(record.first_message)
+        agent.start(spec.first_message)
         return agent
 
     supervisor = Supervisor(
-        run_id="run-test", emit=bus.publish, make_agent=make_agent, max_concurrent=cap
+        run_id="run-test",
+        emit=bus.publish,
+        runner=RUNNERS[runner](make_agent, bus.publish, model),
+        max_concurrent=cap,
     )
     return supervisor, bus, recorder

@@ -163,10 +163,10 @@ async def test_a_wait_that_really_waited_is_not_a_repeat(
             return tool_use_reply([("wait_for_agents", {"timeout_s": 0.1})])
 
     def hold_worker(session: object) -> None:
-        original = session.supervisor.make_agent  # type: ignore[attr-defined]
+        original = session.agent_runner.make_agent  # type: ignore[attr-defined]
 
-        def make(record):  # type: ignore[no-untyped-def]
-            agent = original(record)
+        def make(spec, emit):  # type: ignore[no-untyped-def]
+            agent = original(spec, emit)
             run = agent.run
 
             async def held():  # type: ignore[no-untyped-def]
@@ -176,7 +176,7 @@ async def test_a_wait_that_really_waited_is_not_a_repeat(
             agent.run = held
             return agent
 
-        session.supervisor.make_agent = make  # type: ignore[attr-defined]
+        session.agent_runner.make_agent = make  # type: ignore[attr-defined]
 
     plan = Plan()
     async with fault_run(tmp_path, plan, before_start=hold_worker) as run:  # type: ignore[arg-type]

@@ -153,29 +153,14 @@ async def test_steer_is_delivered_at_the_next_turn_with_a_receipt(tmp_path: Path
 
     async def two_turns(request: TurnRequest, sink: TurnSink) -> TurnResult:
         if len(request.messages) == 1:
+            # Hold the agent inside its first turn so the steer lands mid-turn.
+            in_tool.set()
+            await release.wait()
             return tool_use("list_files", {})
         return text("report")
 
     model = ScriptedModel(two_turns)
     sup, _, rec = make_supervisor(model, tmp_path)
-
-    # Hold the agent inside its first tool call so the steer lands mid-turn.
-    original = sup.make_agent
-
-    def make_agent(record):  # type: ignore[no-untyped-def]
-        agent = original(record)
-        tool = agent.tools["list_files"]
-        run = tool.run
-
-        async def held(args, ctx):  # type: ignore[no-untyped-def]
-            in_tool.set()
-            await release.wait()
-            return await run(args, ctx)
-
-        tool.run = held  # type: ignore[method-assign]
-        return agent
-
-    sup.make_agent = make_agent
     record = sup.spawn("research", "look around", "claude-haiku-5-5", None)
     await asyncio.wait_for(in_tool.wait(), 5)
     steer = sup.steer(record.agent_id, "Focus on pricing.", source="operator")
