@@ -42,6 +42,7 @@ BINDING_IDS: dict[str, tuple[str, str]] = {
     "transcript.back": ("escape,q", "close the transcript"),
     "transcript.export": ("e", "export the transcript to Markdown"),
     "transcript.follow": ("end,G", "follow the transcript's end"),
+    "transcript.expand": ("o", "show whole files and tool results (a click opens one)"),
     "history.back": ("escape,q", "close the history"),
     "history.open": ("enter", "replay the chosen run"),
     "dashboard.back": ("escape,q,dollar_sign", "close the dashboard"),

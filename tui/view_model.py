@@ -347,6 +347,9 @@ class AgentView:
         self.partial = ""
 
 
+OUTPUT_CAP = 100_000  # characters of a CEO tool's output kept for its opened line
+
+
 @dataclass
 class ChatItem:
     """One entry of the CEO conversation column."""
@@ -362,6 +365,10 @@ class ChatItem:
     is_error: bool = False
     tool_use_id: str = ""
     turn: int = 0
+    # A CEO tool call's name, input and output, drawn for people when its line is opened.
+    tool_name: str = ""
+    tool_input: dict[str, Any] = field(default_factory=dict)
+    output: str = ""
 
 
 @dataclass
@@ -807,7 +814,7 @@ class RunView:
         agent.last_tool = summary
         if agent.agent_id == CEO_ID:
             item = self._item("tool", text=summary, tool_use_id=ev.tool_use_id)
-            item.detail = json.dumps(ev.input, ensure_ascii=False)[:2000]
+            item.tool_name, item.tool_input = ev.name, dict(ev.input)
             self._ceo_tools[ev.tool_use_id] = item
             self._tool_meta[ev.tool_use_id] = (ev.name, ev.input)
         else:
@@ -826,7 +833,7 @@ class RunView:
             item.done = True
             item.is_error = ev.is_error
             item.text = self.describe_ceo_tool(name, args, ev.output, ev.is_error)
-            item.detail = (item.detail + "\n→ " + ev.output[:2000]).strip()
+            item.output = ev.output[:OUTPUT_CAP]
             self.dirty_chat.add(item.item_id)
         elif ev.is_error:
             agent.add_line(f"✗ {one_line(ev.output, LINE_CAP)}")
@@ -911,7 +918,8 @@ class RunView:
             return f"retried {args.get('agent_id')} → attempt {data.get('attempt', '?')}"
         if name == "read_file":
             return f"read {args.get('path')}"
-        return f"{name} {one_line(json.dumps(args, ensure_ascii=False), 60)}"
+        shown = ", ".join(f"{k}: {v}" for k, v in args.items())  # never JSON: a line to read
+        return f"{name} {one_line(shown, 60)}".rstrip()
 
 
 # Events after which an agent's figures may have moved (the dashboard's spend over time).

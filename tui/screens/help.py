@@ -21,7 +21,7 @@ focus, letters type into it: press **escape** to go back to the board (or **tab*
 | tab / shift+tab | next / previous pane (and the message box) |
 | arrows, j / k | move between panes (past the edge, the board shows the next row) |
 | page up / page down | a screenful of panes up or down (the wheel scrolls too) |
-| enter | the focused agent's transcript (e there: export to Markdown) |
+| enter | the focused agent's transcript (e there: export; o: whole files and results) |
 | s | steer the focused agent (delivered at its next turn) |
 | S | interrupt and steer (cancels the current reply, delivers at once) |
 | x | kill the focused agent (asks once) |

@@ -6,10 +6,12 @@ its text arrives, until its message joins the log.
 
 from __future__ import annotations
 
-import json
+from collections.abc import Collection
 from pathlib import Path
 from typing import Any, ClassVar
 
+from rich.console import RenderableType
+from rich.padding import Padding
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
@@ -17,6 +19,7 @@ from textual.screen import Screen
 from textual.widgets import Footer, RichLog, Static
 
 from core.export import conversation_markdown
+from tui.tool_render import more_line, result_lines, tool_input
 from tui.view_model import (
     AgentView,
     RunView,
@@ -28,9 +31,9 @@ from tui.view_model import (
 )
 
 MAX_LINES = 5000
-RESULT_LINES = 40
 LIVE_ROWS = 12  # rows of the streaming reply shown under the log (its newest text)
 REFRESH_S = 0.125
+Expanded = bool | Collection[str]  # True: every item open; else the ids of the open ones
 
 
 class TranscriptScreen(Screen[None]):
@@ -38,6 +41,7 @@ class TranscriptScreen(Screen[None]):
         Binding("escape,q", "close", "Back", id="transcript.back"),
         Binding("e", "export", "Export Markdown", id="transcript.export"),
         Binding("end,G", "follow", "Follow", id="transcript.follow"),
+        Binding("o", "expand_all", "Show all", id="transcript.expand"),
     ]
     DEFAULT_CSS = """
     TranscriptScreen #transcript-head { height: 2; background: $panel; padding: 0 1; }
@@ -57,7 +61,10 @@ class TranscriptScreen(Screen[None]):
         self._live_key: tuple[object, ...] = ()
         self._head = ""
         self.live_text = ""  # what the live part shows now ("" when no reply streams)
+        self._rebuilding = False
         self.exported: Path | None = None
+        self.expanded: set[str] = set()  # tool call ids shown whole (a click on one)
+        self.expand_all = False  # `o`: every file and result shown whole
 
     def _agent(self) -> AgentView | None:
         if self.agent_id == "ceo":
@@ -92,14 +99,17 @@ class TranscriptScreen(Screen[None]):
             self._head = text
             head.update(text, layout=False)
         log = self.query_one(RichLog)
+        opened: Expanded = True if self.expand_all else self.expanded
+        dark = self.app.current_theme.dark
+        follow = False if self._rebuilding else None  # a rebuild keeps the reader's place
         for attempt in sorted(agent.messages):
             messages = agent.messages[attempt]
             seen = self._seen.get(attempt, 0)
             if seen == 0 and messages:
-                log.write(Text(f"━━ attempt {attempt} ━━", style="bold"))
+                log.write(Text(f"━━ attempt {attempt} ━━", style="bold"), scroll_end=follow)
             for message in messages[seen:]:
-                for line in render_message(message):
-                    log.write(line)
+                for line in render_message(message, opened, dark):
+                    log.write(line, scroll_end=follow)
             self._seen[attempt] = len(messages)
         self._refresh_live(agent)
 
@@ -124,6 +134,30 @@ class TranscriptScreen(Screen[None]):
     def action_close(self) -> None:
         self.dismiss(None)
 
+    def action_expand(self, call_id: str) -> None:
+        """A click on a capped item: show that call's file or result whole (or cap it)."""
+        self.expanded ^= {call_id}
+        self._rebuild()
+
+    def action_expand_all(self) -> None:
+        self.expand_all = not self.expand_all
+        self.expanded.clear()
+        self._rebuild()
+        self.notify("Showing whole files and results" if self.expand_all else "Capped again")
+
+    def _rebuild(self) -> None:
+        """Write the log again with the new caps, keeping the reader's place."""
+        log = self.query_one(RichLog)
+        y = log.scroll_y
+        log.clear()
+        self._seen = {}
+        self._rebuilding = True
+        try:
+            self._refresh_log()
+        finally:
+            self._rebuilding = False
+        log.scroll_to(y=y, animate=False, immediate=True)
+
     def action_follow(self) -> None:
         self.query_one(RichLog).scroll_end(animate=False)
 
@@ -142,12 +176,17 @@ class TranscriptScreen(Screen[None]):
         self.notify(f"Exported to {path}", title="Transcript")
 
 
-def render_message(message: dict[str, Any]) -> list[Text]:
-    """Rich lines for one API message: texts, tool calls and tool results."""
+def render_message(
+    message: dict[str, Any], expanded: Expanded = False, dark: bool = True
+) -> list[RenderableType]:
+    """Rich renderables for one API message: texts, tool calls and tool results.
+
+    A call's input is drawn for people (tui/tool_render.py); file content and results are
+    capped until the call's id is in `expanded` (or `expanded` is True: everything)."""
     role = message.get("role", "?")
     content = message.get("content")
     blocks = [{"type": "text", "text": content}] if isinstance(content, str) else content or []
-    out: list[Text] = []
+    out: list[RenderableType] = []
     for block in blocks:
         kind = block.get("type")
         if kind == "text" and str(block.get("text", "")).strip():
@@ -157,17 +196,40 @@ def render_message(message: dict[str, Any]) -> list[Text]:
         elif kind == "thinking" and str(block.get("thinking", "")).strip():
             out.append(Text(f"thinking: {block['thinking'].strip()}", style="dim italic"))
         elif kind == "tool_use":
-            args = json.dumps(block.get("input", {}), ensure_ascii=False)
+            call_id = str(block.get("id", ""))
+            is_open = _is_open(expanded, call_id)
+            args = block.get("input")
+            args = args if isinstance(args, dict) else {"input": args}
             name = str(block.get("name"))
-            out.append(Text.assemble(("→ ", "bold yellow"), (name, "bold"), " ", args))
+            out.append(Text.assemble(("→ ", "bold yellow"), (name, "bold")))
+            parts, hidden = tool_input(name, args, dark=dark, expanded=is_open)
+            out.extend(Padding(part, (0, 0, 0, 2)) for part in parts)
+            if hidden:
+                out.append(Padding(_more(hidden, call_id), (0, 0, 0, 2)))
         elif kind == "tool_result":
+            call_id = str(block.get("tool_use_id", ""))
             body = block.get("content", "")
             if isinstance(body, list):
                 body = "\n".join(b.get("text", "") for b in body if isinstance(b, dict))
-            lines = str(body).splitlines()
-            if len(lines) > RESULT_LINES:
-                lines = [*lines[:RESULT_LINES], f"… {len(lines) - RESULT_LINES} more lines"]
+            lines, hidden = result_lines(str(body), expanded=_is_open(expanded, call_id))
             style = "red" if block.get("is_error") else "dim"
             label = "✗ error" if block.get("is_error") else "← result"
-            out.append(Text.assemble((f"{label}: ", f"bold {style}"), ("\n".join(lines), style)))
+            if len(lines) <= 1:
+                out.append(Text.assemble((f"{label}: ", f"bold {style}"), ("".join(lines), style)))
+                continue
+            total = len(lines) + hidden
+            out.append(Text(f"{label} ({total} lines):", style=f"bold {style}"))
+            out.append(Padding(Text("\n".join(lines), style=style), (0, 0, 0, 2)))
+            if hidden:
+                out.append(Padding(_more(hidden, call_id), (0, 0, 0, 2)))
     return out
+
+
+def _is_open(expanded: Expanded, call_id: str) -> bool:
+    return expanded is True or (not isinstance(expanded, bool) and call_id in expanded)
+
+
+def _more(hidden: int, call_id: str) -> Text:
+    """The clickable `… N more lines` line of a capped file or result."""
+    action = f"screen.expand({call_id!r})" if call_id else None
+    return more_line(hidden, "click to show them, o shows all", action)
