@@ -8,9 +8,12 @@ come (a retry builds a new request), except a redirect, which resends it. So the
 goes into one holder that every layer shares (`HeldBody`), and a response that is not
 a redirect empties it.
 
-For an `http://` endpoint (a local server, the simulator on a port) no SSL context is
-built: httpx2's transport always makes one up front (35 ms: the CA store is read), though
-no connection will use it (`PlainHTTPTransport`).
+The network transport is httpx2's, as the SDK sets it up, reading through
+`core.net_backend` (plain asyncio) instead of anyio (`NetworkTransport`); with a proxy
+in the environment the SDK's own setup (its proxy mounts) is kept. For an `http://`
+endpoint (a local server, the simulator on a port) no SSL context is built: httpx2's
+transport always makes one up front (35 ms: the CA store is read), though no connection
+will use it (`PlainHTTPTransport`).
 """
 
 from __future__ import annotations
@@ -25,7 +28,10 @@ import httpcore2
 import httpx2
 from anthropic._constants import DEFAULT_CONNECTION_LIMITS
 
+from core.net_backend import AsyncioBackend
+
 EMPTY_BODY = b""
+DEFAULT_BASE_URL = "https://api.anthropic.com"  # the SDK's, when no base URL is given
 
 
 class HeldBody(httpx2.AsyncByteStream):
@@ -74,31 +80,48 @@ def keepalive_socket_options() -> list[tuple[int, int, int | bool]]:
     return options
 
 
-class PlainHTTPTransport(httpx2.AsyncHTTPTransport):
-    """httpx2's network transport for an `http://` endpoint, with no SSL context up front.
+class NetworkTransport(httpx2.AsyncHTTPTransport):
+    """httpx2's network transport as the SDK sets it up, on `AsyncioBackend`.
 
-    Its connection pool is the one `AsyncHTTPTransport` builds, given no context: httpcore2
-    then makes its verifying default context only for a connection that does use TLS (a
-    redirect to https://), so nothing is less checked; only the unused setup is skipped.
+    The same connection pool (the SDK's limits, TCP keep-alive, HTTP/1.1), reading through
+    `core.net_backend` instead of anyio (see there). For a plain `http://` endpoint
+    (`plain=True`) no SSL context is built: httpx2's transport always makes one up front
+    (35 ms: the CA store is read), though no connection will use it; httpcore2 then makes
+    its verifying default context only for a connection that does use TLS (a redirect to
+    https://), so nothing is less checked; only the unused setup is skipped.
     """
 
-    def __init__(self, *, limits: httpx2.Limits = DEFAULT_CONNECTION_LIMITS) -> None:
-        # Not super().__init__(): that builds the SSL context this class exists to avoid.
+    def __init__(self, *, plain: bool, limits: httpx2.Limits = DEFAULT_CONNECTION_LIMITS) -> None:
+        # Not super().__init__(): that builds the SSL context and anyio's pool.
         self._pool = httpcore2.AsyncConnectionPool(
-            ssl_context=None,
+            ssl_context=None if plain else httpx2.create_ssl_context(),
             max_connections=limits.max_connections,
             max_keepalive_connections=limits.max_keepalive_connections,
             keepalive_expiry=limits.keepalive_expiry,
             socket_options=keepalive_socket_options(),
+            network_backend=AsyncioBackend(),
         )
+
+
+class PlainHTTPTransport(NetworkTransport):
+    """`NetworkTransport` for an `http://` endpoint: no SSL context up front."""
+
+    def __init__(self, *, limits: httpx2.Limits = DEFAULT_CONNECTION_LIMITS) -> None:
+        super().__init__(plain=True, limits=limits)
 
 
 def uses_plain_http(base_url: str | None) -> bool:
     """An `http://` endpoint reached directly (no proxy from the environment)."""
     if not base_url or httpx2.URL(base_url).scheme != "http":
         return False
+    return not _proxied("http")
+
+
+def _proxied(scheme: str) -> bool:
+    """The environment names a proxy for `scheme`: the SDK's own setup (its proxy mounts)
+    is kept then."""
     proxies = urllib.request.getproxies()
-    return not any(k in proxies for k in ("http", "all"))
+    return any(k in proxies for k in (scheme, "all"))
 
 
 def make_http_client(
@@ -113,8 +136,10 @@ def make_http_client(
         "request": [hold_request_body],
         "response": [release_request_body],
     }
-    if transport is None and uses_plain_http(base_url):
-        transport = PlainHTTPTransport()
+    if transport is None:
+        scheme = httpx2.URL(base_url or DEFAULT_BASE_URL).scheme
+        if scheme in ("http", "https") and not _proxied(scheme):
+            transport = PlainHTTPTransport() if scheme == "http" else NetworkTransport(plain=False)
     if transport is None:
         return anthropic.DefaultAsyncHttpxClient(event_hooks=hooks)
     return anthropic.DefaultAsyncHttpxClient(event_hooks=hooks, transport=transport)

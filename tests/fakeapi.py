@@ -33,6 +33,7 @@ import contextlib
 import inspect
 import itertools
 import json
+import ssl
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
@@ -520,12 +521,14 @@ class FakeAPI:
         *,
         api_key: str | None = DEFAULT_KEY,
         default: Callable[[RecordedRequest], Reply] | None = None,
+        host: str = "127.0.0.1",
+        tls: ssl.SSLContext | None = None,
     ) -> None:
         self.api_key = api_key
         self.default = default
         self.requests: list[RecordedRequest] = []
         self._script: list[Script] = []
-        self._server = HttpServer(self._handle)
+        self._server = HttpServer(self._handle, host, tls=tls)
         self._arrived = asyncio.Condition()
         self._lifetime = Lifetime()
 

@@ -8,7 +8,7 @@ from typing import Any
 import httpx2
 import pytest
 
-from core.http_client import PlainHTTPTransport, uses_plain_http
+from core.http_client import NetworkTransport, PlainHTTPTransport, uses_plain_http
 from core.llm import make_client
 from tests.fakeapi import DEFAULT_KEY, FakeAPI, text_reply
 
@@ -62,14 +62,33 @@ async def test_the_base_url_from_the_environment_counts_too(
     assert contexts == []
 
 
-async def test_https_keeps_the_sdk_default(contexts: list[ssl.SSLContext]) -> None:
+async def test_https_gets_the_sdks_verifying_context(
+    contexts: list[ssl.SSLContext], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for name in ("HTTPS_PROXY", "https_proxy"):
+        monkeypatch.delenv(name, raising=False)
+    for base_url in ("https://api.anthropic.com", None):
+        monkeypatch.delenv("ANTHROPIC_BASE_URL", raising=False)
+        contexts.clear()
+        client = make_client("sk-test", base_url)
+        try:
+            transport = client._client._transport
+            assert type(transport) is NetworkTransport  # on core.net_backend
+            assert contexts  # the SDK's verifying context, built as before
+            ctx = contexts[0]
+            assert ctx.verify_mode == ssl.CERT_REQUIRED and ctx.check_hostname
+        finally:
+            await client.close()
+
+
+async def test_an_https_proxy_in_the_environment_keeps_the_sdk_default(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("HTTPS_PROXY", "http://proxy.invalid:3128")
     client = make_client("sk-test", "https://api.anthropic.com")
     try:
-        transport = client._client._transport
-        assert type(transport) is httpx2.AsyncHTTPTransport
-        assert contexts  # the SDK's verifying context, built as before
-        ctx = contexts[0]
-        assert ctx.verify_mode == ssl.CERT_REQUIRED and ctx.check_hostname
+        assert type(client._client._transport) is httpx2.AsyncHTTPTransport
+        assert client._client._mounts  # the SDK's proxy mounts
     finally:
         await client.close()
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import ssl
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 
@@ -55,19 +56,29 @@ Handler = Callable[[Request], Awaitable[Response]]
 class HttpServer:
     """`async with HttpServer(handler) as server:` then use `server.base_url`."""
 
-    def __init__(self, handler: Handler, host: str = "127.0.0.1", port: int = 0) -> None:
+    def __init__(
+        self,
+        handler: Handler,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        *,
+        tls: ssl.SSLContext | None = None,
+    ) -> None:
         self.handler = handler
         self.host = host
         self.port = port
+        self.tls = tls  # serve https (tests of the client's TLS path)
         self._server: asyncio.Server | None = None
         self._conns: set[asyncio.Task[None]] = set()
 
     @property
     def base_url(self) -> str:
-        return f"http://{self.host}:{self.port}"
+        return f"{'https' if self.tls else 'http'}://{self.host}:{self.port}"
 
     async def start(self) -> None:
-        self._server = await asyncio.start_server(self._on_client, self.host, self.port)
+        self._server = await asyncio.start_server(
+            self._on_client, self.host, self.port, ssl=self.tls
+        )
         sock = self._server.sockets[0]
         self.port = sock.getsockname()[1]
 

@@ -1,0 +1,144 @@
+"""The asyncio network layer under httpcore2 (core/net_backend.py), over real sockets:
+verified TLS, bodies larger than its buffers both ways, and its errors as the SDK's."""
+
+from __future__ import annotations
+
+import shutil
+import socket
+import ssl
+import subprocess
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from core import net_backend
+from core.http_client import NetworkTransport, PlainHTTPTransport
+from core.llm import ModelClient, TurnError, make_client
+from tests.fakeapi import DEFAULT_KEY, FakeAPI, text_reply
+from tests.test_llm import RecordingSink, request
+
+
+@pytest.fixture(scope="module")
+def certificate(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    """A self-signed certificate for localhost, made for this run."""
+    if shutil.which("openssl") is None:
+        pytest.skip("openssl is needed to make a test certificate")
+    tmp = tmp_path_factory.mktemp("tls")
+    cert, key = tmp / "localhost.pem", tmp / "localhost.key"
+    subprocess.run(
+        [
+            "openssl", "req", "-x509", "-newkey", "ec",
+            "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes", "-days", "2",
+            "-subj", "/CN=localhost", "-keyout", str(key), "-out", str(cert),
+            "-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1",
+        ],
+        check=True,
+        capture_output=True,
+    )  # fmt: skip
+    return cert, key
+
+
+@pytest.fixture
+async def tls_api(certificate: tuple[Path, Path]) -> AsyncIterator[FakeAPI]:
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.load_cert_chain(*certificate)
+    async with FakeAPI(host="localhost", tls=context) as api:
+        yield api
+
+
+@pytest.fixture
+def connects(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The hosts the asyncio backend connected to."""
+    seen: list[str] = []
+    connect = net_backend.AsyncioBackend.connect_tcp
+
+    async def spy(self: net_backend.AsyncioBackend, host: str, port: int, **kw: Any) -> Any:
+        seen.append(host)
+        return await connect(self, host, port, **kw)
+
+    monkeypatch.setattr(net_backend.AsyncioBackend, "connect_tcp", spy)
+    return seen
+
+
+async def test_https_is_verified_and_streams_through_the_backend(
+    tls_api: FakeAPI,
+    certificate: tuple[Path, Path],
+    connects: list[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    for name in ("HTTPS_PROXY", "https_proxy", "ALL_PROXY", "all_proxy"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("SSL_CERT_FILE", str(certificate[0]))
+    assert tls_api.base_url.startswith("https://localhost:")
+    client = make_client(DEFAULT_KEY, tls_api.base_url, max_retries=0)
+    try:
+        assert type(client._client._transport) is NetworkTransport
+        tls_api.push(text_reply("over verified TLS", pieces=5))
+        sink = RecordingSink()
+        result = await ModelClient(client, retries=0).stream_turn(request(), sink)
+    finally:
+        await client.close()
+    assert result.content == [{"type": "text", "text": "over verified TLS"}]
+    assert len(sink.texts) == 5
+    assert connects == ["localhost"]
+    assert tls_api.requests[0].api_key == DEFAULT_KEY
+
+
+async def test_https_with_an_unknown_certificate_is_refused(
+    tls_api: FakeAPI, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("SSL_CERT_FILE", raising=False)
+    monkeypatch.delenv("SSL_CERT_DIR", raising=False)
+    client = make_client(DEFAULT_KEY, tls_api.base_url, max_retries=0)
+    try:
+        tls_api.push(text_reply("never sent"))
+        with pytest.raises(TurnError, match=r"could not reach the API.*CERTIFICATE_VERIFY_FAILED"):
+            await ModelClient(client, retries=0).stream_turn(request(), RecordingSink())
+    finally:
+        await client.close()
+    assert tls_api.requests == []
+
+
+async def test_bodies_larger_than_the_buffers_pause_and_resume(
+    fake_api: FakeAPI, connects: list[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A 3 MB request (the transport's write buffer fills: the write waits to drain) and a
+    2 MB reply read with a small high-water mark (reading pauses and resumes)."""
+    monkeypatch.setattr(net_backend, "HIGH_WATER", 8 * 1024)
+    paused: list[bool] = []
+    take = net_backend._Protocol.take
+
+    def spy(self: net_backend._Protocol, max_bytes: int) -> bytes:
+        paused.append(self.read_paused)
+        return take(self, max_bytes)
+
+    monkeypatch.setattr(net_backend._Protocol, "take", spy)
+    client = make_client(DEFAULT_KEY, fake_api.base_url, max_retries=0)
+    big_prompt = "p" * 3_000_000
+    big_reply = "".join(f"line {i} of a long reply\n" for i in range(80_000))
+    try:
+        assert isinstance(client._client._transport, PlainHTTPTransport)
+        fake_api.push(text_reply(big_reply, pieces=400))
+        result = await ModelClient(client, retries=0).stream_turn(
+            request(messages=[{"role": "user", "content": big_prompt}]), RecordingSink()
+        )
+    finally:
+        await client.close()
+    assert result.content == [{"type": "text", "text": big_reply}]
+    assert fake_api.requests[0].messages[0]["content"] == big_prompt
+    assert any(paused)  # and it resumed: the whole reply was read
+    assert connects == ["127.0.0.1"]
+
+
+async def test_a_closed_port_is_a_connection_error() -> None:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]  # closed again before the client connects
+    client = make_client(DEFAULT_KEY, f"http://127.0.0.1:{port}", max_retries=0)
+    try:
+        with pytest.raises(TurnError, match=r"could not reach the API \(connection error"):
+            await ModelClient(client, retries=0).stream_turn(request(), RecordingSink())
+    finally:
+        await client.close()
