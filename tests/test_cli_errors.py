@@ -22,6 +22,7 @@ COMMANDS: dict[str, list[str]] = {
     "show": ["show", "last"],
     "replay": ["replay", "last"],
     "resume": ["resume", "last"],
+    "stats": ["stats"],
 }
 
 

@@ -9,7 +9,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any, NoReturn
 
-COMMANDS = ("run", "history", "show", "replay", "resume", "simulator", "stats")
+COMMANDS = ("run", "history", "show", "replay", "resume", "simulator", "stats", "serve")
 
 OVERVIEW = """\
 delegate: a CEO agent and its team of sub-agents, live in your terminal.
@@ -24,9 +24,10 @@ usage:
   delegate resume RUN                    reopen a run; interrupted agents can be retried
   delegate simulator [--port N]          serve the model simulator on loopback
   delegate stats [--json]                model scorecard: pass rate, cost, time per role/model
+  delegate serve [--port N] [--host H]   the TUI in a browser (textual-serve), a run per tab
   delegate --version                     print the version
 
-common options (the TUI, run and resume):
+common options (the TUI, run, resume and serve):
   --simulate             use the built-in model simulator (default when no API key is set)
   --scenario NAME|FILE   simulator scenario: default, timeout, failure, api-errors,
                          load[:agents=N,tps=T,seconds=S], or a .toml/.json file
@@ -115,6 +116,7 @@ COMMAND_OPTIONS: dict[str | None, tuple[str, ...]] = {
     "replay": ("db", "config", "workspace"),  # the workspace is where exports go
     "simulator": ("scenario", "config"),
     "stats": ("db", "config"),
+    "serve": RUN_OPTIONS,  # passed on to the delegate each browser tab runs
 }
 
 # Numbers that must be at least a minimum: (dest, flag, minimum). NaN and infinity are
@@ -167,6 +169,23 @@ def build_parser(command: str | None) -> argparse.ArgumentParser:
         )
         p.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
         p.add_argument("--tokens-per-s", type=float, help="streaming pace (default 400)")
+    elif command == "serve":
+        p.description = (
+            "Serve the delegate TUI on a web page (textual-serve): each browser tab runs "
+            "its own delegate with these options, recording into the same database. "
+            "There is no login: keep the default loopback address unless you trust the "
+            "network."
+        )
+        p.add_argument(
+            "--port", type=int, default=8000, help="port (default 8000; 0 picks a free one)"
+        )
+        p.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
+        p.add_argument(
+            "--public-url",
+            metavar="URL",
+            help="the address browsers use, when not http://HOST:PORT (a proxy)",
+        )
+        p.add_argument("--demo", action="store_true", help="each tab runs the demo")
     elif command == "stats":
         p.description = (
             "The model scorecard from recorded runs: per role and model, attempts, pass rate "
@@ -179,7 +198,8 @@ def build_parser(command: str | None) -> argparse.ArgumentParser:
         p.add_argument(
             "--limit", metavar="N", type=int, help="only the newest N runs (default: all)"
         )
-    g: Any = p.add_argument_group("common options") if command in (None, "run", "resume") else p
+    grouped = command in (None, "run", "resume", "serve")
+    g: Any = p.add_argument_group("common options") if grouped else p
     shown = COMMAND_OPTIONS[command]
     for name in shown:
         _add_option(g, name)
@@ -353,6 +373,10 @@ def _dispatch(command: str | None, args: argparse.Namespace) -> int:
         from tui.headless import show_command
 
         return show_command(args, settings_from(args))
+    if command == "serve":
+        from tui.serve import serve_command
+
+        return serve_command(args, settings_from(args))
     if command == "stats":
         from tui.stats_cli import stats_command
 
