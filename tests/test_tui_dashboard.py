@@ -60,8 +60,12 @@ async def test_dashboard_values_equal_the_runs_sums(tmp_path: Path) -> None:
                 assert (f.tokens.input, f.tokens.output) == (a["input_tokens"], a["output_tokens"])
                 assert f.cost == pytest.approx(a["cost_usd"])
                 assert (f.role, f.model) == (a["role"], a["model"])
-                if f.elapsed_s > 0:
-                    assert f.tokens_per_s == pytest.approx(f.tokens.output / f.elapsed_s)
+            # tokens per second: the panes' own figure, and for a group its agents' sums
+            views = {a.agent_id: a for a in [app.view.ceo, *app.view.agents.values()] if a}
+            for f in figures.agents:
+                pane = views[f.label].avg_tokens_per_s
+                assert f.tokens_per_s == (None if pane is None else pytest.approx(pane))
+            assert any(f.tokens_per_s for f in figures.agents)
             # the run: the sum of its agents, as the session and the store count it
             run = figures.run
             assert run.cost == pytest.approx(summary["cost_usd"])
@@ -74,6 +78,8 @@ async def test_dashboard_values_equal_the_runs_sums(tmp_path: Path) -> None:
                 assert g.agents == len(members)
                 assert g.tokens.output == sum(f.tokens.output for f in members)
                 assert g.cost == pytest.approx(sum(f.cost or 0.0 for f in members))
+                assert g.streamed_tokens == sum(f.streamed_tokens for f in members)
+                assert g.streamed_s == pytest.approx(sum(f.streamed_s for f in members))
             assert sum(g.cost or 0.0 for g in figures.groups) == pytest.approx(run.cost)
             # spend over time adds up to what was spent
             assert sum(run.spend) == pytest.approx(run.cost)
@@ -171,5 +177,3 @@ def test_spend_timeline_buckets_add_up() -> None:
     assert len(series) == 5 and sum(series) == pytest.approx(0.85)
     assert series == pytest.approx([0.35, 0, 0.5, 0, 0])  # a point on an edge: the slice before
     assert t.series(10.0, 20.0, 5, ["b"]) == pytest.approx([0, 0, 0.5, 0, 0])
-    assert t.tokens_between("a", 10.0, 12.0) == 25
-    assert t.tokens_between("b", 0.0, 16.0) == 9

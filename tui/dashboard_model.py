@@ -2,9 +2,11 @@
 and for the whole run. Plain data (no Textual): the screen draws it, tests compare it
 with the run's sums.
 
-Tokens per second is output tokens over running time: an agent's own (start to end,
-or to now while it runs), a role/model's over the summed running time of its agents
-(how fast that model streams here), the run's over the run's wall time (throughput).
+Tokens per second, as the panes count it (`AgentView.tokens_per_s`, from the usage
+events' timestamps): "now" is the reply streaming now (agents that run); "tok/s" is the
+output over the time spent streaming replies: an agent's own, a role/model's over its
+agents' summed streaming time (how fast that model streams here). The run's line also
+gives its throughput: output tokens over the run's wall time.
 """
 
 from __future__ import annotations
@@ -12,9 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from core.events import CEO_ID
-from tui.view_model import AgentView, RunView, Tokens
-
-RECENT_S = 10.0  # the "now" rate: output tokens over the last this many seconds
+from tui.view_model import RATE_MIN_SPAN_S, AgentView, RunView, Tokens
 
 
 @dataclass
@@ -27,8 +27,10 @@ class Figures:
     state: str = ""
     agents: int = 1
     tokens: Tokens = field(default_factory=Tokens)
-    elapsed_s: float = 0.0
-    recent_tokens_per_s: float | None = None  # over the last RECENT_S (active ones only)
+    elapsed_s: float = 0.0  # running time (the run: its wall time)
+    streamed_tokens: int = 0  # output of replies, over...
+    streamed_s: float = 0.0  # ...the time spent streaming them
+    recent_tokens_per_s: float | None = None  # the reply streaming now (running ones)
     spend: list[float] = field(default_factory=list)  # dollars per time bucket
 
     @property
@@ -37,9 +39,15 @@ class Figures:
 
     @property
     def tokens_per_s(self) -> float | None:
-        if self.elapsed_s <= 0:
+        """Output tokens per second of streaming."""
+        if self.streamed_s < RATE_MIN_SPAN_S:
             return None
-        return self.tokens.output / self.elapsed_s
+        return self.streamed_tokens / self.streamed_s
+
+    @property
+    def throughput(self) -> float | None:
+        """Output tokens per second of running (wall) time."""
+        return self.tokens.output / self.elapsed_s if self.elapsed_s > 0 else None
 
 
 @dataclass
@@ -61,6 +69,16 @@ def _everyone(view: RunView) -> list[AgentView]:
     return ([view.ceo] if view.ceo is not None else []) + subs
 
 
+def _streamed(a: AgentView) -> tuple[int, float]:
+    """(output tokens, seconds) of the agent's replies, the one streaming now included:
+    the sums behind `AgentView.avg_tokens_per_s`."""
+    tokens, span = a.streamed_tokens, a.streamed_s
+    if a.rate_start is not None and a.rate_end is not None:
+        tokens += a.rate_tokens
+        span += a.rate_end - a.rate_start
+    return tokens, span
+
+
 def dashboard(view: RunView, now: float, buckets: int = 24) -> Dashboard:
     """The figures as of `now` (the run screen's clock: a replay's own time)."""
     timeline = view.spend
@@ -73,11 +91,8 @@ def dashboard(view: RunView, now: float, buckets: int = 24) -> Dashboard:
     groups: dict[tuple[str, str], Figures] = {}
     for a in _everyone(view):
         elapsed = a.elapsed(now)
-        recent = None
-        if a.active:
-            window = min(RECENT_S, elapsed) if elapsed > 0 else 0.0
-            if window > 0:
-                recent = timeline.tokens_between(a.agent_id, now - window, now) / window
+        recent = a.tokens_per_s if a.active else None
+        streamed, span = _streamed(a)
         fig = Figures(
             label=a.agent_id,
             role=a.role or (CEO_ID if a.agent_id == CEO_ID else ""),
@@ -85,6 +100,8 @@ def dashboard(view: RunView, now: float, buckets: int = 24) -> Dashboard:
             state=a.state,
             tokens=a.tokens,
             elapsed_s=elapsed,
+            streamed_tokens=streamed,
+            streamed_s=span,
             recent_tokens_per_s=recent,
             spend=timeline.series(start, end, buckets, [a.agent_id]),
         )
@@ -99,6 +116,8 @@ def dashboard(view: RunView, now: float, buckets: int = 24) -> Dashboard:
                 agents=1,
                 tokens=fig.tokens,
                 elapsed_s=fig.elapsed_s,
+                streamed_tokens=streamed,
+                streamed_s=span,
                 recent_tokens_per_s=recent,
                 spend=list(fig.spend),
             )
@@ -106,6 +125,8 @@ def dashboard(view: RunView, now: float, buckets: int = 24) -> Dashboard:
             group.agents += 1
             group.tokens = group.tokens.plus(fig.tokens)
             group.elapsed_s += fig.elapsed_s
+            group.streamed_tokens += streamed
+            group.streamed_s += span
             if recent is not None:
                 group.recent_tokens_per_s = (group.recent_tokens_per_s or 0.0) + recent
             group.spend = [x + y for x, y in zip(group.spend, fig.spend, strict=True)]
@@ -119,6 +140,8 @@ def dashboard(view: RunView, now: float, buckets: int = 24) -> Dashboard:
         agents=len(agents),
         tokens=total,
         elapsed_s=end - start,
+        streamed_tokens=sum(f.streamed_tokens for f in agents),
+        streamed_s=sum(f.streamed_s for f in agents),
         recent_tokens_per_s=sum(recents) if recents else None,
         spend=timeline.series(start, end, buckets),
     )

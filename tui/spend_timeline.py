@@ -78,10 +78,3 @@ class SpendTimeline:
             for i in range(buckets):
                 out[i] += values[i + 1] - values[i]
         return out
-
-    def tokens_between(self, agent_id: str, start: float, end: float) -> int:
-        """Output tokens an agent streamed between `start` and `end`."""
-        track = self._tracks.get(agent_id)
-        if track is None or not track.times:
-            return 0
-        return track.at(end)[1] - track.at(start)[1]

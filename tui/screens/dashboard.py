@@ -19,7 +19,14 @@ from textual.screen import Screen
 from textual.widgets import Footer, Sparkline, Static
 
 from tui.dashboard_model import Dashboard, Figures, dashboard
-from tui.view_model import RunView, fmt_cost, fmt_duration, fmt_tokens, short_model
+from tui.view_model import (
+    RunView,
+    fmt_duration,
+    fmt_output,
+    fmt_spend,
+    fmt_tokens,
+    short_model,
+)
 
 if TYPE_CHECKING:
     from core.store import Store
@@ -100,10 +107,10 @@ class DashboardScreen(Screen[None]):
             ("Run dashboard ", "bold"),
             (self.view.run_id or "(starting)", "dim"),
             f"  {run.state}  {fmt_duration(d.span_s)}\n",
-            f"{run.agents} agents · in {fmt_tokens(t.input)} · out {fmt_tokens(t.output)} · "
+            f"{run.agents} agents · in {fmt_tokens(t.input)} · out {fmt_output(t)} · "
             f"cache {fmt_tokens(t.cache_read + t.cache_write)} · ",
-            (fmt_cost(t.cost), "bold"),
-            f" · {fmt_rate(run.tokens_per_s)} tok/s over the run{now}",
+            (fmt_spend(t), "bold"),
+            f" · {fmt_rate(run.throughput)} tok/s over the run{now}",
         )
         return text
 
@@ -143,8 +150,8 @@ class DashboardScreen(Screen[None]):
                 *lead,
                 short_model(f.model),
                 fmt_tokens(t.input),
-                fmt_tokens(t.output),
-                fmt_cost(f.cost),
+                fmt_output(t),
+                fmt_spend(t),
                 share,
                 fmt_rate(f.tokens_per_s),
                 fmt_rate(f.recent_tokens_per_s),
