@@ -106,6 +106,35 @@ async def test_dashboard_values_equal_the_runs_sums(tmp_path: Path) -> None:
         await _closed(app, store)
 
 
+async def test_dashboard_over_a_replay_draws_the_same_figures(tmp_path: Path) -> None:
+    app, store = await _live(tmp_path, "default", "Research competitors and write a report")
+    try:
+        async with app.run_test(size=SIZE) as pilot:
+            await wait_until(pilot, lambda: app.view.answered, timeout=60)
+            await app.close_session()
+        await store.flush()
+        run_id = app.view.run_id
+        summary = await store.run_summary(run_id)
+        events = await store.events(run_id)
+    finally:
+        await store.close()
+    replay = DelegateApp(replay_events=events, replay_speed=1000.0, export_dir=tmp_path)
+    async with replay.run_test(size=SIZE) as pilot:
+        await pilot.press("G")  # to the end of the replay
+        await wait_until(pilot, lambda: replay.view.status != "running")
+        await pilot.press("$")
+        screen = replay.screen
+        assert isinstance(screen, DashboardScreen)
+        figures = screen.figures
+        assert figures is not None
+        assert figures.run.cost == pytest.approx(summary["cost_usd"])
+        assert figures.run.tokens.output == summary["usage"]["output_tokens"]
+        assert sum(figures.run.spend) == pytest.approx(summary["cost_usd"])  # from stored times
+        by_id = {a["id"]: a for a in summary["agents"]}
+        for f in figures.agents:
+            assert f.cost == pytest.approx(by_id[f.label]["cost_usd"])
+
+
 async def test_dashboard_moves_while_agents_stream(tmp_path: Path) -> None:
     app, store = await _live(tmp_path, STREAMING)
     try:
