@@ -122,7 +122,7 @@ def test_history_without_a_database(tmp_path: Path, capsys: pytest.CaptureFixtur
 def test_help_lists_every_command(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["--help"]) == 0
     out = capsys.readouterr().out
-    for command in ("run", "history", "show", "replay", "resume", "simulator"):
+    for command in ("run", "history", "show", "replay", "resume", "simulator", "stats", "serve"):
         assert f"delegate {command}" in out
 
 

@@ -17,6 +17,7 @@ import sqlite3
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -36,14 +37,24 @@ def _need(ok: bool, reason: str) -> None:
     pytest.skip(reason)
 
 
-def _run_ids(db: Path) -> list[str]:
+def _runs(db: Path) -> dict[str, str]:
+    """run id -> status, as recorded so far."""
     if not db.exists():
-        return []
+        return {}
     with contextlib.closing(sqlite3.connect(f"file:{db}?mode=ro", uri=True)) as con:
         try:
-            return [r[0] for r in con.execute("SELECT run_id FROM runs")]
+            return dict(con.execute("SELECT run_id, status FROM runs").fetchall())
         except sqlite3.Error:
-            return []  # not created yet
+            return {}  # not created yet
+
+
+async def _until(cond: Callable[[], bool], timeout_s: float, what: str) -> None:
+    """Check `cond` every 50 ms (a file another process writes: nothing to wait on)."""
+    deadline = time.monotonic() + timeout_s
+    while not cond():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        await asyncio.sleep(0.05)
 
 
 async def _wait_port(port: int, proc: subprocess.Popen[bytes], timeout_s: float) -> None:
@@ -90,8 +101,8 @@ async def test_serve_in_headless_chromium(tmp_path: Path) -> None:
         await browser.call("Page.navigate", url=f"http://127.0.0.1:{port}/")
         # The app's header, with the run this tab started (read back from the database:
         # the served delegate records where this command said).
-        await browser.wait_for(lambda: bool(_run_ids(db)), 30, "the tab's run in the database")
-        run_id = _run_ids(db)[0]
+        await _until(lambda: bool(_runs(db)), 30, "the tab's run in the database")
+        [run_id] = _runs(db)
         await browser.wait_for(
             lambda: run_id in browser.screen_text(),
             15,
@@ -117,6 +128,11 @@ async def test_serve_in_headless_chromium(tmp_path: Path) -> None:
             15,
             "the help screen drawn after the key",
         )
+        # Closing the tab ends that delegate cleanly: its run is recorded as stopped.
+        await browser.call("Page.navigate", url="about:blank")
+        await _until(lambda: _runs(db)[run_id] != "running", 20, "the run's end")
+        assert _runs(db)[run_id] in ("cancelled", "stopped")  # not interrupted: a clean end
+        assert server.poll() is None  # the server goes on for the next tab
     except BaseException:
         log.flush()
         print((tmp_path / "serve.log").read_text(errors="replace")[-3000:])

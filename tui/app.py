@@ -196,7 +196,8 @@ class DelegateApp(App[int]):
     def action_scorecard(self) -> None:
         from tui.screens.stats import StatsScreen
 
-        self.push_screen(StatsScreen(self.store))
+        if not isinstance(self.screen, StatsScreen):
+            self.push_screen(StatsScreen(self.store))
 
     def action_history(self) -> None:
         if self.store is None:

@@ -179,4 +179,4 @@ class DashboardScreen(Screen[None]):
     def action_scorecard(self) -> None:
         from tui.screens.stats import StatsScreen
 
-        self.app.push_screen(StatsScreen(self.store))
+        self.app.push_screen(StatsScreen(self.store))  # escape comes back here
