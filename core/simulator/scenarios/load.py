@@ -85,7 +85,13 @@ class LoadScenario(Scenario):
             retry_failed=False,
             final=f"Load run finished: all {self.agents} agents reported.",
         )
-        return ceo_reply(conv, script)
+        reply = ceo_reply(conv, script)
+        if reply.calls:
+            # The spawn reply holds one call per agent (about 60 tokens each): at the
+            # simulator's usual 400 tokens/s, 500 agents would wait 75 s for it to stream.
+            # It streams in about a second whatever N, so every N measures its agents.
+            reply.tokens_per_s = max(400.0, 60.0 * self.agents)
+        return reply
 
     def worker(self, conv: Conversation) -> Reply:
         n = len(conv.turns)
