@@ -341,7 +341,9 @@ class Notice(Event):
 
 @dataclass(frozen=True, kw_only=True)
 class FileChanged(Event):
-    """An agent's write_file / edit_file changed a file. Hashes are sha256 hex digests."""
+    """A file changed: by an agent's write_file / edit_file, or found changed on disk
+    after a command (`tool` is then run_command or run_check, and `change` says how).
+    Hashes are sha256 hex digests; "" where unknown (before a command, or deleted)."""
 
     kind: ClassVar[str] = "file_changed"
     attempt: int
@@ -350,6 +352,7 @@ class FileChanged(Event):
     bytes: int
     sha256_before: str | None  # None: the file did not exist
     sha256_after: str
+    change: str = ""  # after a command: created | modified | deleted
 
 
 @dataclass(frozen=True, kw_only=True)

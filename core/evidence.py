@@ -10,18 +10,26 @@ the same way live (the session, the TUI) and from the store (show, the summary).
 
 from __future__ import annotations
 
+import asyncio
+import os
 import re
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
+from core import workspace_scan
 from core.events import ClaimsFlagged, CommandRan, Event, FileChanged, UrlFetched
 from core.tools.base import ToolContext, ToolError, ToolResult
 
 FILE_TOOLS = frozenset({"write_file", "edit_file"})
 COMMAND_TOOLS = frozenset({"run_command", "run_check"})
 FETCH_TOOLS = frozenset({"web_fetch"})
+# Commands whose effect on the workspace is scanned: an agent's. The CEO's run_check
+# verifies; what it writes (reports, caches) is not the agents' work.
+SCANNED_COMMAND_TOOLS = frozenset({"run_command"})
+SQLITE_SIDECARS = ("", "-wal", "-shm", "-journal")
 BLOCK_ITEMS = 8  # entries of each kind in the evidence block; the rest are counted
 
 _EXIT_RE = re.compile(r"^exit code (-?\d+)")
@@ -37,6 +45,8 @@ class _Probe:
     args: dict[str, Any]
     started: float
     rel: str = ""  # the file a write_file / edit_file call names ("" if refused)
+    root_fd: int = -1  # the workspace's pinned fd, for a command's before/after scan
+    files_before: workspace_scan.Snapshot | None = None  # before a command (None: unknown)
 
 
 # Called when a write starts (path) and when it ends; the collision radar listens.
@@ -54,12 +64,18 @@ class ToolRecorder:
         attempt: int,
         emit: Callable[[Event], None],
         on_write: WriteHook | None = None,
+        unscanned: tuple[Path, ...] = (),
     ) -> None:
         self.run_id = run_id
         self.agent_id = agent_id
         self.attempt = attempt
         self.emit = emit
         self.on_write = on_write
+        # Files no command's scan reports: the run's own database (and its SQLite
+        # sidecars) when it lives in the workspace; the store writes it all the time.
+        self.unscanned = tuple(
+            Path(str(p) + suffix) for p in unscanned for suffix in SQLITE_SIDECARS
+        )
 
     async def before(self, name: str, args: Any, ctx: ToolContext) -> _Probe | None:
         if not isinstance(args, dict):
@@ -72,6 +88,14 @@ class ToolRecorder:
                 return probe  # the tool refuses it too; nothing is written
             if self.on_write is not None:
                 self.on_write(self.agent_id, probe.rel, False)
+        elif name in SCANNED_COMMAND_TOOLS and isinstance(args.get("command"), str):
+            # What the command changes on disk is a change too (sed -i, a script): the
+            # workspace's files are stamped now and compared when it ends.
+            try:
+                probe.root_fd = ctx.files().fd
+            except ToolError:
+                return probe
+            probe.files_before = await asyncio.to_thread(workspace_scan.snapshot, probe.root_fd)
         return probe
 
     async def after(self, probe: _Probe | None, result: ToolResult) -> None:
@@ -96,6 +120,8 @@ class ToolRecorder:
                 self.on_write(self.agent_id, probe.rel, True)
         elif name in COMMAND_TOOLS and isinstance(args.get("command"), str):
             ran, exit_code, timed_out = _command_outcome(result, data)
+            if ran and probe.files_before is not None:
+                await self._command_changes(name, probe)
             if ran:
                 self._emit(
                     CommandRan,
@@ -112,6 +138,41 @@ class ToolRecorder:
                 status = int(match.group(1)) if match else None
             error = "" if status is not None else result.text.splitlines()[0][:200]
             self._emit(UrlFetched, url=args["url"].strip(), status=status, error=error)
+
+    async def _command_changes(self, tool: str, probe: _Probe) -> None:
+        """A FileChanged for each file the command created, modified or deleted.
+
+        They come before the command's CommandRan: a check that changes files (a build)
+        still ran after its own changes."""
+        before, fd = probe.files_before, probe.root_fd
+        assert before is not None
+        after = await asyncio.to_thread(workspace_scan.snapshot, fd)
+        if after is None:
+            return
+        changes = await asyncio.to_thread(workspace_scan.diff, fd, before, after)
+        skip = self._unscanned_in(probe)
+        for change in changes:
+            if change.path in skip:
+                continue
+            self._emit(
+                FileChanged,
+                tool=tool,
+                path=change.path,
+                bytes=change.size,
+                sha256_before=None if change.kind == "created" else "",
+                sha256_after=change.sha256,
+                change=change.kind,
+            )
+
+    def _unscanned_in(self, probe: _Probe) -> set[str]:
+        root = Path(os.readlink(f"/proc/self/fd/{probe.root_fd}"))
+        out = set()
+        for path in self.unscanned:
+            try:
+                out.add(str(path.resolve().relative_to(root)))
+            except (OSError, ValueError):
+                continue  # not in the workspace
+        return out
 
     def _emit(self, cls: Callable[..., Event], **fields: Any) -> None:
         self.emit(cls(run_id=self.run_id, agent_id=self.agent_id, attempt=self.attempt, **fields))
@@ -169,6 +230,7 @@ class Ledger:
                     "bytes": f.bytes,
                     "sha256_before": f.sha256_before,
                     "sha256_after": f.sha256_after,
+                    **({"change": f.change} if f.change else {}),
                 }
                 for f in self.files
             ],
@@ -214,6 +276,9 @@ def _short_hash(h: str | None) -> str:
 
 
 def _file_line(f: FileChanged) -> str:
+    if f.tool in COMMAND_TOOLS:
+        size = "" if f.change == "deleted" else f" ({f.bytes} bytes)"
+        return f"{f.path} {f.change or 'changed'} by a command{size}"
     verb = "edited" if f.tool == "edit_file" else "wrote"
     if f.sha256_before == f.sha256_after:
         change = "unchanged"

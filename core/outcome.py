@@ -3,8 +3,9 @@
 A run is `verified` only when at least one `run_check` passed after the last file
 change by any agent, and none run after that change failed. The same fold serves the
 live session (its status), the store (the summary of a recorded run) and the TUI.
-A "change" is what the evidence ledger saw: a write_file or edit_file. Files changed
-by a command an agent ran are not seen.
+A "change" is what the evidence ledger saw: a write_file or edit_file, or a file a
+command created, modified or deleted (found by a stat scan of the workspace around it,
+caches and `.git` left out; see core/workspace_scan.py).
 """
 
 from __future__ import annotations

@@ -20,7 +20,7 @@ from core.bus import EventBus
 from core.ceo import MAX_LISTED, CeoTools, ceo_system_prompt
 from core.claims import unsupported_claims
 from core.collisions import CollisionRadar
-from core.config import Settings
+from core.config import Settings, default_db_path
 from core.events import (
     CEO_ID,
     AgentFinished,
@@ -258,6 +258,7 @@ class Session:
             attempt=attempt,
             emit=self.emit,
             on_write=self.radar.on_write,
+            unscanned=(self.settings.db_path or default_db_path(),),
         )
 
     def _is_live(self, agent_id: str) -> bool:
