@@ -26,6 +26,7 @@ from core.events import (
     ThinkingDelta,
     ToolCallFinished,
     ToolCallStarted,
+    ToolInputStreaming,
     TurnEnded,
     TurnStarted,
     UsageUpdated,
@@ -92,7 +93,9 @@ class _Sink:
             self.agent._emit(TextDelta, turn=self.agent.turn, text=text)
 
     def on_tool_use(self, tool_use_id: str, name: str) -> None:
-        pass
+        self.agent._emit(
+            ToolInputStreaming, turn=self.agent.turn, tool_use_id=tool_use_id, name=name
+        )
 
     def on_usage(self, usage: Usage) -> None:
         self.agent.last_activity = time.monotonic()

@@ -292,6 +292,17 @@ class ToolCallFinished(Event):
 
 
 @dataclass(frozen=True, kw_only=True)
+class ToolInputStreaming(Event):
+    """The model began writing a tool call's input (a whole file for write_file can take
+    a while to stream); the call itself starts once the reply has ended."""
+
+    kind: ClassVar[str] = "tool_input"
+    turn: int
+    tool_use_id: str
+    name: str
+
+
+@dataclass(frozen=True, kw_only=True)
 class ApprovalRequested(Event):
     kind: ClassVar[str] = "approval_requested"
     request_id: str

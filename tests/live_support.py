@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from core.catalog import Catalog, Usage
 from core.events import TextDelta, UsageUpdated
-from tests.fakeapi import Faulty, Frame, Message, Stall, Text, _is_event
+from tests.fakeapi import Block, Faulty, Frame, Message, Stall, Text, _is_event
 from tests.faults.harness import Call, FaultRun, Plan, Worker
 
 MODEL = "claude-haiku-4-5"
@@ -17,9 +18,15 @@ FINAL_OUT = 157  # what the API reports at the end (not the estimate: it must re
 
 
 def stalled_after(
-    deltas: int, stall: Stall, body: str = BODY, pieces: int = len(LINES), **message: Any
+    deltas: int,
+    stall: Stall,
+    body: str = BODY,
+    pieces: int = len(LINES),
+    blocks: Sequence[Block] | None = None,
+    **message: Any,
 ) -> Faulty:
-    """`body` streamed in `pieces` deltas, stopping after `deltas` of them until released."""
+    """`body` streamed in `pieces` deltas (or `blocks`, each with its deltas), stopping
+    after `deltas` of them until released."""
 
     def edit(frames: list[Frame]) -> list[Frame]:
         out: list[Frame] = []
@@ -34,7 +41,8 @@ def stalled_after(
 
     message.setdefault("input_tokens", 40)
     message.setdefault("output_tokens", FINAL_OUT)
-    return Faulty(Message([Text(body, pieces)], **message), edit)
+    content = list(blocks) if blocks is not None else [Text(body, pieces)]
+    return Faulty(Message(content, **message), edit)
 
 
 def plan_with(reply: Faulty) -> Plan:

@@ -24,7 +24,7 @@ from core.events import (
     TurnStarted,
     UsageUpdated,
 )
-from tests.fakeapi import Stall
+from tests.fakeapi import Stall, Text, ToolUse
 from tests.faults.harness import fault_run
 from tests.live_support import FINAL_OUT, LINES, MODEL, WORKER, plan_with, stalled_after
 from tests.tui_support import wait_until
@@ -127,6 +127,29 @@ async def test_the_open_transcript_streams_the_reply_before_the_turn_ends(
             # The finished reply moves into the log and the live part goes away.
             await wait_until(pilot, lambda: any("line 11" in s.text for s in log.lines))
             await wait_until(pilot, lambda: screen.live_text == "")
+
+
+async def test_the_tail_says_which_tool_input_is_being_written_and_how_far(
+    tmp_path: Path,
+) -> None:
+    stall = Stall()
+    call = ToolUse("list_files", {"path": "notes/" + "x" * 400}, pieces=8)
+    blocks = [Text("I will look at the notes.\n", 1), call]
+    # Stalled inside the call's input: the text delta, the empty first input delta, 4 more.
+    reply = stalled_after(6, stall, blocks=blocks, stop_reason="tool_use")
+    async with fault_run(tmp_path, plan_with(reply), start=False, interactive=True) as run:
+        app = live_app(run, tmp_path)
+        async with app.run_test(size=SIZE) as pilot:
+            await asyncio.wait_for(stall.reached.wait(), 10)
+            pattern = re.compile(r"✎ list_files input: ~(\d+) tokens so far")
+            await wait_until(pilot, lambda: pattern.search(pane_text(app)))
+            match = pattern.search(pane_text(app))
+            assert match is not None and int(match.group(1)) > 0
+            assert "I will look at the notes." in pane_text(app)
+            stall.release()
+            # The call runs: the row gives way to the call's own line.
+            await wait_until(pilot, lambda: "→ list_files" in pane_text(app))
+            assert "✎" not in pane_text(app)
 
 
 # --- the view model, on events with fixed timestamps ---------------------------------

@@ -43,6 +43,7 @@ from core.events import (
     TimeoutChanged,
     ToolCallFinished,
     ToolCallStarted,
+    ToolInputStreaming,
     TurnEnded,
     TurnStarted,
     UrlFetched,
@@ -231,6 +232,10 @@ class AgentView:
     reply_parts: list[str] = field(default_factory=list)
     reply_chars: int = 0
     replying: bool = False  # inside a model reply (TurnStarted .. TurnEnded)
+    # A tool call whose input the model is writing now (its name), and the output count
+    # when it began: the tail's last row says how much of it has streamed.
+    composing: str = ""
+    composing_base: int = 0
     # Output speed, from the usage events' timestamps (a replay computes the same): the
     # reply's output since its first usage report over the time since then.
     rate_start: float | None = None  # ts of the reply's first usage report
@@ -317,8 +322,15 @@ class AgentView:
         return min(1.0, self.context_tokens / self.context_window)
 
     def tail_view(self, width: int, rows: int) -> list[str]:
-        """The tail as `rows` screen rows of `width` (see `tail_rows`)."""
-        return tail_rows(list(self.tail)[-rows:], self.partial, width, rows)
+        """The tail as `rows` screen rows of `width` (see `tail_rows`); while the model
+        writes a tool call's input, its last row says which call and how far it is."""
+        if not self.composing or rows <= 0:
+            return tail_rows(list(self.tail)[-rows:], self.partial, width, rows)
+        tokens = self.tokens
+        so_far = max(0, tokens.output - self.composing_base)
+        mark = ESTIMATE_MARK if tokens.estimated else ""
+        row = one_line(f"✎ {self.composing} input: {mark}{so_far} tokens so far", width)
+        return [*tail_rows(list(self.tail)[-(rows - 1) :], self.partial, width, rows - 1), row]
 
     def tail_lines(self, n: int) -> list[str]:
         lines = list(self.tail)
@@ -716,6 +728,7 @@ class RunView:
         agent.retry_notice = ""
         agent.clear_reply()
         agent.replying = True
+        agent.composing = ""
         agent.end_reply_rate()
         self._touch(agent)
         if agent.agent_id == CEO_ID:
@@ -748,6 +761,7 @@ class RunView:
         if agent is None:
             return
         agent.replying = False
+        agent.composing = ""
         agent.end_reply_rate()
         if agent.agent_id == CEO_ID:
             self.ceo_in_turn = False
@@ -795,6 +809,7 @@ class RunView:
             agent.rate_start = agent.rate_end = None  # the next try's speed, not the wait
             agent.rate_tokens = 0
             agent.clear_reply()
+            agent.composing = ""
             self._touch(agent)
 
     def _message(self, ev: MessageAppended) -> None:
@@ -806,10 +821,19 @@ class RunView:
             if ev.role == "assistant":
                 agent.clear_reply()  # the streamed reply is in the conversation now
 
+    def _tool_input(self, ev: ToolInputStreaming) -> None:
+        agent = self._agent(ev.agent_id)
+        if agent is None:
+            return
+        agent.composing = ev.name
+        agent.composing_base = agent.tokens.output
+        self._touch(agent)
+
     def _tool_started(self, ev: ToolCallStarted) -> None:
         agent = self._agent(ev.agent_id)
         if agent is None:
             return
+        agent.composing = ""
         summary = ev.summary or ev.name
         agent.last_tool = summary
         if agent.agent_id == CEO_ID:
@@ -944,6 +968,7 @@ _HANDLERS: dict[type[Event], Any] = {
     UsageUpdated: RunView._usage,
     ApiRetry: RunView._api_retry,
     MessageAppended: RunView._message,
+    ToolInputStreaming: RunView._tool_input,
     ToolCallStarted: RunView._tool_started,
     ToolCallFinished: RunView._tool_finished,
     ApprovalRequested: RunView._approval_requested,
