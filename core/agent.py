@@ -11,7 +11,7 @@ import collections
 import contextlib
 import time
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import Any, ClassVar
 
 from core import redact
 from core.catalog import Catalog, Usage
@@ -46,8 +46,16 @@ MAX_PARALLEL_TOOLS = 8  # tool calls of one reply running at once; the rest wait
 FINAL_TURN_MAX_TOKENS = 2048  # the CEO's last report after the run's budget is spent
 FINAL_TURN_TIMEOUT_S = 120.0
 # While a reply streams, its estimated usage is published at most this often (the UI's
-# live figures; the API's own reports are published at once).
+# live figures; the API's own reports are published at once), and with many agents
+# streaming at most LIVE_USAGE_MAX_PER_S times a second over all of them (the board draws
+# a few panes per flush: more would be work nobody sees).
 LIVE_USAGE_EVERY_S = 0.25
+LIVE_USAGE_MAX_PER_S = 200.0
+
+
+def live_usage_every(streaming: int) -> float:
+    """Seconds between one agent's estimate publications with `streaming` agents streaming."""
+    return max(LIVE_USAGE_EVERY_S, streaming / LIVE_USAGE_MAX_PER_S)
 
 
 class AgentFailed(Exception):
@@ -123,6 +131,8 @@ TurnLimitPolicy = Callable[["Agent"], Awaitable[None]]
 
 class Agent:
     """An agent attempt. `run()` returns the final text or raises AgentFailed."""
+
+    streaming_now: ClassVar[int] = 0  # agents of this process inside a model reply
 
     def __init__(
         self,
@@ -232,6 +242,11 @@ class Agent:
         self.last_activity = time.monotonic()
         self.usage.on_stream(chars)
 
+    def _set_streaming(self, streaming: bool) -> None:
+        if streaming != self._streaming:
+            self._streaming = streaming
+            Agent.streaming_now += 1 if streaming else -1
+
     def _meter_moved(self) -> None:
         """The meter changed: check the caps, and let the live figures follow a stream."""
         self._check_limits()
@@ -242,7 +257,7 @@ class Agent:
         """Publish the estimate now, or once `LIVE_USAGE_EVERY_S` has passed since the
         last publication (one pending timer at most), so the last estimate of a stream
         that pauses still shows."""
-        wait = self._published_at + LIVE_USAGE_EVERY_S - time.monotonic()
+        wait = self._published_at + live_usage_every(Agent.streaming_now) - time.monotonic()
         if wait <= 0:
             self._publish_usage()
         elif self._publish_timer is None:
@@ -468,7 +483,7 @@ class Agent:
             tool_choice=tool_choice,
         )
         self._stream_task = asyncio.ensure_future(self.client.stream_turn(request, sink))
-        self._streaming = True
+        self._set_streaming(True)
         try:
             result = await self._stream_task
             sink.flush()
@@ -490,7 +505,7 @@ class Agent:
             raise
         except TurnError as exc:
             sink.flush()
-            self._streaming = False
+            self._set_streaming(False)
             self._commit_usage()
             self._publish_usage()
             self._emit(TurnEnded, turn=self.turn, stop_reason=None)
@@ -499,11 +514,11 @@ class Agent:
             # A budget ran out mid-reply: the stream was cut there. What streamed stays
             # in the transcript, and the try is billed at its estimate.
             sink.flush()
-            self._streaming = False
+            self._set_streaming(False)
             self._end_cut_turn(sink)
             raise
         finally:
-            self._streaming = False
+            self._set_streaming(False)
             self._stream_task = None
         self._commit_usage(result.usage)
         self._publish_usage()

@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 
+from core.agent import LIVE_USAGE_EVERY_S, Agent, live_usage_every
 from core.cost_meter import estimate_tokens
 from core.events import Event, TextDelta, UsageUpdated
 from tests.fakeapi import Stall
@@ -69,6 +70,7 @@ async def test_the_estimate_moves_mid_stream_and_the_reported_usage_replaces_it(
 async def test_a_killed_reply_keeps_its_streamed_tokens_in_the_cost_and_the_store(
     tmp_path: Path,
 ) -> None:
+    before = Agent.streaming_now  # (other tests' loops may have left some)
     stall = Stall()
     async with fault_run(tmp_path, plan_with(stalled_after(7, stall))) as run:
         await asyncio.wait_for(stall.reached.wait(), 10)
@@ -94,6 +96,7 @@ async def test_a_killed_reply_keeps_its_streamed_tokens_in_the_cost_and_the_stor
         assert summary["cost_usd"] >= agent["cost_usd"] > 0
         (history,) = await run.store.list_runs()
         assert history.output_tokens >= out
+    assert Agent.streaming_now == before  # every reply that streamed was counted out again
 
 
 async def test_an_interrupted_reply_is_billed_at_its_estimate_and_published_at_once(
@@ -131,6 +134,7 @@ async def test_an_interrupted_reply_is_billed_at_its_estimate_and_published_at_o
 async def test_quitting_mid_reply_keeps_the_streamed_tokens_in_the_stored_cost(
     tmp_path: Path,
 ) -> None:
+    before = Agent.streaming_now  # (other tests' loops may have left some)
     stall = Stall()
     async with fault_run(tmp_path, plan_with(stalled_after(6, stall))) as run:
         await asyncio.wait_for(stall.reached.wait(), 10)
@@ -147,3 +151,9 @@ async def test_quitting_mid_reply_keeps_the_streamed_tokens_in_the_stored_cost(
         assert agent["cost_usd"] == pytest.approx(cost(40, out))
         assert summary["usage"]["output_tokens"] >= out
         assert summary["cost_usd"] >= agent["cost_usd"]
+    assert Agent.streaming_now == before
+
+
+def test_many_streaming_agents_publish_their_estimates_less_often_each() -> None:
+    assert live_usage_every(1) == live_usage_every(50) == LIVE_USAGE_EVERY_S
+    assert live_usage_every(1000) == 5.0  # 200 publications a second over all of them
