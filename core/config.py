@@ -158,6 +158,9 @@ DEFAULT_ALLOW = [
 ]
 
 
+RunnerKind = Literal["local", "temporal"]
+
+
 class ConfigError(Exception):
     """A setting is wrong. `str()` is the one line shown to the user."""
 
@@ -201,6 +204,13 @@ class Settings:
     fetch_allow_private: bool = False
     fetch_allow_hosts: tuple[str, ...] = ()
     sandbox: SandboxSettings = field(default_factory=SandboxSettings)
+    # [runner]: where sub-agents run. "local": tasks in this process; "temporal":
+    # workflows on Temporal (core.temporal), at `temporal_address` (HOST:PORT) or, with
+    # none, on a dev server this process starts.
+    runner: RunnerKind = "local"
+    temporal_address: str | None = None
+    workspace_queue: str | None = None  # the workspace's name for workers (default: its folder)
+    events_host: str = "127.0.0.1"  # where workers reach this session's event hub
     catalog: Catalog = field(default_factory=Catalog)
     keymap: tuple[tuple[str, str], ...] = ()  # [keys]: (binding id, keys), checked by the TUI
     config_path: Path | None = None  # the file these settings were read from, if any
@@ -322,8 +332,10 @@ CONFIG_SCHEMA: Schema = {
         {"mode", "bwrap", "env", "network"}
         | {"max_processes", "max_file_mb", "max_memory_mb", "tmp_mb"}
     ),
+    "runner": frozenset({"kind", "temporal", "workspace_queue", "events_host"}),
     "keys": None,
 }
+RUNNER_KINDS = ("local", "temporal")
 
 
 def did_you_mean(name: str, known: Iterable[str]) -> str:
@@ -412,6 +424,42 @@ def _sandbox(table: dict[str, Any], base: SandboxSettings) -> SandboxSettings:
     return replace(base, **changes)
 
 
+def _runner(table: dict[str, Any]) -> dict[str, Any]:
+    changes: dict[str, Any] = {}
+    if "kind" in table:
+        kind = table["kind"]
+        if kind not in RUNNER_KINDS:
+            raise ConfigError(
+                "runner.kind",
+                f"must be local or temporal, got {kind!r}" + did_you_mean(str(kind), RUNNER_KINDS),
+            )
+        changes["runner"] = kind
+    if "temporal" in table:
+        address = _expect("runner.temporal", table["temporal"], str, "HOST:PORT")
+        problem = address_problem(address)
+        if problem:
+            raise ConfigError("runner.temporal", problem)
+        changes["temporal_address"] = address
+    if "workspace_queue" in table:
+        name = _expect("runner.workspace_queue", table["workspace_queue"], str, "a name")
+        if not name.strip():
+            raise ConfigError("runner.workspace_queue", "must not be empty")
+        changes["workspace_queue"] = name.strip()
+    if "events_host" in table:
+        changes["events_host"] = _expect(
+            "runner.events_host", table["events_host"], str, "a host name or address"
+        )
+    return changes
+
+
+def address_problem(address: str) -> str:
+    """'' for a HOST:PORT, else what is wrong with it (one line)."""
+    host, sep, port = address.rpartition(":")
+    if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
+        return f"must be HOST:PORT (like localhost:7233), got {address!r}"
+    return ""
+
+
 def parse_config(data: dict[str, Any], base: Settings | None = None) -> Settings:
     """Apply a parsed TOML document to `base` (defaults when None)."""
     s = base or Settings()
@@ -480,6 +528,8 @@ def parse_config(data: dict[str, Any], base: Settings | None = None) -> Settings
     if "sandbox" in data:
         table = _expect("sandbox", data["sandbox"], dict, "a table")
         changes["sandbox"] = _sandbox(table, s.sandbox)
+    if "runner" in data:
+        changes.update(_runner(_expect("runner", data["runner"], dict, "a table")))
 
     sim = _expect("simulator", data.get("simulator", {}), dict, "a table")
     if "tokens_per_s" in sim:

@@ -138,7 +138,7 @@ class Session:
             on_waiting=self._on_waiting,
         )
         # Every agent attempt (the sub-agents') runs through this runner (core.runner).
-        self.agent_runner: AgentRunner = LocalRunner(self._make_agent, self.emit)
+        self.agent_runner: AgentRunner = self._agent_runner()
         self.supervisor = Supervisor(
             run_id=self.run_id,
             emit=self.emit,
@@ -295,6 +295,25 @@ class Session:
         else:
             self.ceo.post(InboxMessage(text=text, source="system", silent=True))
 
+    def _agent_runner(self) -> AgentRunner:
+        """Sub-agents run here (`[runner] kind = "local"`) or on Temporal ("temporal")."""
+        local = LocalRunner(self._make_agent, self.emit)
+        s = self.settings
+        if s.runner != "temporal":
+            return local
+        from core.temporal.runner import TemporalOptions, TemporalRunner  # the extra
+
+        return TemporalRunner(
+            settings=s,
+            emit=self.emit,
+            local=local,
+            client=self.client,
+            options=TemporalOptions(
+                address=s.temporal_address, queue=s.workspace_queue, events_host=s.events_host
+            ),
+            ledger=lambda: self.budget.ledger,
+        )
+
     def _drop_approvals(self, record: AgentRecord) -> None:
         """An attempt ended: the commands it was waiting to have approved are dropped."""
         self.approvals.cancel_agent(record.agent_id)
@@ -426,6 +445,9 @@ class Session:
         """
         self.task = task or ""
         self._resumed = history is not None
+        warm_up = getattr(self.agent_runner, "warm_up", None)
+        if warm_up is not None:  # a remote runner connects while the CEO plans
+            warm_up()
         s = self.settings
         self._emit(
             RunStarted,
@@ -653,6 +675,7 @@ class Session:
                 await self._ceo_task
         elif self._ceo_task is None:
             self._end(settle(status, self.verification.verified), "")
+        await self.agent_runner.aclose()
         await self.access.aclose()
 
     def total_cost(self) -> float | None:

@@ -9,7 +9,17 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any, NoReturn
 
-COMMANDS = ("run", "history", "show", "replay", "resume", "simulator", "stats", "serve")
+COMMANDS = (
+    "run",
+    "history",
+    "show",
+    "replay",
+    "resume",
+    "simulator",
+    "stats",
+    "serve",
+    "worker",
+)
 
 OVERVIEW = """\
 delegate: a CEO agent and its team of sub-agents, live in your terminal.
@@ -25,6 +35,7 @@ usage:
   delegate simulator [--port N]          serve the model simulator on loopback
   delegate stats [--json]                model scorecard: pass rate, cost, time per role/model
   delegate serve [--port N] [--host H]   the TUI in a browser (textual-serve), a run per tab
+  delegate worker --temporal HOST:PORT   run sub-agents of --runner temporal sessions here
   delegate --version                     print the version
 
 common options (the TUI, run, resume and serve):
@@ -39,6 +50,10 @@ common options (the TUI, run, resume and serve):
   --ceo-model M          the CEO's model (default claude-opus-5-5)
   --budget-usd X         stop the run when it has cost $X (default $5.00, [limits]
                          budget_usd; 0 or none: no budget). Warned at 80%.
+  --runner local|temporal  where sub-agents run (default local; temporal needs the
+                         extra: pip install 'delegate[temporal]')
+  --temporal HOST:PORT   the Temporal server (default with --runner temporal: a local
+                         dev server started in your user data dir)
 
 The real Anthropic API is used when ANTHROPIC_API_KEY is set; ANTHROPIC_BASE_URL points
 it at any Messages-API endpoint. `delegate COMMAND --help` shows a command's options.
@@ -86,6 +101,17 @@ def _add_option(g: Any, name: str, *, hidden: bool = False) -> None:
                 "help": "stop the run when it has cost $X (default $5.00; 0 or none: no budget)",
             },
         ),
+        "runner": (
+            ("--runner",),
+            {
+                "choices": ("local", "temporal"),
+                "help": "where sub-agents run (default local)",
+            },
+        ),
+        "temporal": (
+            ("--temporal",),
+            {"metavar": "HOST:PORT", "help": "the Temporal server for --runner temporal"},
+        ),
     }
     flags, kwargs = specs[name]
     if hidden:
@@ -103,6 +129,8 @@ RUN_OPTIONS = (
     "yes",
     "ceo_model",
     "budget_usd",
+    "runner",
+    "temporal",
 )
 # Which common options each command shows in its help (None: the TUI). The other common
 # options are still accepted everywhere (DESIGN.md's contract: scripts pass one set of
@@ -117,6 +145,7 @@ COMMAND_OPTIONS: dict[str | None, tuple[str, ...]] = {
     "simulator": ("scenario", "config"),
     "stats": ("db", "config"),
     "serve": RUN_OPTIONS,  # passed on to the delegate each browser tab runs
+    "worker": ("simulate", "scenario", "workspace", "config"),
 }
 
 # Numbers that must be at least a minimum: (dest, flag, minimum). NaN and infinity are
@@ -186,6 +215,10 @@ def build_parser(command: str | None) -> argparse.ArgumentParser:
             help="the address browsers use, when not http://HOST:PORT (a proxy)",
         )
         p.add_argument("--demo", action="store_true", help="each tab runs the demo")
+    elif command == "worker":
+        from tui.worker_cli import add_worker_options
+
+        add_worker_options(p)
     elif command == "stats":
         p.description = (
             "The model scorecard from recorded runs: per role and model, attempts, pass rate "
@@ -204,7 +237,7 @@ def build_parser(command: str | None) -> argparse.ArgumentParser:
     for name in shown:
         _add_option(g, name)
     for name in RUN_OPTIONS:
-        if name not in shown:
+        if name not in shown and not (command == "worker" and name == "temporal"):
             _add_option(p, name, hidden=True)
     return p
 
@@ -244,6 +277,19 @@ def settings_from(args: argparse.Namespace) -> Any:
         ceo_model=getattr(args, "ceo_model", None),
         sim_tokens_per_s=getattr(args, "tokens_per_s", None),
     )
+    runner = getattr(args, "runner", None)
+    temporal = getattr(args, "temporal", None)
+    if temporal is not None:
+        from core.config import address_problem
+
+        problem = address_problem(temporal)
+        if problem:
+            raise UsageError(f"--temporal {problem}")
+    settings = settings.with_overrides(runner=runner, temporal_address=temporal)
+    if settings.runner == "temporal":
+        from core.temporal.errors import require_sdk
+
+        require_sdk()
     budget = getattr(args, "budget_usd", None)
     if budget is not None:
         settings = replace(settings, budget_usd=parse_budget(budget))
@@ -343,9 +389,18 @@ def _known_error(exc: Exception) -> str | None:
     from core.sandbox import SandboxRequired
     from core.session import SessionError
     from core.store import StoreError
+    from core.temporal.errors import TemporalUnavailable
+    from tui.worker_cli import WorkerUsageError
 
     if isinstance(
-        exc, ConfigError | ModelAccessError | SessionError | StoreError | SandboxRequired
+        exc,
+        ConfigError
+        | ModelAccessError
+        | SessionError
+        | StoreError
+        | SandboxRequired
+        | TemporalUnavailable
+        | WorkerUsageError,
     ):
         return str(exc)
     return None
@@ -381,6 +436,10 @@ def _dispatch(command: str | None, args: argparse.Namespace) -> int:
         from tui.stats_cli import stats_command
 
         return stats_command(args, settings_from(args))
+    if command == "worker":
+        from tui.worker_cli import worker_command
+
+        return worker_command(args, settings_from(args))
     if command == "simulator":
         from tui.headless import simulator_command
 

@@ -43,6 +43,8 @@ def served_argv(args: argparse.Namespace, settings: Settings) -> list[str]:
         ("--max-concurrent", "max_concurrent"),
         ("--ceo-model", "ceo_model"),
         ("--budget-usd", "budget_usd"),
+        ("--runner", "runner"),
+        ("--temporal", "temporal"),
     ):
         value = getattr(args, dest, None)
         if value is not None:

@@ -1,0 +1,279 @@
+"""The activities: one model turn, one tool call. They run on a worker of the workspace.
+
+Both are the in-process agent's own code (core.agent's turn and tool call, so
+redaction, usage, budgets, evidence and events are the same), with the conversation
+read from and written to the worker's conversation store and every event published
+to the session's hub. They heartbeat every 100 ms: that is how a cancellation (kill,
+timeout, interrupt) reaches them, and how the server notices a worker that died.
+Activities are at least once: after a worker crash the turn or the command runs again.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import uuid
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from temporalio import activity
+
+from core.agent import Agent, AgentFailed
+from core.catalog import Usage
+from core.config import Settings
+from core.evidence import ToolRecorder
+from core.llm import ModelClient
+from core.runner import InboxMessage
+from core.sandbox import CommandRunner
+from core.temporal.conversations import ConversationStore
+from core.temporal.hub import HubAddress, Publisher
+from core.temporal.types import (
+    MODEL_TURN,
+    TOOL_CALL,
+    Hub,
+    Policy,
+    Steer,
+    ToolInput,
+    TurnInput,
+    TurnOutput,
+    UsageTotals,
+)
+from core.tools.base import ToolContext
+from core.tools.policy import ApprovalBroker, CommandPolicy
+from core.tools.registry import build_tools
+from core.tools.workspace import Workspace
+
+HEARTBEAT_EVERY_S = 0.1
+
+
+@dataclass
+class WorkerHost:
+    """What a worker's activities share: its settings, model client, workspace, sandbox."""
+
+    settings: Settings
+    workspace: Path
+    client: ModelClient
+    runner: CommandRunner
+    conversations: ConversationStore
+    root: Workspace | None = None
+    source: str = field(default_factory=lambda: "w-" + uuid.uuid4().hex[:12])
+    publishers: dict[tuple[str, int, str], Publisher] = field(default_factory=dict)
+
+    def publisher(self, hub: Hub) -> Publisher:
+        key = (hub.host, hub.port, hub.token)
+        pub = self.publishers.get(key)
+        if pub is None:
+            pub = self.publishers[key] = Publisher(
+                HubAddress(hub.host, hub.port, hub.token), self.source
+            )
+        return pub
+
+    def context(
+        self, agent_id: str, policy: Policy, run_id: str, network: bool | None, pub: Publisher
+    ) -> ToolContext:
+        s = self.settings
+        broker = ApprovalBroker(
+            emit=pub.emit,
+            run_id=run_id,
+            policy=CommandPolicy(
+                policy.mode,  # type: ignore[arg-type]
+                policy.allow,
+                policy.deny,
+                sandbox=self.runner.state,
+            ),
+            interactive=False,  # nobody is at a worker to approve: what is not allowed is not
+            assume_yes=policy.assume_yes,
+        )
+        return ToolContext(
+            workspace=self.workspace,
+            agent_id=agent_id,
+            authorize=broker.authorize,
+            command_timeout_s=s.command_timeout_s,
+            output_cap_bytes=s.output_cap_bytes,
+            fetch_max_bytes=s.fetch_max_bytes,
+            fetch_timeout_s=s.fetch_timeout_s,
+            fetch_allow_private=s.fetch_allow_private,
+            fetch_allow_hosts=s.fetch_allow_hosts,
+            runner=self.runner.with_network(network),
+            root=self.root,
+        )
+
+    async def close(self) -> None:
+        for pub in self.publishers.values():
+            await pub.flush(2.0)
+            await pub.close()
+        self.publishers.clear()
+
+
+@contextlib.asynccontextmanager
+async def heartbeating() -> AsyncIterator[None]:
+    async def beat() -> None:
+        while True:
+            activity.heartbeat()
+            await asyncio.sleep(HEARTBEAT_EVERY_S)
+
+    task = asyncio.ensure_future(beat())
+    try:
+        yield
+    finally:
+        task.cancel()
+
+
+class Activities:
+    def __init__(self, host: WorkerHost) -> None:
+        self.host = host
+
+    def _agent(
+        self,
+        *,
+        run_id: str,
+        agent_id: str,
+        attempt: int,
+        role: str,
+        model: str,
+        system: str,
+        tools: list[str],
+        max_tokens: int,
+        pub: Publisher,
+        ctx: ToolContext,
+        history: list[dict[str, Any]] | None = None,
+        budget_usd: float | None = None,
+        token_budget: int | None = None,
+    ) -> Agent:
+        host = self.host
+        return Agent(
+            run_id=run_id,
+            agent_id=agent_id,
+            role=role,
+            model=model,
+            system=system,
+            tools=build_tools(tools),
+            ctx=ctx,
+            client=host.client,
+            catalog=host.settings.catalog,
+            emit=pub.emit,
+            attempt=attempt,
+            max_tokens=max_tokens,
+            cache=True,
+            history=history,
+            budget_usd=budget_usd,
+            token_budget=token_budget,
+            recorder=ToolRecorder(run_id=run_id, agent_id=agent_id, attempt=attempt, emit=pub.emit),
+        )
+
+    @activity.defn(name=MODEL_TURN)
+    async def model_turn(self, inp: TurnInput) -> TurnOutput:
+        host = self.host
+        pub = host.publisher(inp.hub)
+        history = host.conversations.load(inp.conversation)
+        if not history and inp.history:
+            history = inp.history
+        agent = self._agent(
+            run_id=inp.run_id,
+            agent_id=inp.agent_id,
+            attempt=inp.attempt,
+            role=inp.role,
+            model=inp.model,
+            system=inp.system,
+            tools=inp.tools,
+            max_tokens=inp.max_tokens,
+            pub=pub,
+            ctx=host.context(inp.agent_id, Policy(), inp.run_id, None, pub),
+            history=history,
+            budget_usd=inp.budget_usd,
+            token_budget=inp.token_budget,
+        )
+        _seed(agent, inp)
+        agent.turn = inp.turn - 1
+        if inp.first_message is not None and not history:
+            agent.start(inp.first_message)
+        for s in inp.steers:
+            agent.post(InboxMessage(s.text, s.steer_id, False, s.source, s.silent))
+        blocks = [*inp.append, *agent._deliver_inbox()]
+        if blocks:
+            agent._append("user", blocks)
+        agent.turn = inp.turn
+        failed: str | None = None
+        try:
+            async with heartbeating():
+                reply = await agent._model_turn(agent._tool_specs())
+        except AgentFailed as exc:
+            failed, reply = exc.reason, None
+        except asyncio.CancelledError:
+            # Killed, timed out or interrupted: what streamed stays in the conversation.
+            host.conversations.save(inp.conversation, agent.messages)
+            await pub.flush()
+            raise
+        host.conversations.save(inp.conversation, agent.messages)
+        await pub.flush()
+        calls: list[dict[str, Any]] = []
+        stop_reason: str | None = None
+        if reply is not None:
+            content, stop_reason = reply
+            if stop_reason == "tool_use" or agent._cut_call is not None:
+                calls = [
+                    {"id": b["id"], "name": b["name"], "input": b.get("input")}
+                    for b in content
+                    if b.get("type") == "tool_use"
+                ]
+        total = agent.usage.total
+        return TurnOutput(
+            stop_reason=stop_reason,
+            calls=calls,
+            usage=UsageTotals(
+                total.input_tokens,
+                total.output_tokens,
+                total.cache_read_tokens,
+                total.cache_write_tokens,
+                agent.cost_usd,
+            ),
+            last_text=agent.last_text,
+            failed=failed,
+            cut_notice=agent._cut_notice() if agent._cut_call is not None else None,
+            notes=[
+                Steer(m.steer_id, m.text, m.interrupt, m.source, m.silent) for m in agent.inbox
+            ],
+            warned=[limit.unit for limit in agent.limits if limit.warned],
+            cuts_in_a_row=agent._cuts_in_a_row,
+        )
+
+    @activity.defn(name=TOOL_CALL)
+    async def tool_call(self, inp: ToolInput) -> dict[str, Any]:
+        host = self.host
+        pub = host.publisher(inp.hub)
+        ctx = host.context(inp.agent_id, inp.policy, inp.run_id, inp.network, pub)
+        agent = self._agent(
+            run_id=inp.run_id,
+            agent_id=inp.agent_id,
+            attempt=inp.attempt,
+            role=inp.role,
+            model="",
+            system="",
+            tools=inp.tools,
+            max_tokens=1,
+            pub=pub,
+            ctx=ctx,
+        )
+        try:
+            async with heartbeating():
+                block, _ = await agent._run_tool(inp.call)
+        finally:
+            await pub.flush()
+        return block
+
+
+def _seed(agent: Agent, inp: TurnInput) -> None:
+    """The attempt's usage and budget warnings so far (this agent object lives one turn)."""
+    u = inp.usage
+    meter = agent.usage
+    meter.committed = Usage(
+        u.input_tokens, u.output_tokens, u.cache_read_tokens, u.cache_write_tokens
+    )
+    meter.committed_cost = u.cost_usd
+    meter._counted = u.cost_usd or 0.0
+    for limit in agent.limits:
+        if limit.unit in inp.warned:
+            limit.warned = True
+    agent._cuts_in_a_row = inp.cuts_in_a_row

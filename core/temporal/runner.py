@@ -1,0 +1,443 @@
+"""TemporalRunner: sub-agent attempts as Temporal workflows, behind core.runner's seam.
+
+A run is a workflow (`delegate.run`); each attempt a child workflow running the turn
+loop (core.temporal.workflows); each model turn and tool call an activity on the
+workers of the run's workspace. The Supervisor above is unchanged: start is an update
+on the run workflow, a steer an update on the attempt (its receipt), a deadline a
+signal that moves the attempt's own timer, a kill a signal that cancels the running
+activity (its command's processes with it) and ends the attempt with that state.
+Live events come back on the hub (core.temporal.hub), not through Temporal.
+
+The CEO is not a sub-agent: its tools are the Supervisor's own methods, so it runs
+in this process on the local runner it is given.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, cast
+
+from temporalio.client import Client, WorkflowHandle
+from temporalio.common import WorkflowIDConflictPolicy
+
+from core.catalog import Usage
+from core.config import Settings
+from core.cost_meter import RunLedger
+from core.events import (
+    CEO_ID,
+    AgentState,
+    Event,
+    MessageAppended,
+    ToolCallStarted,
+    UsageUpdated,
+)
+from core.llm import ModelClient
+from core.runner import (
+    STOP_REASONS,
+    AgentRunner,
+    Attempt,
+    AttemptHooks,
+    AttemptOutcome,
+    AttemptProgress,
+    AttemptSpec,
+    Deadline,
+    InboxMessage,
+    SteerReceipt,
+    StopState,
+)
+from core.temporal.devserver import DevServer, shared_dev_server, stop_quietly
+from core.temporal.errors import TemporalUnavailable
+from core.temporal.hub import EventHub
+from core.temporal.types import (
+    RUN_WORKFLOW,
+    WORKFLOW_QUEUE,
+    AttemptInput,
+    AttemptResult,
+    Hub,
+    Policy,
+    Steer,
+    workspace_queue,
+)
+from core.temporal.types import SteerReceipt as WorkflowReceipt
+from core.temporal.worker import WorkerGroup, build_workers, make_host, workspace_name
+
+CONNECT_TIMEOUT_S = 10.0
+# A stopped attempt whose workflow does not end in this time (no worker runs workflow
+# tasks now) is terminated on the server, so a worker coming back later cannot go on.
+STOP_GRACE_S = 5.0
+
+
+@dataclass(frozen=True)
+class TemporalOptions:
+    """Where the runner finds Temporal and how it runs there."""
+
+    address: str | None = None  # HOST:PORT; None: start a local dev server
+    db_file: Path | None = None  # the dev server's history (default: the user data dir)
+    conversations: Path | None = None  # the in-process worker's conversation store
+    queue: str | None = None  # the workspace's name (default: its folder's name)
+    events_host: str = "127.0.0.1"  # where workers reach this session's event hub
+    local_worker: bool | None = None  # run a worker in this process (default: no address)
+    id_prefix: str = ""  # before every workflow id (tests sharing one server)
+
+
+@dataclass(frozen=True)
+class AgentShape:
+    """What an attempt's workflow needs of its role: prompt, tools, limits."""
+
+    system: str
+    tools: tuple[str, ...]
+    max_tokens: int = 8192
+    max_turns: int | None = None
+    network: bool | None = None
+
+
+def role_shape(settings: Settings) -> Callable[[AttemptSpec], AgentShape]:
+    def shape(spec: AttemptSpec) -> AgentShape:
+        role = settings.roles[spec.role]
+        return AgentShape(
+            role.system_prompt, tuple(role.tools), role.max_tokens, role.max_turns, role.network
+        )
+
+    return shape
+
+
+class TemporalRunner:
+    """Sub-agents on Temporal; the CEO on `local`."""
+
+    def __init__(
+        self,
+        *,
+        settings: Settings,
+        emit: Any,
+        local: AgentRunner,
+        client: ModelClient,
+        options: TemporalOptions | None = None,
+        shape: Callable[[AttemptSpec], AgentShape] | None = None,
+        ledger: Callable[[], RunLedger | None] = lambda: None,
+    ) -> None:
+        self.settings = settings
+        self.shape = shape or role_shape(settings)
+        self.emit = emit
+        self.local = local
+        self.model_client = client
+        self.options = options or TemporalOptions()
+        self.queue = self.options.queue or workspace_name(settings.workspace)
+        # The run's budget (core.run_budget): sub-agents' spend is added as it streams.
+        self.ledger = ledger
+        self.server: DevServer | None = None
+        self.client: Client | None = None
+        self.hub = EventHub()
+        self.hub_ref: Hub | None = None
+        self.workers: WorkerGroup | None = None
+        self.runs: dict[str, WorkflowHandle[Any, Any]] = {}
+        self.live: dict[str, TemporalAttempt] = {}  # agent id -> its running attempt
+        self._opening: asyncio.Task[None] | None = None
+
+    # --- setup -----------------------------------------------------------------
+
+    async def open(self) -> None:
+        """Connect (starting the dev server if no address was given), open the hub and,
+        on one machine, a worker in this process. Idempotent; raises TemporalUnavailable."""
+        self.warm_up()
+        assert self._opening is not None
+        await asyncio.shield(self._opening)
+
+    async def _open(self) -> None:
+        opts = self.options
+        address = opts.address
+        if address is None:
+            self.server = await shared_dev_server(opts.db_file)
+            address = self.server.address
+        try:
+            self.client = await asyncio.wait_for(Client.connect(address), CONNECT_TIMEOUT_S)
+        except Exception as exc:
+            stop_quietly(self.server)
+            raise TemporalUnavailable(
+                f"cannot reach Temporal at {address}: {' '.join(str(exc).split())}"
+            ) from None
+        addr = await self.hub.start(opts.events_host)
+        self.hub_ref = Hub(addr.host, addr.port, addr.token)
+        self.hub.subscribe(self._on_event)
+        local_worker = opts.local_worker if opts.local_worker is not None else opts.address is None
+        if local_worker:
+            host = make_host(
+                self.settings, self.model_client, self.settings.workspace, opts.conversations
+            )
+            self.workers = WorkerGroup(build_workers(self.client, host, self.queue), host)
+            self.workers.start()
+
+    async def _run_handle(self, run_id: str) -> WorkflowHandle[Any, Any]:
+        handle = self.runs.get(run_id)
+        if handle is None:
+            assert self.client is not None
+            handle = await self.client.start_workflow(
+                RUN_WORKFLOW,
+                run_id,
+                id=self.options.id_prefix + run_id,
+                task_queue=WORKFLOW_QUEUE,
+                id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
+            )
+            self.runs[run_id] = handle
+        return handle
+
+    # --- the seam -----------------------------------------------------------------
+
+    def warm_up(self) -> None:
+        """Begin connecting now (the first spawn then does not wait for the server)."""
+        if self._opening is None:
+            self._opening = asyncio.ensure_future(self._open())
+            self._opening.add_done_callback(lambda t: t.cancelled() or t.exception())
+
+    def start(self, spec: AttemptSpec, hooks: AttemptHooks) -> Attempt:
+        if spec.agent_id == CEO_ID or spec.role == "ceo":
+            return self.local.start(spec, hooks)
+        attempt = TemporalAttempt(self, spec, hooks)
+        self.live[spec.agent_id] = attempt
+        return attempt
+
+    async def aclose(self) -> None:
+        for attempt in list(self.live.values()):
+            await attempt.detach()
+        for handle in self.runs.values():
+            with contextlib.suppress(Exception):
+                await handle.signal("close")
+        if self.workers is not None:
+            await self.workers.stop()
+        await self.hub.close()
+        stop_quietly(self.server)
+        await self.local.aclose()
+
+    def attempt_input(self, spec: AttemptSpec) -> AttemptInput:
+        s = self.settings
+        role = self.shape(spec)
+        assert self.hub_ref is not None
+        return AttemptInput(
+            id_prefix=self.options.id_prefix,
+            run_id=spec.run_id,
+            agent_id=spec.agent_id,
+            attempt=spec.attempt,
+            role=spec.role,
+            model=spec.model,
+            system=role.system,
+            tools=list(role.tools),
+            first_message=spec.first_message,
+            queue=workspace_queue(self.queue),
+            hub=self.hub_ref,
+            conversation=f"{self.options.id_prefix}{spec.run_id}/{spec.agent_id}.{spec.attempt}",
+            policy=Policy(
+                mode=s.permission_mode,
+                allow=list(s.allow_commands),
+                deny=list(s.deny_commands),
+                assume_yes=s.assume_yes,
+            ),
+            max_tokens=role.max_tokens,
+            timeout_s=spec.deadline.timeout_s,
+            max_turns=role.max_turns,
+            budget_usd=spec.budget_usd,
+            token_budget=spec.token_budget,
+            network=role.network,
+            max_parallel_tools=s.max_parallel_tools,
+        )
+
+    # --- live events --------------------------------------------------------------
+
+    def _on_event(self, seq: int, event: Event) -> None:
+        attempt = self.live.get(event.agent_id or "")
+        if attempt is not None:
+            attempt.observe(event)
+        self.emit(event)
+
+
+class TemporalAttempt:
+    """One attempt's workflow, as the Supervisor sees it. Commands to the workflow go out
+    in order through one sender task; the outcome is the workflow's result."""
+
+    def __init__(self, runner: TemporalRunner, spec: AttemptSpec, hooks: AttemptHooks) -> None:
+        self.runner = runner
+        self._spec = spec
+        self._hooks = hooks
+        self._started = time.monotonic()
+        self._outcome: AttemptOutcome | None = None
+        self._ended = asyncio.Event()
+        self._commands: asyncio.Queue[tuple[str, Any]] = asyncio.Queue()
+        self._wrap_timer: asyncio.TimerHandle | None = None
+        self._stop: tuple[AgentState, str] | None = None
+        self.usage = Usage()
+        self.cost: float | None = 0.0
+        self._last_cost = 0.0
+        self.last_activity = self._started
+        self.last_tool = ""
+        self.last_text = ""
+        self.handle: WorkflowHandle[Any, AttemptResult] | None = None
+        for steer in spec.steers:
+            self._commands.put_nowait(("steer", steer))
+        self._arm_wrap_up(spec.deadline)
+        self._task = asyncio.get_running_loop().create_task(
+            self._drive(), name=f"temporal:{spec.agent_id}"
+        )
+
+    @property
+    def spec(self) -> AttemptSpec:
+        return self._spec
+
+    @property
+    def ended(self) -> bool:
+        return self._outcome is not None
+
+    def steer(self, message: InboxMessage) -> SteerReceipt:
+        self._commands.put_nowait(("steer", message))
+        return SteerReceipt(message.steer_id, self._spec.agent_id)
+
+    def set_deadline(self, deadline: Deadline) -> None:
+        self._arm_wrap_up(deadline)
+        self._commands.put_nowait(("deadline", deadline.timeout_s))
+
+    async def cancel(self, state: StopState, reason: str | None = None) -> AttemptOutcome:
+        if self._outcome is None and self._stop is None:
+            self._stop = (cast(AgentState, state), reason or STOP_REASONS.get(state, state))
+            self._commands.put_nowait(("stop", self._stop))
+        try:
+            await asyncio.wait_for(asyncio.shield(self._ended.wait()), STOP_GRACE_S)
+        except TimeoutError:
+            if self.handle is not None:
+                with contextlib.suppress(Exception):
+                    await self.handle.terminate(reason="stopped; no worker ended it in time")
+            self._task.cancel()
+        return await self.wait()
+
+    async def detach(self) -> None:
+        """The session closes: stop following this attempt (its workflow stays)."""
+        self._task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await self._task
+
+    def progress(self) -> AttemptProgress:
+        return AttemptProgress(
+            usage=self.usage,
+            cost_usd=self.cost,
+            idle_s=max(0.0, time.monotonic() - self.last_activity),
+            last_tool=self.last_tool,
+        )
+
+    async def wait(self) -> AttemptOutcome:
+        await self._ended.wait()
+        assert self._outcome is not None
+        return self._outcome
+
+    # --- inside ---------------------------------------------------------------
+
+    def observe(self, event: Event) -> None:
+        """A live event of this agent (from the hub): its usage and activity so far."""
+        self.last_activity = time.monotonic()
+        if isinstance(event, UsageUpdated) and event.attempt == self._spec.attempt:
+            self.usage = Usage(
+                event.input_tokens,
+                event.output_tokens,
+                event.cache_read_tokens,
+                event.cache_write_tokens,
+            )
+            self.cost = event.cost_usd
+            ledger = self.runner.ledger()
+            if event.cost_usd is not None and ledger is not None:
+                delta, self._last_cost = event.cost_usd - self._last_cost, event.cost_usd
+                if delta:
+                    ledger.add(delta)
+        elif isinstance(event, ToolCallStarted):
+            self.last_tool = event.summary
+        elif isinstance(event, MessageAppended) and event.role == "assistant":
+            # What the agent said last, a reply cut by a stop included (its result then).
+            said = "".join(
+                b.get("text", "") for b in event.content if b.get("type") == "text"
+            ).strip()
+            if said:
+                self.last_text = said
+
+    def _arm_wrap_up(self, deadline: Deadline) -> None:
+        if self._wrap_timer is not None:
+            self._wrap_timer.cancel()
+            self._wrap_timer = None
+        if deadline.wrap_up_s is None or self._outcome is not None:
+            return
+        delay = max(0.0, deadline.wrap_up_s - (time.monotonic() - self._started))
+        self._wrap_timer = asyncio.get_running_loop().call_later(delay, self._hooks.on_wrap_up)
+
+    async def _drive(self) -> None:
+        runner = self.runner
+        spec = self._spec
+        outcome: AttemptOutcome
+        sender: asyncio.Task[None] | None = None
+        try:
+            await runner.open()
+            run = await runner._run_handle(spec.run_id)
+            wid = await run.execute_update(
+                "start_attempt", runner.attempt_input(spec), result_type=str
+            )
+            assert runner.client is not None
+            self.handle = runner.client.get_workflow_handle(wid, result_type=AttemptResult)
+            sender = asyncio.ensure_future(self._send(self.handle))
+            result: AttemptResult = await self.handle.result()
+            usage = result.usage
+            outcome = AttemptOutcome(
+                state=result.state,  # type: ignore[arg-type]
+                reason=result.reason or ("" if result.state == "done" else result.state),
+                result=result.result if result.state == "done" else self.last_text or result.result,
+                usage=Usage(
+                    usage.input_tokens,
+                    usage.output_tokens,
+                    usage.cache_read_tokens,
+                    usage.cache_write_tokens,
+                ),
+                cost_usd=usage.cost_usd,
+            )
+        except asyncio.CancelledError:
+            state, reason = self._stop or ("interrupted", STOP_REASONS["interrupted"])
+            outcome = AttemptOutcome(state, reason, self.last_text, self.usage, self.cost)
+        except TemporalUnavailable as exc:
+            outcome = AttemptOutcome("failed", str(exc), self.last_text, self.usage, self.cost)
+        except Exception as exc:
+            if self._stop is not None:
+                state, reason = self._stop
+            else:
+                state = "failed"
+                reason = f"Temporal: {type(exc).__name__}: {' '.join(str(exc).split())}"
+            outcome = AttemptOutcome(state, reason, self.last_text, self.usage, self.cost)
+        finally:
+            if sender is not None:
+                sender.cancel()
+            if self._wrap_timer is not None:
+                self._wrap_timer.cancel()
+        self.usage, self.cost = outcome.usage, outcome.cost_usd
+        self._outcome = outcome
+        if runner.live.get(spec.agent_id) is self:
+            del runner.live[spec.agent_id]
+        try:
+            self._hooks.on_end(outcome)
+        finally:
+            self._ended.set()
+
+    async def _send(self, handle: WorkflowHandle[Any, AttemptResult]) -> None:
+        """The commands, in the order they were given."""
+        while True:
+            kind, arg = await self._commands.get()
+            try:
+                if kind == "steer":
+                    msg: InboxMessage = arg
+                    await handle.execute_update(
+                        "steer",
+                        Steer(msg.steer_id, msg.text, msg.interrupt, msg.source, msg.silent),
+                        result_type=WorkflowReceipt,
+                    )
+                elif kind == "deadline":
+                    await handle.signal("extend", arg)
+                elif kind == "stop":
+                    await handle.signal("stop_as", args=list(arg))
+            except asyncio.CancelledError:
+                raise
+            except Exception:  # the attempt ended meanwhile: nothing to tell it
+                if self._outcome is not None:
+                    return

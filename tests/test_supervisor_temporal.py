@@ -1,0 +1,101 @@
+"""The Supervisor's whole suite again, its attempts on Temporal (core.temporal): each a
+child workflow of the run's workflow on a dev server, turns and tool calls activities
+of a worker, live events back over the hub."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from core.agent import Emit
+from core.config import Settings
+from core.events import TextDelta
+from core.llm import TurnRequest, TurnResult, TurnSink
+from core.sandbox import SandboxSettings
+from tests import scripted
+from tests.scripted import ScriptedFactory, ScriptedModel, make_supervisor, text
+from tests.temporal_support import NoLocal, conversations, temporal_address, unique_prefix
+from tests.test_supervisor import *  # noqa: F403  (every test there runs here again)
+
+__all__ = ["temporal_address"]
+
+
+@pytest.fixture(autouse=True)
+async def on_temporal(
+    monkeypatch: pytest.MonkeyPatch, temporal_address: str, tmp_path: Path
+) -> AsyncIterator[list[Any]]:
+    """Every make_supervisor in this module runs its attempts on a TemporalRunner."""
+    from core.temporal.runner import AgentShape, TemporalOptions, TemporalRunner
+
+    made: list[Any] = []
+
+    def temporal_runner(make_agent: ScriptedFactory, emit: Emit, model: ScriptedModel) -> Any:
+        # The same agent as make_supervisor's local one: its prompt, tools, no sandbox.
+        runner = TemporalRunner(
+            settings=Settings(
+                workspace=tmp_path, permission_mode="allow", sandbox=SandboxSettings(mode="off")
+            ),
+            emit=emit,
+            local=NoLocal(),  # type: ignore[arg-type]
+            client=model,  # type: ignore[arg-type]
+            options=TemporalOptions(
+                address=temporal_address,
+                local_worker=True,
+                conversations=conversations(tmp_path),
+                id_prefix=unique_prefix(),
+            ),
+            shape=lambda spec: AgentShape(
+                f"You are a {spec.role} sub-agent.", ("read_file", "list_files", "run_command")
+            ),
+        )
+        made.append(runner)
+        return runner
+
+    monkeypatch.setitem(scripted.RUNNERS, "temporal", temporal_runner)
+    monkeypatch.setattr(scripted, "DEFAULT_RUNNER", "temporal")
+    yield made
+    for runner in made:
+        await runner.aclose()
+
+
+async def test_parallel_spawn_is_parallel(tmp_path: Path) -> None:
+    """Here in place of the suite's own (3 one-second agents in under 2 s of wall time):
+    a workflow start costs 0.1-0.8 s on a loaded machine, so this asserts what
+    parallel means instead: every agent's reply began before any of them ended."""
+    began: list[float] = []
+    ended: list[float] = []
+
+    async def one_second(request: TurnRequest, sink: TurnSink) -> TurnResult:
+        began.append(time.monotonic())
+        await asyncio.sleep(1.0)  # the model's reply time, not a wait for something
+        ended.append(time.monotonic())
+        return text("finished")
+
+    sup, _, _ = make_supervisor(ScriptedModel(one_second), tmp_path)
+    records = [sup.spawn("coding", f"task {i}", "claude-haiku-5-5", None) for i in range(3)]
+    await sup.wait([r.agent_id for r in records], timeout_s=20)
+    assert [r.state for r in records] == ["done"] * 3
+    assert len(began) == 3 and max(began) < min(ended), "the replies did not overlap"
+
+
+async def test_attempts_here_are_workflows(tmp_path: Path, on_temporal: list[Any]) -> None:
+    async def one(request: TurnRequest, sink: TurnSink) -> TurnResult:
+        sink.on_text("working")
+        return text("done")
+
+    sup, _, rec = make_supervisor(ScriptedModel(one), tmp_path)
+    record = sup.spawn("coding", "t", "claude-haiku-5-5", None)
+    await sup.wait([record.agent_id], timeout_s=20)
+    assert record.state == "done" and record.result == "done"
+    assert rec.of(TextDelta)  # streamed text came over the hub
+    runner = on_temporal[0]
+    handle = runner.runs["run-test"]
+    attempts = await handle.query("list_attempts")
+    assert [(a["agent_id"], a["attempt"], a["state"]) for a in attempts] == [
+        (record.agent_id, 1, "done")
+    ]
