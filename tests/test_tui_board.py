@@ -78,7 +78,11 @@ async def test_board_shrinks_and_grows_with_the_terminal(tmp_path: Path) -> None
         await wait_until(pilot, lambda: board.capacity == 8 and len(board.panes) == 8)
         assert board.selected == board.order[7]
         assert board.order[7] in board.panes
-        await pilot.resize_terminal(160, 22)  # 1 pane row: the selection stays in view
+        await pilot.resize_terminal(160, 22)  # 2 shorter rows rather than 1 full one
+        await wait_until(pilot, lambda: board.capacity == 4)
+        assert {p.region.height for p in board.slots} == {9}
+        assert board.selected in board.panes
+        await pilot.resize_terminal(160, 18)  # 1 pane row: the selection stays in view
         await wait_until(pilot, lambda: board.capacity == 2)
         assert board.selected in board.panes
         assert len(app.screen.query(AgentPane)) == 2

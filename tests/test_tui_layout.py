@@ -101,7 +101,8 @@ async def test_footer_gives_keys_back_when_wider(tmp_path: Path) -> None:
         await pilot.pause()
         await pilot.pause()
         wide = {k.description for k in footer.query(FooterKey)}
-        assert narrow < wide and "History" in wide - narrow
+        assert "Chat/Board" in narrow and "Chat/Board" not in wide  # both shown when wide
+        assert narrow - {"Chat/Board"} < wide and "History" in wide - narrow
 
 
 @pytest.mark.parametrize("size", [(80, 24), (160, 48)])
@@ -184,3 +185,88 @@ async def test_retry_picks_a_model_from_the_list(tmp_path: Path) -> None:
     assert len(chosen) == 1
     request = chosen[0]
     assert getattr(request, "model", None) == "claude-opus-5-5"
+
+
+def _shown(widget: Widget) -> bool:
+    return widget.display and widget.region.area > 0
+
+
+async def test_narrow_screen_switches_between_board_and_chat(tmp_path: Path) -> None:
+    async with sample_app(tmp_path).run_test(size=(80, 24)) as pilot:
+        screen = await _ready(pilot)
+        app = pilot.app
+        assert screen.narrow and _shown(screen.tabs)
+        assert _shown(screen.board) and not _shown(screen.chat)
+        assert "Board" in str(screen.tabs.render()) and "^t switches" in str(screen.tabs.render())
+        await pilot.press("ctrl+t")
+        await pilot.pause()
+        assert _shown(screen.chat) and not _shown(screen.board)
+        assert app.focused is screen.chat.input  # ready to type to the CEO
+        assert _inside(screen.chat.input, screen.region)
+        assert "1 to approve" in str(screen.tabs.render())  # what waits on the other tab
+        await pilot.press("escape")  # the message box's way back is the board's tab
+        await pilot.pause()
+        assert _shown(screen.board) and not _shown(screen.chat)
+        assert app.focused is not None and screen.board in (app.focused, *app.focused.ancestors)
+        await pilot.press("i")
+        await pilot.pause()
+        assert _shown(screen.chat) and app.focused is screen.chat.input
+        await pilot.press("ctrl+t")
+        await pilot.pause()
+        assert _shown(screen.board)
+
+        await pilot.resize_terminal(160, 48)  # wide: both, no tabs, no switch key
+        await pilot.pause()
+        assert not screen.narrow and not _shown(screen.tabs)
+        assert _shown(screen.board) and _shown(screen.chat)
+        assert screen.check_action("switch_view", ()) is False
+
+
+async def test_switch_key_is_remapped_by_its_id(tmp_path: Path) -> None:
+    app = sample_app(tmp_path)
+    app.keymap = {"view.switch": "f6"}
+    async with app.run_test(size=(100, 30)) as pilot:
+        screen = await _ready(pilot)
+        assert "f6 switches" in str(screen.tabs.render())
+        await pilot.press("ctrl+t")
+        await pilot.pause()
+        assert not _shown(screen.chat)
+        await pilot.press("f6")
+        await pilot.pause()
+        assert _shown(screen.chat)
+
+
+async def test_chat_tab_marks_new_ceo_output(tmp_path: Path) -> None:
+    from core.events import Notice
+
+    async with sample_app(tmp_path).run_test(size=(80, 24)) as pilot:
+        screen = await _ready(pilot)
+        assert "Chat •" not in str(screen.tabs.render())
+        screen.view.apply(Notice(run_id="r", agent_id="ceo", text="the CEO says something"))
+        await screen.flush()
+        assert "Chat •" in str(screen.tabs.render())
+        await pilot.press("ctrl+t")
+        await pilot.pause()
+        await screen.flush()
+        await pilot.press("ctrl+t")
+        await pilot.pause()
+        assert "Chat •" not in str(screen.tabs.render())  # seen
+
+
+@pytest.mark.parametrize(("size", "panes"), [((80, 24), 2), ((100, 30), 4), ((160, 48), 5)])
+async def test_board_shows_more_than_one_pane(
+    tmp_path: Path, size: tuple[int, int], panes: int
+) -> None:
+    async with sample_app(tmp_path).run_test(size=size) as pilot:
+        screen = await _ready(pilot)
+        board = screen.board
+        shown = list(board.panes.values())
+        assert len(shown) == panes
+        for pane in shown:  # each whole on screen, above the board's status line
+            assert board.region.contains_region(pane.region), pane.agent_id
+            lines = str(pane.render()).split("\n")
+            assert len(lines) <= pane.content_region.height
+        status = board.query_one("#board-status")
+        if len(board.order) > panes:
+            assert _inside(status, board.region) and "of 5" in str(status.render())
+            assert "…" not in str(status.render())

@@ -5,6 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from tests.tui_support import sample_app
 from tui.app import DelegateApp
 from tui.sample_run import RUN_ID, T0, TASK
@@ -37,6 +39,29 @@ def test_main_screen_mid_run(snap_compare: Any, tmp_path: Path) -> None:
         await pilot.pause()
 
     assert snap_compare(sample_app(tmp_path), run_before=before, terminal_size=SIZE)
+
+
+@pytest.mark.parametrize("size", [(80, 24), (100, 30)], ids=["80x24", "100x30"])
+def test_main_screen_small(snap_compare: Any, tmp_path: Path, size: tuple[int, int]) -> None:
+    """Below 120 columns: the board tab, two rows of panes, the totals line, a fitted footer
+    (160x48 is test_main_screen_mid_run)."""
+
+    async def before(pilot: Any) -> None:
+        await _settle(pilot)
+        pilot.app.main_screen.query_one(AgentBoard).focus_agent("research-1")
+        await pilot.pause()
+
+    assert snap_compare(sample_app(tmp_path), run_before=before, terminal_size=size)
+
+
+def test_chat_tab_80x24(snap_compare: Any, tmp_path: Path) -> None:
+    async def before(pilot: Any) -> None:
+        await _settle(pilot)
+        await pilot.press("ctrl+t")
+        _no_blink(pilot.app)
+        await pilot.pause()
+
+    assert snap_compare(sample_app(tmp_path), run_before=before, terminal_size=(80, 24))
 
 
 def test_steer_modal(snap_compare: Any, tmp_path: Path) -> None:

@@ -31,6 +31,7 @@ BINDING_IDS: dict[str, tuple[str, str]] = {
     "board.page_up": ("pageup", "a screenful of panes up"),
     "board.page_down": ("pagedown", "a screenful of panes down"),
     "chat.focus": ("i", "focus the message box"),
+    "view.switch": ("ctrl+t", "below 120 columns: show the chat or the board"),
     "pane.up": ("up,k", "move to the pane above"),
     "pane.down": ("down,j", "move to the pane below"),
     "pane.left": ("left", "move to the pane on the left"),

@@ -30,6 +30,7 @@ focus, letters type into it: press **escape** to go back to the board (or **tab*
 | a / A / d | approve once / always allow the prefix / deny the oldest pending command |
 | c | clear finished panes from the board |
 | i | focus the message box (type to the CEO; enter sends; queued while it is busy) |
+| ctrl+t | below 120 columns: the chat or the board (i and escape switch too) |
 | h | history of runs; enter replays one |
 | $ | run dashboard: tokens, cost, tok/s, spend per agent and model (m: scorecard) |
 | ? | this help |

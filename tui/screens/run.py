@@ -16,7 +16,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.command import Provider
 from textual.containers import Horizontal, Vertical
-from textual.events import DescendantFocus
+from textual.events import DescendantFocus, Resize
 from textual.screen import Screen
 from textual.widgets import Input
 
@@ -34,6 +34,7 @@ from tui.widgets.approvals import ApprovalInbox
 from tui.widgets.ceo_chat import CeoChat
 from tui.widgets.run_header import RunHeader
 from tui.widgets.steady_footer import SteadyFooter
+from tui.widgets.view_tabs import BOARD, CHAT, ViewTabs
 
 if TYPE_CHECKING:
     from core.session import Session
@@ -42,6 +43,10 @@ STEER_SCREEN = "steer"
 FLUSH_S = 0.125  # each flush draws a few panes (see agent_board.PANES_PER_FLUSH)
 TICKS_PER_CLOCK = 8  # clocks move once a second
 EXTEND_S = 300.0
+# Below this many columns the chat and the board share the screen as two tabs (the board
+# beside a chat column would hold one narrow pane column).
+NARROW_BELOW = 120
+SWITCH_ID, SWITCH_KEY = "view.switch", "ctrl+t"
 ANSWERED_PLACEHOLDER = "The CEO answered: reply, or q to finish"
 
 AGENT_ACTIONS = frozenset({"steer", "interrupt", "kill", "retry", "extend", "transcript"})
@@ -64,6 +69,7 @@ class RunScreen(Screen[None]):
         Binding("c", "clear_finished", "Clear done", id="board.clear", show=False),
         Binding("i", "focus_input", "Message CEO", id="chat.focus", show=False),
         Binding("escape", "focus_board", "Board", id="board.focus", show=False),
+        Binding(SWITCH_KEY, "switch_view", "Chat/Board", id=SWITCH_ID),
         Binding("space", "pause", "Pause", id="replay.pause"),
         Binding("right_square_bracket", "faster", "Faster", key_display="]", id="replay.faster"),
         Binding("left_square_bracket", "slower", "Slower", key_display="[", id="replay.slower"),
@@ -93,6 +99,10 @@ class RunScreen(Screen[None]):
         self.chat = CeoChat(id="ceo-chat", read_only=self.read_only)
         self.inbox = ApprovalInbox(id="approvals", read_only=self.read_only)
         self.board = AgentBoard(id="board")
+        self.tabs = ViewTabs(id="view-tabs")
+        self.narrow = False
+        self.showing = BOARD  # the tab on screen while narrow
+        self._chat_seen = 0  # chat items when the chat tab was last on screen
         self._ticks = 0
         self._binding_key: tuple[object, ...] = ()
         self.flushes = 0
@@ -110,6 +120,7 @@ class RunScreen(Screen[None]):
 
     def compose(self) -> ComposeResult:
         yield self.header
+        yield self.tabs
         with Horizontal(id="run-body"):
             yield self.chat
             with Vertical(id="board-column"):
@@ -131,6 +142,57 @@ class RunScreen(Screen[None]):
         if self.replay is not None:
             await self.replay.stop()
 
+    # --- narrow: the chat and the board as two tabs --------------------------
+
+    def on_resize(self, event: Resize) -> None:
+        narrow = event.size.width < NARROW_BELOW
+        if narrow == self.narrow:
+            return
+        self.narrow = narrow
+        self.set_class(narrow, "-narrow")
+        if narrow:
+            focused = self.focused
+            in_chat = focused is not None and self.chat in (focused, *focused.ancestors)
+            self.show_view(CHAT if in_chat else BOARD)
+        self.refresh_bindings()
+
+    def show_view(self, view: str) -> None:
+        """Put the board or the chat on screen (narrow only; wide shows both)."""
+        self.showing = view
+        self.set_class(view == CHAT, "-chat")
+        if view == CHAT:
+            self._chat_seen = len(self.view.chat)
+        self._show_tabs()
+
+    def _show_tabs(self) -> None:
+        if not self.narrow:
+            return
+        self.tabs.show(
+            self.showing,
+            self._switch_key(),
+            unseen_chat=len(self.view.chat) > self._chat_seen,
+            approvals=len(self.view.approvals) if self.showing == CHAT else 0,
+        )
+
+    def _switch_key(self) -> str:
+        """The switch key as the footer shows it (after a `[keys]` remap)."""
+        keymap = getattr(self.app, "keymap", {}) or {}
+        key = keymap.get(SWITCH_ID, SWITCH_KEY).split(",")[0].strip()
+        return self.app.get_key_display(Binding(key, "switch_view"))
+
+    def action_switch_view(self) -> None:
+        if not self.narrow:
+            return
+        if self.showing == BOARD:
+            self.show_view(CHAT)
+            if self.read_only:
+                self.chat.log_view.focus()
+            else:
+                self.chat.input.focus()
+        else:
+            self.show_view(BOARD)
+            self.action_focus_board()
+
     # --- the flush -----------------------------------------------------------
 
     async def flush(self) -> None:
@@ -150,6 +212,10 @@ class RunScreen(Screen[None]):
                 self._chat_state()
             board.sync(self.view, now, agents, tick)
         await self.chat.sync(self.view, chat)
+        if self.narrow:
+            if self.showing == CHAT:
+                self._chat_seen = len(self.view.chat)
+            self._show_tabs()
         self._maybe_refresh_bindings()
 
     def _chat_state(self) -> None:
@@ -183,6 +249,10 @@ class RunScreen(Screen[None]):
     @on(DescendantFocus)
     def _agent_focused(self, event: DescendantFocus) -> None:
         widget = event.widget
+        if self.narrow:  # tab, i or escape moved focus to the other tab: show it
+            side = CHAT if self.chat in (widget, *widget.ancestors) else BOARD
+            if side != self.showing:
+                self.show_view(side)
         if isinstance(widget, AgentPane) and widget.agent_id is not None:
             self.board.selected = widget.agent_id
             self._maybe_refresh_bindings()
@@ -203,6 +273,8 @@ class RunScreen(Screen[None]):
     # --- bindings ------------------------------------------------------------
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "switch_view":
+            return self.narrow
         if action in REPLAY_ACTIONS:
             return self.replay is not None
         if action in APPROVAL_ACTIONS:

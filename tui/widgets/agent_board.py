@@ -22,11 +22,24 @@ from textual.widgets import Static
 from tui.view_model import AgentView, RunView
 from tui.widgets.agent_pane import PANE_HEIGHT, AgentPane
 
-PANE_MIN_WIDTH = 46
+PANE_MIN_WIDTH = 38  # two pane columns on an 80-column screen
+# Below two full-height rows, two rows of panes down to this height beat one: an 80×24
+# screen shows four panes, not one.
+PANE_MIN_HEIGHT = 9
 # Panes re-rendered per flush at most, for output that changed: a board of streaming
 # agents is spread over a few flushes, so no single frame has to draw every pane.
 PANES_PER_FLUSH = 2
 EMPTY_TEXT = "No sub-agents yet. The CEO spawns them as it plans."
+
+
+def pane_rows(room: int) -> tuple[int, int]:
+    """Rows of panes for `room` lines, and the panes' height: full height when two rows
+    fit, else two shorter rows when they can, else one row as tall as fits."""
+    if room >= 2 * PANE_HEIGHT:
+        return room // PANE_HEIGHT, PANE_HEIGHT
+    if room >= 2 * PANE_MIN_HEIGHT:
+        return 2, min(PANE_HEIGHT, room // 2)
+    return 1, max(3, min(PANE_HEIGHT, room))
 
 
 class AgentBoard(Widget, can_focus=True):
@@ -41,7 +54,9 @@ class AgentBoard(Widget, can_focus=True):
         grid-rows: 13;
         height: 1fr;
     }
-    AgentBoard > #board-status { height: 1; color: $text-muted; }
+    AgentBoard > #board-status {
+        height: 1; color: $text-muted; text-wrap: nowrap; text-overflow: ellipsis;
+    }
     """
 
     BINDINGS: ClassVar[list[BindingType]] = [
@@ -64,6 +79,7 @@ class AgentBoard(Widget, can_focus=True):
         self.selected: str | None = None
         self._columns = 2
         self._rows = 1
+        self._pane_height = PANE_HEIGHT
         self._view: RunView | None = None
         self._now = 0.0
         # Agents whose output changed, oldest first (a dict keeps insertion order).
@@ -95,14 +111,21 @@ class AgentBoard(Widget, can_focus=True):
         grid = self.grid
         width = self.content_region.width or self.size.width
         columns = max(1, width // PANE_MIN_WIDTH)
-        rows = max(1, (self.content_region.height - 1) // PANE_HEIGHT)
+        rows, height = pane_rows(self.content_region.height - 1)  # the status line below
         if columns != self._columns:
             self._columns = columns
             grid.styles.grid_size_columns = columns
+        if height != self._pane_height:
+            self._pane_height = height
+            grid.styles.grid_rows = str(height)
+            for slot in self.slots:
+                slot.styles.height = height
         self._rows = rows
         wanted = columns * rows
         if len(self.slots) < wanted:
             new = [AgentPane() for _ in range(wanted - len(self.slots))]
+            for slot in new:
+                slot.styles.height = height
             self.slots.extend(new)
             grid.mount_all(new)
         elif len(self.slots) > wanted:
@@ -217,7 +240,10 @@ class AgentBoard(Widget, can_focus=True):
             text = f"agents {self.top + 1}–{last} of {n}"
             if beyond:
                 text += f" · {len(beyond)} running out of view"
-            text += " · ↑↓ pgup pgdn or the wheel to see the rest"
+            more = " · ↑↓ pgup pgdn or the wheel to see the rest"
+            if len(text + more) > (self.status.size.width or 200):
+                more = " · ↑↓ pgup pgdn for the rest"  # a narrow board: the short hint
+            text += more
         else:
             text = ""
         if text != self._status:

@@ -22,6 +22,9 @@ from tui.view_model import (
 
 PANE_HEIGHT = 13
 BODY_LINES = PANE_HEIGHT - 2  # inside the border
+# A short screen gets shorter panes (see AgentBoard): from this height down the pane
+# leaves out its context bar, so the newest output keeps a line or two.
+SHORT_BODY = 8
 # Colours are the `$legible-*` variables (tui/contrast.py): the theme's own, nudged to
 # WCAG AA 4.5:1 where the theme's sit too close to its background.
 STATE_STYLE = {
@@ -91,8 +94,9 @@ def _budget(agent: AgentView) -> list[str | tuple[str, str]]:
     return []
 
 
-def render_agent(agent: AgentView, now: float, width: int) -> Content:
-    """The pane body as Content; pure so tests and replay can compare it."""
+def render_agent(agent: AgentView, now: float, width: int, body: int = BODY_LINES) -> Content:
+    """The pane body as Content, `body` lines at most; pure so tests and replay can
+    compare it."""
     width = max(20, width)
     lines: list[Content] = []
     quiet = agent.finished  # a finished pane is dimmed: one legible muted colour
@@ -143,7 +147,9 @@ def render_agent(agent: AgentView, now: float, width: int) -> Content:
     ctx = agent.context_fraction
     rate = fmt_rate(agent.tokens_per_s)
     speed = [(f" · {rate}", "" if agent.replying else MUTED)] if rate else []
-    if ctx is not None:
+    if body <= SHORT_BODY:
+        pass  # a short pane: no context bar
+    elif ctx is not None:
         label = f" ctx {ctx:.0%}"
         full, empty = bar(ctx, max(4, min(20, width - len(label))))
         lines.append(
@@ -175,12 +181,12 @@ def render_agent(agent: AgentView, now: float, width: int) -> Content:
     if agent.finished:
         text = agent.result or agent.reason or agent.state
         result_line.append(Content.assemble(("= ", "bold"), one_line(text, width - 2)))
-    room = BODY_LINES - len(lines) - len(steer_lines) - len(result_line)
+    room = body - len(lines) - len(steer_lines) - len(result_line)
     for row in agent.tail_view(width, room):
         lines.append(Content.styled(row, MUTED))
     lines.extend(steer_lines)
     lines.extend(result_line)
-    return Content("\n").join(lines[:BODY_LINES])
+    return Content("\n").join(lines[:body])
 
 
 def _evidence_line(agent: AgentView, width: int) -> Content:
@@ -289,7 +295,8 @@ class AgentPane(Static, can_focus=True):
     def show(self, agent: AgentView, now: float) -> None:
         self._last = (agent, now)
         width = self.content_region.width or 44
-        self.update(render_agent(agent, now, width), layout=False)
+        body = self.content_region.height or BODY_LINES
+        self.update(render_agent(agent, now, width, body), layout=False)
         title = pane_title(agent)
         if self.border_title != title:
             self.border_title = title
