@@ -146,6 +146,12 @@ async def test_the_tail_says_which_tool_input_is_being_written_and_how_far(
             match = pattern.search(pane_text(app))
             assert match is not None and int(match.group(1)) > 0
             assert "I will look at the notes." in pane_text(app)
+            # The open transcript says it too, under the text streamed before the call.
+            screen = TranscriptScreen(app.view, WORKER, tmp_path)
+            await app.push_screen(screen)
+            await wait_until(pilot, lambda: "✎ list_files input: ~" in screen.live_text)
+            assert "I will look at the notes." in screen.live_text
+            app.pop_screen()
             stall.release()
             # The call runs: the row gives way to the call's own line.
             await wait_until(pilot, lambda: "→ list_files" in pane_text(app))

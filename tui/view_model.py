@@ -324,13 +324,20 @@ class AgentView:
     def tail_view(self, width: int, rows: int) -> list[str]:
         """The tail as `rows` screen rows of `width` (see `tail_rows`); while the model
         writes a tool call's input, its last row says which call and how far it is."""
-        if not self.composing or rows <= 0:
+        composing = self.composing_line()
+        if not composing or rows <= 0:
             return tail_rows(list(self.tail)[-rows:], self.partial, width, rows)
+        row = one_line(composing, width)
+        return [*tail_rows(list(self.tail)[-(rows - 1) :], self.partial, width, rows - 1), row]
+
+    def composing_line(self) -> str:
+        """`✎ write_file input: ~120 tokens so far` while the model writes a call's input."""
+        if not self.composing:
+            return ""
         tokens = self.tokens
         so_far = max(0, tokens.output - self.composing_base)
         mark = ESTIMATE_MARK if tokens.estimated else ""
-        row = one_line(f"✎ {self.composing} input: {mark}{so_far} tokens so far", width)
-        return [*tail_rows(list(self.tail)[-(rows - 1) :], self.partial, width, rows - 1), row]
+        return f"✎ {self.composing} input: {mark}{so_far} tokens so far"
 
     def tail_lines(self, n: int) -> list[str]:
         lines = list(self.tail)

@@ -117,17 +117,19 @@ class TranscriptScreen(Screen[None]):
         """The reply streaming now: its newest rows, until its message is in the log."""
         live = self.query_one("#transcript-live", Static)
         width = live.content_region.width or max(20, self.size.width - 2)
-        key = (agent.reply_chars, agent.replying, width, id(agent))
+        composing = agent.composing_line()
+        key = (agent.reply_chars, agent.replying, composing, width, id(agent))
         if key == self._live_key:
             return
         self._live_key = key
         text = agent.reply
-        if not text.strip():
+        if not text.strip() and not composing:
             self.live_text = ""
             live.set_class(True, "-idle")
             return
         label = "model (streaming):" if agent.replying else "model (reply cut off):"
-        self.live_text = "\n".join(wrap_tail(text.splitlines(), width, LIVE_ROWS))
+        rows = wrap_tail(text.splitlines(), width, LIVE_ROWS - bool(composing)) if text else []
+        self.live_text = "\n".join([*rows, composing] if composing else rows)
         live.update(Text.assemble((label, "bold cyan"), "\n", self.live_text))
         live.set_class(False, "-idle")
 
