@@ -34,6 +34,7 @@ from typing import Any
 from bench.common import (
     CpuMeter,
     LagProbe,
+    StallWatch,
     ms,
     parser,
     peak_rss_mb,
@@ -247,13 +248,16 @@ async def run_app(agents: int, tps: float, seconds: float) -> dict[str, Any]:
         await asyncio.wait_for(started.wait(), 120 + agents * 0.2)
         probe.reset()
         cpu = CpuMeter().start()
+        stalls = StallWatch(depth=16).start()
         await session.wait_finished()
         used = cpu.stop()
+        stall_stacks = stalls.stop(top=5)
         await session.close()
         await store.flush()
         await store.close()
         result = _result(meter, probe, used, rss0, agents, tps)
         result["store_events"] = store.stats.written_events
+        result["stall_stacks"] = stall_stacks
         return result
 
 
@@ -372,6 +376,12 @@ def report(runs: list[dict[str, Any]], tps: float, load0: Any, load1: Any) -> No
             rows,
         )
     )
+    for r in runs:
+        if r.get("stall_stacks"):
+            print(f"\nWhere the loop was in stalls over 80 ms ({r['mode']}, {r['agents']} agents;")
+            print("samples of 20 ms, top stacks, innermost first):")
+            for n, where in r["stall_stacks"][:3]:
+                print(f"  {n:4d}  {where}")
     print(
         "\ntargets at 1000 agents: loop lag p99 < 50 ms, agents' wall within 5% of ideal, "
         "RSS < 400 MB"

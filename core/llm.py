@@ -34,6 +34,7 @@ from core.llm_stream import (
     ReplyAccumulator,
     SSEFrames,
 )
+from core.request_pacer import RequestPacer
 
 __all__ = [
     "MissingKeyError",
@@ -177,6 +178,7 @@ class ModelClient:
         # once without a request (no retry storm); `on_key_refused` hears of it once.
         self.key_refused: TurnError | None = None
         self.on_key_refused: Callable[[TurnError], None] | None = None
+        self.pacer = RequestPacer()
 
     async def stream_turn(self, request: TurnRequest, sink: TurnSink) -> TurnResult:
         if (refused := self.key_refused) is not None:
@@ -250,7 +252,8 @@ class ModelClient:
         model = params["model"]
         manager = self.client.messages.with_streaming_response.create(stream=True, **params)
         try:
-            response = (await manager.__aenter__()).http_response
+            async with self.pacer.slot():  # many at once: spread over loop iterations
+                response = (await manager.__aenter__()).http_response
         except Exception as exc:
             raise _TryFailed(classify(exc, model)) from exc
         reply = ReplyAccumulator()
