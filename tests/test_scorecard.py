@@ -175,13 +175,17 @@ def test_stats_on_a_terminal_is_aligned(stats_db: Path) -> None:
         finally:
             await store.close()
 
-    lines = format_stats(asyncio.run(rows()), tty=True, width=120)
-    assert lines[0].split()[:3] == ["role", "model", "attempts"]
-    assert "\t" not in "".join(lines)
-    offsets = {line.index("$") for line in lines[1:]}
-    assert offsets == {lines[0].index("median cost")}
-    coding = next(line for line in lines if line.startswith("coding") and HAIKU in line)
-    assert "25% (1/4)" in coding and "$0.0250" in coding and "30.0s" in coding
+    lines = format_stats(asyncio.run(rows()), tty=True, width=80)
+    table = lines[: lines.index("")]
+    assert table[0].split() == ["role", "model", "tries", "pass", "unver", "fail", "rate",
+                                "cost", "time"]  # fmt: skip
+    assert len(table) == 6 and "\t" not in "".join(lines)
+    assert all(len(line) <= 80 for line in lines)  # the table and its legend fit 80 columns
+    ends = {line.index("$") + len("$0.0000") for line in table[1:]}
+    assert ends == {table[0].index("cost") + len("cost")}  # numbers right-aligned
+    coding = next(line for line in table if line.startswith("coding") and HAIKU in line)
+    assert coding.split()[2:] == ["5", "1", "1", "2", "25%", "$0.0250", "30.0s"]
+    assert "stopped attempts left out" in " ".join(lines[len(table) :])
 
 
 def test_stats_without_runs(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

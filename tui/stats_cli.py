@@ -59,14 +59,40 @@ async def load_scorecard(settings: Settings, last_runs: int | None = None) -> li
         await store.close()
 
 
+# On a terminal: short headers (the whole table fits 80 columns) and a legend under it.
+TERMINAL_COLUMNS = ("role", "model", "tries", "pass", "unver", "fail", "rate", "cost", "time")
+LEGEND = (
+    "pass: ended done, not retried, run verified · unver: done otherwise · fail: failed, "
+    "timed out or killed · rate: pass over those three (stopped attempts left out) · "
+    "cost, time: median per attempt"
+)
+
+
 def format_stats(rows: list[ScoreRow], *, tty: bool, width: int | None = None) -> list[str]:
-    """Aligned columns with a header for people; tab-separated rows (no header) for scripts."""
+    """Aligned columns (numbers to the right) with a header and a legend for people;
+    tab-separated rows (no header) for scripts."""
     if not tty:
         return ["\t".join(tsv_cells(r)) for r in rows]
-    from tui.headless import aligned
+    import textwrap
 
-    cells = [stats_cells(r) for r in rows]
-    return aligned(STATS_COLUMNS, cells, width or shutil.get_terminal_size().columns)
+    table = [list(TERMINAL_COLUMNS)] + [terminal_cells(r) for r in rows]
+    widths = [max(len(c) for c in col) for col in zip(*table, strict=True)]
+    lines = [
+        "  ".join(
+            cell.ljust(w) if i < 2 else cell.rjust(w)
+            for i, (cell, w) in enumerate(zip(row, widths, strict=True))
+        ).rstrip()
+        for row in table
+    ]
+    room = width or shutil.get_terminal_size().columns
+    return [*lines, "", *textwrap.wrap(LEGEND, max(room, 40))]
+
+
+def terminal_cells(r: ScoreRow) -> list[str]:
+    """One row for a terminal: the rate as a percentage, dollars, a duration."""
+    cells = stats_cells(r)
+    cells[6] = "-" if r.pass_rate is None else f"{r.pass_rate:.0%}"
+    return cells
 
 
 def stats_cells(r: ScoreRow) -> list[str]:
