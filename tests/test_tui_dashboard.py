@@ -65,7 +65,6 @@ async def test_dashboard_values_equal_the_runs_sums(tmp_path: Path) -> None:
             for f in figures.agents:
                 pane = views[f.label].avg_tokens_per_s
                 assert f.tokens_per_s == (None if pane is None else pytest.approx(pane))
-            assert any(f.tokens_per_s for f in figures.agents)
             # the run: the sum of its agents, as the session and the store count it
             run = figures.run
             assert run.cost == pytest.approx(summary["cost_usd"])
