@@ -10,7 +10,7 @@ from core.session import Session
 from core.store import Store
 from tests.tui_support import sample_app, sim_settings, wait_until
 from tui.app import DelegateApp
-from tui.dashboard_model import dashboard
+from tui.dashboard_model import Dashboard, dashboard
 from tui.screens.dashboard import DashboardScreen
 from tui.screens.run import RunScreen
 from tui.screens.stats import StatsScreen
@@ -147,16 +147,21 @@ async def test_dashboard_moves_while_agents_stream(tmp_path: Path) -> None:
             first = screen.figures
             assert first is not None
             seen = first.run.tokens.output
-            # the screen refreshes itself from the live view while it is open
-            await wait_until(
-                pilot,
-                lambda: screen.figures is not None and screen.figures.run.tokens.output > seen,
-                timeout=20,
-            )
-            moving = screen.figures
-            assert moving is not None
-            assert moving.run.recent_tokens_per_s is not None and moving.run.recent_tokens_per_s > 0
-            assert any(f.state == "running" for f in moving.agents)
+            # the screen refreshes itself from the live view while it is open: the output
+            # grows, and a rate shows once a reply has streamed long enough to tell
+            snapshots: list[Dashboard] = []
+
+            def moved() -> bool:
+                f = screen.figures
+                if f is None or f.run.tokens.output <= seen or not f.run.recent_tokens_per_s:
+                    return False
+                snapshots.append(f)
+                return True
+
+            await wait_until(pilot, moved, timeout=20)
+            moving = snapshots[-1]
+            assert any(f.state == "running" and f.recent_tokens_per_s for f in moving.agents)
+            assert any(g.tokens_per_s for g in moving.groups)
             await pilot.press("dollar_sign")  # $ again closes it
             assert isinstance(app.screen, RunScreen)
     finally:
