@@ -1,5 +1,7 @@
 """Every built-in theme: pane titles, badges, bars and dimmed finished panes as drawn reach
-WCAG AA (4.5:1); focused, approval, failed and stalled panes differ by more than colour."""
+WCAG AA (4.5:1), and so does every other text on the run screen (header badges and totals,
+approvals, chat, footer). Disabled footer keys are left out: WCAG exempts inactive controls.
+"""
 
 from __future__ import annotations
 
@@ -7,6 +9,7 @@ from pathlib import Path
 
 from textual.color import Color
 from textual.strip import Strip
+from textual.widgets._footer import FooterKey
 
 from tests.contrast_support import SIZE, STATES, Cell, all_states_app, drawn, is_text, screen_strips
 from tests.tui_support import QuietSession
@@ -31,7 +34,13 @@ async def _settle(pilot: object) -> None:
     await pilot.pause()  # type: ignore[attr-defined]
 
 
-async def test_every_theme_draws_the_board_at_aa_contrast(tmp_path: Path) -> None:
+def _inactive(app: DelegateApp, cell: Cell) -> bool:
+    """A disabled footer key (drawn dim on purpose; WCAG 1.4.3 exempts inactive parts)."""
+    widget, _ = app.screen.get_widget_at(cell.x, cell.y)
+    return isinstance(widget, FooterKey) and widget.has_class("-disabled")
+
+
+async def test_every_theme_draws_the_run_screen_at_aa_contrast(tmp_path: Path) -> None:
     app = all_states_app(tmp_path)
     async with app.run_test(size=SIZE) as pilot:
         await _settle(pilot)
@@ -49,17 +58,22 @@ async def test_every_theme_draws_the_board_at_aa_contrast(tmp_path: Path) -> Non
             board.focus_agent(focus)
             await pilot.pause()
             strips = screen_strips(app)
+            where: list[tuple[str, list[Cell]]] = []
             for agent_id, pane in panes.items():
-                cells = _pane_cells(app, pane, strips)
+                cells = _pane_cells(app, pane, strips)  # with the bars' glyphs
                 assert any(c.y == pane.region.y for c in cells), (theme, agent_id, "title")
+                where.append((agent_id, cells))
+            screen = [c for c in drawn(app, app.screen.region, strips) if is_text(c)]
+            where.append(("screen", screen))
+            for name, cells in where:
                 for cell in cells:
                     checked += 1
-                    if cell.ratio < AA_TEXT:
+                    if cell.ratio < AA_TEXT and not _inactive(app, cell):
                         failures.append(
-                            f"{theme} {agent_id} focus={focus}: {cell.text.strip()!r} "
+                            f"{theme} {name} focus={focus}: {cell.text.strip()!r} "
                             f"{cell.fg} on {cell.bg} = {cell.ratio:.2f}"
                         )
-        assert checked > 1000
+        assert checked > 3000
         assert not failures, "\n".join(failures[:40])
 
 

@@ -20,7 +20,6 @@ from rich.terminal_theme import DEFAULT_TERMINAL_THEME, TerminalTheme
 from textual.color import Color
 
 AA_TEXT = 4.5  # WCAG 2.x AA, normal text
-AA_NON_TEXT = 3.0  # WCAG 2.1 1.4.11: graphical objects and UI components (bar glyphs)
 MARGIN = 0.15  # computed colours aim a little above the line, for blended backgrounds
 
 # $legible-<name>: the theme variable it is derived from.
@@ -34,8 +33,9 @@ LEGIBLE_SOURCES: dict[str, str] = {
     "warning": "warning",
     "error": "error",
 }
-# The backgrounds text is drawn on: the screen, panels, and the focused board's tint.
-BACKGROUNDS = ("background", "surface")
+# The backgrounds text is drawn on: the screen, inputs, the header and footer, and the
+# operator's lines in the chat ($boost over the screen).
+BACKGROUNDS = ("background", "surface", "panel")
 
 
 def _channel(value: int) -> float:
@@ -79,13 +79,32 @@ def legible_variables(
     palette ANSI colours are judged in, Textual's own by default)."""
     grounds = [_parse(variables.get(name, ""), None) for name in BACKGROUNDS]
     solid = [g for g in grounds if g is not None and g.ansi is None]
+    ansi = len(solid) != len(grounds)
+    boost = _parse(variables.get("boost", ""), None)
+    if not ansi and boost is not None and boost.ansi is None:
+        solid.append(solid[0] + boost)
     out: dict[str, str] = {}
     for name, source in LEGIBLE_SOURCES.items():
         colour = _parse(variables.get(source, ""), solid[0] if solid else None)
-        if colour is None or colour.ansi is not None or len(solid) != len(grounds):
+        if ansi or colour is None or colour.ansi is not None:
             out[f"legible-{name}"] = _ansi_choice(source, variables, terminal)
             continue
         out[f"legible-{name}"] = legible(colour, solid, AA_TEXT + MARGIN).hex
+    if not ansi:
+        out.update(_footer(variables))
+    return out
+
+
+def _footer(variables: Mapping[str, str]) -> dict[str, str]:
+    """The footer's own colours (a theme may set them) at AA on the footer's background."""
+    ground = _parse(variables.get("footer-background", ""), None)
+    if ground is None or ground.ansi is not None:
+        return {}
+    out: dict[str, str] = {}
+    for name in ("footer-key-foreground", "footer-description-foreground", "footer-foreground"):
+        colour = _parse(variables.get(name, ""), ground)
+        if colour is not None and colour.ansi is None:
+            out[name] = legible(colour, [ground], AA_TEXT + MARGIN).hex
     return out
 
 

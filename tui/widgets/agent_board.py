@@ -55,7 +55,7 @@ class AgentBoard(Widget, can_focus=True):
         height: 1fr;
     }
     AgentBoard > #board-status {
-        height: 1; color: $text-muted; text-wrap: nowrap; text-overflow: ellipsis;
+        height: 1; color: $legible-muted; text-wrap: nowrap; text-overflow: ellipsis;
     }
     """
 

@@ -35,7 +35,7 @@ class ApprovalInbox(VerticalScroll, can_focus=False):
         height: auto;
         max-height: 14;
         border: round $warning;
-        border-title-color: $warning;
+        border-title-color: $legible-warning;
         padding: 0 1;
         margin: 0 1;
     }
@@ -77,27 +77,29 @@ class ApprovalInbox(VerticalScroll, can_focus=False):
         self.border_title = f"Approvals ({len(items)}){keys}"
         lines = [
             Content.assemble(
-                ("▶ ", "bold $warning"),
+                ("▶ ", "bold $legible-warning"),
                 (oldest.agent_id, "bold"),
-                (f" {oldest.tool}", "$text-muted"),
-                ("  in ", "$text-muted"),
+                (f" {oldest.tool}", "$legible-muted"),
+                ("  in ", "$legible-muted"),
                 (oldest.cwd or "?", "$text"),
             ),
-            Content.assemble(("$ ", "$text-muted"), (oldest.command, "bold $text")),
-            Content.styled(always_text(offer), "$success" if offer.offered else "$warning"),
+            Content.assemble(("$ ", "$legible-muted"), (oldest.command, "bold $text")),
+            Content.styled(
+                always_text(offer), "$legible-success" if offer.offered else "$legible-warning"
+            ),
         ]
         for ap in items[1:SHOWN]:
             lines.append(
                 Content.assemble(
                     ("  ", ""),
                     (ap.agent_id, "bold"),
-                    (f" {ap.tool}: ", "$text-muted"),
+                    (f" {ap.tool}: ", "$legible-muted"),
                     (one_line(ap.command, 100), "$text"),
-                    ("  in ", "$text-muted"),
-                    (ap.cwd, "$text-muted"),
+                    ("  in ", "$legible-muted"),
+                    (ap.cwd, "$legible-muted"),
                 )
             )
         if len(items) > SHOWN:
-            lines.append(Content.styled(f"  … {len(items) - SHOWN} more", "$text-muted"))
+            lines.append(Content.styled(f"  … {len(items) - SHOWN} more", "$legible-muted"))
         self.body.update(Content("\n").join(lines))
         self.scroll_home(animate=False)

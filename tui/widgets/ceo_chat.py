@@ -19,19 +19,19 @@ class OperatorLine(Static):
 
     def show(self, item: ChatItem) -> None:
         if item.queued and not item.done:
-            tag: tuple[str, str] = (" queued ", "reverse $warning")
+            tag: tuple[str, str] = (" queued ", "reverse $legible-warning")
         elif item.queued:
-            tag = (" delivered ", "$success")
+            tag = (" delivered ", "$legible-success")
         else:
             tag = ("", "")
-        self.update(Content.assemble(("you ", "bold $accent"), tag, " ", item.text))
+        self.update(Content.assemble(("you ", "bold $legible-accent"), tag, " ", item.text))
 
 
 class NoticeLine(Static):
     DEFAULT_CSS = """
-    NoticeLine { padding: 0 1; color: $text-muted; }
-    NoticeLine.-warning { color: $warning; }
-    NoticeLine.-error { color: $error; }
+    NoticeLine { padding: 0 1; color: $legible-muted; }
+    NoticeLine.-warning { color: $legible-warning; }
+    NoticeLine.-error { color: $legible-error; }
     """
 
     def show(self, item: ChatItem) -> None:
@@ -75,8 +75,8 @@ class CeoChat(Vertical):
     CeoChat > #chat-log { height: 1fr; padding: 0 1 1 0; }
     CeoChat > #chat-input-row { height: 3; dock: bottom; }
     CeoChat #chat-input { width: 1fr; }
-    CeoChat #chat-state { width: auto; min-width: 10; padding: 1 1 0 1; color: $text-muted; }
-    CeoChat #chat-state.-queued { color: $warning; }
+    CeoChat #chat-state { width: auto; min-width: 10; padding: 1 1 0 1; color: $legible-muted; }
+    CeoChat #chat-state.-queued { color: $legible-warning; }
     """
 
     def __init__(self, *, id: str | None = None, read_only: bool = False) -> None:

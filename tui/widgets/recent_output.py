@@ -23,7 +23,7 @@ class RecentOutput(Static):
     DEFAULT_CSS = """
     RecentOutput {
         height: auto; max-height: 14; margin: 1 0; padding: 0 1;
-        color: $text-muted; background: $panel;
+        color: $legible-muted; background: $panel;
         text-wrap: nowrap; text-overflow: ellipsis;
     }
     """

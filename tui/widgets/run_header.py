@@ -17,26 +17,30 @@ from core.cost_meter import fmt_usd
 from tui.view_model import RunView, Totals, fmt_output, fmt_spend, fmt_tokens, one_line
 
 STATUS_STYLES = {
-    "running": "$success",
-    "answered": "$accent",
-    "done": "$primary",
-    "unverified": "$warning",
+    "running": "$legible-success",
+    "answered": "$legible-accent",
+    "done": "$legible-primary",
+    "unverified": "$legible-warning",
 }
 # No badge while commands are confined; a loud one when they are not. (full, short)
 SANDBOX_BADGES = {
-    "unavailable": (" no sandbox: every command asks ", " no sandbox ", "reverse $error"),
-    "off": (" sandbox off ", " sandbox off ", "reverse $warning"),
+    "unavailable": (" no sandbox: every command asks ", " no sandbox ", "reverse $legible-error"),
+    "off": (" sandbox off ", " sandbox off ", "reverse $legible-warning"),
 }
 MIN_TASK = 24  # below this many cells left for the task, the badges take their short form
 
 Part = str | tuple[str, str]
-BUDGET_STYLES = {"": "$text-muted", "warn": "bold $warning", "spent": "bold $error"}
+BUDGET_STYLES = {
+    "": "$legible-muted",
+    "warn": "bold $legible-warning",
+    "spent": "bold $legible-error",
+}
 
 
 def _budget(view: RunView, short: bool = False) -> list[Part]:
     """` / $5.00 budget`, in warning colours from 80%."""
     if view.budget_usd is None:
-        return [] if short else [(" · no budget", "$text-muted")]
+        return [] if short else [(" · no budget", "$legible-muted")]
     label = {"warn": " (80%)", "spent": " spent"}.get(view.budget_level, "")
     word = "" if short else " budget"
     return [(f" / {fmt_usd(view.budget_usd)}{word}{label}", BUDGET_STYLES[view.budget_level])]
@@ -53,7 +57,7 @@ def fit(forms: Sequence[Content], width: int) -> Content:
 class RunHeader(Static):
     DEFAULT_CSS = """
     RunHeader {
-        height: 2; background: $panel; padding: 0 1;
+        height: 2; background: $panel; color: $legible-text; padding: 0 1;
         text-wrap: nowrap; text-overflow: ellipsis;
     }
     """
@@ -83,28 +87,31 @@ class RunHeader(Static):
         """The first line up to the task: badges (short ones when narrow), id, status."""
         badges: list[Part] = []
         if view.simulated:
-            badges += [(" sim " if short else " simulated models ", "reverse $warning"), " "]
+            badges += [
+                (" sim " if short else " simulated models ", "reverse $legible-warning"),
+                " ",
+            ]
         sandbox = SANDBOX_BADGES.get(view.sandbox)
         if sandbox is not None:
             full, brief, style = sandbox
             badges += [(brief if short else full, style), " "]
         if replay:
-            badges += [(f" replay {replay} ", "reverse $accent"), " "]
+            badges += [(f" replay {replay} ", "reverse $legible-accent"), " "]
             if paused:
-                badges += [(" paused ", "reverse $error"), " "]
+                badges += [(" paused ", "reverse $legible-error"), " "]
         status = view.display_status
-        status_style = STATUS_STYLES.get(status, "$error")
+        status_style = STATUS_STYLES.get(status, "$legible-error")
         waiting: list[Part] = []
         outcome = view.outcome_line
         if outcome:
             ok = view.verification.verified
-            waiting = [(f" · {outcome}", "$success" if ok else "$warning")]
+            waiting = [(f" · {outcome}", "$legible-success" if ok else "$legible-warning")]
         if status == "answered":
-            waiting.append((" · waiting for you", "$accent"))
+            waiting.append((" · waiting for you", "$legible-accent"))
         return Content.assemble(
             *badges,
             ("delegate ", "bold"),
-            (view.run_id or "(starting)", "$text-muted"),
+            (view.run_id or "(starting)", "$legible-muted"),
             "  ",
             (status, f"bold {status_style}"),
             *waiting,
@@ -126,14 +133,14 @@ class RunHeader(Static):
         return [
             Content.assemble(
                 *counts,
-                ("   tokens ", "$text-muted"),
+                ("   tokens ", "$legible-muted"),
                 tokens_full,
-                ("   cost ", "$text-muted"),
+                ("   cost ", "$legible-muted"),
                 cost,
                 *_budget(view),
             ),
             Content.assemble(
-                *counts, ("  cost ", "$text-muted"), cost, *_budget(view), "  ", tokens_full
+                *counts, ("  cost ", "$legible-muted"), cost, *_budget(view), "  ", tokens_full
             ),
             Content.assemble(*counts, "  ", cost, *_budget(view, short=True), "  ", tokens_short),
             Content.assemble(*counts, "  ", cost, *_budget(view, short=True)),
@@ -144,10 +151,10 @@ class RunHeader(Static):
 def _counts(t: Totals, short: bool = False) -> list[Part]:
     names = ("run" if short else "running", "queued", "done", "failed")
     numbers = (t.running, t.queued, t.done, t.failed)
-    styles = ("$success", "$warning", "$primary", "$error")
+    styles = ("$legible-success", "$legible-warning", "$legible-primary", "$legible-error")
     parts: list[Part] = []
     for i, (name, n, style) in enumerate(zip(names, numbers, styles, strict=True)):
         if i:
             parts.append(" · " if not short else " ")
-        parts.append((f"{n} {name}", style if n else "$text-muted"))
+        parts.append((f"{n} {name}", style if n else "$legible-muted"))
     return parts
