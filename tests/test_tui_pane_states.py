@@ -40,7 +40,7 @@ async def test_each_state_has_its_mark_and_border(tmp_path: Path) -> None:
         assert "✗ killed" in rows["writer-2"] and "✗ timed out" in rows["data-2"]
         assert "◌ coding · coding-2" in rows["coding-2"]
         focused = rows["writer-1"]
-        assert focused.startswith("┏") and "━" in focused and "╍" not in focused  # heavy
+        assert focused.startswith("╔") and "═" in focused and "╍" not in focused  # double
         assert "✓ writer · writer-1" in focused
 
         # With colour gone, the four looks (corner, border line, mark) all differ.
@@ -55,11 +55,11 @@ async def test_each_state_has_its_mark_and_border(tmp_path: Path) -> None:
         }
         assert len(looks) == 4
 
-        # Focus moves to the approval pane: heavy border, the approval mark stays.
+        # Focus moves to the approval pane: double border, the approval mark stays.
         board.focus_agent("coding-1")
         await pilot.pause()
         rows = _top_rows(app)
-        assert rows["coding-1"].startswith("┏") and "━" in rows["coding-1"]
+        assert rows["coding-1"].startswith("╔") and "═" in rows["coding-1"]
         assert "╍" not in rows["coding-1"] and "◷ approval" in rows["coding-1"]
         assert rows["writer-1"].startswith("╭")  # unfocused again: round
 

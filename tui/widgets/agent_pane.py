@@ -224,7 +224,7 @@ class AgentPane(Static, can_focus=True):
         Binding("right", "move('right')", "Right", show=False, id="pane.right"),
     ]
 
-    # Each state that needs a look is distinct by more than its colour: focus is a heavy
+    # Each state that needs a look is distinct by more than its colour: focus is a double
     # border, approval a dashed one (and "◷ approval" in the title), failed "✗", stalled
     # "⚠". Titles and text use `$legible-*` (tui/contrast.py); a finished pane is dimmed by
     # a muted colour, not by opacity (which blended its text into the background).
@@ -254,13 +254,13 @@ class AgentPane(Static, can_focus=True):
         border-title-color: $legible-error;
     }
     AgentPane:focus {
-        border: heavy $accent;
+        border: double $accent;
         border-title-color: $legible-accent;
         border-title-style: bold;
     }
-    AgentPane.-waiting_approval:focus { border: heavy $warning; }
+    AgentPane.-waiting_approval:focus { border: double $warning; }
     AgentPane.-failed:focus, AgentPane.-timed_out:focus, AgentPane.-killed:focus {
-        border: heavy $error;
+        border: double $error;
     }
     """
 
