@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from textual.widgets import Static
 
 from core.session import Session
 from core.store import Store
@@ -97,6 +98,8 @@ async def test_dashboard_values_equal_the_runs_sums(tmp_path: Path) -> None:
             assert {(r.role, r.model) for r in stats.rows} == {
                 (g.role, g.model) for g in figures.groups
             }
+            assert sum(r.attempts for r in stats.rows) == sum(a.attempt for a in views.values())
+            assert "1 run" in str(stats.query_one("#stats-head", Static).render())
             await pilot.press("escape")
             assert app.screen is screen
             await pilot.press("escape")
@@ -181,6 +184,8 @@ async def test_dashboard_key_is_remappable(tmp_path: Path) -> None:
         assert isinstance(app.screen, DashboardScreen)
         figures = app.screen.figures
         assert figures is not None and figures.run.cost == app.view.totals().tokens.cost
+        await pilot.press("D")  # the remapped key closes it too
+        assert isinstance(app.screen, RunScreen)
 
 
 async def test_dashboard_over_a_sample_run_at_80x24(tmp_path: Path) -> None:

@@ -185,7 +185,8 @@ class DelegateApp(App[int]):
         from tui.screens.dashboard import DashboardScreen
 
         screen = self.screen
-        if isinstance(screen, DashboardScreen):
+        if isinstance(screen, DashboardScreen):  # the same key closes it (when remapped too)
+            screen.dismiss(None)
             return
         run = screen if isinstance(screen, RunScreen) else self.main_screen
         if run is None:

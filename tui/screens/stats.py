@@ -56,7 +56,8 @@ class StatsScreen(Screen[None]):
         try:
             if not self.store.readonly:
                 await self.store.flush()  # the live run's latest events count too
-            self.rows = scorecard(await self.store.attempt_records())
+            records = await self.store.attempt_records()
+            self.rows = scorecard(records)
         except StoreError as exc:
             self.rows = []
             head.update(f"Model scorecard: {exc}")
@@ -65,6 +66,9 @@ class StatsScreen(Screen[None]):
             table.add_row(*stats_cells(row))
         if not self.rows:
             head.update("Model scorecard: no runs recorded yet · escape back")
+            return
+        runs = len({r.run_id for r in records})
+        head.update(f"{EXPLAIN} · {runs} run{'s' if runs != 1 else ''}")
 
     def action_close(self) -> None:
         self.dismiss(None)
