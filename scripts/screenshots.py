@@ -1,6 +1,6 @@
 """Drive the real app through live simulated runs and write SVG screenshots into screenshots/.
 
-    python scripts/screenshots.py
+    python scripts/screenshots.py [--size WxH] [--out DIR]
 
 Two runs share a temp workspace and a temp run database. First a run of
 scripts/screenshot_approval.toml whose coding agent runs a command this run's allow list
@@ -11,10 +11,16 @@ the history with both runs. Last, thirty agents on the load scenario: the board 
 window over them (board). Timing varies a little from run to run, so each step waits on
 the session's events, with a timeout that names what it waited for. The pictures show
 the temp workspace as ~/coffee-subscription.
+
+Every picture is taken at --size (160x48 by default). At the default size the mid-run
+moment is also shot at the smaller sizes the app supports (the terminal resized under
+the live run): main-100x30, main-80x24 and the chat tab at 80x24 (chat-80x24). With
+`--size 80x24 --out DIR` the whole set is made at 80x24 instead.
 """
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import dataclasses
 import json
@@ -48,6 +54,7 @@ from tui.screens.transcript import TranscriptScreen  # noqa: E402
 
 OUT = ROOT / "screenshots"
 SIZE = (160, 48)
+SMALL_SIZES = ((100, 30), (80, 24))  # also shot mid-run when the set is made at SIZE
 WAIT_S = 60.0
 SHOWN_WORKSPACE = "~/coffee-subscription"
 APPROVAL_SCENARIO = ROOT / "scripts" / "screenshot_approval.toml"
@@ -170,8 +177,26 @@ async def shoot(app: DelegateApp, pilot: Any, name: str) -> None:
     text = (OUT / f"{name}.svg").read_text(encoding="utf-8")
     leaked = [leak for leak in LEAKS if leak in text]
     if leaked:
-        raise ShotError(f"screenshots/{name}.svg shows a machine path ({', '.join(leaked)})")
-    print(f"wrote screenshots/{name}.svg")
+        raise ShotError(f"{OUT.name}/{name}.svg shows a machine path ({', '.join(leaked)})")
+    print(f"wrote {OUT.name}/{name}.svg")
+
+
+async def shoot_small_sizes(app: DelegateApp, pilot: Any, agent_id: str) -> None:
+    """The same moment at each smaller size (board tab, then the chat tab at the smallest),
+    and back to SIZE."""
+    if SIZE != (160, 48):
+        return  # a set made at another size has no extras
+    for width, height in SMALL_SIZES:
+        await pilot.resize_terminal(width, height)
+        await select(app, pilot, agent_id)
+        await shoot(app, pilot, f"main-{width}x{height}")
+    await pilot.press("ctrl+t")
+    await settle(pilot)
+    width, height = SMALL_SIZES[-1]
+    await shoot(app, pilot, f"chat-{width}x{height}")
+    await pilot.press("ctrl+t")
+    await pilot.resize_terminal(*SIZE)
+    await select(app, pilot, agent_id)
 
 
 async def screen_is(pilot: Any, kind: type, what: str) -> None:
@@ -210,6 +235,7 @@ async def demo_run(base: Settings, store: Store) -> None:
         )
         await select(app, pilot, steer.agent_id or "")
         await shoot(app, pilot, "main")
+        await shoot_small_sizes(app, pilot, steer.agent_id or "")
 
         retried = await waiter.event(
             "the retry (attempt 2)", lambda e: isinstance(e, AgentSpawned) and e.attempt == 2
@@ -296,8 +322,24 @@ def make_workspaces(tmp: str) -> list[Path]:
     return workspaces
 
 
+def parse_size(text: str) -> tuple[int, int]:
+    try:
+        width, height = (int(n) for n in text.lower().split("x"))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not WIDTHxHEIGHT: {text!r}") from None
+    if width < 80 or height < 24:
+        raise argparse.ArgumentTypeError(f"{text}: the app supports 80x24 and up")
+    return width, height
+
+
 async def main() -> None:
-    OUT.mkdir(exist_ok=True)
+    global SIZE, OUT
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--size", type=parse_size, default=SIZE, help="WxH (default 160x48)")
+    parser.add_argument("--out", type=Path, default=OUT, help="folder (default screenshots/)")
+    args = parser.parse_args()
+    SIZE, OUT = args.size, args.out.resolve()
+    OUT.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix="delegate-shots-") as tmp:
         workspaces = make_workspaces(tmp)
         settings = Settings(

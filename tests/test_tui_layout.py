@@ -270,3 +270,36 @@ async def test_board_shows_more_than_one_pane(
         if len(board.order) > panes:
             assert _inside(status, board.region) and "of 5" in str(status.render())
             assert "…" not in str(status.render())
+
+
+def test_pane_rows_prefer_full_height_then_two_short_rows() -> None:
+    from tui.widgets.agent_board import pane_rows
+
+    assert pane_rows(44, 2, 5) == (3, 13)  # 160x48
+    assert pane_rows(19, 2, 2) == (1, 13)  # 80x24, two agents: one full row holds them
+    assert pane_rows(19, 2, 3) == (2, 9)  # a third: two shorter rows show all three
+    assert pane_rows(25, 2, 5) == (2, 12)  # 100x30
+    assert pane_rows(14, 2, 5) == (1, 13)  # the inbox open at 80x24
+    assert pane_rows(5, 2, 5) == (1, 5)
+
+
+def test_short_pane_keeps_its_newest_output() -> None:
+    from tui.sample_run import SAMPLE_NOW
+    from tui.view_model import RunView
+    from tui.widgets.agent_pane import render_agent
+
+    view = RunView()
+    for event in sample_run_events():
+        view.apply(event)
+    agent = view.agents["research-1"]
+    tall = str(render_agent(agent, SAMPLE_NOW, 40)).split("\n")
+    short = str(render_agent(agent, SAMPLE_NOW, 40, body=7)).split("\n")
+    assert len(short) <= 7 and any("ctx" in line for line in tall)
+    assert not any("ctx" in line for line in short)  # the context bar goes first
+    assert short[-1] == tall[-1]  # the steer receipt (the pane's last line) stays
+
+
+def sample_run_events() -> list[Any]:
+    from tui.sample_run import sample_events
+
+    return list(sample_events())

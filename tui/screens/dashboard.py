@@ -16,7 +16,7 @@ from textual.color import Color
 from textual.containers import VerticalScroll
 from textual.renderables.sparkline import Sparkline as SparkRenderable
 from textual.screen import Screen
-from textual.widgets import Footer, Sparkline, Static
+from textual.widgets import Sparkline, Static
 
 from tui.dashboard_model import Dashboard, Figures, dashboard
 from tui.view_model import (
@@ -27,6 +27,7 @@ from tui.view_model import (
     fmt_tokens,
     short_model,
 )
+from tui.widgets.steady_footer import SteadyFooter
 
 if TYPE_CHECKING:
     from core.store import Store
@@ -84,7 +85,7 @@ class DashboardScreen(Screen[None]):
             yield self.groups_table
             yield Static("By agent", classes="dash-title")
             yield self.agents_table
-        yield Footer()
+        yield SteadyFooter()
 
     def on_mount(self) -> None:
         self.refresh_figures()

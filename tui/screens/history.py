@@ -8,9 +8,10 @@ from typing import TYPE_CHECKING, Any, ClassVar
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.screen import Screen
-from textual.widgets import DataTable, Footer, Static
+from textual.widgets import DataTable, Static
 
 from tui.view_model import fmt_cost, one_line
+from tui.widgets.steady_footer import SteadyFooter
 
 if TYPE_CHECKING:
     from core.store import Store
@@ -36,7 +37,7 @@ class HistoryScreen(Screen[str | None]):
     def compose(self) -> ComposeResult:
         yield Static("History: enter replays a run · escape back", id="history-head")
         yield DataTable(id="history-table", cursor_type="row", zebra_stripes=True)
-        yield Footer()
+        yield SteadyFooter()
 
     async def on_mount(self) -> None:
         table = self.query_one(DataTable)

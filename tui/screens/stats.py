@@ -7,9 +7,10 @@ from typing import TYPE_CHECKING, ClassVar
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.screen import Screen
-from textual.widgets import DataTable, Footer, Static
+from textual.widgets import DataTable, Static
 
 from tui.stats_cli import STATS_COLUMNS, stats_cells
+from tui.widgets.steady_footer import SteadyFooter
 
 if TYPE_CHECKING:
     from core.scorecard import ScoreRow
@@ -38,7 +39,7 @@ class StatsScreen(Screen[None]):
     def compose(self) -> ComposeResult:
         yield Static(EXPLAIN, id="stats-head")
         yield DataTable(id="stats-table", cursor_type="row", zebra_stripes=True)
-        yield Footer()
+        yield SteadyFooter()
 
     async def on_mount(self) -> None:
         from core.scorecard import scorecard

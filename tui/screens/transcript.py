@@ -16,7 +16,7 @@ from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.screen import Screen
-from textual.widgets import Footer, RichLog, Static
+from textual.widgets import RichLog, Static
 
 from core.export import conversation_markdown
 from tui.tool_render import more_line, result_lines, tool_input
@@ -29,6 +29,7 @@ from tui.view_model import (
     short_model,
     wrap_tail,
 )
+from tui.widgets.steady_footer import SteadyFooter
 
 MAX_LINES = 5000
 LIVE_ROWS = 12  # rows of the streaming reply shown under the log (its newest text)
@@ -75,7 +76,7 @@ class TranscriptScreen(Screen[None]):
         yield Static("", id="transcript-head")
         yield RichLog(id="transcript-log", max_lines=MAX_LINES, wrap=True, markup=False)
         yield Static("", id="transcript-live", classes="-idle", markup=False)
-        yield Footer()
+        yield SteadyFooter()
 
     def on_mount(self) -> None:
         self._refresh_log()

@@ -32,11 +32,13 @@ PANES_PER_FLUSH = 2
 EMPTY_TEXT = "No sub-agents yet. The CEO spawns them as it plans."
 
 
-def pane_rows(room: int) -> tuple[int, int]:
+def pane_rows(room: int, columns: int = 1, agents: int = 0) -> tuple[int, int]:
     """Rows of panes for `room` lines, and the panes' height: full height when two rows
-    fit, else two shorter rows when they can, else one row as tall as fits."""
-    if room >= 2 * PANE_HEIGHT:
-        return room // PANE_HEIGHT, PANE_HEIGHT
+    fit (or one holds every agent), else two shorter rows when they can, else one row as
+    tall as fits."""
+    full = room // PANE_HEIGHT
+    if full >= 2 or (full == 1 and agents <= columns):
+        return full, PANE_HEIGHT
     if room >= 2 * PANE_MIN_HEIGHT:
         return 2, min(PANE_HEIGHT, room // 2)
     return 1, max(3, min(PANE_HEIGHT, room))
@@ -108,10 +110,19 @@ class AgentBoard(Widget, can_focus=True):
         return {s.agent_id: s for s in self.slots if s.agent_id is not None}
 
     def on_resize(self) -> None:
-        grid = self.grid
+        self._fit()
+
+    def _geometry(self) -> tuple[int, int, int]:
+        """Columns, rows and pane height for the board's size and number of agents."""
         width = self.content_region.width or self.size.width
         columns = max(1, width // PANE_MIN_WIDTH)
-        rows, height = pane_rows(self.content_region.height - 1)  # the status line below
+        # One line below the grid is the status line.
+        rows, height = pane_rows(self.content_region.height - 1, columns, len(self.order))
+        return columns, rows, height
+
+    def _fit(self) -> None:
+        grid = self.grid
+        columns, rows, height = self._geometry()
         if columns != self._columns:
             self._columns = columns
             grid.styles.grid_size_columns = columns
@@ -153,7 +164,14 @@ class AgentBoard(Widget, can_focus=True):
             if self.selected not in order:
                 # Cleared (or nothing chosen yet): the agent now at the same place.
                 self.selected = order[min(previous, len(order) - 1)] if order else None
-            self._rewindow()
+            if self.size.height and self._geometry() != (
+                self._columns,
+                self._rows,
+                self._pane_height,
+            ):
+                self._fit()  # a third agent on a short screen: two shorter rows
+            else:
+                self._rewindow()
         self._show_status(view)
         shown = self.panes
         for agent_id in dirty:

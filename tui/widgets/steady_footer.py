@@ -20,7 +20,7 @@ from textual.widgets import Footer
 from textual.widgets._footer import FooterKey
 
 # Binding ids, most useful first: when the row is too narrow the tail is left out.
-# Ids not listed come after these, in their own order; the palette key ranks as PALETTE.
+# The palette key ranks as PALETTE; ids not listed, see `rank`.
 PALETTE = "palette"
 KEEP_ORDER: tuple[str, ...] = (
     "app.quit",
@@ -52,9 +52,11 @@ def key_width(key_display: str, description: str) -> int:
 
 
 def rank(binding_id: str | None, position: int) -> tuple[int, int]:
+    """Listed ids by their place; any other (another screen's own keys) just before the
+    last listed one (history), in the order the screen gives them."""
     if binding_id in KEEP_ORDER:
         return (KEEP_ORDER.index(binding_id), position)
-    return (len(KEEP_ORDER), position)
+    return (len(KEEP_ORDER) - 1, position)
 
 
 class SteadyFooter(Footer):
