@@ -19,15 +19,21 @@ AgentState = Literal[
     "done",
     "failed",
     "killed",
+    "stopped",
     "timed_out",
     "interrupted",
 ]
+# `killed`: by the CEO or the operator's kill of one agent; `stopped`: the operator ended
+# the session cleanly (not a failure).
 TERMINAL_STATES: frozenset[str] = frozenset(
-    {"done", "failed", "killed", "timed_out", "interrupted"}
+    {"done", "failed", "killed", "stopped", "timed_out", "interrupted"}
 )
 # `done`: answered and verified (a check passed after the last file change);
-# `unverified`: answered without that (see core/outcome.py).
-RunStatus = Literal["running", "done", "unverified", "failed", "interrupted", "cancelled"]
+# `unverified`: answered without that (see core/outcome.py); `stopped`: the operator quit
+# before the CEO answered; `cancelled`: a signal ended a headless run.
+RunStatus = Literal[
+    "running", "done", "unverified", "failed", "interrupted", "cancelled", "stopped"
+]
 ApprovalDecision = Literal["once", "always", "deny"]
 
 CEO_ID = "ceo"

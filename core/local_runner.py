@@ -58,6 +58,7 @@ class LocalAttempt:
         self._task = asyncio.get_running_loop().create_task(
             self._run(), name=f"agent:{spec.agent_id}"
         )
+        self._task.add_done_callback(self._never_ran)
 
     @property
     def spec(self) -> AttemptSpec:
@@ -109,6 +110,12 @@ class LocalAttempt:
         assert self._outcome is not None
         return self._outcome
 
+    def _never_ran(self, task: asyncio.Task[None]) -> None:
+        """Stopped before its first step, `_run` never ran: its end is still reported once."""
+        if self._outcome is None:
+            state = self._stop_state or "killed"
+            self._end(state, self._stop_reason or STOP_REASONS.get(state, state), "")
+
     def _cancel_timers(self) -> None:
         for timer in self._timers:
             timer.cancel()
@@ -132,6 +139,11 @@ class LocalAttempt:
             result = agent.last_text
         finally:
             self._cancel_timers()
+        self._end(state, reason, result)
+
+    def _end(self, state: AgentState, reason: str, result: str) -> None:
+        self._cancel_timers()
+        agent = self.agent
         self._outcome = AttemptOutcome(
             state=state,
             reason=reason,

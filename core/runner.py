@@ -44,14 +44,16 @@ from typing import Literal, Protocol
 from core.catalog import Usage
 from core.events import AgentState
 
-# How an attempt may be stopped from outside: the operator or CEO kills it, its timeout
-# passes, the app stops (interrupted), or a budget is spent (failed).
-StopState = Literal["killed", "timed_out", "interrupted", "failed"]
+# How an attempt may be stopped from outside: the operator or CEO kills it, the operator
+# quits (stopped: a clean stop), its timeout passes, the app stops (interrupted), or a
+# budget is spent (failed).
+StopState = Literal["killed", "stopped", "timed_out", "interrupted", "failed"]
 
 # The usual reason for each way of being stopped, when the caller gives none.
 STOP_REASONS: dict[str, str] = {
     "timed_out": "timed out",
     "killed": "killed",
+    "stopped": "stopped by the operator",
     "interrupted": "app stopped",
 }
 

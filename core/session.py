@@ -42,7 +42,7 @@ from core.local_runner import LocalRunner
 from core.model_access import ModelAccess, open_model_access
 from core.outcome import Verification, settle
 from core.run_budget import RunBudget
-from core.runner import AgentRunner, AttemptSpec, InboxMessage
+from core.runner import STOP_REASONS, AgentRunner, AttemptSpec, InboxMessage
 from core.sandbox import CommandRunner, detect_runner
 from core.supervisor import AgentRecord, Supervisor, SupervisorError
 from core.tools.base import ToolContext
@@ -52,6 +52,8 @@ from core.tools.shell import run_shell
 from core.tools.workspace import Workspace
 
 __all__ = ["PendingApproval", "RunOutcome", "Session", "SessionError", "new_run_id"]
+
+STOPPED = STOP_REASONS["stopped"]  # why agents (and the CEO) end when the operator quits
 
 
 class SessionError(Exception):
@@ -597,14 +599,16 @@ class Session:
                 result = await self._final_report(ceo, self._budget_stop)
             else:
                 status = self._close_status or "cancelled"
-                state, reason = ("done", "") if status == "done" else ("killed", "stopped")
+                state, reason = ("done", "") if status == "done" else ("stopped", STOPPED)
                 result = ceo.last_text
         if self.fatal_error is not None:  # the key was refused: the run cannot go on
             status, state, reason, result = "failed", "failed", self.fatal_error, ""
         elif self.abort_reason is not None:
             status, state, reason, result = "failed", "failed", self.abort_reason, ""
         self._stopping = True
-        await self.supervisor.shutdown("killed")
+        # Closed by the operator: the agents' end is a clean stop, not a kill or a failure.
+        closed = self._close_status is not None and state != "failed"
+        await self.supervisor.shutdown("stopped" if closed else "killed")
         if status == "done" and any(
             r.state in ("failed", "timed_out") for r in self.supervisor.records.values()
         ):
@@ -625,8 +629,8 @@ class Session:
         self.status = status
         self.result = result
         error = "" if status in ("done", "unverified") else (reason or status)
-        if status == "cancelled" and error in ("stopped", "cancelled"):
-            error = "stopped before the run finished"
+        if status in ("cancelled", "stopped") and error in (STOPPED, "stopped", "cancelled"):
+            error = "stopped by the operator before the run finished"
         self.error = " ".join(error.split()) if status == "failed" else ""
         self._emit(
             RunFinished,
@@ -664,10 +668,10 @@ class Session:
         """Stop the run: every agent and process ends.
 
         The run is recorded with `status`; by default `done` if the CEO had answered and
-        nothing was running, else `cancelled`.
+        nothing was running, else `stopped`. Agents still running end `stopped`.
         """
         if status is None:
-            status = "done" if self.answered else "cancelled"
+            status = "done" if self.answered else "stopped"
         self._close_status = status
         if self._ceo_task is not None and not self._ceo_task.done():
             self._ceo_task.cancel()

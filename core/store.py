@@ -401,7 +401,7 @@ class Store:
         verification = Verification.of(events)
         ends = [e for e in events if isinstance(e, RunFinished)]
         error = ends[-1].error if ends and run.status == ends[-1].status else ""
-        if not error and run.status in ("failed", "cancelled", "interrupted"):
+        if not error and run.status in ("failed", "cancelled", "stopped", "interrupted"):
             error = run.status if run.status != "interrupted" else INTERRUPTED_REASON
         return {
             "run_id": run.run_id,

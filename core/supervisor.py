@@ -76,6 +76,12 @@ class AgentRecord:
     pending_steers: list[InboxMessage] = field(default_factory=list)
     _wrap_up_sent: bool = False
     stalled: bool = False  # a badge: no output or tool progress for a while
+    # The timeout clock stands still while a command waits for the operator's approval.
+    waited_s: float = 0.0  # time spent waiting for approval (earlier waits of this attempt)
+    waiting_since: float | None = None  # when the current wait began
+    _waits: int = 0  # approvals this agent waits on now
+    _wait_ended: float | None = None  # time.monotonic() when its last wait ended (stalls)
+    clock: Callable[[], float] = time.monotonic
 
     @property
     def first_message(self) -> str:
@@ -86,10 +92,13 @@ class AgentRecord:
 
     @property
     def elapsed_s(self) -> float:
+        """The agent's own time (its timeout clock): waits for the operator's approval
+        are not counted."""
         if self.started_at is None:
             return 0.0
-        end = self.finished_at if self.finished_at is not None else time.monotonic()
-        return end - self.started_at
+        end = self.finished_at if self.finished_at is not None else self.clock()
+        waiting = end - self.waiting_since if self.waiting_since is not None else 0.0
+        return max(0.0, end - self.started_at - self.waited_s - waiting)
 
     @property
     def finished(self) -> bool:
@@ -147,8 +156,10 @@ class Supervisor:
         on_finished: Callable[[AgentRecord], None] | None = None,
         on_stalled: Callable[[AgentRecord, float], None] | None = None,
         on_ending: Callable[[AgentRecord], None] | None = None,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.run_id = run_id
+        self.clock = clock
         self.emit = emit
         self.runner = runner
         # Called as a started attempt ends, before its end is announced (the Session
@@ -220,6 +231,7 @@ class Supervisor:
             timeout_s=timeout_s,
             budget_usd=budget_usd,
             token_budget=token_budget,
+            clock=self.clock,
         )
         self.records[record.agent_id] = record
         self._announce(record)
@@ -278,8 +290,9 @@ class Supervisor:
 
     def _start(self, record: AgentRecord) -> None:
         record.state = "running"
-        record.started_at = time.monotonic()
+        record.started_at = self.clock()
         record.finished_at = None
+        record.waited_s, record.waiting_since, record._waits = 0.0, None, 0
         self._live.add(record.agent_id)
         spec = AttemptSpec(
             run_id=self.run_id,
@@ -311,7 +324,11 @@ class Supervisor:
         record.state = state
         record.reason = reason
         record.result = result
-        record.finished_at = time.monotonic()
+        record.finished_at = self.clock()
+        if record.waiting_since is not None:  # ended while it waited: the wait is over
+            record.waited_s += record.finished_at - record.waiting_since
+            record.waiting_since = None
+        record._waits = 0
         if record.handle is not None and self.on_ending is not None:
             self.on_ending(record)
         self._emit(AgentStateChanged, record, state=state, reason=reason)
@@ -349,6 +366,8 @@ class Supervisor:
             if record.handle is None:
                 continue
             idle = min(record.handle.progress().idle_s, now - (record.started_at or now))
+            if record._wait_ended is not None:
+                idle = min(idle, now - record._wait_ended)
             # Waiting for the operator's approval is not a stall: the agent waits on a human.
             stalled = idle >= limit and record.state == "running"
             if stalled and not record.stalled:
@@ -365,11 +384,19 @@ class Supervisor:
     # --- timeouts ------------------------------------------------------------
 
     def _deadline(self, record: AgentRecord) -> Deadline:
-        """The attempt's deadline: wrap up at WRAP_UP_AT of the timeout (once), stop at it."""
-        if record.timeout_s is None:
+        """The attempt's deadline: wrap up at WRAP_UP_AT of the timeout (once), stop at it.
+
+        Measured in the agent's own time: none while it waits for the operator's approval,
+        and after that wait later by as long as it waited (the runner counts from start).
+        """
+        if record.timeout_s is None or record.waiting_since is not None:
             return Deadline()
         wrap_up = None if record._wrap_up_sent else record.timeout_s * WRAP_UP_AT
-        return Deadline(timeout_s=record.timeout_s, wrap_up_s=wrap_up)
+        shift = record.waited_s
+        return Deadline(
+            timeout_s=record.timeout_s + shift,
+            wrap_up_s=None if wrap_up is None else wrap_up + shift,
+        )
 
     def _wrap_up(self, record: AgentRecord) -> None:
         if record.finished or record._wrap_up_sent:
@@ -429,11 +456,28 @@ class Supervisor:
         return True
 
     def set_waiting(self, agent_id: str, waiting: bool) -> None:
-        """An agent's command waits for the operator's approval (or no longer does)."""
+        """An agent's command waits for the operator's approval (or no longer does).
+
+        Its timeout clock stops while it waits: waiting on a person does not eat its time.
+        """
         record = self.records.get(agent_id)
         if record is None or record.finished:
             return
-        record.state = "waiting_approval" if waiting else "running"
+        record._waits = max(0, record._waits + (1 if waiting else -1))
+        if (record._waits > 0) == (record.state == "waiting_approval"):
+            return  # a second request of the same agent, or one of several answered
+        now = self.clock()
+        if record._waits > 0:
+            record.waiting_since = now
+            record.state = "waiting_approval"
+        else:
+            if record.waiting_since is not None:
+                record.waited_s += now - record.waiting_since
+                record.waiting_since = None
+            record.state = "running"
+            record._wait_ended = time.monotonic()  # the wait was the operator's, not a stall
+        if record.handle is not None:
+            record.handle.set_deadline(self._deadline(record))
         self._emit(AgentStateChanged, record, state=record.state)
 
     async def kill(
@@ -446,7 +490,7 @@ class Supervisor:
         if record.state == "queued" or record.handle is None:
             with contextlib.suppress(ValueError):
                 self.queue.remove(agent_id)
-            default = "killed before it started" if state == "killed" else state
+            default = f"{state} before it started" if state in ("killed", "stopped") else state
             self._finish(record, state, reason or default, "")
             return record.state
         await record.handle.cancel(state, reason)

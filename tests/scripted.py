@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
@@ -124,7 +125,12 @@ DEFAULT_RUNNER = "local"
 
 
 def make_supervisor(
-    model: ScriptedModel, workspace: Path, *, cap: int = 5, runner: str | None = None
+    model: ScriptedModel,
+    workspace: Path,
+    *,
+    cap: int = 5,
+    runner: str | None = None,
+    clock: Callable[[], float] = time.monotonic,
 ) -> tuple[Supervisor, EventBus, Recorder]:
     runner = runner or DEFAULT_RUNNER
     bus = EventBus()
@@ -153,5 +159,6 @@ def make_supervisor(
         emit=bus.publish,
         runner=RUNNERS[runner](make_agent, bus.publish, model),
         max_concurrent=cap,
+        clock=clock,
     )
     return supervisor, bus, recorder

@@ -100,7 +100,7 @@ def test_headless_run_leaves_no_process_on_sigint_sigterm_or_normal_exit(
             else:
                 assert proc.returncode == 130, err
                 assert summary["status"] == "cancelled"
-                assert summary["agents"][1]["status"] == "killed"
+                assert summary["agents"][1]["status"] == "stopped"  # a clean stop, not a kill
                 wait_for(marker, lambda p: not p, timeout_s=1.0)
     finally:
         for _, proc in runs.values():
@@ -128,7 +128,7 @@ async def test_tui_quit_with_q_leaves_no_process(
         await pilot.press("y")
         await wait_until(pilot, lambda: session.finished, timeout=10)
     assert not app.is_running
-    assert session.status == "cancelled"
+    assert session.status == "stopped"
     wait_for(marker, lambda p: not p, timeout_s=1.0)
 
 

@@ -176,7 +176,7 @@ async def test_interactive_close_after_a_checked_answer_records_done(tmp_path: P
     assert [(f.status, f.verified) for f in finished] == [("done", True)]
 
 
-async def test_interactive_close_mid_run_records_cancelled(tmp_path: Path) -> None:
+async def test_interactive_close_mid_run_records_stopped(tmp_path: Path) -> None:
     never = asyncio.Event()
 
     async def script(request: TurnRequest, sink: TurnSink) -> TurnResult:
@@ -189,4 +189,4 @@ async def test_interactive_close_mid_run_records_cancelled(tmp_path: Path) -> No
     await rec.wait_for(lambda e: e.kind == "turn_started")
     assert not session.answered
     await session.close()
-    assert [f.status for f in rec.of(RunFinished)] == ["cancelled"]
+    assert [f.status for f in rec.of(RunFinished)] == ["stopped"]

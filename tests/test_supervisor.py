@@ -19,6 +19,7 @@ from core.events import (
     ToolCallStarted,
 )
 from core.llm import TurnError, TurnRequest, TurnResult, TurnSink
+from core.runner import Deadline
 from core.supervisor import WRAP_UP_MESSAGE, SupervisorError
 from tests.scripted import ScriptedModel, all_text, first_text, make_supervisor, text, tool_use
 
@@ -259,3 +260,76 @@ async def test_text_streams_as_events(tmp_path: Path) -> None:
     record = sup.spawn("writer", "count", "claude-sonnet-5-5", None)
     await sup.wait([record.agent_id], timeout_s=5)
     assert [e.text for e in rec.of(TextDelta, record.agent_id)] == ["one ", "two ", "three"]
+
+
+
+class FakeClock:
+    """The supervisor's clock, moved by hand."""
+
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+async def test_timeout_clock_stands_still_while_waiting_for_approval(tmp_path: Path) -> None:
+    never = asyncio.Event()
+
+    async def waits(request: TurnRequest, sink: TurnSink) -> TurnResult:
+        await never.wait()
+        return text("unreachable")
+
+    clock = FakeClock()
+    sup, _, rec = make_supervisor(ScriptedModel(waits), tmp_path, clock=clock)
+    record = sup.spawn("coding", "task", "claude-haiku-5-5", 100.0)
+    assert sup._deadline(record) == Deadline(timeout_s=100.0, wrap_up_s=80.0)
+    clock.now += 10
+    assert record.elapsed_s == pytest.approx(10)
+
+    sup.set_waiting(record.agent_id, True)
+    assert record.state == "waiting_approval"
+    assert sup._deadline(record) == Deadline()  # no wrap-up, no timeout while it waits
+    clock.now += 60
+    assert record.elapsed_s == pytest.approx(10)  # the operator's minute is not its time
+    sup.extend(record.agent_id, 50)  # extending while it waits does not restart the clock
+    assert sup._deadline(record) == Deadline()
+
+    sup.set_waiting(record.agent_id, False)
+    assert record.state == "running"
+    assert record.elapsed_s == pytest.approx(10)
+    # The runner counts from the attempt's start: its deadline moves by the minute waited.
+    assert sup._deadline(record) == Deadline(timeout_s=150.0 + 60, wrap_up_s=120.0 + 60)
+    clock.now += 5
+    assert record.elapsed_s == pytest.approx(15)
+    states = [e.state for e in rec.of(AgentStateChanged) if e.agent_id == record.agent_id]
+    assert states == ["queued", "running", "waiting_approval", "running"]
+
+    sup.set_waiting(record.agent_id, True)
+    clock.now += 30
+    assert await sup.kill(record.agent_id) == "killed"  # ended while waiting: the wait ends
+    assert record.elapsed_s == pytest.approx(15)
+    assert record.waiting_since is None
+
+
+async def test_two_requests_of_one_agent_wait_until_both_are_answered(tmp_path: Path) -> None:
+    never = asyncio.Event()
+
+    async def waits(request: TurnRequest, sink: TurnSink) -> TurnResult:
+        await never.wait()
+        return text("unreachable")
+
+    clock = FakeClock()
+    sup, _, rec = make_supervisor(ScriptedModel(waits), tmp_path, clock=clock)
+    record = sup.spawn("coding", "task", "claude-haiku-5-5", 100.0)
+    sup.set_waiting(record.agent_id, True)
+    sup.set_waiting(record.agent_id, True)
+    clock.now += 20
+    sup.set_waiting(record.agent_id, False)
+    assert record.state == "waiting_approval" and record.elapsed_s == pytest.approx(0)
+    sup.set_waiting(record.agent_id, False)
+    assert record.state == "running"
+    states = [e.state for e in rec.of(AgentStateChanged) if e.agent_id == record.agent_id]
+    assert states == ["queued", "running", "waiting_approval", "running"]
+    await sup.shutdown("stopped")  # at once, before the attempt's first step
+    assert (record.state, record.reason) == ("stopped", "stopped by the operator")

@@ -220,7 +220,7 @@ def test_pane_render_is_fixed_height_and_clear_finished() -> None:
         body = render_agent(agent, SAMPLE_NOW, 44).plain
         assert len(body.splitlines()) <= BODY_LINES
     assert "queued #1" in render_agent(view.agents["coding-2"], SAMPLE_NOW, 44).plain
-    assert "waiting approval" in render_agent(view.agents["coding-1"], SAMPLE_NOW, 44).plain
+    assert "waiting for approval" in render_agent(view.agents["coding-1"], SAMPLE_NOW, 44).plain
     assert view.clear_finished() == 2
     assert {a.agent_id for a in view.board()} == {"research-1", "coding-1", "coding-2"}
 
@@ -287,3 +287,34 @@ async def test_answered_from_a_recorded_interactive_run(tmp_path: Path) -> None:
     for ev in events[cut:]:
         replayed.apply(ev)
     assert replayed.display_status == "done"  # closed after the answer: recorded as done
+
+
+def test_pane_clock_stands_still_while_waiting_for_approval() -> None:
+    view = RunView()
+    spawned(view)
+
+    def state(name: str, ts: float) -> None:
+        view.apply(AgentStateChanged(run_id=R, agent_id="coding-1", state=name, ts=ts))  # type: ignore[arg-type]
+
+    state("running", 1000.0)
+    state("waiting_approval", 1010.0)
+    agent = view.agents["coding-1"]
+    assert agent.elapsed(1010.0) == agent.elapsed(1040.0) == 10.0  # the figure does not move
+    text = render_agent(agent, 1042.0, 60).plain
+    assert "waiting for approval 0:32" in text and "0:10/1:40" in text
+    state("running", 1042.0)
+    assert agent.elapsed(1050.0) == 18.0
+    state("waiting_approval", 1060.0)
+    state("stopped", 1090.0)  # ended while it waited
+    assert agent.elapsed(2000.0) == 28.0
+    assert "waiting for approval" not in render_agent(agent, 2000.0, 60).plain
+
+
+def test_stopped_agents_are_counted_apart_from_failures() -> None:
+    view = RunView()
+    for agent_id, end in (("coding-1", "stopped"), ("coding-2", "killed"), ("coding-3", "done")):
+        spawned(view, agent_id)
+        view.apply(AgentStateChanged(run_id=R, agent_id=agent_id, state="running", ts=1001.0))
+        view.apply(AgentStateChanged(run_id=R, agent_id=agent_id, state=end, ts=1002.0))  # type: ignore[arg-type]
+    t = view.totals()
+    assert (t.done, t.failed, t.stopped) == (1, 1, 1)

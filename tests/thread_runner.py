@@ -200,7 +200,17 @@ class ThreadAttempt:
         for steer in self._spec.steers:
             self._agent.post(steer)
         self._task = self._runner.loop.create_task(self._run())
+        self._task.add_done_callback(self._never_ran)
         self._arm(self._spec.deadline)
+
+    def _never_ran(self, task: asyncio.Task[None]) -> None:
+        """Stopped before its first step, `_run` never ran: its end is still reported."""
+        agent = self._agent
+        if task.cancelled() and self._outcome is None and agent is not None:
+            state = self._stop_state or "killed"
+            reason = self._stop_reason or STOP_REASONS.get(state, state)
+            outcome = AttemptOutcome(state, reason, "", agent.usage.total, agent.cost_usd)
+            self._runner.home.call_soon_threadsafe(self._end, outcome)
 
     def _post(self, message: InboxMessage) -> None:
         if self._agent is not None and self._task is not None and not self._task.done():

@@ -291,6 +291,9 @@ class AgentView:
     def clear_reply(self) -> None:
         self.reply_parts = []
         self.reply_chars = 0
+    # Its timeout clock stands still while it waits for the operator's approval.
+    waited_s: float = 0.0  # earlier waits of this attempt
+    waiting_since: float | None = None  # when the current wait began
 
     @property
     def tokens(self) -> Tokens:
@@ -305,10 +308,18 @@ class AgentView:
         return self.state in ACTIVE_STATES
 
     def elapsed(self, now: float) -> float:
+        """Its own time, the timeout clock: waits for approval are not counted."""
         if self.started_at is None:
             return 0.0
         end = self.finished_at if self.finished_at is not None else now
-        return max(0.0, end - self.started_at)
+        waiting = max(0.0, end - self.waiting_since) if self.waiting_since is not None else 0.0
+        return max(0.0, end - self.started_at - self.waited_s - waiting)
+
+    def waiting_for(self, now: float) -> float | None:
+        """How long its command has waited for the operator's approval (None: not waiting)."""
+        if self.waiting_since is None:
+            return None
+        return max(0.0, now - self.waiting_since)
 
     def timeout_fraction(self, now: float) -> float | None:
         if not self.timeout_s:
@@ -406,6 +417,7 @@ class Totals:
     queued: int = 0
     done: int = 0
     failed: int = 0
+    stopped: int = 0  # ended by the operator's quit: not a failure
     tokens: Tokens = field(default_factory=Tokens)
 
 
@@ -464,6 +476,8 @@ class RunView:
                 t.queued += 1
             elif a.state == "done":
                 t.done += 1
+            elif a.state == "stopped":
+                t.stopped += 1
             elif a.state in TERMINAL_STATES:
                 t.failed += 1
         return t
@@ -673,6 +687,12 @@ class RunView:
             self._left_queue(agent)
         if ev.state not in ACTIVE_STATES:
             agent.stalled_s = None
+        if ev.state == "waiting_approval":
+            if agent.waiting_since is None:
+                agent.waiting_since = ev.ts
+        elif agent.waiting_since is not None:
+            agent.waited_s += max(0.0, ev.ts - agent.waiting_since)
+            agent.waiting_since = None
         if ev.state in ACTIVE_STATES and agent.started_at is None:
             agent.started_at = ev.ts
         if ev.state in TERMINAL_STATES and agent.finished_at is None:

@@ -108,6 +108,9 @@ def render_agent(agent: AgentView, now: float, width: int, body: int = BODY_LINE
     badge = agent.state.replace("_", " ")
     if agent.state == "queued" and agent.queue_position:
         badge = f"queued #{agent.queue_position}"
+    waited = agent.waiting_for(now) if agent.state == "waiting_approval" else None
+    if waited is not None:  # its clock stands still meanwhile
+        badge = f"waiting for approval {fmt_duration(waited)}"
     stalled: list[str | tuple[str, str]] = []
     if agent.stalled_s is not None and agent.active:
         stalled = [(f" stalled {fmt_duration(agent.stalled_s)} ", "reverse $legible-warning"), " "]

@@ -21,6 +21,7 @@ STATUS_STYLES = {
     "answered": "$legible-accent",
     "done": "$legible-primary",
     "unverified": "$legible-warning",
+    "stopped": "$legible-muted",
 }
 # No badge while commands are confined; a loud one when they are not. (full, short)
 SANDBOX_BADGES = {
@@ -157,4 +158,6 @@ def _counts(t: Totals, short: bool = False) -> list[Part]:
         if i:
             parts.append(" · " if not short else " ")
         parts.append((f"{n} {name}", style if n else "$legible-muted"))
+    if t.stopped:  # the operator's quit: a clean stop, not counted as failed
+        parts += [" · " if not short else " ", (f"{t.stopped} stopped", "$legible-muted")]
     return parts
