@@ -303,3 +303,15 @@ def sample_run_events() -> list[Any]:
     from tui.sample_run import sample_events
 
     return list(sample_events())
+
+
+@pytest.mark.parametrize("width", [120, 130, 160])
+async def test_wide_screen_keeps_two_pane_columns_beside_the_chat(
+    tmp_path: Path, width: int
+) -> None:
+    async with sample_app(tmp_path).run_test(size=(width, 40)) as pilot:
+        screen = await _ready(pilot)
+        assert not screen.narrow and _shown(screen.chat) and _shown(screen.board)
+        assert screen.board.columns == 2
+        assert screen.chat.region.width >= 40
+        assert screen.chat.region.width + screen.board.region.width <= width

@@ -28,7 +28,7 @@ from tui.screens.retry import RetryRequest, RetryScreen
 from tui.screens.steer import RECENT_LINES, SteerScreen
 from tui.screens.transcript import TranscriptScreen
 from tui.view_model import AgentView, RunView, one_line
-from tui.widgets.agent_board import AgentBoard
+from tui.widgets.agent_board import PANE_MIN_WIDTH, AgentBoard
 from tui.widgets.agent_pane import AgentPane
 from tui.widgets.approvals import ApprovalInbox
 from tui.widgets.ceo_chat import CeoChat
@@ -47,6 +47,7 @@ EXTEND_S = 300.0
 # beside a chat column would hold one narrow pane column).
 NARROW_BELOW = 120
 SWITCH_ID, SWITCH_KEY = "view.switch", "ctrl+t"
+CHAT_MIN_WIDTH = 40
 ANSWERED_PLACEHOLDER = "The CEO answered: reply, or q to finish"
 
 AGENT_ACTIONS = frozenset({"steer", "interrupt", "kill", "retry", "extend", "transcript"})
@@ -145,7 +146,13 @@ class RunScreen(Screen[None]):
     # --- narrow: the chat and the board as two tabs --------------------------
 
     def on_resize(self, event: Resize) -> None:
-        narrow = event.size.width < NARROW_BELOW
+        width = event.size.width
+        narrow = width < NARROW_BELOW
+        if not narrow:
+            # Two fifths for the chat, but never so much that the board drops to one pane
+            # column (from 120 columns up the board keeps two).
+            board = 2 * PANE_MIN_WIDTH + 3  # two panes, the gutter, the board's padding
+            self.chat.styles.width = max(CHAT_MIN_WIDTH, min(width * 2 // 5, width - board))
         if narrow == self.narrow:
             return
         self.narrow = narrow
