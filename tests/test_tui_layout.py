@@ -315,3 +315,25 @@ async def test_wide_screen_keeps_two_pane_columns_beside_the_chat(
         assert screen.board.columns == 2
         assert screen.chat.region.width >= 40
         assert screen.chat.region.width + screen.board.region.width <= width
+
+
+@pytest.mark.parametrize("size", [(80, 24), (100, 30), (160, 48)])
+async def test_history_fits_the_width(tmp_path: Path, size: tuple[int, int]) -> None:
+    from textual.widgets import DataTable
+
+    from tests.test_tui_snapshots import history_rows
+    from tui.screens.history import HistoryScreen
+
+    rows = history_rows()
+    async with sample_app(tmp_path).run_test(size=size) as pilot:
+        await _ready(pilot)
+        pilot.app.push_screen(HistoryScreen(None, rows))
+        await pilot.pause()
+        await pilot.pause()
+        table = pilot.app.screen.query_one(DataTable)
+        assert table.max_scroll_x == 0  # every column on screen, none to scroll to
+        labels = [str(c.label) for c in table.columns.values()]
+        assert labels[-1] == "task" and ("started" in labels) == (size[0] >= 100)
+        first = table.get_row_at(0)
+        assert first[labels.index("run")] == rows[0].run_id
+        assert str(first[-1]).startswith(rows[0].task[:10])

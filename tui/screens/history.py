@@ -17,6 +17,9 @@ if TYPE_CHECKING:
     from core.store import Store
 
 
+NARROW = 100  # columns below which the history leaves out the start time
+
+
 class HistoryScreen(Screen[str | None]):
     """Dismisses with the chosen run id (or None)."""
 
@@ -33,6 +36,7 @@ class HistoryScreen(Screen[str | None]):
         super().__init__()
         self.store = store
         self.rows = rows
+        self._width = 0
 
     def compose(self) -> ComposeResult:
         yield Static("History: enter replays a run · escape back", id="history-head")
@@ -40,25 +44,51 @@ class HistoryScreen(Screen[str | None]):
         yield SteadyFooter()
 
     async def on_mount(self) -> None:
-        table = self.query_one(DataTable)
-        table.add_columns("started", "run", "status", "agents", "cost", "task")
         rows = self.rows
         if rows is None:
             rows = await self.store.list_runs(limit=200) if self.store is not None else []
             self.rows = rows
-        for r in rows:
-            table.add_row(
+        self._fill(self.size.width or self.app.size.width)
+        if not rows:
+            self.query_one("#history-head", Static).update("History: no runs recorded yet")
+        self.query_one(DataTable).focus()
+
+    def on_resize(self) -> None:
+        if self.rows is not None and self.size.width != self._width:
+            self._fill(self.size.width)
+
+    def _fill(self, width: int) -> None:
+        """The columns that fit `width`: below NARROW the start time goes (the run id
+        begins with it) and the task gets what is left, cut with an ellipsis."""
+        self._width = width
+        table = self.query_one(DataTable)
+        cursor = table.cursor_row
+        table.clear(columns=True)
+        narrow = width < NARROW
+        columns = ["run", "status", "agents", "cost", "task"]
+        if not narrow:
+            columns.insert(0, "started")
+        table.add_columns(*columns)
+        rows = self.rows or []
+        cells = [
+            [
                 time.strftime("%Y-%m-%d %H:%M", time.localtime(r.created_at)),
                 r.run_id,
                 r.status,
                 str(max(0, r.agents - 1)),
                 fmt_cost(r.cost_usd),
-                one_line(r.task or "(no task)", 70),
-                key=r.run_id,
-            )
-        if not rows:
-            self.query_one("#history-head", Static).update("History: no runs recorded yet")
-        table.focus()
+            ][1 if narrow else 0 :]
+            for r in rows
+        ]
+        used = sum(
+            max([len(name), *(len(row[i]) for row in cells)]) + 2
+            for i, name in enumerate(columns[:-1])
+        )
+        room = max(12, min(70, width - used - 4))  # the task cell's padding, a scrollbar
+        for r, row in zip(rows, cells, strict=True):
+            table.add_row(*row, one_line(r.task or "(no task)", room), key=r.run_id)
+        if rows:
+            table.move_cursor(row=min(cursor, len(rows) - 1))
 
     def action_close(self) -> None:
         self.dismiss(None)
