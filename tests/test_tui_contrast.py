@@ -15,6 +15,7 @@ from tests.contrast_support import SIZE, STATES, Cell, all_states_app, drawn, is
 from tests.tui_support import QuietSession
 from tui.app import DelegateApp
 from tui.contrast import AA_TEXT, contrast, legible, legible_variables, luminance
+from tui.screens.transcript import TranscriptScreen
 from tui.widgets.agent_board import AgentBoard
 from tui.widgets.agent_pane import AgentPane
 
@@ -102,3 +103,59 @@ def test_legible_variables_keep_ansi_names_for_ansi_themes() -> None:
     variables = app.get_css_variables()
     assert variables["legible-error"] == "ansi_red"
     assert legible_variables({"background": "#000000", "surface": "#000000"}) != {}
+
+
+async def test_every_theme_draws_the_transcript_at_aa_contrast(tmp_path: Path) -> None:
+    """Texts, tool calls with a file's code and a command, a result and an error."""
+    app = all_states_app(tmp_path)
+    code = '"""Pricing."""\nimport csv  # the rows\n\n\ndef rows(path: str) -> list[str]:\n'
+    app.view.agents["research-1"].messages[1] += [
+        {"role": "assistant", "content": [{"type": "thinking", "thinking": "Check first."}]},
+        {
+            "role": "assistant",
+            "content": [
+                {"type": "text", "text": "Writing the converter."},
+                {
+                    "type": "tool_use",
+                    "id": "tu-w",
+                    "name": "write_file",
+                    "input": {"path": "conv.py", "content": code + "    return [42, 'x']\n"},
+                },
+                {
+                    "type": "tool_use",
+                    "id": "tu-c",
+                    "name": "run_command",
+                    "input": {"command": "ls"},
+                },
+            ],
+        },
+        {
+            "role": "user",
+            "content": [
+                {"type": "tool_result", "tool_use_id": "tu-w", "content": "wrote 99 bytes"},
+                {"type": "tool_result", "tool_use_id": "tu-c", "content": "x", "is_error": True},
+            ],
+        },
+    ]
+    async with app.run_test(size=(120, 50)) as pilot:
+        await _settle(pilot)
+        screen = TranscriptScreen(app.view, "research-1", tmp_path)
+        await app.push_screen(screen)
+        await pilot.pause()
+        failures: list[str] = []
+        checked = 0
+        for theme in sorted(app.available_themes):
+            app.theme = theme
+            await pilot.pause()
+            await pilot.pause()
+            cells = [c for c in drawn(app, app.screen.region) if is_text(c)]
+            texts = "".join(c.text for c in cells)
+            assert "$ ls" in texts and "import" in texts, theme
+            for cell in cells:
+                checked += 1
+                if cell.ratio < AA_TEXT and not _inactive(app, cell):
+                    failures.append(
+                        f"{theme}: {cell.text.strip()!r} {cell.fg} on {cell.bg} = {cell.ratio:.2f}"
+                    )
+        assert checked > 1000
+        assert not failures, "\n".join(failures[:40])

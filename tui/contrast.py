@@ -33,9 +33,10 @@ LEGIBLE_SOURCES: dict[str, str] = {
     "warning": "warning",
     "error": "error",
 }
-# The backgrounds text is drawn on: the screen, inputs, the header and footer, and the
-# operator's lines in the chat ($boost over the screen).
+# The backgrounds text is drawn on: the screen, inputs, the header and footer, the
+# operator's lines in the chat ($boost over the screen), and each of them focus-tinted.
 BACKGROUNDS = ("background", "surface", "panel")
+FOCUS_TINT = 0.05
 
 
 def _channel(value: int) -> float:
@@ -83,6 +84,10 @@ def legible_variables(
     boost = _parse(variables.get("boost", ""), None)
     if not ansi and boost is not None and boost.ansi is None:
         solid.append(solid[0] + boost)
+    foreground = _parse(variables.get("foreground", ""), None)
+    if not ansi and foreground is not None and foreground.ansi is None:
+        # A focused log, list or table: Textual tints it with `$foreground 5%`.
+        solid += [ground.blend(foreground, FOCUS_TINT) for ground in solid]
     out: dict[str, str] = {}
     for name, source in LEGIBLE_SOURCES.items():
         colour = _parse(variables.get(source, ""), solid[0] if solid else None)

@@ -8,19 +8,52 @@ Shared by the transcript (tui/screens/transcript.py) and the CEO's tool lines in
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from rich.console import RenderableType
 from rich.style import Style
 from rich.syntax import Syntax
 from rich.text import Text
+from textual.color import Color, ColorParseError
 
 RESULT_LINES = 20  # result lines shown until the item is expanded
 CODE_LINES = 40  # lines of a file's content shown until the item is expanded
 VALUE_CHARS = 300  # a key: value line's value, until expanded
 COMMAND_TOOLS = frozenset({"run_command", "run_check"})
 FILE_TOOLS = frozenset({"write_file", "edit_file"})
+# Code themes whose every token reaches WCAG AA on their own background.
+CODE_THEME_DARK, CODE_THEME_LIGHT = "github-dark", "xcode"
+
+
+@dataclass(frozen=True)
+class Palette:
+    """Rich colours for the transcript's roles; `palette_for` takes them from the theme."""
+
+    model: str = "cyan"
+    input: str = "green"
+    tool: str = "yellow"
+    error: str = "red"
+    muted: str = "default"
+
+
+def palette_for(variables: Mapping[str, str]) -> Palette:
+    """The theme's `$legible-*` colours (tui/contrast.py) as Rich colour names."""
+
+    def rich(name: str, fallback: str) -> str:
+        try:
+            return Color.parse(variables[f"legible-{name}"]).rich_color.name
+        except (KeyError, ColorParseError):
+            return fallback
+
+    return Palette(
+        model=rich("secondary", "cyan"),
+        input=rich("success", "green"),
+        tool=rich("warning", "yellow"),
+        error=rich("error", "red"),
+        muted=rich("muted", "default"),
+    )
 
 
 def language(path: str, code: str = "") -> str:
@@ -37,8 +70,8 @@ def code_block(code: str, path: str, dark: bool, *, expanded: bool) -> tuple[Syn
     syntax = Syntax(
         shown,
         language(path, code),
-        theme="monokai" if dark else "default",
-        line_numbers=True,
+        theme=CODE_THEME_DARK if dark else CODE_THEME_LIGHT,
+        line_numbers=False,  # Rich draws them dimmed, below AA in most themes
         word_wrap=True,
         padding=(0, 1),
     )

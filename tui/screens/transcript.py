@@ -19,7 +19,7 @@ from textual.screen import Screen
 from textual.widgets import RichLog, Static
 
 from core.export import conversation_markdown
-from tui.tool_render import more_line, result_lines, tool_input
+from tui.tool_render import Palette, more_line, palette_for, result_lines, tool_input
 from tui.view_model import (
     AgentView,
     RunView,
@@ -34,6 +34,7 @@ from tui.widgets.steady_footer import SteadyFooter
 MAX_LINES = 5000
 LIVE_ROWS = 12  # rows of the streaming reply shown under the log (its newest text)
 REFRESH_S = 0.125
+DEFAULT_PALETTE = Palette()
 Expanded = bool | Collection[str]  # True: every item open; else the ids of the open ones
 
 
@@ -45,8 +46,10 @@ class TranscriptScreen(Screen[None]):
         Binding("o", "expand_all", "Show all", id="transcript.expand"),
     ]
     DEFAULT_CSS = """
-    TranscriptScreen #transcript-head { height: 2; background: $panel; padding: 0 1; }
-    TranscriptScreen RichLog { height: 1fr; padding: 0 1; }
+    TranscriptScreen #transcript-head {
+        height: 2; background: $panel; color: $legible-text; padding: 0 1;
+    }
+    TranscriptScreen RichLog { height: 1fr; padding: 0 1; color: $legible-text; }
     TranscriptScreen #transcript-live {
         height: auto; max-height: 14; padding: 0 1; border-top: dashed $accent;
     }
@@ -63,6 +66,7 @@ class TranscriptScreen(Screen[None]):
         self._head = ""
         self.live_text = ""  # what the live part shows now ("" when no reply streams)
         self._rebuilding = False
+        self._palette_of: tuple[str, Palette] = ("", DEFAULT_PALETTE)
         self.exported: Path | None = None
         self.expanded: set[str] = set()  # tool call ids shown whole (a click on one)
         self.expand_all = False  # `o`: every file and result shown whole
@@ -79,6 +83,7 @@ class TranscriptScreen(Screen[None]):
         yield SteadyFooter()
 
     def on_mount(self) -> None:
+        self.watch(self.app, "theme", self._theme_changed, init=False)  # colours are the theme's
         self._refresh_log()
         self.set_interval(REFRESH_S, self._refresh_log)
         self.query_one(RichLog).focus()
@@ -102,6 +107,7 @@ class TranscriptScreen(Screen[None]):
         log = self.query_one(RichLog)
         opened: Expanded = True if self.expand_all else self.expanded
         dark = self.app.current_theme.dark
+        palette = self._palette()
         follow = False if self._rebuilding else None  # a rebuild keeps the reader's place
         for attempt in sorted(agent.messages):
             messages = agent.messages[attempt]
@@ -109,7 +115,7 @@ class TranscriptScreen(Screen[None]):
             if seen == 0 and messages:
                 log.write(Text(f"━━ attempt {attempt} ━━", style="bold"), scroll_end=follow)
             for message in messages[seen:]:
-                for line in render_message(message, opened, dark):
+                for line in render_message(message, opened, dark, palette):
                     log.write(line, scroll_end=follow)
             self._seen[attempt] = len(messages)
         self._refresh_live(agent)
@@ -131,8 +137,19 @@ class TranscriptScreen(Screen[None]):
         label = "model (streaming):" if agent.replying else "model (reply cut off):"
         rows = wrap_tail(text.splitlines(), width, LIVE_ROWS - bool(composing)) if text else []
         self.live_text = "\n".join([*rows, composing] if composing else rows)
-        live.update(Text.assemble((label, "bold cyan"), "\n", self.live_text))
+        live.update(Text.assemble((label, f"bold {self._palette().model}"), "\n", self.live_text))
         live.set_class(False, "-idle")
+
+    def _palette(self) -> Palette:
+        """The current theme's colours (the app's variables lag a theme change)."""
+        theme = self.app.theme
+        if self._palette_of[0] != theme:
+            self._palette_of = (theme, palette_for(self.app.get_css_variables()))
+        return self._palette_of[1]
+
+    def _theme_changed(self) -> None:
+        self._live_key = ()
+        self._rebuild()
 
     def action_close(self) -> None:
         self.dismiss(None)
@@ -180,7 +197,10 @@ class TranscriptScreen(Screen[None]):
 
 
 def render_message(
-    message: dict[str, Any], expanded: Expanded = False, dark: bool = True
+    message: dict[str, Any],
+    expanded: Expanded = False,
+    dark: bool = True,
+    palette: Palette = DEFAULT_PALETTE,
 ) -> list[RenderableType]:
     """Rich renderables for one API message: texts, tool calls and tool results.
 
@@ -194,17 +214,18 @@ def render_message(
         kind = block.get("type")
         if kind == "text" and str(block.get("text", "")).strip():
             who = "model" if role == "assistant" else "input"
-            style = "bold cyan" if role == "assistant" else "bold green"
+            style = f"bold {palette.model if role == 'assistant' else palette.input}"
             out.append(Text.assemble((f"{who}: ", style), str(block["text"]).strip()))
         elif kind == "thinking" and str(block.get("thinking", "")).strip():
-            out.append(Text(f"thinking: {block['thinking'].strip()}", style="dim italic"))
+            thought = block["thinking"].strip()
+            out.append(Text(f"thinking: {thought}", style=f"italic {palette.muted}"))
         elif kind == "tool_use":
             call_id = str(block.get("id", ""))
             is_open = _is_open(expanded, call_id)
             args = block.get("input")
             args = args if isinstance(args, dict) else {"input": args}
             name = str(block.get("name"))
-            out.append(Text.assemble(("→ ", "bold yellow"), (name, "bold")))
+            out.append(Text.assemble(("→ ", f"bold {palette.tool}"), (name, "bold")))
             parts, hidden = tool_input(name, args, dark=dark, expanded=is_open)
             out.extend(Padding(part, (0, 0, 0, 2)) for part in parts)
             if hidden:
@@ -215,7 +236,7 @@ def render_message(
             if isinstance(body, list):
                 body = "\n".join(b.get("text", "") for b in body if isinstance(b, dict))
             lines, hidden = result_lines(str(body), expanded=_is_open(expanded, call_id))
-            style = "red" if block.get("is_error") else "dim"
+            style = palette.error if block.get("is_error") else palette.muted
             label = "✗ error" if block.get("is_error") else "← result"
             if len(lines) <= 1:
                 out.append(Text.assemble((f"{label}: ", f"bold {style}"), ("".join(lines), style)))
