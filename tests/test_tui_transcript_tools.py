@@ -123,3 +123,11 @@ async def test_o_and_a_click_expand_results_in_the_transcript(tmp_path: Path) ->
         text = _log_text(screen)
         assert screen.expanded == {"tu-a"}
         assert "row 49" in text and "file 49" not in text  # only the clicked item opened
+
+        y = next(i for i, s in enumerate(log.lines) if "show fewer lines" in s.text)
+        log.scroll_to(y=y, animate=False, immediate=True)
+        await pilot.pause()
+        x = log.lines[y].text.index("show fewer")
+        await pilot.click(RichLog, offset=(x + 1, y - int(log.scroll_y)))
+        await pilot.pause()
+        assert screen.expanded == set() and "row 49" not in _log_text(screen)  # capped again

@@ -12,6 +12,7 @@ from typing import Any, ClassVar
 
 from rich.console import RenderableType
 from rich.padding import Padding
+from rich.style import Style
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
@@ -19,7 +20,14 @@ from textual.screen import Screen
 from textual.widgets import RichLog, Static
 
 from core.export import conversation_markdown
-from tui.tool_render import Palette, more_line, palette_for, result_lines, tool_input
+from tui.tool_render import (
+    RESULT_LINES,
+    Palette,
+    more_line,
+    palette_for,
+    result_lines,
+    tool_input,
+)
 from tui.view_model import (
     AgentView,
     RunView,
@@ -230,6 +238,8 @@ def render_message(
             out.extend(Padding(part, (0, 0, 0, 2)) for part in parts)
             if hidden:
                 out.append(Padding(_more(hidden, call_id), (0, 0, 0, 2)))
+            elif _opened_alone(expanded, call_id) and tool_input(name, args, expanded=False)[1]:
+                out.append(Padding(_less(call_id), (0, 0, 0, 2)))
         elif kind == "tool_result":
             call_id = str(block.get("tool_use_id", ""))
             body = block.get("content", "")
@@ -246,7 +256,19 @@ def render_message(
             out.append(Padding(Text("\n".join(lines), style=style), (0, 0, 0, 2)))
             if hidden:
                 out.append(Padding(_more(hidden, call_id), (0, 0, 0, 2)))
+            elif _opened_alone(expanded, call_id) and len(lines) > RESULT_LINES:
+                out.append(Padding(_less(call_id), (0, 0, 0, 2)))
     return out
+
+
+def _opened_alone(expanded: Expanded, call_id: str) -> bool:
+    """Opened by a click on it (not by `o`): a click on its last line caps it again."""
+    return not isinstance(expanded, bool) and call_id in expanded
+
+
+def _less(call_id: str) -> Text:
+    style = Style(italic=True, underline=True, meta={"@click": f"screen.expand({call_id!r})"})
+    return Text("▴ show fewer lines (click)", style=style)
 
 
 def _is_open(expanded: Expanded, call_id: str) -> bool:
