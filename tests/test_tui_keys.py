@@ -11,7 +11,7 @@ from tui.screens.confirm import ConfirmScreen
 from tui.screens.help import HelpScreen
 from tui.screens.history import HistoryScreen
 from tui.screens.retry import RetryScreen
-from tui.screens.run import RunScreen
+from tui.screens.run import OVER_LIVE_HINT, RunScreen
 from tui.screens.steer import SteerScreen
 from tui.screens.transcript import TranscriptScreen
 from tui.widgets.agent_board import AgentBoard
@@ -159,7 +159,8 @@ async def test_transcript_help_history_quit(tmp_path: Path) -> None:
         await wait_until(pilot, lambda: isinstance(app.screen, RunScreen) and app.screen.replay)
         replay_screen = app.screen
         assert replay_screen is not screen and replay_screen.check_action("kill", ()) is False
-        await pilot.press("q")  # leaves the replay, back to the live run
+        assert OVER_LIVE_HINT in replay_screen.chat.input.placeholder  # it says the way back
+        await pilot.press("escape")  # leaves the replay, back to the live run
         assert app.screen is screen
         await pilot.press("q")
         assert isinstance(app.screen, ConfirmScreen)

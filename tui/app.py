@@ -26,6 +26,8 @@ if TYPE_CHECKING:
     from core.session import Session
     from core.store import Store
 
+QUIT_QUESTION = "quit-question"  # the name of the quit ConfirmScreen
+
 strip_cycles.install()  # before any frame is drawn (see tui/strip_cycles.py)
 
 RUN_COMMANDS: tuple[tuple[str, str, str], ...] = (
@@ -87,8 +89,10 @@ class DelegateApp(App[int]):
         self.initial_task = task
         self.store = store
         self.view = RunView()
+        self.resumed = False  # a recorded run reopened (`delegate resume`)
         for event in prior_events:
             self.view.apply(event)
+            self.resumed = True
         self.replay: ReplayFeed | None = None
         if replay_events is not None:
             self.replay = ReplayFeed(replay_events, self.view, speed=replay_speed)
@@ -132,7 +136,9 @@ class DelegateApp(App[int]):
             replay=self.replay,
             clock=self.clock,
             export_dir=self.export_dir,
-            focus_input=self.session is not None and not self.initial_task,
+            # A new run without a task starts in the message box; a resumed run (its
+            # events given) or one with a task starts on the board.
+            focus_input=self.session is not None and not self.initial_task and not self.resumed,
         )
         self.main_screen = screen
         return screen
@@ -218,34 +224,39 @@ class DelegateApp(App[int]):
         events = await self.store.events(run_id)
         view = RunView()
         feed = ReplayFeed(events, view, speed=8.0)
-        self.push_screen(RunScreen(view, replay=feed, export_dir=self.export_dir))
+        # Over a live run, escape returns to it (and the replay says so).
+        over_live = self.session is not None and not self.session_closed
+        self.push_screen(
+            RunScreen(view, replay=feed, export_dir=self.export_dir, over_live=over_live)
+        )
+
+    async def action_quit(self) -> None:
+        """Textual's own quit (ctrl+q, the palette's "Quit"): the same path as `q`."""
+        self.action_quit_run()
 
     def action_quit_run(self) -> None:
-        screen = self.screen
-        if isinstance(screen, StartingScreen):
+        """The one way out: asks first while agents run or wait (stopping them cleanly)."""
+        if isinstance(self.screen, StartingScreen):
             self.exit(0)  # nothing runs yet
             return
-        if isinstance(screen, RunScreen) and screen is not self.main_screen:
-            self.pop_screen()
-            return
-        if not isinstance(screen, RunScreen):
-            return
+        if isinstance(self.screen, ConfirmScreen) and self.screen.name == QUIT_QUESTION:
+            return  # already asking
         session = self.session
-        if session is None or session.finished:
-            self.stop_and_exit()
-            return
         active = [a for a in self.view.agents.values() if not a.finished]
-        if not active:
+        if session is None or session.finished or self.session_closed or not active:
             self.stop_and_exit()
             return
         names = ", ".join(a.agent_id for a in active[:4]) + (" …" if len(active) > 4 else "")
-        question = f"{len(active)} agent(s) still running or queued ({names}). Stop them and quit?"
+        question = (
+            f"{len(active)} agent(s) still running or queued ({names}). They end stopped "
+            "(`delegate resume` can retry them). Stop them and quit?"
+        )
 
         def answer(yes: bool | None) -> None:
             if yes:
                 self.stop_and_exit()
 
-        self.push_screen(ConfirmScreen(question, "Stop and quit"), answer)
+        self.push_screen(ConfirmScreen(question, "Stop and quit", name=QUIT_QUESTION), answer)
 
     @work(group="quit", exclusive=True, exit_on_error=False)
     async def stop_and_exit(self) -> None:
@@ -265,7 +276,9 @@ class DelegateApp(App[int]):
     # --- command palette -----------------------------------------------------
 
     def get_system_commands(self, screen: Screen[object]) -> Iterable[SystemCommand]:
-        yield from super().get_system_commands(screen)
+        for command in super().get_system_commands(screen):
+            if command.title != "Quit":  # Textual's own quits at once: ours asks first
+                yield command
         yield SystemCommand("Help: keys", "?", self.action_help)
         yield SystemCommand("History of runs", "h: replay a past run", self.action_history)
         yield SystemCommand(
@@ -274,7 +287,9 @@ class DelegateApp(App[int]):
         yield SystemCommand(
             "Model scorecard", "pass rate, cost and time per role and model", self.action_scorecard
         )
-        yield SystemCommand("Quit delegate", "q: stops running agents", self.action_quit_run)
+        yield SystemCommand(
+            "Quit", "q: asks first while agents run (they end stopped)", self.action_quit_run
+        )
         if not isinstance(screen, RunScreen):
             return
         for title, help_text, action in RUN_COMMANDS:

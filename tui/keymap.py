@@ -40,6 +40,7 @@ BINDING_IDS: dict[str, tuple[str, str]] = {
     "replay.faster": ("right_square_bracket", "replay faster"),
     "replay.slower": ("left_square_bracket", "replay slower"),
     "replay.end": ("G", "jump to the end of a replay"),
+    "replay.back": ("escape", "from a replay opened over the live run back to it"),
     "transcript.back": ("escape,q", "close the transcript"),
     "transcript.export": ("e", "export the transcript to Markdown"),
     "transcript.follow": ("end,G", "follow the transcript's end"),

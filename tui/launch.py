@@ -106,6 +106,7 @@ async def _live(settings: Settings, task: str | None, notice: str | None = None)
         if app.connect_error is not None:
             raise app.connect_error
         code = await _flushed(store, app.return_code or 0)
+        say_exit(app.session)
     finally:
         await store.close()
     return code
@@ -164,7 +165,19 @@ async def _resume(settings: Settings, store: Any, run_id: str, events: list[Any]
         await app.run_async()
     finally:
         await app.close_session()
-    return await _flushed(store, app.return_code or 0)
+    code = await _flushed(store, app.return_code or 0)
+    say_exit(session)
+    return code
+
+
+def say_exit(session: Session | None) -> None:
+    """After the app closed: the run id, its status and how to resume it (stdout)."""
+    from tui.process_exit import exit_note
+
+    if session is None or not session.finished:
+        return
+    stopped = sum(r.state == "stopped" for r in session.supervisor.records.values())
+    print(exit_note(session.run_id, session.status, stopped), flush=True)
 
 
 async def _flushed(store: Any, code: int) -> int:

@@ -32,6 +32,20 @@ def mark_written() -> None:
     _written = True
 
 
+RESUMABLE = frozenset({"stopped", "cancelled", "failed", "unverified", "interrupted"})
+
+
+def exit_note(run_id: str, status: str, stopped: int = 0) -> str:
+    """What the TUI prints on stdout once it closed: the run, how it ended, and how to
+    pick it up again when something is left to do."""
+    line = f"delegate: run {run_id} {status}"
+    if stopped:
+        line += f" ({stopped} agent{'s' * (stopped != 1)} stopped)"
+    if status in RESUMABLE:
+        line += f"\nresume it with: delegate resume {run_id}"
+    return line
+
+
 def child_processes() -> list[int] | None:
     """Our live or unreaped child processes; None when the system cannot tell."""
     tasks = Path(f"/proc/{os.getpid()}/task")

@@ -27,8 +27,8 @@ class ConfirmScreen(ModalScreen[bool]):
     ConfirmScreen Button { margin-left: 2; }
     """
 
-    def __init__(self, question: str, yes: str = "Yes") -> None:
-        super().__init__()
+    def __init__(self, question: str, yes: str = "Yes", *, name: str | None = None) -> None:
+        super().__init__(name=name)
         self.question = question
         self.yes = yes
 

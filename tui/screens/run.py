@@ -48,7 +48,9 @@ EXTEND_S = 300.0
 NARROW_BELOW = 120
 SWITCH_ID, SWITCH_KEY = "view.switch", "ctrl+t"
 CHAT_MIN_WIDTH = 40
-ANSWERED_PLACEHOLDER = "The CEO answered: reply, or q to finish"
+# Hints in the message box name no key it would type: `q` there is a letter of the reply.
+ANSWERED_PLACEHOLDER = "The CEO answered: type a reply, or escape then q to finish"
+OVER_LIVE_HINT = "replay — escape returns to the live run"
 
 AGENT_ACTIONS = frozenset({"steer", "interrupt", "kill", "retry", "extend", "transcript"})
 APPROVAL_ACTIONS = frozenset({"approve", "always", "deny"})
@@ -69,6 +71,7 @@ class RunScreen(Screen[None]):
         Binding("d", "deny", "Deny", id="approval.deny"),
         Binding("c", "clear_finished", "Clear done", id="board.clear", show=False),
         Binding("i", "focus_input", "Message CEO", id="chat.focus", show=False),
+        Binding("escape", "back_to_live", "Back to live run", id="replay.back"),
         Binding("escape", "focus_board", "Board", id="board.focus", show=False),
         Binding(SWITCH_KEY, "switch_view", "Chat/Board", id=SWITCH_ID),
         Binding("space", "pause", "Pause", id="replay.pause"),
@@ -86,9 +89,11 @@ class RunScreen(Screen[None]):
         clock: Callable[[], float] | None = None,
         export_dir: Path | None = None,
         focus_input: bool = False,
+        over_live: bool = False,
     ) -> None:
         super().__init__()
         self.view = view
+        self.over_live = over_live  # a replay opened over the live run: escape goes back
         self.session = session
         self.replay = replay
         self.clock = clock or (replay.now if replay is not None else time.time)
@@ -138,6 +143,8 @@ class RunScreen(Screen[None]):
             self.chat.input.focus()
         else:
             self.board.focus()
+        if self.over_live:
+            self.notify(OVER_LIVE_HINT, title="Replay", timeout=6)
 
     async def on_unmount(self) -> None:
         if self.replay is not None:
@@ -228,7 +235,7 @@ class RunScreen(Screen[None]):
     def _chat_state(self) -> None:
         chat = self.chat
         if self.read_only:
-            chat.set_state("replay")
+            chat.set_state("replay", placeholder=OVER_LIVE_HINT if self.over_live else None)
         elif self.view.status != "running":
             chat.set_state(self.view.status)
         elif self.view.ceo_busy:
@@ -280,6 +287,8 @@ class RunScreen(Screen[None]):
     # --- bindings ------------------------------------------------------------
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "back_to_live":
+            return self.over_live  # else escape is the board's key
         if action == "switch_view":
             return self.narrow
         if action in REPLAY_ACTIONS:
@@ -495,6 +504,10 @@ class RunScreen(Screen[None]):
     def action_focus_input(self) -> None:
         if not self.read_only:
             self.chat.input.focus()
+
+    def action_back_to_live(self) -> None:
+        if self.over_live and self.app.screen is self:
+            self.dismiss(None)
 
     def action_focus_board(self) -> None:
         board = self.board

@@ -23,6 +23,7 @@ from textual.widgets._footer import FooterKey
 # The palette key ranks as PALETTE; ids not listed, see `rank`.
 PALETTE = "palette"
 KEEP_ORDER: tuple[str, ...] = (
+    "replay.back",
     "app.quit",
     "app.help",
     "view.switch",

@@ -1,0 +1,177 @@
+"""Focus and quitting: one quit path (q, ctrl+q, the palette's Quit) that asks while
+agents run; agents the operator stops end `stopped` (counts, history, replay, show);
+a replay over the live run goes back with escape; resume starts on the board; hints in
+the message box name no key it would type; the exit message."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+from typing import Any
+
+import pytest
+from textual.command import CommandPalette
+from textual.widgets import Input, OptionList
+from textual.widgets._footer import FooterKey
+
+from core.store import Store
+from tests.tui_support import QuietSession, live_app, sim_settings, wait_until
+from tui.app import DelegateApp
+from tui.cli import main
+from tui.launch import say_exit
+from tui.sample_run import sample_events
+from tui.screens.confirm import ConfirmScreen
+from tui.screens.run import ANSWERED_PLACEHOLDER, RunScreen
+from tui.view_model import RunView
+from tui.widgets.run_header import RunHeader
+
+SIZE = (160, 48)
+SLOW = "load:agents=2,tps=2,seconds=600"  # two agents that keep running
+
+
+def _running(app: DelegateApp, n: int = 2) -> bool:
+    return sum(1 for a in app.view.agents.values() if a.state == "running") >= n
+
+
+async def test_every_quit_asks_while_agents_run_and_they_end_stopped(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    settings = sim_settings(tmp_path, scenario=SLOW)
+    store = await Store.open(settings.db_path)  # type: ignore[arg-type]
+    app, session = live_app(settings, "load", store=store)
+    session.bus.subscribe(store.append)
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_until(pilot, lambda: _running(app))
+        run_screen = app.screen
+        for key in ("q", "ctrl+q"):
+            await pilot.press(key)
+            assert isinstance(app.screen, ConfirmScreen), key
+            await pilot.press("n")
+            assert app.screen is run_screen and not session.finished
+        # The palette has one Quit (Textual's own, which quit at once, is replaced).
+        titles = [c.title for c in app.get_system_commands(run_screen)]
+        assert [t for t in titles if "quit" in t.lower()] == ["Quit"]
+        await pilot.press("ctrl+p")
+        await wait_until(pilot, lambda: isinstance(app.screen, CommandPalette))
+        await pilot.press(*"Quit")
+        palette = app.screen
+        assert isinstance(palette, CommandPalette)
+        options = palette.query_one("CommandList", OptionList)
+        await wait_until(pilot, lambda: options.option_count > 0)
+        await pilot.press("enter")
+        await wait_until(pilot, lambda: isinstance(app.screen, ConfirmScreen))
+        assert "Stop them and quit?" in str(app.screen.query_one("#confirm-question").render())
+        await pilot.press("y")
+        await wait_until(pilot, lambda: session.finished)
+    # A clean stop, not a failure: agents and run `stopped`, counted apart.
+    assert session.status == "stopped"
+    assert [r.state for r in session.agents()] == ["stopped", "stopped"]
+    totals = app.view.totals()
+    assert (totals.stopped, totals.failed) == (2, 0)
+    say_exit(session)
+    out = capsys.readouterr().out
+    assert out.splitlines() == [
+        f"delegate: run {session.run_id} stopped (2 agents stopped)",
+        f"resume it with: delegate resume {session.run_id}",
+    ]
+    await store.flush()
+    [row] = await store.list_runs(limit=5)  # history
+    assert row.status == "stopped"
+    assert {a.status for a in await store.agents(row.run_id) if a.agent_id != "ceo"} == {"stopped"}
+    events = await store.events(row.run_id)
+    await store.close()
+
+    view = RunView()  # what a replay shows
+    for event in events:
+        view.apply(event)
+    assert view.status == "stopped"
+    assert {a.state for a in view.agents.values()} == {"stopped"}
+    header = RunHeader()
+    async with DelegateApp(replay_events=events).run_test(size=SIZE) as pilot:
+        await pilot.app.screen.mount(header)
+        header.show(view)
+        text = str(header.render())
+        assert "2 stopped" in text and "0 failed" in text
+
+    fast = ["--db", str(settings.db_path)]
+    assert await asyncio.to_thread(main, ["show", row.run_id, *fast]) == 0  # `delegate show`
+    shown = capsys.readouterr().out
+    assert "stopped" in shown and "killed" not in shown
+
+
+async def test_quit_without_agents_does_not_ask(tmp_path: Path) -> None:
+    app = DelegateApp(session=QuietSession(), task="t", autostart=False, export_dir=tmp_path)  # type: ignore[arg-type]
+    pushed: list[object] = []
+    push = app.push_screen
+
+    def recorded(screen: object, *args: Any, **kwargs: Any) -> Any:
+        pushed.append(screen)
+        return push(screen, *args, **kwargs)  # type: ignore[arg-type]
+
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        app.push_screen = recorded  # type: ignore[method-assign]
+        await pilot.press("q")
+        await wait_until(pilot, lambda: not app.is_running)
+    assert not any(isinstance(s, ConfirmScreen) for s in pushed)  # nothing runs: no question
+    assert app.return_code == 0
+
+
+async def test_resume_starts_on_the_board_and_a_new_run_in_the_box(tmp_path: Path) -> None:
+    resumed = DelegateApp(
+        session=QuietSession(),  # type: ignore[arg-type]
+        prior_events=sample_events(),
+        autostart=False,
+        export_dir=tmp_path,
+    )
+    async with resumed.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        assert resumed.focused is not None and not isinstance(resumed.focused, Input)
+        await pilot.press("i")  # a key, not a letter typed into the box
+        assert isinstance(resumed.focused, Input) and resumed.focused.value == ""
+    fresh = DelegateApp(session=QuietSession(), autostart=False, export_dir=tmp_path)  # type: ignore[arg-type]
+    async with fresh.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        assert isinstance(fresh.focused, Input)  # no task yet: type it
+
+
+async def test_hints_name_no_key_the_focused_box_would_type(tmp_path: Path) -> None:
+    app = DelegateApp(
+        session=QuietSession(),  # type: ignore[arg-type]
+        prior_events=sample_events(),
+        autostart=False,
+        export_dir=tmp_path,
+    )
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        shown_on_board = {k.key for k in app.screen.query(FooterKey)}
+        assert "q" in shown_on_board  # on the board, q quits and says so
+        await pilot.press("i")
+        box = app.focused
+        assert isinstance(box, Input)
+        await pilot.pause()
+        keys = [k.key for k in app.screen.query(FooterKey)]
+        typed = [k for k in keys if box.check_consume_key(k, k if len(k) == 1 else None)]
+        assert keys and not typed, typed
+        assert "escape then q" in ANSWERED_PLACEHOLDER  # the answered hint says how
+        await pilot.press("q")
+        assert box.value == "q" and isinstance(app.screen, RunScreen)
+
+
+async def test_replay_over_the_live_run_goes_back_with_escape(tmp_path: Path) -> None:
+    from tui.screens.run import OVER_LIVE_HINT
+
+    app = DelegateApp(session=QuietSession(), task="t", autostart=False, export_dir=tmp_path)  # type: ignore[arg-type]
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        live = app.screen
+        replay = RunScreen(RunView(), over_live=True)
+        await app.push_screen(replay)
+        await pilot.pause()
+        assert replay.chat.input.placeholder == OVER_LIVE_HINT
+        assert any(OVER_LIVE_HINT in n.message for n in app._notifications)
+        assert "escape" in {k.key for k in replay.query(FooterKey)}
+        await pilot.press("escape")
+        assert app.screen is live
+        await pilot.press("escape")  # on the live run escape stays the board's key
+        assert app.screen is live
