@@ -159,3 +159,15 @@ async def test_every_theme_draws_the_transcript_at_aa_contrast(tmp_path: Path) -
                     )
         assert checked > 1000
         assert not failures, "\n".join(failures[:40])
+
+
+def test_textual_widgets_get_the_legible_foreground_and_muted_text() -> None:
+    """Labels, Markdown and tables of Textual's own read $foreground / $text-muted."""
+    app = DelegateApp(session=QuietSession(), autostart=False)  # type: ignore[arg-type]
+    for theme in ("atom-one-dark", "catppuccin-latte", "solarized-light"):
+        app.theme = theme
+        variables = app.get_css_variables()
+        panel = Color.parse(variables["panel"]).rgb
+        for name in ("foreground", "text-muted", "markdown-h1-color"):
+            colour = Color.parse(variables[name])
+            assert colour.a == 1.0 and contrast(colour.rgb, panel) >= AA_TEXT, (theme, name)

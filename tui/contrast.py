@@ -97,6 +97,14 @@ def legible_variables(
         out[f"legible-{name}"] = legible(colour, solid, AA_TEXT + MARGIN).hex
     if not ansi:
         out.update(_footer(variables))
+        # Textual's own widgets (labels, Markdown, tables) read these: the same fix for them.
+        out["foreground"] = out["legible-text"]
+        out["text-muted"] = out["legible-muted"]
+        for level in range(1, 7):
+            name = f"markdown-h{level}-color"
+            colour = _parse(variables.get(name, ""), solid[0])
+            if colour is not None and colour.ansi is None:
+                out[name] = legible(colour, solid, AA_TEXT + MARGIN).hex
     return out
 
 
