@@ -160,6 +160,20 @@ DEFAULT_ALLOW = [
 
 RunnerKind = Literal["local", "temporal"]
 
+# [notify]: what calls the operator back (the TUI's bell and desktop notification).
+NOTIFY_EVENTS = ("approval", "waiting", "stalled", "finished")
+NOTIFY_DESKTOP = ("auto", "osc9", "osc777", "off")
+
+
+@dataclass(frozen=True)
+class NotifySettings:
+    """`events`: which get the terminal bell and a desktop notification (a toast shows
+    for every one of NOTIFY_EVENTS); `desktop`: the escape sequence, "auto" by terminal."""
+
+    events: tuple[str, ...] = ("approval", "waiting", "finished")
+    bell: bool = True
+    desktop: str = "auto"
+
 
 class ConfigError(Exception):
     """A setting is wrong. `str()` is the one line shown to the user."""
@@ -213,6 +227,7 @@ class Settings:
     events_host: str = "127.0.0.1"  # where workers reach this session's event hub
     catalog: Catalog = field(default_factory=Catalog)
     keymap: tuple[tuple[str, str], ...] = ()  # [keys]: (binding id, keys), checked by the TUI
+    notify: NotifySettings = field(default_factory=NotifySettings)
     config_path: Path | None = None  # the file these settings were read from, if any
 
     def role(self, name: str) -> RoleSpec:
@@ -257,6 +272,31 @@ def _positive(key: str, value: Any, *, allow_none: bool = False) -> float | None
     if value <= 0:
         raise ConfigError(key, f"must be positive, got {value!r}")
     return float(value)
+
+
+def _notify(table: dict[str, Any]) -> NotifySettings:
+    out = NotifySettings()
+    if "events" in table:
+        events = _str_list("notify.events", table["events"])
+        for name in events:
+            if name not in NOTIFY_EVENTS:
+                raise ConfigError(
+                    "notify.events", f"unknown event {name!r}" + did_you_mean(name, NOTIFY_EVENTS)
+                )
+        out = replace(out, events=events)
+    if "bell" in table:
+        out = replace(out, bell=_expect("notify.bell", table["bell"], bool, "true or false"))
+    if "desktop" in table:
+        desktop = table["desktop"]
+        if desktop is False:
+            desktop = "off"
+        _expect("notify.desktop", desktop, str, " or ".join(f'"{d}"' for d in NOTIFY_DESKTOP))
+        if desktop not in NOTIFY_DESKTOP:
+            raise ConfigError(
+                "notify.desktop", f"unknown {desktop!r}" + did_you_mean(desktop, NOTIFY_DESKTOP)
+            )
+        out = replace(out, desktop=desktop)
+    return out
 
 
 def _whole(key: str, value: Any, minimum: int) -> int:
@@ -334,6 +374,7 @@ CONFIG_SCHEMA: Schema = {
     ),
     "runner": frozenset({"kind", "temporal", "workspace_queue", "events_host"}),
     "keys": None,
+    "notify": frozenset({"events", "bell", "desktop"}),
 }
 RUNNER_KINDS = ("local", "temporal")
 
@@ -552,6 +593,9 @@ def parse_config(data: dict[str, Any], base: Settings | None = None) -> Settings
             changes["catalog"] = s.catalog.with_overrides(models)
         except (ValueError, TypeError, KeyError) as exc:
             raise ConfigError("models", str(exc)) from None
+
+    if "notify" in data:
+        changes["notify"] = _notify(_expect("notify", data["notify"], dict, "a table"))
 
     if "keys" in data:
         keys = _expect("keys", data["keys"], dict, "a table of binding id = key")

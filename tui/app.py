@@ -11,8 +11,9 @@ from textual.app import App, SystemCommand
 from textual.binding import Binding, BindingType
 from textual.screen import Screen
 
-from core.events import Event
+from core.events import Event, RunFinished
 from tui import strip_cycles
+from tui.attention import Alert, Attention
 from tui.contrast import legible_variables
 from tui.replay import ReplayFeed
 from tui.screens.confirm import ConfirmScreen
@@ -102,6 +103,7 @@ class DelegateApp(App[int]):
         self.main_screen: RunScreen | None = None
         self.session_closed = False
         self.store_failure: str | None = None  # why the run's events cannot be written
+        self.attention: Attention | None = None  # bell, desktop notification, toasts
 
     def on_mount(self) -> None:
         if self.keymap:
@@ -148,6 +150,10 @@ class DelegateApp(App[int]):
             if self.store is not None and not self.store.readonly:
                 self.store.on_failure(self._store_failed)
             self.session.bus.subscribe(self.view.apply)
+            self.attention = Attention(
+                self.session.settings.notify, write=self.write_terminal, toast=self._toast
+            )
+            self.session.bus.subscribe(self._attend)
             if self.autostart:
                 self.session.start(self.initial_task or None)
             if self.start_notice:
@@ -156,6 +162,21 @@ class DelegateApp(App[int]):
                 # The CEO's column: info notices from the run itself stay off the chat.
                 notice = Notice(run_id=self.session.run_id, agent_id="ceo", text=self.start_notice)
                 self.session.emit(notice)
+
+    def _attend(self, event: Event) -> None:
+        """Call the operator back when the run needs them (not for the end they chose)."""
+        if self.attention is None or (self.session_closed and isinstance(event, RunFinished)):
+            return
+        self.attention.observe(event)
+
+    def _toast(self, alert: Alert) -> None:
+        self.notify(alert.message, title=alert.title, severity=alert.severity, timeout=8)  # type: ignore[arg-type]
+
+    def write_terminal(self, text: str) -> None:
+        """Raw output for the real terminal (bell, OSC notifications), between frames."""
+        driver = self._driver
+        if driver is not None and self.is_running:
+            driver.write(text)
 
     def _store_failed(self, error: Exception) -> None:
         """The run's events cannot be written (disk full...): stop it, and say so plainly."""
