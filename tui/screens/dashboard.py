@@ -103,7 +103,7 @@ class DashboardScreen(Screen[None]):
         run = d.run
         t = run.tokens
         recent = run.recent_tokens_per_s
-        now = "" if recent is None else f" · now {fmt_rate(recent)}"
+        now = "" if recent is None else f" · now {fmt_rate(recent)} tok/s"
         text = Text.assemble(
             ("Run dashboard ", "bold"),
             (self.view.run_id or "(starting)", "dim"),
