@@ -337,3 +337,21 @@ async def test_history_fits_the_width(tmp_path: Path, size: tuple[int, int]) -> 
         first = table.get_row_at(0)
         assert first[labels.index("run")] == rows[0].run_id
         assert str(first[-1]).startswith(rows[0].task[:10])
+
+
+async def test_starting_screen_wraps_a_long_task_at_80x24() -> None:
+    from textual.app import App
+
+    from tui.screens.starting import StartingScreen
+
+    task = "Research competitors and build a landing page for a coffee subscription " * 2
+    app: App[None] = App()
+    async with app.run_test(size=(80, 24)) as pilot:
+        app.push_screen(StartingScreen(task))
+        await pilot.pause()
+        screen = app.screen
+        box = screen.query_one("Vertical")
+        assert _inside(box, screen.region)
+        for label in box.query("Label"):
+            assert box.content_region.contains_region(label.region)
+        assert str(box.query("Label")[-1].render()).endswith("…")

@@ -7,13 +7,18 @@ from textual.containers import Vertical
 from textual.screen import Screen
 from textual.widgets import Label
 
+from tui.view_model import one_line
+
 STARTING_TEXT = "Starting delegate"
 
 
 class StartingScreen(Screen[None]):
     DEFAULT_CSS = """
     StartingScreen { align: center middle; }
-    StartingScreen > Vertical { width: auto; height: auto; padding: 1 4; border: round $panel; }
+    StartingScreen > Vertical {
+        width: auto; max-width: 100%; height: auto; padding: 1 4; border: round $panel;
+    }
+    StartingScreen Label { max-width: 100%; }
     StartingScreen .dim { color: $text-muted; }
     """
 
@@ -25,4 +30,4 @@ class StartingScreen(Screen[None]):
         with Vertical():
             yield Label(f"[b]{STARTING_TEXT}[/b] … loading the model SDK")
             if self.task_text:
-                yield Label(self.task_text[:100], classes="dim", markup=False)
+                yield Label(one_line(self.task_text, 100), classes="dim", markup=False)
