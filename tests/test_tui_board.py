@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
+import pytest
+from textual.screen import Screen
 from textual.widgets import Static
 
 from tests.tui_support import live_app, sim_settings, wait_until
@@ -86,4 +89,37 @@ async def test_board_shrinks_and_grows_with_the_terminal(tmp_path: Path) -> None
         await wait_until(pilot, lambda: board.capacity == 2)
         assert board.selected in board.panes
         assert len(app.screen.query(AgentPane)) == 2
+        await app.close_session()
+
+
+async def test_panes_out_of_view_draw_nothing_and_catch_up_when_shown(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Under a screen that covers the board, the agents stream on and the flushes run,
+    but no pane is drawn; back on top, every changed pane is drawn in one flush."""
+    drawn: list[str | None] = []
+    show = AgentPane.show
+
+    def spy(self: AgentPane, agent: Any, now: float) -> None:
+        drawn.append(self.agent_id)
+        show(self, agent, now)
+
+    monkeypatch.setattr(AgentPane, "show", spy)
+    scenario = "load:agents=4,tps=40,seconds=600"
+    app, _ = live_app(sim_settings(tmp_path, scenario=scenario, max_concurrent=4), "load")
+    async with app.run_test(size=SIZE) as pilot:
+        screen = app.screen
+        assert isinstance(screen, RunScreen)
+        board = screen.query_one(AgentBoard)
+        await wait_until(pilot, lambda: len(board.panes) == 4 and len(set(drawn)) >= 4)
+        await app.push_screen(Screen())
+        drawn.clear()
+        start = screen.flushes
+        await wait_until(pilot, lambda: screen.flushes >= start + 4 and len(board._pending) == 4)
+        assert drawn == []
+        before = screen.flushes
+        app.pop_screen()
+        await wait_until(pilot, lambda: not board._pending)
+        assert screen.flushes <= before + 1  # the resume's flush, not several timer ticks
+        assert sorted(drawn) == sorted(board.panes)
         await app.close_session()

@@ -176,7 +176,14 @@ class RunScreen(Screen[None]):
         self.set_class(view == CHAT, "-chat")
         if view == CHAT:
             self._chat_seen = len(self.view.chat)
+        else:
+            self.call_after_refresh(self.flush)  # the board drew nothing while out of view
         self._show_tabs()
+
+    async def on_screen_resume(self) -> None:
+        """Back on top (a screen above was closed): the board catches up at once."""
+        if self.flushes:  # not before the first flush (on mount)
+            await self.flush()
 
     def _show_tabs(self) -> None:
         if not self.narrow:

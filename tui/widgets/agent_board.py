@@ -86,6 +86,7 @@ class AgentBoard(Widget, can_focus=True):
         self._now = 0.0
         # Agents whose output changed, oldest first (a dict keeps insertion order).
         self._pending: dict[str, None] = {}
+        self._hidden = False  # a sync found the board out of view (see `sync`)
         self._status = ""
         self.grid = Container(id="board-grid")
         self.status = Static(EMPTY_TEXT, id="board-status", markup=False)
@@ -182,6 +183,11 @@ class AgentBoard(Widget, can_focus=True):
                 agent = view.agents.get(agent_id)
                 if agent is not None and agent.active:
                     self._pending.setdefault(agent_id, None)
+        if not self.display or self._covered():
+            # Out of view (the chat tab, or a screen on top): no pane work now; what
+            # changed waits in `_pending` and is drawn, all of it, once shown again.
+            self._hidden = True
+            return
         focused = self.screen.focused
         if focused is self and self.selected in shown:
             shown[self.selected].focus(scroll_visible=False)
@@ -189,7 +195,8 @@ class AgentBoard(Widget, can_focus=True):
         if isinstance(focused, AgentPane) and focused.agent_id in self._pending:
             order_now.remove(focused.agent_id)
             order_now.insert(0, focused.agent_id)  # the pane the operator looks at goes first
-        budget = PANES_PER_FLUSH
+        budget = len(self.slots) if self._hidden else PANES_PER_FLUSH
+        self._hidden = False
         for agent_id in order_now:
             pane = shown.get(agent_id)
             agent = view.agents.get(agent_id)
@@ -201,6 +208,16 @@ class AgentBoard(Widget, can_focus=True):
             pane.show(agent, now)
             self._pending.pop(agent_id, None)
             budget -= 1
+
+    def _covered(self) -> bool:
+        """A screen with an opaque background is above the board's (a see-through modal,
+        such as help, still shows the board dimmed beneath it)."""
+        stack = self.app.screen_stack
+        mine = self.screen
+        if mine not in stack:
+            return True
+        above = stack[stack.index(mine) + 1 :]
+        return any(screen.styles.background.a >= 1 for screen in above)
 
     def _clamp_top(self) -> None:
         columns = self._columns
