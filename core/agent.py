@@ -651,6 +651,7 @@ class Agent:
             output=redactor.cut(text, TOOL_OUTPUT_EVENT_CAP),
             is_error=result.is_error,
             summary=f"{summary} ({time.monotonic() - started:.1f}s)",
+            data=result.data,
         )
         block: dict[str, Any] = {
             "type": "tool_result",

@@ -36,7 +36,8 @@ def _obj(properties: dict[str, Any], required: list[str]) -> dict[str, Any]:
 
 
 def _json(data: dict[str, Any]) -> ToolResult:
-    return ToolResult(json.dumps(data, ensure_ascii=False))
+    """The model reads the JSON; the engine and the UI read `data`, the same receipt."""
+    return ToolResult(json.dumps(data, ensure_ascii=False), data=data)
 
 
 RunShell = Callable[[str, float], Awaitable[dict[str, Any]]]
@@ -282,7 +283,12 @@ class CeoTools:
             data["note"] = "returned early: " + (
                 self.wake_note or "the operator sent you a message"
             )
-        return ToolResult(json.dumps(data, ensure_ascii=False), progress=progress)
+        # The UI's receipt: who ended how, who still runs (the results stay in the text).
+        receipt = {
+            "agents": [{"agent_id": r.agent_id, "state": r.state} for r in done],
+            "still_running": data["still_running"],
+        }
+        return ToolResult(json.dumps(data, ensure_ascii=False), data=receipt, progress=progress)
 
     def wake_for(self, note: str) -> None:
         """End a wait_for_agents early (a stalled agent) with `note` as the reason."""

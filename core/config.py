@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from core.catalog import Catalog
+from core.errors import DelegateError
 from core.sandbox.settings import SANDBOX_MODES, SandboxSettings
 from core.tools.netfence import allow_entry_problem
 
@@ -175,7 +176,7 @@ class NotifySettings:
     desktop: str = "auto"
 
 
-class ConfigError(Exception):
+class ConfigError(DelegateError):
     """A setting is wrong. `str()` is the one line shown to the user."""
 
     def __init__(self, key: str, problem: str) -> None:

@@ -35,6 +35,7 @@ RunStatus = Literal[
     "running", "done", "unverified", "failed", "interrupted", "cancelled", "stopped"
 ]
 ApprovalDecision = Literal["once", "always", "deny"]
+NoticeLevel = Literal["info", "warning", "error"]
 
 CEO_ID = "ceo"
 
@@ -295,6 +296,10 @@ class ToolCallFinished(Event):
     output: str
     is_error: bool = False
     summary: str = ""
+    # The tool's structured result, as the engine made it (never sent to the model):
+    # a CEO tool's receipt (`spawn_agent`: agent_id, state, queue_position; `run_check`:
+    # exit_code, timed_out; ...), a command's exit code. Readers use it, not `output`.
+    data: dict[str, Any] | None = None
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -349,8 +354,17 @@ class Notice(Event):
     """A line for humans: simulator in use, store lag, a warning."""
 
     kind: ClassVar[str] = "notice"
-    level: Literal["info", "warning", "error"] = "info"
+    level: NoticeLevel = "info"
     text: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class CeoWaiting(Event):
+    """The CEO's reply ended and it waits for the operator. `answered`: with nothing
+    running or queued, so its last reply is the run's answer (until the operator writes)."""
+
+    kind: ClassVar[str] = "ceo_waiting"
+    answered: bool = True
 
 
 # --- evidence: what the engine saw an agent do (never what the model says) --

@@ -10,7 +10,7 @@ from core import redact
 from core.evidence import EvidenceBook
 
 if TYPE_CHECKING:
-    from core.store import Store
+    from core.records import RunRecords
 
 FENCE = "```"
 
@@ -61,7 +61,7 @@ def _money(value: float | None) -> str:
     return f"${value:.4f}" if value is not None else "unknown"
 
 
-async def run_markdown(store: Store, run_id: str) -> str:
+async def run_markdown(store: RunRecords, run_id: str) -> str:
     """The whole run: summary, agents table, the result, then every conversation."""
     summary = await store.run_summary(run_id)
     usage = summary["usage"]

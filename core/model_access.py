@@ -13,10 +13,11 @@ from pathlib import Path
 import anthropic
 
 from core.config import Settings
+from core.errors import DelegateError
 from core.llm import make_client
 
 
-class ModelAccessError(Exception):
+class ModelAccessError(DelegateError):
     """The endpoint cannot be used as configured (one line for the user)."""
 
 

@@ -12,7 +12,7 @@ import secrets
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from core import redact
 from core.agent import Agent, AgentFailed, Emit
@@ -21,12 +21,14 @@ from core.ceo import MAX_LISTED, CeoTools, ceo_system_prompt
 from core.claims import unsupported_claims
 from core.collisions import CollisionRadar
 from core.config import Settings, default_db_path
+from core.errors import DelegateError
 from core.events import (
     CEO_ID,
     AgentFinished,
     AgentSpawned,
     AgentState,
     AgentStateChanged,
+    CeoWaiting,
     ClaimsFlagged,
     Event,
     FileCollision,
@@ -51,12 +53,15 @@ from core.tools.registry import build_tools
 from core.tools.shell import run_shell
 from core.tools.workspace import Workspace
 
+if TYPE_CHECKING:
+    from core.records import RunRecords
+
 __all__ = ["PendingApproval", "RunOutcome", "Session", "SessionError", "new_run_id"]
 
 STOPPED = STOP_REASONS["stopped"]  # why agents (and the CEO) end when the operator quits
 
 
-class SessionError(Exception):
+class SessionError(DelegateError):
     """A command the session cannot carry out; `str()` is one line for the user."""
 
 
@@ -184,6 +189,8 @@ class Session:
         self._ceo_waiting = False
         self._close_status: RunStatus | None = None
         self._budget_stop: str | None = None  # the CEO was stopped: the run's budget is spent
+        # The recorded runs, read-only, when the session is recorded (core.session_life).
+        self.records: RunRecords | None = None
 
     # --- events --------------------------------------------------------------
 
@@ -423,6 +430,7 @@ class Session:
                 return True
             if not self.supervisor.active():
                 self._emit(Notice, agent_id=CEO_ID, text="The CEO is waiting for you.")
+                self._emit(CeoWaiting, agent_id=CEO_ID, answered=True)
             agent.inbox_signal.clear()
             self._ceo_waiting = True
             try:
@@ -677,7 +685,7 @@ class Session:
             self._ceo_task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._ceo_task
-        elif self._ceo_task is None:
+        elif self._ceo_task is None and not self._finished.is_set():
             self._end(settle(status, self.verification.verified), "")
         await self.agent_runner.aclose()
         await self.access.aclose()

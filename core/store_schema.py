@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from core.errors import DelegateError
 from core.events import TERMINAL_STATES
 from core.projections import AgentProjection, AttemptUsage, RunProjection, pid_alive
 
@@ -30,7 +31,7 @@ WRITE_FATAL = {
 NOT_OURS = "not a delegate database (or a damaged one)"
 
 
-class StoreError(Exception):
+class StoreError(DelegateError):
     """A store problem; `str()` is one line for the user."""
 
 

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from core.config import ConfigError, NotifySettings, parse_config
-from core.events import AgentStalled, ApprovalRequested, Notice, RunFinished
+from core.events import AgentStalled, ApprovalRequested, CeoWaiting, RunFinished
 from tests.tui_support import QuietSession
 from tui.app import DelegateApp
 from tui.attention import Alert, Attention, desktop_protocol, sequence
@@ -85,7 +85,7 @@ def test_listed_events_ring_once_per_burst_others_only_toast() -> None:
     attention.observe(AgentStalled(run_id=R, agent_id="coding-1", stalled=True, idle_s=61.0))
     assert len(written) == 1  # not listed by default: a toast only
     assert toasts[-1].message == "coding-1: no output for 61 s"
-    attention.observe(Notice(run_id=R, agent_id="ceo", text="The CEO answered; waiting for you"))
+    attention.observe(CeoWaiting(run_id=R, agent_id="ceo", answered=True))
     assert written[-1].startswith("\a\x1b]9;delegate: The CEO waits for you")
     now[0] += 5
     attention.observe(RunFinished(run_id=R, status="done", result="ok", cost_usd=0.1))

@@ -67,6 +67,7 @@ def every_kind(run: str = RUN) -> list[Event]:
         ev.SteerQueued(**a, steer_id="s1", message="faster", interrupt=True, source="ceo"),
         ev.SteerDelivered(**a, steer_id="s1", turn=2),
         ev.Notice(run_id=run, level="warning", text="careful"),
+        ev.CeoWaiting(run_id=run, agent_id="ceo", answered=True),
         ev.AgentStateChanged(**a, state="done"),
         ev.ClaimsFlagged(**a, attempt=1, claims=["claims tests passed; no test command ran"]),
         ev.AgentFinished(**a, state="done", result="ok", elapsed_s=3.5, attempt=1),

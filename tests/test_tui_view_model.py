@@ -12,6 +12,7 @@ from core.events import (
     AgentStateChanged,
     ApprovalRequested,
     ApprovalResolved,
+    CeoWaiting,
     Event,
     Notice,
     OperatorMessage,
@@ -176,6 +177,7 @@ def test_ceo_chat_streaming_tools_and_queued_operator() -> None:
             tool_use_id="t1",
             name="run_check",
             output='{"exit_code": 1, "stdout_tail": "1 failed"}',
+            data={"exit_code": 1, "timed_out": False},
         )
     )
     view.apply(TurnEnded(run_id=R, agent_id="ceo", turn=1, stop_reason="end_turn"))
@@ -254,6 +256,7 @@ def test_answered_when_the_ceo_ends_its_turn_with_nothing_running() -> None:
     assert not view.answered
     view.apply(AgentStateChanged(run_id=R, agent_id="coding-1", state="failed", ts=1020.0))
     view.apply(Notice(run_id=R, agent_id="ceo", text="The CEO is waiting for you."))
+    view.apply(CeoWaiting(run_id=R, agent_id="ceo", answered=True))
     assert view.answered  # the session's idle notice says the same
     view.apply(RunFinished(run_id=R, status="done", result="ok", cost_usd=0.0))
     assert view.display_status == "done"

@@ -24,8 +24,8 @@ from tui.screens.starting import StartingScreen
 from tui.view_model import RunView
 
 if TYPE_CHECKING:
+    from core.records import RunRecords
     from core.session import Session
-    from core.store import Store
 
 QUIT_QUESTION = "quit-question"  # the name of the quit ConfirmScreen
 
@@ -71,7 +71,7 @@ class DelegateApp(App[int]):
         session: Session | None = None,
         connect: Callable[[], Awaitable[Session]] | None = None,
         task: str | None = None,
-        store: Store | None = None,
+        store: RunRecords | None = None,
         replay_events: Sequence[Event] | None = None,
         prior_events: Iterable[Event] = (),
         replay_speed: float = 4.0,

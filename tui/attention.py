@@ -21,11 +21,11 @@ from core.events import (
     CEO_ID,
     AgentStalled,
     ApprovalRequested,
+    CeoWaiting,
     Event,
-    Notice,
     RunFinished,
 )
-from tui.view_model import WAITING_NOTICE, one_line
+from tui.view_model import one_line
 
 BELL = "\a"
 MIN_GAP_S = 2.0  # at most one bell and desktop notification this often (a burst: one)
@@ -83,7 +83,7 @@ def alert_for(event: Event) -> Alert | None:
             f"{who} asks to run: {one_line(event.command, 120)} (a approve · d deny)",
             "warning",
         )
-    if isinstance(event, Notice) and event.agent_id == CEO_ID and WAITING_NOTICE in event.text:
+    if isinstance(event, CeoWaiting) and event.answered:
         return Alert("waiting", "The CEO waits for you", "It answered; reply or quit.")
     if isinstance(event, AgentStalled) and event.stalled:
         return Alert(

@@ -9,6 +9,8 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any, NoReturn
 
+from core.errors import DelegateError, UsageError
+
 COMMANDS = (
     "run",
     "history",
@@ -59,10 +61,6 @@ The real Anthropic API is used when ANTHROPIC_API_KEY is set; ANTHROPIC_BASE_URL
 it at any Messages-API endpoint. `delegate COMMAND --help` shows a command's options.
 RUN is a run id, a unique prefix of one, or `last`.
 """
-
-
-class UsageError(Exception):
-    """Bad input from the user: one line on stderr, exit 2."""
 
 
 def _add_option(g: Any, name: str, *, hidden: bool = False) -> None:
@@ -324,12 +322,6 @@ def _check_db_path(path: Path, source: str) -> None:
         raise UsageError(f"{source} {path}: the folder {folder} {what}")
 
 
-def db_path(settings: Any) -> Path:
-    from core.config import default_db_path
-
-    return Path(settings.db_path) if settings.db_path else default_db_path()
-
-
 def version() -> str:
     """This checkout's version (its pyproject.toml), else the installed package's."""
     import tomllib
@@ -363,47 +355,18 @@ def main(argv: list[str] | None = None) -> int:
             return 0
         check_limits(args)
         return _dispatch(command, args)
-    except UsageError as exc:
+    except DelegateError as exc:  # every error for the user: one line, exit 2
         print(f"delegate: {_redacted(str(exc))}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("delegate: interrupted", file=sys.stderr)
         return 130
-    except Exception as exc:  # known error types print one line; see _known_error
-        line = _known_error(exc)
-        if line is None:
-            raise
-        print(f"delegate: {_redacted(str(line))}", file=sys.stderr)
-        return 2
 
 
 def _redacted(line: str) -> str:
     from core import redact  # here, not at the top: `--help` and `--version` need none of it
 
     return redact.current().redact(line)
-
-
-def _known_error(exc: Exception) -> str | None:
-    from core.config import ConfigError
-    from core.model_access import ModelAccessError
-    from core.sandbox import SandboxRequired
-    from core.session import SessionError
-    from core.store import StoreError
-    from core.temporal.errors import TemporalUnavailable
-    from tui.worker_cli import WorkerUsageError
-
-    if isinstance(
-        exc,
-        ConfigError
-        | ModelAccessError
-        | SessionError
-        | StoreError
-        | SandboxRequired
-        | TemporalUnavailable
-        | WorkerUsageError,
-    ):
-        return str(exc)
-    return None
 
 
 def check_sandbox(settings: Any) -> None:

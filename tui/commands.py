@@ -4,12 +4,11 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from functools import partial
-from typing import TYPE_CHECKING
+from typing import Protocol, runtime_checkable
 
 from textual.command import DiscoveryHit, Hit, Hits, Provider
 
-if TYPE_CHECKING:
-    from tui.screens.run import RunScreen
+from tui.view_model import AgentView, RunView
 
 VERBS: tuple[tuple[str, str, str], ...] = (
     ("focus", "Focus {id}", "select the pane"),
@@ -22,14 +21,37 @@ VERBS: tuple[tuple[str, str, str], ...] = (
 )
 
 
+def applies(action: str, agent: AgentView) -> bool | None:
+    """Whether an agent command applies to the agent as it is now (None: not now)."""
+    if action in ("steer", "interrupt", "kill"):
+        return None if agent.finished else True
+    if action == "retry":
+        return True if agent.finished else None
+    if action == "extend":
+        return True if agent.timeout_s and not agent.finished else None
+    return True
+
+
+@runtime_checkable
+class AgentCommandScreen(Protocol):
+    """A screen whose agents the palette lists (the run screen): its view, whether it
+    only reads, how it selects a pane, and an `action_<verb>` per verb."""
+
+    @property
+    def view(self) -> RunView: ...
+
+    @property
+    def read_only(self) -> bool: ...
+
+    def select(self, agent_id: str) -> None: ...
+
+
 class AgentCommands(Provider):
     """Per-agent commands of the run screen that apply to each agent's state."""
 
     def _commands(self) -> list[tuple[str, str, Callable[[], None]]]:
-        from tui.screens.run import RunScreen
-
         screen = self.screen
-        if not isinstance(screen, RunScreen):
+        if not isinstance(screen, AgentCommandScreen):
             return []
         out: list[tuple[str, str, Callable[[], None]]] = []
         for agent in screen.view.board():
@@ -37,7 +59,7 @@ class AgentCommands(Provider):
                 if verb != "focus":
                     if screen.read_only and verb != "transcript":
                         continue
-                    if verb != "transcript" and not RunScreen._applies(verb, agent):
+                    if verb != "transcript" and not applies(verb, agent):
                         continue
                 out.append(
                     (
@@ -60,7 +82,7 @@ class AgentCommands(Provider):
                 yield Hit(score, matcher.highlight(title), callback, help=help_text)
 
 
-def _run(screen: RunScreen, agent_id: str, verb: str) -> None:
+def _run(screen: AgentCommandScreen, agent_id: str, verb: str) -> None:
     screen.select(agent_id)
     if verb != "focus":
         getattr(screen, f"action_{verb}")()

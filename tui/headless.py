@@ -10,10 +10,11 @@ import shutil
 import signal
 import sys
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from core import redact
 from core.config import Settings
+from core.errors import UsageError
 from core.events import (
     AgentFinished,
     AgentSpawned,
@@ -30,8 +31,11 @@ from core.events import (
     ToolCallStarted,
     TurnEnded,
 )
-from tui.cli import UsageError, db_path
+from core.records import db_path
 from tui.process_exit import mark_written
+
+if TYPE_CHECKING:
+    from core.records import RunRecords
 
 
 class ProgressPrinter:
@@ -100,53 +104,22 @@ def run_command(args: argparse.Namespace, settings: Settings) -> int:
     return code
 
 
-def _model_access(settings: Settings) -> Any:
-    """The SDK's import (the bulk of start-up) and the client, built off the loop."""
-    import core.session  # noqa: F401  (the SDK and the session's modules, imported here)
-    from core.model_access import open_model_access
-
-    return open_model_access(settings)
-
-
-async def _open(settings: Settings) -> tuple[Any, Any]:
-    """The store and the model client at once: the database opens (its file work in
-    sqlite's thread, its steps on the loop) while the SDK imports and the client is
-    built in another thread. The store's errors come first, as they did when it opened
-    alone; whatever did open is closed when the other failed."""
-    from core.store import Store
-
-    opened: tuple[Any, Any] = await asyncio.gather(
-        Store.open(db_path(settings)),
-        asyncio.to_thread(_model_access, settings),
-        return_exceptions=True,
-    )
-    store, access = opened
-    if isinstance(store, BaseException) or isinstance(access, BaseException):
-        if not isinstance(store, BaseException):
-            await store.close()
-        if not isinstance(access, BaseException):
-            await access.aclose()
-        raise store if isinstance(store, BaseException) else access
-    return store, access
-
-
 async def _run(args: argparse.Namespace, settings: Settings) -> int:
-    store, access = await _open(settings)
-    from core.session import Session  # imported by then, in _open's thread
-    from core.store import StoreError
+    from core.records import RecordsError
+    from core.session_life import open_session
 
-    try:
-        session = Session(settings, interactive=False, access=access)
+    async with open_session(settings, interactive=False) as session:
+        store = session.records
+        assert store is not None
         if not session.runner.confined:  # said once, even with --quiet
             print(f"delegate: {session.runner.describe()}", file=sys.stderr)
 
-        def cannot_record(error: StoreError) -> None:
+        def cannot_record(error: RecordsError) -> None:
             # One line, once; the run cannot be recorded, so it stops as failed.
             print(f"delegate: {error}", file=sys.stderr, flush=True)
             session.abort(str(error))
 
         store.on_failure(cannot_record)
-        session.bus.subscribe(store.append)
         if not args.quiet:
             session.bus.subscribe(ProgressPrinter())
         loop = asyncio.get_running_loop()
@@ -167,8 +140,6 @@ async def _run(args: argparse.Namespace, settings: Settings) -> int:
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.remove_signal_handler(sig)
         summary = await _summary(store, outcome)
-    finally:
-        await store.close()
     if session.fatal_error is not None:
         # A configuration problem (the API key was refused): one line, exit 2.
         print(f"delegate: {redact.current().redact(session.fatal_error)}", file=sys.stderr)
@@ -196,10 +167,10 @@ async def _run(args: argparse.Namespace, settings: Settings) -> int:
     return 0 if outcome.status == "done" else 1
 
 
-async def _summary(store: Any, outcome: Any) -> dict[str, Any]:
+async def _summary(store: RunRecords, outcome: Any) -> dict[str, Any]:
     """The run's JSON summary from the store; when the store stopped recording, what it
     has (if it can still be read) with the run's real end: `failed` and why."""
-    from core.store import StoreError
+    from core.records import RecordsError as StoreError
 
     with contextlib.suppress(StoreError):
         await store.flush()
@@ -226,17 +197,14 @@ def history_command(args: argparse.Namespace, settings: Settings) -> int:
 
 
 async def _history(args: argparse.Namespace, settings: Settings) -> int:
-    from core.store import Store
+    from core.records import open_records
 
     path = db_path(settings)
     if not path.exists():
         runs: list[Any] = []
     else:
-        store = await Store.open(path)
-        try:
-            runs = await store.list_runs(limit=args.limit)
-        finally:
-            await store.close()
+        async with open_records(settings) as records:
+            runs = await records.list_runs(limit=args.limit)
     if args.json:
         text = json.dumps([_run_row_json(r) for r in runs], indent=2, ensure_ascii=False)
         print(redact.current().redact(text))
@@ -294,21 +262,17 @@ def show_command(args: argparse.Namespace, settings: Settings) -> int:
 
 
 async def _show(args: argparse.Namespace, settings: Settings) -> int:
-    from core.export import run_markdown
-    from core.store import Store
+    from core.records import open_records, run_markdown
 
     path = db_path(settings)
     if not path.exists():
         raise UsageError(f"no run {args.run!r}: no runs recorded yet ({path})")
-    store = await Store.open(path)
-    try:
-        row = await store.find_run(args.run)
+    async with open_records(settings) as records:
+        row = await records.find_run(args.run)
         if row is None:
             raise UsageError(f"no run matches {args.run!r} (see `delegate history`)")
-        summary = await store.run_summary(row.run_id)
-        text = await run_markdown(store, row.run_id) if args.markdown else ""
-    finally:
-        await store.close()
+        summary = await records.run_summary(row.run_id)
+        text = await run_markdown(records, row.run_id) if args.markdown else ""
     if args.json:
         print(redact.current().redact(json.dumps(summary, indent=2, ensure_ascii=False)))
     elif args.markdown:

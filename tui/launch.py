@@ -6,16 +6,18 @@ import argparse
 import asyncio
 import contextlib
 import gc
-import importlib
 import sys
 import tempfile
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from core.config import Settings
-from tui.cli import UsageError, db_path
+from core.errors import UsageError
+from core.records import db_path
 
 if TYPE_CHECKING:
+    from core.events import Event
+    from core.records import RunRecords
     from core.session import Session
 
 # A task whose check really tests the deliverable: the first attempt's bug is caught by the
@@ -75,26 +77,24 @@ def keymap(settings: Settings) -> dict[str, str]:
 
 
 async def _live(settings: Settings, task: str | None, notice: str | None = None) -> int:
-    from core.store import Store
+    from core.records import open_records
+    from core.session_life import open_session
     from tui.app import DelegateApp
 
     tune_gc()
-    store = await Store.open(db_path(settings))
+    # The database opens first (its errors come before the app starts); the session is
+    # built once the first frame shows, and recorded into it.
+    async with open_records(settings) as records, contextlib.AsyncExitStack() as life:
 
-    async def connect() -> Session:
-        # The SDK's import (about 2 s) runs in a thread while the first frame shows.
-        await asyncio.to_thread(importlib.import_module, "core.session")
-        from core.session import Session
+        async def connect() -> Session:
+            # The SDK's import (about 2 s) runs in a thread while the first frame shows.
+            session = open_session(settings, interactive=True, records=records)
+            return await life.enter_async_context(session)
 
-        session = Session(settings, interactive=True)
-        session.bus.subscribe(store.append)
-        return session
-
-    try:
         app = DelegateApp(
             connect=connect,
             task=task,
-            store=store,
+            store=records,
             export_dir=settings.workspace,
             keymap=keymap(settings),
             start_notice=notice,
@@ -105,10 +105,8 @@ async def _live(settings: Settings, task: str | None, notice: str | None = None)
             await app.close_session()
         if app.connect_error is not None:
             raise app.connect_error
-        code = await _flushed(store, app.return_code or 0)
-        say_exit(app.session)
-    finally:
-        await store.close()
+    code = _exit_code(records, app.return_code or 0)
+    say_exit(app.session)
     return code
 
 
@@ -118,54 +116,47 @@ def launch_recorded(command: str, args: argparse.Namespace, settings: Settings) 
 
 
 async def _recorded(command: str, ref: str, settings: Settings) -> int:
-    from core.store import Store
+    from core.records import open_records, records_exist
     from tui.app import DelegateApp
 
     tune_gc()
-    path = db_path(settings)
-    if not Store.exists(path):
-        raise UsageError(f"no run {ref!r}: no runs recorded yet ({path})")
-    store = await (Store.open_readonly(path) if command == "replay" else Store.open(path))
-    try:
-        row = await store.find_run(ref)
+    if not records_exist(settings):
+        raise UsageError(f"no run {ref!r}: no runs recorded yet ({db_path(settings)})")
+    async with open_records(settings, readonly=command == "replay") as records:
+        row = await records.find_run(ref)
         if row is None:
             raise UsageError(f"no run matches {ref!r} (see `delegate history`)")
-        events = await store.events(row.run_id)
+        events = await records.events(row.run_id)
         if command == "replay":
             app = DelegateApp(
                 replay_events=events,
-                store=store,
+                store=records,
                 export_dir=settings.workspace,
                 keymap=keymap(settings),
             )
             await app.run_async()
             return app.return_code or 0
-        return await _resume(settings, store, row.run_id, events)
-    finally:
-        await store.close()
+        return await _resume(settings, records, row.run_id, events)
 
 
-async def _resume(settings: Settings, store: Any, run_id: str, events: list[Any]) -> int:
-    from core.bus import EventBus
-    from core.resume import open_resumed
+async def _resume(settings: Settings, records: RunRecords, run_id: str, events: list[Event]) -> int:
+    from core.session_life import open_session
     from tui.app import DelegateApp
 
-    bus = EventBus()
-    bus.subscribe(store.append)  # before the session starts, so its first events are kept
-    session = await open_resumed(settings, store, run_id, bus=bus)
-    app = DelegateApp(
-        session=session,
-        store=store,
-        prior_events=events,
-        export_dir=settings.workspace,
-        autostart=False,
-        keymap=keymap(settings),
-    )
-    try:
-        await app.run_async()
-    finally:
-        await app.close_session()
-    code = await _flushed(store, app.return_code or 0)
+    async with open_session(settings, resume=run_id, records=records) as session:
+        app = DelegateApp(
+            session=session,
+            store=records,
+            prior_events=events,
+            export_dir=settings.workspace,
+            autostart=False,
+            keymap=keymap(settings),
+        )
+        try:
+            await app.run_async()
+        finally:
+            await app.close_session()
+    code = _exit_code(records, app.return_code or 0)
     say_exit(session)
     return code
 
@@ -180,13 +171,9 @@ def say_exit(session: Session | None) -> None:
     print(exit_note(session.run_id, session.status, stopped), flush=True)
 
 
-async def _flushed(store: Any, code: int) -> int:
-    """Write what is left; when the run's events could not be written, one line and 1."""
-    from core.store import StoreError
-
-    with contextlib.suppress(StoreError):
-        await store.flush()
-    if store.failure is not None:
-        print(f"delegate: {store.failure}", file=sys.stderr)
+def _exit_code(records: RunRecords, code: int) -> int:
+    """When the run's events could not all be written: one line, and 1."""
+    if records.failure is not None:
+        print(f"delegate: {records.failure}", file=sys.stderr)
         return 1
     return code

@@ -6,6 +6,7 @@ bytes every time.
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from core.config import DEFAULT_RUN_BUDGET_USD
@@ -143,15 +144,19 @@ def sample_events() -> list[Event]:
                 role="user",
                 content=[{"type": "text", "text": spec["task"]}],
             )
-        state = "queued" if queued else "running"
-        output = f'{{"agent_id": "{spec["id"]}", "state": "{state}"'
-        output += ', "queue_position": 1}' if queued else "}"
+        receipt: dict[str, Any] = {
+            "agent_id": spec["id"],
+            "state": "queued" if queued else "running",
+        }
+        if queued:
+            receipt["queue_position"] = 1
         add(
             ToolCallFinished,
             agent_id="ceo",
             tool_use_id=tool_id,
             name="spawn_agent",
-            output=output,
+            output=json.dumps(receipt),
+            data=receipt,
         )
     add(TurnEnded, agent_id="ceo", turn=1, stop_reason="tool_use")
     add(

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from core.config import Settings
-from tui.cli import UsageError, db_path
+from core.errors import UsageError
 
 INSTALL_HINT = "delegate serve needs textual-serve: pip install 'delegate[serve]'"
 
@@ -89,11 +89,11 @@ def check_database(settings: Settings) -> None:
     """Open (creating) and close the database the tabs will record into."""
     import asyncio
 
-    from core.store import Store
+    from core.records import open_records
 
     async def probe() -> None:
-        store = await Store.open(db_path(settings))
-        await store.close()
+        async with open_records(settings):
+            pass
 
     asyncio.run(probe())
 

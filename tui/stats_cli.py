@@ -11,7 +11,6 @@ from typing import TYPE_CHECKING
 
 from core import redact
 from core.config import Settings
-from tui.cli import db_path
 from tui.process_exit import mark_written
 
 if TYPE_CHECKING:
@@ -46,17 +45,13 @@ def stats_command(args: argparse.Namespace, settings: Settings) -> int:
 
 async def load_scorecard(settings: Settings, last_runs: int | None = None) -> list[ScoreRow]:
     """The scorecard of the database the settings name (empty when there is none yet)."""
+    from core.records import open_records, records_exist
     from core.scorecard import scorecard
-    from core.store import Store
 
-    path = db_path(settings)
-    if not Store.exists(path):
+    if not records_exist(settings):
         return []
-    store = await Store.open_readonly(path)
-    try:
-        return scorecard(await store.attempt_records(last_runs))
-    finally:
-        await store.close()
+    async with open_records(settings, readonly=True) as records:
+        return scorecard(await records.attempt_records(last_runs))
 
 
 # On a terminal: short headers (the whole table fits 80 columns) and a legend under it.

@@ -7,11 +7,10 @@ screen cannot tell them apart. Widgets read it on a timer; `dirty_*` say what ch
 from __future__ import annotations
 
 import collections
-import json
 import textwrap
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 
 from core.catalog import Catalog
 from core.events import (
@@ -21,11 +20,13 @@ from core.events import (
     AgentQueued,
     AgentSpawned,
     AgentStalled,
+    AgentState,
     AgentStateChanged,
     ApiRetry,
     ApprovalRequested,
     ApprovalResolved,
     BudgetCrossed,
+    CeoWaiting,
     ClaimsFlagged,
     CommandRan,
     Event,
@@ -33,6 +34,7 @@ from core.events import (
     FileCollision,
     MessageAppended,
     Notice,
+    NoticeLevel,
     OperatorMessage,
     RunFinished,
     RunStarted,
@@ -60,7 +62,8 @@ RATE_MIN_SPAN_S = 0.2  # a reply's tokens per second shows once it has streamed 
 CHAT_CAP = 2000
 STEERS_KEPT = 6
 ACTIVE_STATES = frozenset({"running", "waiting_approval"})
-WAITING_NOTICE = "waiting for you"  # core.session's Notice when the CEO is idle, nothing runs
+# What a line of the CEO's column is.
+ChatKind = Literal["operator", "ceo", "tool", "notice"]
 
 
 def short_model(model: str) -> str:
@@ -188,7 +191,7 @@ class AgentView:
     model: str
     task: str
     attempt: int = 1
-    state: str = "queued"
+    state: AgentState = "queued"
     reason: str = ""
     queue_position: int | None = None
     started_at: float | None = None
@@ -385,11 +388,11 @@ class ChatItem:
     """One entry of the CEO conversation column."""
 
     item_id: int
-    kind: str  # operator | ceo | tool | notice
+    kind: ChatKind
     text: str = ""
     queued: bool = False
     streaming: bool = False
-    level: str = "info"
+    level: NoticeLevel = "info"
     detail: str = ""
     done: bool = False
     is_error: bool = False
@@ -542,7 +545,7 @@ class RunView:
         else:
             self.dirty_agents.add(agent.agent_id)
 
-    def _item(self, kind: str, **fields: Any) -> ChatItem:
+    def _item(self, kind: ChatKind, **fields: Any) -> ChatItem:
         item = ChatItem(item_id=self._next_item, kind=kind, **fields)
         self._next_item += 1
         self.chat.append(item)
@@ -883,7 +886,7 @@ class RunView:
                 return
             item.done = True
             item.is_error = ev.is_error
-            item.text = self.describe_ceo_tool(name, args, ev.output, ev.is_error)
+            item.text = self.describe_ceo_tool(name, args, ev.data or {}, ev.is_error, ev.output)
             item.output = ev.output[:OUTPUT_CAP]
             self.dirty_chat.add(item.item_id)
         elif ev.is_error:
@@ -922,20 +925,18 @@ class RunView:
         del self.notices[:-20]
         if ev.level != "info" or ev.agent_id == CEO_ID:
             self._item("notice", text=ev.text, level=ev.level)
-        if ev.agent_id == CEO_ID and WAITING_NOTICE in ev.text and not self._sub_agents_active():
+
+    def _ceo_waiting(self, ev: CeoWaiting) -> None:
+        if ev.answered and not self._sub_agents_active():
             self._set_answered(True)
 
     # --- CEO tool lines ------------------------------------------------------
 
     def describe_ceo_tool(
-        self, name: str, args: dict[str, Any], output: str, is_error: bool
+        self, name: str, args: dict[str, Any], data: dict[str, Any], is_error: bool, output: str
     ) -> str:
-        """A compact line for a CEO tool call, e.g. "spawned coding-2: task · haiku · 15m"."""
-        try:
-            data = json.loads(output)
-        except ValueError:
-            data = None
-        data = data if isinstance(data, dict) else {}
+        """A compact line for a CEO tool call, e.g. "spawned coding-2: task · haiku · 15m",
+        from the tool's receipt (`data`); an error shows its `output`."""
         if is_error:
             return f"{name} failed: {one_line(output, 100)}"
         if name == "spawn_agent":
@@ -1003,6 +1004,7 @@ _HANDLERS: dict[type[Event], Any] = {
     SteerQueued: RunView._steer_queued,
     SteerDelivered: RunView._steer_delivered,
     Notice: RunView._notice,
+    CeoWaiting: RunView._ceo_waiting,
     FileChanged: RunView._evidence,
     CommandRan: RunView._evidence,
     UrlFetched: RunView._evidence,

@@ -12,10 +12,11 @@ from pathlib import Path
 from typing import Any
 
 from core.config import Settings, address_problem
+from core.errors import UsageError
 
 
-class WorkerUsageError(Exception):
-    pass
+class WorkerUsageError(UsageError):
+    """Bad `delegate worker` options: one line, exit 2."""
 
 
 def worker_command(args: argparse.Namespace, settings: Settings) -> int:

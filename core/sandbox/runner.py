@@ -15,6 +15,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Literal
 
+from core.errors import DelegateError
 from core.sandbox.bwrap import SANDBOX_HOME, Bwrap, bwrap_argv, find_bwrap
 from core.sandbox.env import command_env
 from core.sandbox.settings import SandboxSettings
@@ -25,7 +26,7 @@ SandboxState = Literal["sandboxed", "unavailable", "off"]
 PROBE_TIMEOUT_S = 10.0
 
 
-class SandboxRequired(Exception):
+class SandboxRequired(DelegateError):
     """`[sandbox] mode = "required"` and no sandbox can start; `str()` is one line."""
 
 

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from core.errors import DelegateError
+
 INSTALL_HINT = "pip install 'delegate[temporal]'  (or: pip install -e \".[temporal]\")"
 
 
-class TemporalUnavailable(Exception):
+class TemporalUnavailable(DelegateError):
     """Temporal cannot be used here: the extra is missing, or the server cannot be reached."""
 
 

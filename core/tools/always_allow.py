@@ -18,6 +18,8 @@ import re
 import shlex
 from dataclasses import dataclass
 
+from core.tools.shell_syntax import has_shell_control
+
 # One word that runs whatever code, script or program it is given.
 _RUNNERS = re.compile(
     r"(?:sh|bash|zsh|dash|ksh|mksh|ash|fish|csh|tcsh|busybox|toybox"
@@ -81,8 +83,6 @@ def _refuse(reason: str) -> AlwaysOffer:
 
 def always_allow_offer(command: str) -> AlwaysOffer:
     """The prefix an "always allow" answer to `command` adds, or why none is offered."""
-    from core.tools.policy import has_shell_control
-
     if not command.strip():
         return _refuse("the command is empty")
     if has_shell_control(command):

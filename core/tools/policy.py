@@ -26,12 +26,12 @@ from typing import Literal
 
 from core.events import ApprovalDecision, ApprovalRequested, ApprovalResolved, Event
 from core.sandbox import SandboxState
+from core.tools.always_allow import always_allow_offer
+from core.tools.shell_syntax import has_shell_control
 
 Mode = Literal["ask", "allow", "deny"]
 Decision = Literal["allow", "deny", "ask"]
 
-# Anything that makes a line more than one simple command with plain arguments.
-_CONTROL = re.compile(r"[;&|`<>\n\r]|\$\(|\$\{|\\$")
 # Separators used to cut a line into the simple commands the deny list is checked on.
 _SEGMENT_SPLIT = re.compile(r"\|\||&&|[;&|`\n\r(){}]|\$\(|<\(|>\(")
 _WRAPPERS = frozenset(
@@ -61,39 +61,6 @@ def _split(text: str) -> list[str]:
 
 def _words(prefix: str) -> list[str]:
     return _split(prefix.strip())
-
-
-def has_shell_control(command: str) -> bool:
-    """True if the command chains, pipes, redirects, substitutes or spans lines.
-
-    Quotes are honoured as the shell does: `grep '<h1>' x` is one plain command, since
-    nothing is special inside single quotes; inside double quotes only substitution
-    (`$(`, `${`, backticks) is. An unbalanced quote counts as control.
-    """
-    text = command.strip()
-    quote = ""
-    i = 0
-    while i < len(text):
-        c = text[i]
-        if quote == "'":
-            if c == "'":
-                quote = ""
-        elif c == "\\":
-            if i + 1 >= len(text) or text[i + 1] in "\n\r":
-                return True  # a line continuation
-            i += 2
-            continue
-        elif quote == '"':
-            if c == '"':
-                quote = ""
-            elif _CONTROL.match(text, i) and c in "`$\n\r":
-                return True
-        elif c in "'\"":
-            quote = c
-        elif _CONTROL.match(text, i):
-            return True
-        i += 1
-    return quote != ""
 
 
 def _has_unsafe_arg(tokens: list[str]) -> bool:
@@ -375,8 +342,6 @@ class ApprovalBroker:
         """Answer a request: `once`, `always` or `deny`. False if it is no longer pending."""
         if decision not in ("once", "always", "deny"):
             raise ValueError(f"decision must be once, always or deny, got {decision!r}")
-        from core.tools.always_allow import always_allow_offer
-
         item = self._pending.get(request_id)
         if item is None:
             return False

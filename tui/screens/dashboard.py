@@ -30,7 +30,7 @@ from tui.view_model import (
 from tui.widgets.steady_footer import SteadyFooter
 
 if TYPE_CHECKING:
-    from core.store import Store
+    from core.records import RunRecords
 
 REFRESH_S = 0.5
 RUN_BUCKETS = 60  # the run's spend curve: slices of the run so far
@@ -62,7 +62,7 @@ class DashboardScreen(Screen[None]):
         view: RunView,
         *,
         clock: Callable[[], float],
-        store: Store | None = None,
+        store: RunRecords | None = None,
     ) -> None:
         super().__init__()
         self.view = view

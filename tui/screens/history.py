@@ -14,7 +14,7 @@ from tui.view_model import fmt_cost, one_line
 from tui.widgets.steady_footer import SteadyFooter
 
 if TYPE_CHECKING:
-    from core.store import Store
+    from core.records import RunRecords
 
 
 NARROW = 100  # columns below which the history leaves out the start time
@@ -32,7 +32,7 @@ class HistoryScreen(Screen[str | None]):
     HistoryScreen DataTable { height: 1fr; }
     """
 
-    def __init__(self, store: Store | None, rows: list[Any] | None = None) -> None:
+    def __init__(self, store: RunRecords | None, rows: list[Any] | None = None) -> None:
         super().__init__()
         self.store = store
         self.rows = rows

@@ -21,7 +21,7 @@ from textual.screen import Screen
 from textual.widgets import Input
 
 from core.tools.always_allow import always_allow_offer
-from tui.commands import AgentCommands
+from tui.commands import AgentCommands, applies
 from tui.replay import ReplayFeed
 from tui.screens.confirm import ConfirmScreen
 from tui.screens.retry import RetryRequest, RetryScreen
@@ -317,17 +317,7 @@ class RunScreen(Screen[None]):
                 return False
             if agent is None:
                 return None
-            return self._applies(action, agent)
-        return True
-
-    @staticmethod
-    def _applies(action: str, agent: AgentView) -> bool | None:
-        if action in ("steer", "interrupt", "kill"):
-            return None if agent.finished else True
-        if action == "retry":
-            return True if agent.finished else None
-        if action == "extend":
-            return True if agent.timeout_s and not agent.finished else None
+            return applies(action, agent)
         return True
 
     # --- agent commands ------------------------------------------------------

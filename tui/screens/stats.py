@@ -13,8 +13,8 @@ from tui.stats_cli import STATS_COLUMNS, stats_cells
 from tui.widgets.steady_footer import SteadyFooter
 
 if TYPE_CHECKING:
+    from core.records import RunRecords
     from core.scorecard import ScoreRow
-    from core.store import Store
 
 EXPLAIN = (
     "Model scorecard of recorded runs · passed: done, not retried, run verified · "
@@ -31,7 +31,7 @@ class StatsScreen(Screen[None]):
     StatsScreen DataTable { height: 1fr; }
     """
 
-    def __init__(self, store: Store | None) -> None:
+    def __init__(self, store: RunRecords | None) -> None:
         super().__init__()
         self.store = store
         self.rows: list[ScoreRow] | None = None  # once loaded
@@ -52,7 +52,7 @@ class StatsScreen(Screen[None]):
             self.rows = []
             head.update("Model scorecard: no run database is open")
             return
-        from core.store import StoreError
+        from core.records import RecordsError as StoreError
 
         try:
             if not self.store.readonly:

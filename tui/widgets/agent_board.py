@@ -138,6 +138,7 @@ class AgentBoard(Widget, can_focus=True):
             new = [AgentPane() for _ in range(wanted - len(self.slots))]
             for slot in new:
                 slot.styles.height = height
+                slot.on_move = self.move_focus
             self.slots.extend(new)
             grid.mount_all(new)
         elif len(self.slots) > wanted:

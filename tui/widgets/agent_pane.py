@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import ClassVar
 
 from textual.binding import Binding, BindingType
@@ -272,6 +273,8 @@ class AgentPane(Static, can_focus=True):
         self.agent_id: str | None = None
         self._state = ""
         self._last: tuple[AgentView, float] | None = None
+        # Set by the board that mounts the pane: moves the focus from it in a direction.
+        self.on_move: Callable[[AgentPane, str], None] | None = None
 
     @property
     def drawn(self) -> bool:
@@ -312,9 +315,6 @@ class AgentPane(Static, can_focus=True):
             self._state = agent.state
 
     def action_move(self, direction: str) -> None:
-        from tui.widgets.agent_board import AgentBoard
-
-        for node in self.ancestors:
-            if isinstance(node, AgentBoard):
-                node.move_focus(self, direction)
-                return
+        """Arrow keys: the board that holds this pane moves the focus (`on_move`)."""
+        if self.on_move is not None:
+            self.on_move(self, direction)
