@@ -188,6 +188,7 @@ class Session:
         self._resumed = False
         self._ceo_waiting = False
         self._close_status: RunStatus | None = None
+        self._closed = False
         self._budget_stop: str | None = None  # the CEO was stopped: the run's budget is spent
         # The recorded runs, read-only, when the session is recorded (core.session_life).
         self.records: RunRecords | None = None
@@ -676,8 +677,12 @@ class Session:
         """Stop the run: every agent and process ends.
 
         The run is recorded with `status`; by default `done` if the CEO had answered and
-        nothing was running, else `stopped`. Agents still running end `stopped`.
+        nothing was running, else `stopped`. Agents still running end `stopped`. Closing
+        again does nothing.
         """
+        if self._closed:
+            return
+        self._closed = True
         if status is None:
             status = "done" if self.answered else "stopped"
         self._close_status = status

@@ -20,6 +20,7 @@ from typing import Any
 
 from core.config import Settings
 from core.errors import UsageError
+from core.records import db_path
 
 INSTALL_HINT = "delegate serve needs textual-serve: pip install 'delegate[serve]'"
 
