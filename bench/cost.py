@@ -75,7 +75,8 @@ async def run_once(*, sub_agent_cache: bool = True) -> dict[str, Any]:
 
     def uncached(self: Session, spec: AttemptSpec, emit: Emit) -> Agent:
         agent = make_agent(self, spec, emit)
-        agent.cache = sub_agent_cache
+        if spec.role != "ceo":
+            agent.cache = sub_agent_cache
         return agent
 
     Session._make_agent = uncached  # type: ignore[method-assign]

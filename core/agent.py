@@ -127,6 +127,8 @@ class _Sink:
 IdlePolicy = Callable[["Agent"], Awaitable[bool]]
 # What the CEO does at its turn limit: return once the operator wrote (or raise AgentFailed).
 TurnLimitPolicy = Callable[["Agent"], Awaitable[None]]
+# What the CEO does before its first turn (wait for the operator's first message).
+StartPolicy = Callable[["Agent"], Awaitable[None]]
 
 
 class Agent:
@@ -160,6 +162,7 @@ class Agent:
         repeat_limit: int | None = DEFAULT_LIMIT,
         history: list[dict[str, Any]] | None = None,
         on_idle: IdlePolicy | None = None,
+        before_run: StartPolicy | None = None,
         max_parallel_tools: int = MAX_PARALLEL_TOOLS,
         recorder: ToolRecorder | None = None,
     ) -> None:
@@ -197,6 +200,9 @@ class Agent:
         self.on_idle = on_idle
         self.max_parallel_tools = max(1, max_parallel_tools)
         self.recorder = recorder  # the evidence ledger's hook on every tool call
+        self.before_run = before_run
+        self._last_word: str | None = None
+        self.last_word_given = False
         self.inbox: collections.deque[InboxMessage] = collections.deque()
         self.inbox_signal = asyncio.Event()
         self.turn = 0
@@ -353,6 +359,22 @@ class Agent:
         """Begin a fresh conversation with the task (or continue a restored history)."""
         self._append("user", [{"type": "text", "text": first_message}])
 
+    def add_user(self, content: list[dict[str, Any]]) -> None:
+        """Add user content to the conversation (joined to a user message just before)."""
+        self._append("user", content)
+
+    async def wait_for_inbox(self) -> None:
+        """Return once a message waits in the inbox."""
+        while not self.inbox:
+            self.inbox_signal.clear()
+            await self.inbox_signal.wait()
+
+    def end_with_last_word(self, note: str | None) -> None:
+        """With a `note`: the next cancellation of `run()` ends it with one last reply,
+        no tool run, told `note` (the CEO once the run's budget is spent); `run()` then
+        returns that reply and `last_word_given` is True. None: cancellation stops it."""
+        self._last_word = note
+
     # --- steering ------------------------------------------------------------
 
     def post(self, message: InboxMessage) -> None:
@@ -363,7 +385,9 @@ class Agent:
             self._interrupt_pending = True
             self._stream_task.cancel()
 
-    def _deliver_inbox(self) -> list[dict[str, Any]]:
+    def take_inbox(self) -> list[dict[str, Any]]:
+        """Every waiting message as text blocks for the next user message, oldest first;
+        each steer's receipt (`SteerDelivered`) says it landed at the next turn."""
         blocks: list[dict[str, Any]] = []
         while self.inbox:
             msg = self.inbox.popleft()
@@ -378,6 +402,24 @@ class Agent:
     # --- the loop ------------------------------------------------------------
 
     async def run(self) -> str:
+        """The turn loop, after the `before_run` hook (the CEO's wait for its first
+        message); returns the final text or raises AgentFailed."""
+        try:
+            if self.before_run is not None:
+                prologue, self.before_run = self.before_run, None
+                await prologue(self)
+            return await self._loop()
+        except asyncio.CancelledError:
+            note, self._last_word = self._last_word, None
+            if note is None:
+                raise
+            current = asyncio.current_task()
+            if current is not None:
+                current.uncancel()
+            self.last_word_given = True
+            return await self.final_turn(note)
+
+    async def _loop(self) -> str:
         tool_specs = self._tool_specs()
         while True:
             self._stop_if_spent()
@@ -388,17 +430,17 @@ class Agent:
             self.busy = True
             reply = await self._model_turn(tool_specs)
             if reply is None:  # interrupted: the steer is delivered at once
-                self._append("user", self._deliver_inbox())
+                self._append("user", self.take_inbox())
                 continue
             content, stop_reason = reply
             self._stop_if_spent()
             if self._cut_call is not None:  # max_tokens inside a tool call: say so, go on
                 results = await self._run_tools(content)
-                self._append("user", [*results, self._cut_notice(), *self._deliver_inbox()])
+                self._append("user", [*results, self._cut_notice(), *self.take_inbox()])
                 continue
             if stop_reason == "tool_use":
                 results = await self._run_tools(content)
-                self._append("user", results + self._deliver_inbox())
+                self._append("user", results + self.take_inbox())
                 continue
             if stop_reason == "pause_turn":
                 continue
@@ -406,10 +448,10 @@ class Agent:
                 raise AgentFailed("the model refused to continue")
             self.busy = False
             if self.inbox:
-                self._append("user", self._deliver_inbox())
+                self._append("user", self.take_inbox())
                 continue
             if self.on_idle is not None and not await self.on_idle(self) and self.inbox:
-                self._append("user", self._deliver_inbox())
+                self._append("user", self.take_inbox())
                 continue
             return self.last_text
 
@@ -422,13 +464,13 @@ class Agent:
         await self.on_turn_limit(self)
         self.turns_used = 0
         if self.inbox:
-            self._append("user", self._deliver_inbox())
+            self._append("user", self.take_inbox())
 
     async def final_turn(self, note: str) -> str:
         """One last reply, with no tool run (the run's budget is spent): `note` tells the
         model why; calls still open in the history are answered as not run."""
         self.close_open_calls("not run: " + note)
-        notes = self._deliver_inbox()
+        notes = self.take_inbox()
         self._append("user", [*notes, {"type": "text", "text": f"[system] {note}"}])
         self.turn += 1
         tool_specs = self._tool_specs()

@@ -86,7 +86,8 @@ class LocalAttempt:
             self._timers.append(loop.call_later(delay, self._stop, "timed_out", None))
 
     def _stop(self, state: StopState, reason: str | None) -> None:
-        if self._task.done():
+        # Asked from inside its own turn (a refused key): it ends by the error it raises.
+        if self._task.done() or self._task is asyncio.current_task():
             return
         self._stop_state = state
         self._stop_reason = reason

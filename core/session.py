@@ -44,7 +44,16 @@ from core.local_runner import LocalRunner
 from core.model_access import ModelAccess, open_model_access
 from core.outcome import Verification, settle
 from core.run_budget import RunBudget
-from core.runner import STOP_REASONS, AgentRunner, AttemptSpec, InboxMessage
+from core.runner import (
+    STOP_REASONS,
+    AgentRunner,
+    Attempt,
+    AttemptHooks,
+    AttemptOutcome,
+    AttemptSpec,
+    InboxMessage,
+    StopState,
+)
 from core.sandbox import CommandRunner, detect_runner
 from core.supervisor import AgentRecord, Supervisor, SupervisorError
 from core.tools.base import ToolContext
@@ -181,7 +190,11 @@ class Session:
         self.ceo_tools.operator_pending = lambda: (
             self.ceo is not None and any(m.source == "operator" for m in self.ceo.inbox)
         )
+        # The CEO's attempt (through the runner) and the task that ends the run after it.
+        self._ceo_attempt: Attempt | None = None
         self._ceo_task: asyncio.Task[None] | None = None
+        self._ceo_history: list[dict[str, Any]] | None = None
+        self._stoppers: set[asyncio.Task[AttemptOutcome]] = set()
         self._ceo_started_at = 0.0
         self._finished = asyncio.Event()
         self._stopping = False
@@ -233,7 +246,9 @@ class Session:
         )
 
     def _make_agent(self, attempt: AttemptSpec, emit: Emit) -> Agent:
-        """A sub-agent's attempt, for the LocalRunner."""
+        """An attempt's agent, for the LocalRunner: the CEO (role "ceo") or a sub-agent."""
+        if attempt.role == "ceo":
+            return self._make_ceo(attempt, emit)
         spec = self.settings.roles[attempt.role]
         agent = Agent(
             run_id=self.run_id,
@@ -303,7 +318,7 @@ class Session:
             self.ceo_tools.alerts.append(text)
             self.ceo_tools.wake.set()
         else:
-            self.ceo.post(InboxMessage(text=text, source="system", silent=True))
+            self._tell(InboxMessage(text=text, source="system", silent=True))
 
     def _agent_runner(self) -> AgentRunner:
         """Sub-agents run here (`[runner] kind = "local"`) or on Temporal ("temporal")."""
@@ -360,15 +375,20 @@ class Session:
         if record.reason and record.state != "done":
             head += f" ({record.reason})"
         block = self.evidence.ledger(record.agent_id, record.attempt).block()
-        self.ceo.post(
+        self._tell(
             InboxMessage(text=f"{head} {result}\n\n{block}", source="system", silent=True)
         )
+
+    def _tell(self, message: InboxMessage) -> None:
+        """A message for the CEO at its next turn boundary, through its attempt."""
+        if self._ceo_attempt is not None:
+            self._ceo_attempt.steer(message)
 
     def _tell_ceo(self, text: str, wake: str | None = None) -> None:
         """A notice for the CEO at its next turn boundary; with `wake`, a wait_for_agents
         in progress returns early with that note."""
         if self.ceo is not None and not self._stopping:
-            self.ceo.post(InboxMessage(text=text, source="system", silent=True))
+            self._tell(InboxMessage(text=text, source="system", silent=True))
             if wake is not None:
                 self.ceo_tools.wake_for(wake)
 
@@ -384,9 +404,19 @@ class Session:
     def _stop_ceo_for_budget(self, reason: str) -> None:
         """Every agent was stopped; the CEO stops too, then gets one last turn to report."""
         self._budget_stop = reason
-        task = self._ceo_task
-        if task is not None and not task.done() and task is not asyncio.current_task():
-            task.cancel()
+        if self.ceo is not None and self._close_status is None:
+            self._stopping = True
+            self.ceo.end_with_last_word(self._final_note(reason))
+        self._stop_ceo("failed", reason)
+
+    def _stop_ceo(self, state: StopState, reason: str) -> None:
+        """Stop the CEO's attempt (not from inside its own turn: that ends by itself)."""
+        attempt = self._ceo_attempt
+        if attempt is None or attempt.ended:
+            return
+        stopping = asyncio.get_running_loop().create_task(attempt.cancel(state, reason))
+        self._stoppers.add(stopping)
+        stopping.add_done_callback(self._stoppers.discard)
 
     async def _ceo_turn_limit(self, agent: Agent) -> None:
         """The CEO made `ceo_max_turns` turns on one operator message."""
@@ -473,29 +503,7 @@ class Session:
         )
         if self.simulated:
             self._emit(Notice, text=f"Simulated models ({self.access.describe}).")
-        self.ceo = Agent(
-            run_id=self.run_id,
-            agent_id=CEO_ID,
-            role="ceo",
-            model=s.ceo_model,
-            system=ceo_system_prompt(s),
-            tools=self.ceo_tools.tools(),
-            ctx=self._tool_context(CEO_ID),
-            client=self.client,
-            catalog=s.catalog,
-            emit=self.emit,
-            max_tokens=s.ceo_max_tokens,
-            cache=True,
-            history=history,
-            on_idle=self._ceo_idle,
-            attempt=ceo_attempt,
-            ledger=self.budget.ledger,
-            max_turns=s.ceo_max_turns,
-            on_turn_limit=self._ceo_turn_limit,
-            repeat_limit=s.repeat_limit,
-            max_parallel_tools=s.max_parallel_tools,
-            recorder=self._recorder(CEO_ID, ceo_attempt),
-        )
+        self._ceo_history = history
         self._emit(
             AgentSpawned,
             agent_id=CEO_ID,
@@ -507,25 +515,80 @@ class Session:
             context_window=s.catalog.context_window(s.ceo_model),
         )
         self._emit(AgentStateChanged, agent_id=CEO_ID, state="running")
-        if task and not self._resumed:
-            self._emit(OperatorMessage, agent_id=CEO_ID, text=task)
-            self.ceo.start(task)
+        first = task if task and not self._resumed else ""
+        if first:
+            self._emit(OperatorMessage, agent_id=CEO_ID, text=first)
+        # The CEO runs through the same seam as its sub-agents, in its own role; its
+        # policies (idle, turn limit, first message) run beside it, so it stays here.
+        spec = AttemptSpec(
+            run_id=self.run_id,
+            agent_id=CEO_ID,
+            role="ceo",
+            model=s.ceo_model,
+            attempt=ceo_attempt,
+            first_message=first,
+        )
+        self._ceo_attempt = self.agent_runner.start(spec, AttemptHooks(on_end=lambda _: None))
+        assert self.ceo is not None, "the CEO's attempt runs in this process"
         self._ceo_started_at = time.monotonic()
         self._ceo_task = asyncio.get_running_loop().create_task(self._run_ceo(), name="ceo")
 
-    async def _final_report(self, ceo: Agent, reason: str) -> str:
-        """The run's budget is spent: one last CEO reply, with no tool run, to report."""
-        self._stopping = True
+    def _make_ceo(self, attempt: AttemptSpec, emit: Emit) -> Agent:
+        """The CEO's attempt (role "ceo"), for the LocalRunner."""
+        s = self.settings
+        ceo = Agent(
+            run_id=self.run_id,
+            agent_id=CEO_ID,
+            role="ceo",
+            model=attempt.model,
+            system=ceo_system_prompt(s),
+            tools=self.ceo_tools.tools(),
+            ctx=self._tool_context(CEO_ID),
+            client=self.client,
+            catalog=s.catalog,
+            emit=emit,
+            max_tokens=s.ceo_max_tokens,
+            cache=True,
+            history=self._ceo_history,
+            on_idle=self._ceo_idle,
+            before_run=self._ceo_first_message,
+            attempt=attempt.attempt,
+            ledger=self.budget.ledger,
+            max_turns=s.ceo_max_turns,
+            on_turn_limit=self._ceo_turn_limit,
+            repeat_limit=s.repeat_limit,
+            max_parallel_tools=s.max_parallel_tools,
+            recorder=self._recorder(CEO_ID, attempt.attempt),
+        )
+        self.ceo = ceo
+        if attempt.first_message:
+            ceo.start(attempt.first_message)
+        return ceo
+
+    async def _ceo_first_message(self, ceo: Agent) -> None:
+        """No task yet, or a resumed run: wait for the operator (or an agent's end)."""
+        if ceo.messages and not self._resumed:
+            return
+        await ceo.wait_for_inbox()
+        first = "\n\n".join(b["text"] for b in ceo.take_inbox())
+        if ceo.messages:
+            # A resumed run: say first which agents the crash interrupted.
+            ceo.add_user([*self._resume_notice(), {"type": "text", "text": first}])
+        else:
+            self.task = self.task or first
+            ceo.start(first)
+
+    def _final_note(self, reason: str) -> str:
+        """The run's budget is spent: what the CEO is told for its last reply (no tool)."""
         stopped = [r.agent_id for r in self.supervisor.records.values() if r.reason == reason]
         listed = ", ".join(stopped[:MAX_LISTED]) + (
             " and more" if len(stopped) > MAX_LISTED else ""
         )
-        note = (
+        return (
             f"{reason[0].upper()}{reason[1:]}. Every agent was stopped"
             f"{f' ({listed})' if listed else ''} and no tool can run now. In one short reply, "
             "tell the operator what was done and verified, and what is left."
         )
-        return await ceo.final_turn(note)
 
     def _resume_notice(self) -> list[dict[str, Any]]:
         """The first message of a resumed run: which agents the crash interrupted."""
@@ -560,56 +623,37 @@ class Session:
     def _key_refused(self, error: TurnError) -> None:
         """No agent can go on with a refused key: end the run now, with that reason."""
         self.fatal_error = error.reason
-        task = self._ceo_task
-        if task is not None and not task.done() and task is not asyncio.current_task():
-            task.cancel()
+        self._stop_ceo("failed", error.reason)
 
     def abort(self, reason: str) -> None:
         """End the run now as `failed` with `reason` (e.g. the store cannot record it):
         agents and their processes stop, the CEO's turn is cancelled."""
         if self.abort_reason is None:
             self.abort_reason = reason
-        task = self._ceo_task
-        if task is not None and not task.done() and task is not asyncio.current_task():
-            task.cancel()
-        elif task is None and not self._finished.is_set():
+        if self._ceo_task is not None:
+            self._stop_ceo("failed", reason)
+        elif not self._finished.is_set():
             self.status, self.result = "failed", reason
             self._emit(RunFinished, status="failed", result=reason, cost_usd=self.total_cost())
             self._finished.set()
 
     async def _run_ceo(self) -> None:
-        assert self.ceo is not None
-        ceo = self.ceo
+        """Wait for the CEO's attempt to end, then end the run: every agent stops, the
+        run's status follows from how the CEO ended."""
+        assert self.ceo is not None and self._ceo_attempt is not None
+        outcome = await self._ceo_attempt.wait()
         status: RunStatus = "done"
         state: AgentState = "done"
         reason = ""
-        try:
-            if not ceo.messages or self._resumed:
-                # No task yet, or a resumed run: wait for the operator (or an agent's end).
-                while not ceo.inbox:
-                    ceo.inbox_signal.clear()
-                    await ceo.inbox_signal.wait()
-                first = "\n\n".join(b["text"] for b in ceo._deliver_inbox())
-                if ceo.messages:
-                    # A resumed run: say first which agents the crash interrupted.
-                    ceo._append("user", [*self._resume_notice(), {"type": "text", "text": first}])
-                else:
-                    self.task = self.task or first
-                    ceo.start(first)
-            result = await ceo.run()
-        except AgentFailed as exc:
-            status, state, reason, result = "failed", "failed", exc.reason, ceo.last_text
-        except asyncio.CancelledError:
-            if self._budget_stop is not None and self._close_status is None:
-                current = asyncio.current_task()
-                if current is not None:
-                    current.uncancel()
-                status, state, reason = "failed", "failed", self._budget_stop
-                result = await self._final_report(ceo, self._budget_stop)
-            else:
-                status = self._close_status or "cancelled"
-                state, reason = ("done", "") if status == "done" else ("stopped", STOPPED)
-                result = ceo.last_text
+        result = outcome.result
+        budget = self._budget_stop
+        if self.ceo.last_word_given and budget is not None:  # it gave its last report
+            status, state, reason = "failed", "failed", budget
+        elif outcome.state == "failed" and not (budget is not None and outcome.reason == budget):
+            status, state, reason = "failed", "failed", outcome.reason
+        elif outcome.state != "done":  # stopped: the session closed, or the run must end
+            status = self._close_status or "cancelled"
+            state, reason = ("done", "") if status == "done" else ("stopped", STOPPED)
         if self.fatal_error is not None:  # the key was refused: the run cannot go on
             status, state, reason, result = "failed", "failed", self.fatal_error, ""
         elif self.abort_reason is not None:
@@ -687,7 +731,9 @@ class Session:
             status = "done" if self.answered else "stopped"
         self._close_status = status
         if self._ceo_task is not None and not self._ceo_task.done():
-            self._ceo_task.cancel()
+            assert self.ceo is not None and self._ceo_attempt is not None
+            self.ceo.end_with_last_word(None)  # closing: no last report
+            await self._ceo_attempt.cancel("stopped", STOPPED)
             with contextlib.suppress(asyncio.CancelledError):
                 await self._ceo_task
         elif self._ceo_task is None and not self._finished.is_set():
@@ -697,8 +743,8 @@ class Session:
 
     def total_cost(self) -> float | None:
         costs: list[float | None] = [r.cost_usd for r in self.supervisor.records.values()]
-        if self.ceo is not None:
-            costs.append(self.ceo.cost_usd)
+        if self._ceo_attempt is not None:
+            costs.append(self._ceo_attempt.progress().cost_usd)
         if any(c is None for c in costs):
             return None
         return round(sum(c for c in costs if c is not None), 6)
@@ -713,7 +759,7 @@ class Session:
         msg_id = "op_" + secrets.token_hex(4)
         self._emit(OperatorMessage, agent_id=CEO_ID, text=text, queued=queued, message_id=msg_id)
         prefix = "[operator] " if self.ceo.messages else ""
-        self.ceo.post(InboxMessage(text=prefix + text, source="operator", silent=True))
+        self._tell(InboxMessage(text=prefix + text, source="operator", silent=True))
         self.ceo_tools.wake.set()
         return queued
 

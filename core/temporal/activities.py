@@ -191,7 +191,7 @@ class Activities:
             agent.start(inp.first_message)
         for s in inp.steers:
             agent.post(InboxMessage(s.text, s.steer_id, False, s.source, s.silent))
-        blocks = [*inp.append, *agent._deliver_inbox()]
+        blocks = [*inp.append, *agent.take_inbox()]
         if blocks:
             agent._append("user", blocks)
         agent.turn = inp.turn
