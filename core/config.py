@@ -23,17 +23,15 @@ from core.tools.netfence import allow_entry_problem
 PermissionMode = Literal["ask", "allow", "deny"]
 
 READ_TOOLS = ["read_file", "list_files", "search_files"]
-WORKER_TOOLS = frozenset(
-    {
-        "read_file",
-        "list_files",
-        "search_files",
-        "write_file",
-        "edit_file",
-        "run_command",
-        "web_fetch",
-    }
-)
+
+
+def worker_tool_names() -> frozenset[str]:
+    """The worker tools' names, as the registry (core.tools.registry) defines them;
+    imported only when a config names tools (it costs ~0.1 s of start-up)."""
+    from core.tools.registry import WORKER_TOOL_CLASSES
+
+    return frozenset(WORKER_TOOL_CLASSES)
+
 
 ROLE_PROMPTS: dict[str, str] = {
     "coding": (
@@ -620,11 +618,12 @@ def parse_config(data: dict[str, Any], base: Settings | None = None) -> Settings
                 rc["timeout_s"] = _positive(f"{key}.timeout_s", spec["timeout_s"], allow_none=True)
             if "tools" in spec:
                 tl = _str_list(f"{key}.tools", spec["tools"])
-                unknown = [t for t in tl if t not in WORKER_TOOLS]
+                known = worker_tool_names()
+                unknown = [t for t in tl if t not in known]
                 if unknown:
                     raise ConfigError(
                         f"{key}.tools",
-                        f"unknown tool {unknown[0]!r} (known: {', '.join(sorted(WORKER_TOOLS))})",
+                        f"unknown tool {unknown[0]!r} (known: {', '.join(sorted(known))})",
                     )
                 rc["tools"] = tl
             if "prompt" in spec:

@@ -13,7 +13,6 @@ from core.events import CEO_ID, TERMINAL_STATES
 from core.model_access import ModelAccess
 from core.session import Session, SessionError
 from core.store import Store
-from core.supervisor import AgentRecord
 
 INTERRUPTED_RESULT = "interrupted: the app stopped before this tool call finished"
 
@@ -91,8 +90,8 @@ async def open_resumed(
             continue
         state = a.status if a.status in TERMINAL_STATES else "interrupted"
         spec = settings.roles.get(a.role)
-        record = AgentRecord(
-            agent_id=a.agent_id,
+        session.supervisor.restore(
+            a.agent_id,
             role=a.role,
             model=a.model,
             task=a.task,
@@ -102,13 +101,9 @@ async def open_resumed(
             attempt=a.attempt,
             state=state,  # type: ignore[arg-type]
             result=a.result or "",
-            reported=True,
-            prior_usage=Usage(
-                a.input_tokens, a.output_tokens, a.cache_read_tokens, a.cache_write_tokens
-            ),
-            prior_cost=a.cost_usd,
+            usage=Usage(a.input_tokens, a.output_tokens, a.cache_read_tokens, a.cache_write_tokens),
+            cost_usd=a.cost_usd,
         )
-        session.supervisor.restore(record)
     for event in await store.evidence_events(row.run_id):
         # What was written and checked before: the resumed run's verdict starts from it.
         session.evidence.observe(event)

@@ -165,7 +165,12 @@ class Attempt(Protocol):
 
 
 class AgentRunner(Protocol):
-    """Runs attempts; one per Session, shared by the CEO (role "ceo") and sub-agents."""
+    """Runs attempts; one per Session, shared by the CEO (role "ceo") and sub-agents.
+
+    The CEO's attempt runs in the Session's process (its policies, the wait for the
+    operator and the idle and turn-limit rules, run beside its loop): a runner that puts
+    sub-agents elsewhere starts role "ceo" on a LocalRunner.
+    """
 
     def start(self, spec: AttemptSpec, hooks: AttemptHooks) -> Attempt:
         """Start the attempt now (the Supervisor already decided there is room)."""

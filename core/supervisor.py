@@ -238,13 +238,45 @@ class Supervisor:
         self._enqueue(record)
         return record
 
-    def restore(self, record: AgentRecord) -> None:
-        """Register a finished agent from a recorded run (resume)."""
+    def restore(
+        self,
+        agent_id: str,
+        *,
+        role: str,
+        model: str,
+        task: str,
+        timeout_s: float | None,
+        attempt: int,
+        state: AgentState,
+        result: str,
+        usage: Usage,
+        cost_usd: float | None,
+        budget_usd: float | None = None,
+        token_budget: int | None = None,
+    ) -> AgentRecord:
+        """Register an agent that ended in a recorded run (resume): its result already
+        reported, its usage counted; it can be retried."""
+        record = AgentRecord(
+            agent_id=agent_id,
+            role=role,
+            model=model,
+            task=task,
+            timeout_s=timeout_s,
+            budget_usd=budget_usd,
+            token_budget=token_budget,
+            attempt=attempt,
+            state=state,
+            result=result,
+            reported=True,
+            prior_usage=usage,
+            prior_cost=cost_usd,
+        )
         self.records[record.agent_id] = record
         role, _, n = record.agent_id.rpartition("-")
         if n.isdigit():
             self._counters[role] = max(self._counters[role], int(n))
         record.done.set()
+        return record
 
     def _announce(self, record: AgentRecord) -> None:
         self._emit(

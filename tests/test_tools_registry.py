@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from core.config import WORKER_TOOLS
+from core.config import Settings, worker_tool_names
 from core.tools.base import ToolContext, execute, tool_spec
 from core.tools.registry import WORKER_TOOL_CLASSES, build_tools
 
@@ -16,7 +16,10 @@ async def _allow(agent_id: str, tool: str, command: str, cwd: str) -> tuple[bool
 
 
 def test_registry_matches_config() -> None:
-    assert set(WORKER_TOOL_CLASSES) == set(WORKER_TOOLS)
+    """The config knows the registry's tools, and its default roles name only those."""
+    assert set(WORKER_TOOL_CLASSES) == worker_tool_names()
+    for role in Settings().roles.values():
+        assert set(role.tools) <= set(WORKER_TOOL_CLASSES), role.name
 
 
 @pytest.mark.parametrize("name", sorted(WORKER_TOOL_CLASSES))
