@@ -43,8 +43,9 @@ def launch_live(args: argparse.Namespace, settings: Settings) -> int:
     task = getattr(args, "task", None)
     notice = None
     if getattr(args, "demo", False):
-        # The demo must run with no typing: simulated models, commands allowed, and a
-        # scratch workspace unless one was given.
+        # The demo: simulated models, a scratch workspace unless one was given, and the
+        # config's command policy (by default one command of the run asks, so a new
+        # user meets the approval inbox: `a` approves it).
         workspace = None
         if getattr(args, "workspace", None) is None:
             workspace = Path(tempfile.mkdtemp(prefix="delegate-demo-"))
@@ -55,8 +56,7 @@ def launch_live(args: argparse.Namespace, settings: Settings) -> int:
         )
         settings = settings.with_overrides(
             simulate=True,
-            scenario="default",
-            permission_mode="allow",
+            scenario="default:approval",
             workspace=workspace,
             sim_tokens_per_s=pace,
         )

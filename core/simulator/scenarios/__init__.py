@@ -1,4 +1,5 @@
-"""Scenario names and files: `load_scenario("default" | "timeout" | "failure" | "api-errors"
+"""Scenario names and files: `load_scenario("default" | "default:approval" | "timeout"
+| "failure" | "api-errors"
 | "load:agents=N,tps=T,seconds=S[,jitter=J]" | "path/to/file.toml" | "path/to/file.json")`.
 """
 
@@ -14,7 +15,7 @@ from core.simulator.scenarios.load import LoadScenario
 from core.simulator.scenarios.script import ScriptError, load_script
 from core.simulator.scenarios.timeout import TimeoutScenario
 
-SCENARIO_NAMES = ("default", "timeout", "failure", "api-errors", "load")
+SCENARIO_NAMES = ("default", "default:approval", "timeout", "failure", "api-errors", "load")
 
 
 class ScenarioError(ValueError):
@@ -32,6 +33,8 @@ def load_scenario(spec: str | Path) -> Scenario:
     try:
         if name == "load":
             return LoadScenario.parse(params)
+        if name == "default" and params == "approval":
+            return DefaultScenario(approval=True)
     except ValueError as exc:
         raise ScenarioError(str(exc)) from None
     simple: dict[str, type[Scenario]] = {

@@ -36,7 +36,13 @@ def requests_of(conv: Conversation) -> list[notes.Request]:
 
 
 class DefaultScenario(Scenario):
+    """`default:approval` (the demo's): a coding agent's first attempt also runs one
+    command the default policy asks about, so the operator meets the approval inbox."""
+
     name = "default"
+
+    def __init__(self, approval: bool = False) -> None:
+        self.approval = approval
 
     def script(self, conv: Conversation) -> Script:
         return new_script(conv.task) or script_from_task(conv.task)
@@ -49,7 +55,10 @@ class DefaultScenario(Scenario):
             return FixFlow(conv).reply()
         if is_new_style(conv.task):
             requests = requests_of(conv)
-            return WorkerFlow(conv, spec_for(conv.role, conv.task, requests), requests).reply()
+            spec = spec_for(conv.role, conv.task, requests)
+            if not self.approval:
+                spec.smoke = []
+            return WorkerFlow(conv, spec, requests).reply()
         steered = bool(conv.all_notes_with(STEER_PREFIX))
         return WorkerFlow(conv, agent_spec_for(conv.role, conv.task, steered)).reply()
 
@@ -58,6 +67,7 @@ class ScriptScenario(DefaultScenario):
     """The default flow, driven by a Script read from a scenario file."""
 
     def __init__(self, script: Script, name: str = "file") -> None:
+        super().__init__()
         self.fixed = script
         self.name = name
         if script.check and not script.check.first_fails:

@@ -249,6 +249,9 @@ def spec_for(role: str, task: str, requests: list[Request]) -> AgentSpec:
                 FileSpec(kind.test_file, kind.tests),
             ]
             spec.commands = [f"python3 -m py_compile {kind.module}"]
+            # An interpreter is never allowed by prefix: under the default config this
+            # asks the operator (headless: refused unless --yes).
+            spec.smoke = [f'python3 -c "import {kind.stem}"']
             spec.search = "def |import "
             spec.report = (
                 f"Wrote `{kind.module}` ({kind.summary}) and its tests in `{kind.test_file}`."

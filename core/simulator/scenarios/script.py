@@ -62,6 +62,9 @@ class AgentSpec:
     task: str
     files: list[FileSpec] = field(default_factory=list)
     commands: list[str] = field(default_factory=list)
+    # Run on the first attempt only: commands the default policy asks about (so the demo
+    # shows the approval inbox once); refused, the agent says it did not run them.
+    smoke: list[str] = field(default_factory=list)
     report: str = ""
     timeout_s: float | None = None
     model: str | None = None

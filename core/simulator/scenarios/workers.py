@@ -44,6 +44,16 @@ def has_tests(listing: str, own: list[str]) -> bool:
     return False
 
 
+def refused(call: Call) -> bool:
+    """A command the policy or the operator did not let run (no exit code: it never ran)."""
+    out = call.outcome
+    if call.name != "run_command" or out is None or not out.is_error:
+        return False
+    if out.text.lstrip().startswith("{"):  # a result with an exit code: it ran
+        return False
+    return any(word in out.text for word in ("denied", "not allowed"))
+
+
 def is_allowed(command: str) -> bool:
     return _DEFAULT_POLICY.decide(command) == "allow"
 
@@ -157,7 +167,7 @@ class WorkerFlow:
             steps.append((f"Writing {', '.join(paths)}.", self._writes))
         elif not retry:
             steps.append(("Reading the most relevant files.", self._reads))
-        commands = list(spec.commands)
+        commands = list(spec.commands) + ([] if retry else list(spec.smoke))
         if self.project_tests:
             commands.append(PROJECT_TESTS)
         if retry:
@@ -286,8 +296,12 @@ class WorkerFlow:
             parts.append("Files: " + ", ".join(dict.fromkeys(written)) + ".")
         for c in ran:
             assert c.outcome is not None
+            if refused(c):  # it never ran: say so, claim nothing
+                parts.append(f"Not run (not approved): `{c.input.get('command')}`.")
+                continue
             status = "failed: " if c.outcome.is_error else ""
             parts.append(f"Ran `{c.input.get('command')}`: {status}{first_line(c.outcome.text)}")
+        problems = [c for c in problems if not refused(c)]
         if problems:
             parts.append("Problems: " + "; ".join(_problem(c) for c in problems) + ".")
         tests_run = any(PROJECT_TESTS in str(c.input.get("command")) for c in ran)

@@ -1,0 +1,55 @@
+"""The demo's scenario (`default:approval`): one command of the run asks the operator,
+so a new user meets the approval inbox; headless (no --yes) it is refused and the run
+still ends honestly, its agent saying the command did not run."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from tests.tui_support import live_app, sim_settings, wait_until
+from tui.cli import main
+from tui.launch import DEMO_TASK
+
+SMOKE = 'python3 -c "import convert"'
+
+
+def test_headless_demo_refuses_the_command_and_says_so(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    config = tmp_path / "config.toml"
+    config.write_text("[simulator]\ntokens_per_s = 50000\nlatency_s = 0\n")
+    (tmp_path / "ws").mkdir()
+    argv = ["run", DEMO_TASK, "--simulate", "--scenario", "default:approval", "--json"]
+    argv += ["--config", str(config), "--workspace", str(tmp_path / "ws")]
+    code = main([*argv, "--db", str(tmp_path / "runs.db")])
+    summary = json.loads(capsys.readouterr().out)
+    assert (code, summary["status"], summary["verified"]) == (0, "done", True)
+    coder = next(a for a in summary["agents"] if a["role"] == "coding")
+    commands = [c["command"] for c in coder["evidence"]["commands"]]
+    assert SMOKE not in commands  # it never ran
+    shown = main(["show", summary["run_id"], "--markdown", "--db", str(tmp_path / "runs.db")])
+    text = capsys.readouterr().out
+    assert shown == 0 and f"Not run (not approved): `{SMOKE}`" in text
+    assert "unsupported claim" not in text
+
+
+async def test_the_demo_shows_the_approval_inbox_and_a_approves(tmp_path: Path) -> None:
+    settings = sim_settings(tmp_path, scenario="default:approval")
+    assert settings.permission_mode == "ask"  # the default config
+    app, session = live_app(settings, DEMO_TASK)
+    async with app.run_test(size=(160, 48)) as pilot:
+        await wait_until(pilot, lambda: app.view.approvals, timeout=30)
+        request = app.view.oldest_approval()
+        assert request is not None and request.command == SMOKE
+        assert app.view.agents[request.agent_id].state == "waiting_approval"
+        await pilot.press("a")
+        await wait_until(pilot, lambda: app.view.answered, timeout=30)
+        assert not app.view.approvals
+        record = session.supervisor.records[request.agent_id]
+        ran = session.evidence.ledger(request.agent_id, 1)
+        assert any(c.command == SMOKE and c.exit_code == 0 for c in ran.commands), record.result
+        await app.close_session()
+    assert session.status == "done"
