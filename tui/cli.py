@@ -28,7 +28,7 @@ delegate: a CEO agent and its team of sub-agents, live in your terminal.
 
 usage:
   delegate [TASK] [options]              open the TUI; TASK goes to the CEO at once
-  delegate --demo                        a demo run with simulated models, nothing to type
+  delegate --demo                        a demo run with simulated models (one command asks: a)
   delegate run TASK [--json] [options]   headless; exit 0 verified, 1 unverified/failed, 2 usage
   delegate history [--json]              past runs, newest first
   delegate show RUN [--json|--markdown]  one run: agents, usage, cost, transcript
