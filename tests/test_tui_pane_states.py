@@ -8,8 +8,9 @@ from pathlib import Path
 from core.events import AgentStalled
 from tests.contrast_support import SIZE, all_states_app, screen_strips
 from tui.sample_run import RUN_ID
+from tui.view_model import AgentView
 from tui.widgets.agent_board import AgentBoard
-from tui.widgets.agent_pane import AgentPane
+from tui.widgets.agent_pane import AgentPane, pane_title
 
 
 def _top_rows(app: object) -> dict[str, str]:
@@ -72,3 +73,15 @@ async def test_each_state_has_its_mark_and_border(tmp_path: Path) -> None:
         pane = next(p for p in app.screen.query(AgentPane) if p.agent_id == "research-1")
         assert not pane.has_class("-stalled")
         assert "● research · research-1" in _top_rows(app)["research-1"]
+
+
+def test_every_end_state_has_a_mark_in_the_title() -> None:
+    """A clean stop by the operator is not marked as a failure; the failures are ✗."""
+    marks = {}
+    for state in ("done", "failed", "killed", "timed_out", "interrupted", "stopped"):
+        agent = AgentView(agent_id="coding-1", role="coding", model="m", task="t", state=state)
+        assert agent.finished, state
+        marks[state] = pane_title(agent).removesuffix(" coding · coding-1")
+    assert marks["stopped"] == "■ stopped ·" and marks["done"] == "✓"
+    assert all(marks[s].startswith("✗") for s in ("failed", "killed", "timed_out"))
+    assert not marks["stopped"].startswith("✗") and not marks["interrupted"].startswith("✗")
