@@ -3,64 +3,15 @@
 from __future__ import annotations
 
 import argparse
+import importlib
 import math
 import sys
-from dataclasses import replace
+from collections.abc import Callable
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, NoReturn
 
 from core.errors import DelegateError, UsageError
-
-COMMANDS = (
-    "run",
-    "history",
-    "show",
-    "replay",
-    "resume",
-    "simulator",
-    "stats",
-    "serve",
-    "worker",
-)
-
-OVERVIEW = """\
-delegate: a CEO agent and its team of sub-agents, live in your terminal.
-
-usage:
-  delegate [TASK] [options]              open the TUI; TASK goes to the CEO at once
-  delegate --demo                        a demo run with simulated models (one command asks: a)
-  delegate run TASK [--json] [options]   headless; exit 0 verified, 1 unverified/failed, 2 usage
-  delegate history [--json]              past runs, newest first
-  delegate show RUN [--json|--markdown]  one run: agents, usage, cost, transcript
-  delegate replay RUN                    the TUI on a recorded run, read-only
-  delegate resume RUN                    reopen a run; interrupted agents can be retried
-  delegate simulator [--port N]          serve the model simulator on loopback
-  delegate stats [--json]                model scorecard: pass rate, cost, time per role/model
-  delegate serve [--port N] [--host H]   the TUI in a browser (textual-serve), a run per tab
-  delegate worker --temporal HOST:PORT   run sub-agents of --runner temporal sessions here
-  delegate --version                     print the version
-
-common options (the TUI, run, resume and serve):
-  --simulate             use the built-in model simulator (default when no API key is set)
-  --scenario NAME|FILE   simulator scenario: default, timeout, failure, api-errors,
-                         load[:agents=N,tps=T,seconds=S], or a .toml/.json file
-  --workspace DIR        where agents read and write files (default: current directory)
-  --db PATH              the SQLite run database (default: in your user data dir)
-  --config FILE          settings file (default: config.toml in your user config dir)
-  --max-concurrent N     sub-agents running at once (default 5; the rest queue)
-  --yes                  allow every command without asking (headless: otherwise denied)
-  --ceo-model M          the CEO's model (default claude-opus-5-5)
-  --budget-usd X         stop the run when it has cost $X (default $5.00, [limits]
-                         budget_usd; 0 or none: no budget). Warned at 80%.
-  --runner local|temporal  where sub-agents run (default local; temporal needs the
-                         extra: pip install 'delegate[temporal]')
-  --temporal HOST:PORT   the Temporal server (default with --runner temporal: a local
-                         dev server started in your user data dir)
-
-The real Anthropic API is used when ANTHROPIC_API_KEY is set; ANTHROPIC_BASE_URL points
-it at any Messages-API endpoint. `delegate COMMAND --help` shows a command's options.
-RUN is a run id, a unique prefix of one, or `last`.
-"""
 
 
 def _add_option(g: Any, name: str, *, hidden: bool = False) -> None:
@@ -130,28 +81,236 @@ RUN_OPTIONS = (
     "runner",
     "temporal",
 )
-# Which common options each command shows in its help (None: the TUI). The other common
-# options are still accepted everywhere (DESIGN.md's contract: scripts pass one set of
-# flags to every command) but hidden, since they change nothing there.
-COMMAND_OPTIONS: dict[str | None, tuple[str, ...]] = {
-    None: RUN_OPTIONS,
-    "run": RUN_OPTIONS,
-    "resume": RUN_OPTIONS,
-    "history": ("db", "config"),
-    "show": ("db", "config"),
-    "replay": ("db", "config", "workspace"),  # the workspace is where exports go
-    "simulator": ("scenario", "config"),
-    "stats": ("db", "config"),
-    "serve": RUN_OPTIONS,  # passed on to the delegate each browser tab runs
-    "worker": ("simulate", "scenario", "workspace", "config"),
-}
-
 # Numbers that must be at least a minimum: (dest, flag, minimum). NaN and infinity are
 # refused for floats too.
 LIMITS: tuple[tuple[str, str, float], ...] = (
     ("max_concurrent", "--max-concurrent", 1),
     ("limit", "--limit", 1),
     ("tokens_per_s", "--tokens-per-s", 1e-9),
+)
+
+
+Handler = Callable[[argparse.Namespace, Any], int]
+
+
+@dataclass(frozen=True)
+class Subcommand:
+    """One `delegate NAME` command, in one place: its overview line, its arguments, the
+    common options its help shows, and its handler (imported only when it runs)."""
+
+    name: str
+    usage: str  # the overview's left column, after `delegate NAME`
+    summary: str  # the overview's right column
+    handler: str  # "module:function", called with (args, settings), returns the exit code
+    # The common options its help shows. The others are still accepted, hidden (DESIGN.md's
+    # contract: scripts pass one set of flags to every command) since they change nothing.
+    options: tuple[str, ...]
+    arguments: Callable[[argparse.ArgumentParser], None] = lambda p: None
+    description: str = ""
+    sandbox: bool = False  # probe the sandbox first: `required` mode without one stops here
+    grouped: bool = False  # its common options under a "common options" heading
+    defines: tuple[str, ...] = ()  # common option names its own arguments define
+
+
+def _run_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("task", help="the task for the CEO")
+    p.add_argument("--json", action="store_true", help="print one JSON summary on stdout")
+    p.add_argument("--quiet", action="store_true", help="no progress lines on stderr")
+
+
+def _history_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--json", action="store_true", help="print JSON")
+    p.add_argument("--limit", metavar="N", type=int, default=50, help="how many runs (default 50)")
+
+
+def _run_ref(p: argparse.ArgumentParser) -> None:
+    p.add_argument("run", metavar="RUN", help="run id, unique prefix, or `last`")
+
+
+def _show_arguments(p: argparse.ArgumentParser) -> None:
+    _run_ref(p)
+    fmt = p.add_mutually_exclusive_group()
+    fmt.add_argument("--json", action="store_true", help="the run summary as JSON")
+    fmt.add_argument("--markdown", action="store_true", help="the whole run as Markdown")
+
+
+def _simulator_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--port", type=int, default=8765, help="port (default 8765; 0 picks a free one)")
+    p.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
+    p.add_argument("--tokens-per-s", type=float, help="streaming pace (default 400)")
+
+
+def _stats_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--json", action="store_true", help="print JSON")
+    p.add_argument("--limit", metavar="N", type=int, help="only the newest N runs (default: all)")
+
+
+def _serve_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--port", type=int, default=8000, help="port (default 8000; 0 picks a free one)")
+    p.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
+    p.add_argument(
+        "--public-url",
+        metavar="URL",
+        help="the address browsers use, when not http://HOST:PORT (a proxy)",
+    )
+    p.add_argument("--demo", action="store_true", help="each tab runs the demo")
+
+
+def _worker_arguments(p: argparse.ArgumentParser) -> None:
+    from tui.worker_cli import add_worker_options
+
+    add_worker_options(p)
+
+
+SUBCOMMANDS: tuple[Subcommand, ...] = (
+    Subcommand(
+        "run",
+        "TASK [--json] [options]",
+        "headless; exit 0 verified, 1 unverified/failed, 2 usage",
+        "tui.headless:run_command",
+        RUN_OPTIONS,
+        _run_arguments,
+        sandbox=True,
+        grouped=True,
+    ),
+    Subcommand(
+        "history",
+        "[--json]",
+        "past runs, newest first",
+        "tui.headless:history_command",
+        ("db", "config"),
+        _history_arguments,
+        description=(
+            "Past runs, newest first. On a terminal: aligned columns. Piped: one run per line, "
+            "tab-separated: run id, started (local time), status, agents, cost in USD, task."
+        ),
+    ),
+    Subcommand(
+        "show",
+        "RUN [--json|--markdown]",
+        "one run: agents, usage, cost, transcript",
+        "tui.headless:show_command",
+        ("db", "config"),
+        _show_arguments,
+    ),
+    Subcommand(
+        "replay",
+        "RUN",
+        "the TUI on a recorded run, read-only",
+        "tui.launch:replay_command",
+        ("db", "config", "workspace"),  # the workspace is where exports go
+        _run_ref,
+    ),
+    Subcommand(
+        "resume",
+        "RUN",
+        "reopen a run; interrupted agents can be retried",
+        "tui.launch:resume_command",
+        RUN_OPTIONS,
+        _run_ref,
+        sandbox=True,
+        grouped=True,
+    ),
+    Subcommand(
+        "simulator",
+        "[--port N]",
+        "serve the model simulator on loopback",
+        "tui.headless:simulator_command",
+        ("scenario", "config"),
+        _simulator_arguments,
+    ),
+    Subcommand(
+        "stats",
+        "[--json]",
+        "model scorecard: pass rate, cost, time per role/model",
+        "tui.stats_cli:stats_command",
+        ("db", "config"),
+        _stats_arguments,
+        description=(
+            "The model scorecard from recorded runs: per role and model, attempts, pass rate "
+            "(done and verified, against unverified and failed; stopped attempts are left "
+            "out of the rate), median cost and median time per attempt. On a terminal: "
+            "aligned columns. Piped: tab-separated rows: role, model, attempts, passed, "
+            "unverified, failed, pass rate, median cost in USD, median seconds."
+        ),
+    ),
+    Subcommand(
+        "serve",
+        "[--port N] [--host H]",
+        "the TUI in a browser (textual-serve), a run per tab",
+        "tui.serve:serve_command",
+        RUN_OPTIONS,  # passed on to the delegate each browser tab runs
+        _serve_arguments,
+        description=(
+            "Serve the delegate TUI on a web page (textual-serve): each browser tab runs "
+            "its own delegate with these options, recording into the same database. "
+            "There is no login: keep the default loopback address unless you trust the "
+            "network."
+        ),
+        grouped=True,
+    ),
+    Subcommand(
+        "worker",
+        "--temporal HOST:PORT",
+        "run sub-agents of --runner temporal sessions here",
+        "tui.worker_cli:worker_command",
+        ("simulate", "scenario", "workspace", "config"),
+        _worker_arguments,
+        defines=("temporal",),
+    ),
+)
+BY_NAME: dict[str, Subcommand] = {c.name: c for c in SUBCOMMANDS}
+COMMANDS = tuple(BY_NAME)
+# Which common options each command shows in its help (None: the TUI).
+COMMAND_OPTIONS: dict[str | None, tuple[str, ...]] = {
+    None: RUN_OPTIONS,
+    **{c.name: c.options for c in SUBCOMMANDS},
+}
+
+
+def _usage_line(left: str, right: str) -> str:
+    return f"  {left:<38} {right}"
+
+
+OVERVIEW = (
+    """\
+delegate: a CEO agent and its team of sub-agents, live in your terminal.
+
+usage:
+"""
+    + "\n".join(
+        [
+            _usage_line("delegate [TASK] [options]", "open the TUI; TASK goes to the CEO at once"),
+            _usage_line(
+                "delegate --demo", "a demo run with simulated models (one command asks: a)"
+            ),
+            *(_usage_line(f"delegate {c.name} {c.usage}", c.summary) for c in SUBCOMMANDS),
+            _usage_line("delegate --version", "print the version"),
+        ]
+    )
+    + """
+
+common options (the TUI, run, resume and serve):
+  --simulate             use the built-in model simulator (default when no API key is set)
+  --scenario NAME|FILE   simulator scenario: default, timeout, failure, api-errors,
+                         load[:agents=N,tps=T,seconds=S], or a .toml/.json file
+  --workspace DIR        where agents read and write files (default: current directory)
+  --db PATH              the SQLite run database (default: in your user data dir)
+  --config FILE          settings file (default: config.toml in your user config dir)
+  --max-concurrent N     sub-agents running at once (default 5; the rest queue)
+  --yes                  allow every command without asking (headless: otherwise denied)
+  --ceo-model M          the CEO's model (default claude-opus-5-5)
+  --budget-usd X         stop the run when it has cost $X (default $5.00, [limits]
+                         budget_usd; 0 or none: no budget). Warned at 80%.
+  --runner local|temporal  where sub-agents run (default local; temporal needs the
+                         extra: pip install 'delegate[temporal]')
+  --temporal HOST:PORT   the Temporal server (default with --runner temporal: a local
+                         dev server started in your user data dir)
+
+The real Anthropic API is used when ANTHROPIC_API_KEY is set; ANTHROPIC_BASE_URL points
+it at any Messages-API endpoint. `delegate COMMAND --help` shows a command's options.
+RUN is a run id, a unique prefix of one, or `last`.
+"""
 )
 
 
@@ -162,7 +321,8 @@ class _Parser(argparse.ArgumentParser):
 
 
 def build_parser(command: str | None) -> argparse.ArgumentParser:
-    if command is None:
+    spec = BY_NAME.get(command) if command is not None else None
+    if spec is None:
         p = _Parser(prog="delegate", usage="delegate [TASK] [options]", add_help=False)
         p.add_argument("task", nargs="?", help="a task for the CEO")
         p.add_argument("--demo", action="store_true", help="a scripted demo run with the simulator")
@@ -170,72 +330,17 @@ def build_parser(command: str | None) -> argparse.ArgumentParser:
         p.add_argument("-h", "--help", action="store_true")
     else:
         p = _Parser(prog=f"delegate {command}")
-    if command == "run":
-        p.add_argument("task", help="the task for the CEO")
-        p.add_argument("--json", action="store_true", help="print one JSON summary on stdout")
-        p.add_argument("--quiet", action="store_true", help="no progress lines on stderr")
-    elif command == "history":
-        p.description = (
-            "Past runs, newest first. On a terminal: aligned columns. Piped: one run per line, "
-            "tab-separated: run id, started (local time), status, agents, cost in USD, task."
-        )
-        p.add_argument("--json", action="store_true", help="print JSON")
-        p.add_argument(
-            "--limit", metavar="N", type=int, default=50, help="how many runs (default 50)"
-        )
-    elif command == "show":
-        p.add_argument("run", metavar="RUN", help="run id, unique prefix, or `last`")
-        fmt = p.add_mutually_exclusive_group()
-        fmt.add_argument("--json", action="store_true", help="the run summary as JSON")
-        fmt.add_argument("--markdown", action="store_true", help="the whole run as Markdown")
-    elif command in ("replay", "resume"):
-        p.add_argument("run", metavar="RUN", help="run id, unique prefix, or `last`")
-    elif command == "simulator":
-        p.add_argument(
-            "--port", type=int, default=8765, help="port (default 8765; 0 picks a free one)"
-        )
-        p.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
-        p.add_argument("--tokens-per-s", type=float, help="streaming pace (default 400)")
-    elif command == "serve":
-        p.description = (
-            "Serve the delegate TUI on a web page (textual-serve): each browser tab runs "
-            "its own delegate with these options, recording into the same database. "
-            "There is no login: keep the default loopback address unless you trust the "
-            "network."
-        )
-        p.add_argument(
-            "--port", type=int, default=8000, help="port (default 8000; 0 picks a free one)"
-        )
-        p.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
-        p.add_argument(
-            "--public-url",
-            metavar="URL",
-            help="the address browsers use, when not http://HOST:PORT (a proxy)",
-        )
-        p.add_argument("--demo", action="store_true", help="each tab runs the demo")
-    elif command == "worker":
-        from tui.worker_cli import add_worker_options
-
-        add_worker_options(p)
-    elif command == "stats":
-        p.description = (
-            "The model scorecard from recorded runs: per role and model, attempts, pass rate "
-            "(done and verified, against unverified and failed; stopped attempts are left "
-            "out of the rate), median cost and median time per attempt. On a terminal: "
-            "aligned columns. Piped: tab-separated rows: role, model, attempts, passed, "
-            "unverified, failed, pass rate, median cost in USD, median seconds."
-        )
-        p.add_argument("--json", action="store_true", help="print JSON")
-        p.add_argument(
-            "--limit", metavar="N", type=int, help="only the newest N runs (default: all)"
-        )
-    grouped = command in (None, "run", "resume", "serve")
+        if spec.description:
+            p.description = spec.description
+        spec.arguments(p)
+    grouped = spec is None or spec.grouped
     g: Any = p.add_argument_group("common options") if grouped else p
-    shown = COMMAND_OPTIONS[command]
+    shown = RUN_OPTIONS if spec is None else spec.options
     for name in shown:
         _add_option(g, name)
+    own = spec.defines if spec is not None else ()
     for name in RUN_OPTIONS:
-        if name not in shown and not (command == "worker" and name == "temporal"):
+        if name not in shown and name not in own:
             _add_option(p, name, hidden=True)
     return p
 
@@ -377,48 +482,13 @@ def check_sandbox(settings: Any) -> None:
 
 
 def _dispatch(command: str | None, args: argparse.Namespace) -> int:
-    if command == "run":
-        from tui.headless import run_command
-
-        settings = settings_from(args)
-        check_sandbox(settings)
-        return run_command(args, settings)
-    if command == "history":
-        from tui.headless import history_command
-
-        return history_command(args, settings_from(args))
-    if command == "show":
-        from tui.headless import show_command
-
-        return show_command(args, settings_from(args))
-    if command == "serve":
-        from tui.serve import serve_command
-
-        return serve_command(args, settings_from(args))
-    if command == "stats":
-        from tui.stats_cli import stats_command
-
-        return stats_command(args, settings_from(args))
-    if command == "worker":
-        from tui.worker_cli import worker_command
-
-        return worker_command(args, settings_from(args))
-    if command == "simulator":
-        from tui.headless import simulator_command
-
-        return simulator_command(args, settings_from(args))
-    if command in ("replay", "resume"):
-        from tui.launch import launch_recorded
-
-        settings = settings_from(args)
-        if command == "resume":
-            check_sandbox(settings)
-        return launch_recorded(command, args, settings)
-    from tui.launch import launch_live
-
+    spec = BY_NAME.get(command) if command is not None else None
+    module, _, function = (spec.handler if spec else "tui.launch:launch_live").partition(":")
+    handler: Handler = getattr(importlib.import_module(module), function)
     settings = settings_from(args)
-    check_sandbox(settings)
-    return launch_live(args, settings)
+    if spec is None or spec.sandbox:
+        check_sandbox(settings)
+    return handler(args, settings)
 
 
 def entry() -> NoReturn:

@@ -115,6 +115,14 @@ def launch_recorded(command: str, args: argparse.Namespace, settings: Settings) 
     return asyncio.run(_recorded(command, args.run, settings))
 
 
+def replay_command(args: argparse.Namespace, settings: Settings) -> int:
+    return launch_recorded("replay", args, settings)
+
+
+def resume_command(args: argparse.Namespace, settings: Settings) -> int:
+    return launch_recorded("resume", args, settings)
+
+
 async def _recorded(command: str, ref: str, settings: Settings) -> int:
     from core.records import open_records, records_exist
     from tui.app import DelegateApp

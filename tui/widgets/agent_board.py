@@ -53,13 +53,13 @@ class AgentBoard(Widget, can_focus=True):
         layout: grid;
         grid-size: 2;
         grid-gutter: 0 1;
-        grid-rows: 13;
+        grid-rows: PANE_HEIGHT;
         height: 1fr;
     }
     AgentBoard > #board-status {
         height: 1; color: $legible-muted; text-wrap: nowrap; text-overflow: ellipsis;
     }
-    """
+    """.replace("PANE_HEIGHT", str(PANE_HEIGHT))
 
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("pageup", "page(-1)", "Page up", show=False, id="board.page_up"),

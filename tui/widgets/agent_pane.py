@@ -234,7 +234,7 @@ class AgentPane(Static, can_focus=True):
     # a muted colour, not by opacity (which blended its text into the background).
     DEFAULT_CSS = """
     AgentPane {
-        height: 13;
+        height: PANE_HEIGHT;
         border: round $panel-lighten-2;
         border-title-color: $legible-text;
         padding: 0 1;
@@ -266,7 +266,7 @@ class AgentPane(Static, can_focus=True):
     AgentPane.-failed:focus, AgentPane.-timed_out:focus, AgentPane.-killed:focus {
         border: double $error;
     }
-    """
+    """.replace("PANE_HEIGHT", str(PANE_HEIGHT))
 
     def __init__(self) -> None:
         super().__init__("", markup=False, classes="-empty")
