@@ -307,9 +307,8 @@ class ModelClient:
             with contextlib.suppress(Exception):
                 await manager.__aexit__(None, None, None)
 
-    def _error_event(self, data: bytes, response: httpx2.Response) -> anthropic.APIStatusError:
+    def _error_event(self, text: str, response: httpx2.Response) -> anthropic.APIStatusError:
         """The SDK's error for an `event: error` frame, made as its own stream makes it."""
-        text = data.decode("utf-8", "replace")
         body: object = text
         try:
             body = json.loads(text)

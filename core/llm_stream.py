@@ -67,10 +67,14 @@ class SSEFrames:
 
     def __init__(self) -> None:
         self._buffer = b""
-        self.error: bytes | None = None
+        self.error: str | None = None
 
-    def feed(self, chunk: bytes) -> list[bytes]:
-        """The data of every event completed by `chunk`, in order, up to an error event."""
+    def feed(self, chunk: bytes) -> list[str]:
+        """The data of every event completed by `chunk`, in order, up to an error event.
+
+        The completed part is decoded once (UTF-8, strictly, as the SDK does) and split
+        as text: `json.loads` of a `str` skips the encoding sniffing it does for bytes.
+        """
         if self.error is not None:
             return []
         if self._buffer:
@@ -79,35 +83,36 @@ class SSEFrames:
             chunk, held = _normalise(chunk)
         else:
             held = b""
-        out: list[bytes] = []
-        start = 0
-        while (end := chunk.find(b"\n\n", start)) >= 0:
-            frame = chunk[start:end]
-            start = end + 2
+        cut = chunk.rfind(b"\n\n")
+        if cut < 0:
+            self._buffer = chunk + held
+            return []
+        self._buffer = chunk[cut + 2 :] + held
+        out: list[str] = []
+        for frame in chunk[:cut].decode().split("\n\n"):
             # The shape every API frame has: one event line, one data line.
-            nl = frame.find(b"\n")
+            nl = frame.find("\n")
             if (
                 nl > 7
-                and frame.startswith(b"event: ")
-                and frame.startswith(b"data: ", nl + 1)
-                and frame.find(b"\n", nl + 1) < 0
+                and frame.startswith("event: ")
+                and frame.startswith("data: ", nl + 1)
+                and frame.find("\n", nl + 1) < 0
             ):
-                name: bytes | None = frame[7:nl]
+                name: str | None = frame[7:nl]
                 data = frame[nl + 7 :]
             else:
                 name, data = _fields(frame)
-            if not name or name == b"ping":
+            if not name or name == "ping":
                 continue
-            if name == b"error":
+            if name == "error":
                 self.error = data
                 self._buffer = b""
                 return out
             if data:
                 out.append(data)
-        self._buffer = chunk[start:] + held
         return out
 
-    def end(self) -> list[bytes]:
+    def end(self) -> list[str]:
         """The body ended: a line end held back (a final `\\r`) ends its line after all."""
         return self.feed(b"\n") if self._buffer.endswith(b"\r") else []
 
@@ -120,21 +125,21 @@ def _normalise(chunk: bytes) -> tuple[bytes, bytes]:
     return chunk.replace(b"\r\n", b"\n").replace(b"\r", b"\n"), held
 
 
-def _fields(frame: bytes) -> tuple[bytes | None, bytes]:
+def _fields(frame: str) -> tuple[str | None, str]:
     """The event name and data of one frame in the general form."""
-    event: bytes | None = None
-    data: list[bytes] = []
-    for line in frame.split(b"\n"):
-        if not line or line.startswith(b":"):
+    event: str | None = None
+    data: list[str] = []
+    for line in frame.split("\n"):
+        if not line or line.startswith(":"):
             continue
-        field, _, value = line.partition(b":")
-        if value.startswith(b" "):
+        field, _, value = line.partition(":")
+        if value.startswith(" "):
             value = value[1:]
-        if field == b"event":
+        if field == "event":
             event = value
-        elif field == b"data":
+        elif field == "data":
             data.append(value)
-    return event, b"\n".join(data)
+    return event, "\n".join(data)
 
 
 class ReplyAccumulator:
@@ -165,7 +170,11 @@ class ReplyAccumulator:
             dtype = delta["type"]
             if dtype == "text_delta":
                 text = delta["text"]
-                self._piece(data["index"], "text").append(text)
+                index = data["index"]
+                pieces = self.pieces.get(index)
+                if pieces is None:
+                    pieces = self._piece(index, "text")
+                pieces.append(text)
                 return TEXT_DELTA, text
             if dtype == "input_json_delta":
                 piece = delta["partial_json"]

@@ -30,10 +30,10 @@ def _ours(stream: bytes, cuts: list[int]) -> list[tuple[str, str]]:
     out: list[tuple[str, str]] = []
     edges = [0, *cuts, len(stream)]
     for a, b in itertools.pairwise(edges):
-        out += [("data", d.decode()) for d in frames.feed(stream[a:b])]
-    out += [("data", d.decode()) for d in frames.end()]
+        out += [("data", d) for d in frames.feed(stream[a:b])]
+    out += [("data", d) for d in frames.end()]
     if frames.error is not None:
-        out.append(("error", frames.error.decode()))
+        out.append(("error", frames.error))
     return out
 
 
@@ -293,3 +293,11 @@ def test_events_before_message_start_or_a_bad_tool_input_are_malformed() -> None
     with pytest.raises(Malformed, match="tool input is not JSON"):
         for event in events:
             reply.event(event)
+
+
+def test_bytes_that_are_not_utf8_are_an_error_as_in_the_sdk() -> None:
+    stream = b'event: a\ndata: {"t": "\xff"}\n\n'
+    with pytest.raises(UnicodeDecodeError):
+        list(SSEDecoder().iter_bytes(iter([stream])))
+    with pytest.raises(UnicodeDecodeError):  # a ValueError: the try is "malformed"
+        SSEFrames().feed(stream)
