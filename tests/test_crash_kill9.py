@@ -104,6 +104,7 @@ def test_kill_9_then_history_show_and_resume(
 
     monkeypatch.setattr(DelegateApp, "run_async", drive)
     assert main(["resume", run_id, "--config", str(config), *common]) == 0
+    assert f"delegate: run {run_id} " in capsys.readouterr().out  # the exit message
     assert seen["state_before"] == "interrupted"
     assert seen["attempt"] == interrupted[0]["attempt"] + 1
 
