@@ -10,7 +10,7 @@ import difflib
 import math
 import os
 import tomllib
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Literal
@@ -500,91 +500,148 @@ def address_problem(address: str) -> str:
     return ""
 
 
+# How a value is read: `reader(key path, value)` returns it as the setting holds it, or
+# raises ConfigError naming the key path and the problem.
+Reader = Callable[[str, Any], Any]
+
+
+def _text(what: str) -> Reader:
+    return lambda key, value: _expect(key, value, str, what)
+
+
+def _count(key: str, value: Any) -> int:
+    return int(_positive(key, value) or 0)
+
+
+def _at_least(minimum: int) -> Reader:
+    return lambda key, value: _whole(key, value, minimum)
+
+
+def _zero_or_more(key: str, value: Any) -> int:
+    n = _expect(key, value, int, "a whole number")
+    if n < 0:
+        raise ConfigError(key, "must be 0 or more")
+    return int(n)
+
+
+def _off_or_positive(key: str, value: Any) -> float | None:
+    return _positive(key, value, allow_none=True)  # 0 or "none" turns it off
+
+
+def _flag(key: str, value: Any) -> bool:
+    return bool(_expect(key, value, bool, "true or false"))
+
+
+def _mode(key: str, value: Any) -> str:
+    if value not in ("ask", "allow", "deny"):
+        raise ConfigError(key, f"must be ask, allow or deny, got {value!r}")
+    return str(value)
+
+
+def _hosts(key: str, value: Any) -> tuple[str, ...]:
+    hosts = _str_list(key, value)
+    for host in hosts:
+        problem = allow_entry_problem(host)
+        if problem:
+            raise ConfigError(key, problem)
+    return hosts
+
+
+def _latency(key: str, value: Any) -> float:
+    latency = _expect(key, value, (int, float), "a number")
+    if latency < 0:
+        raise ConfigError(key, f"must be 0 or more, got {latency!r}")
+    return float(latency)
+
+
+def _tools(key: str, value: Any) -> tuple[str, ...]:
+    names = _str_list(key, value)
+    known = worker_tool_names()
+    unknown = [t for t in names if t not in known]
+    if unknown:
+        raise ConfigError(key, f"unknown tool {unknown[0]!r} (known: {', '.join(sorted(known))})")
+    return names
+
+
+# The plain settings, declared once: (table, key, Settings field, reader), in the order
+# they are checked. Which keys a table may hold at all is `KEYS` (check_keys); the
+# sections with their own structure ([sandbox], [runner], [models], [notify], [keys],
+# [roles]) are read by their functions below.
+FIELDS: tuple[tuple[str, str, str, Reader], ...] = (
+    ("ceo", "model", "ceo_model", _text("a model id")),
+    ("ceo", "max_tokens", "ceo_max_tokens", _count),
+    ("ceo", "max_turns", "ceo_max_turns", _at_least(1)),
+    ("limits", "max_concurrent", "max_concurrent", _at_least(1)),
+    ("limits", "turn_retries", "turn_retries", _zero_or_more),
+    ("limits", "max_retries", "max_retries", _zero_or_more),
+    ("limits", "max_agents", "max_agents", _at_least(1)),
+    ("limits", "max_parallel_tools", "max_parallel_tools", _at_least(1)),
+    ("limits", "repeat_limit", "repeat_limit", _at_least(1)),
+    ("limits", "budget_usd", "budget_usd", _off_or_positive),
+    ("limits", "stall_after_s", "stall_after_s", _off_or_positive),
+    ("permissions", "mode", "permission_mode", _mode),
+    ("permissions", "allow", "allow_commands", _str_list),
+    ("permissions", "deny", "deny_commands", _str_list),
+    ("tools", "command_timeout_s", "command_timeout_s", _positive),
+    ("tools", "fetch_timeout_s", "fetch_timeout_s", _positive),
+    ("tools", "output_cap_bytes", "output_cap_bytes", _count),
+    ("tools", "fetch_max_bytes", "fetch_max_bytes", _count),
+    ("tools.web_fetch", "allow_private", "fetch_allow_private", _flag),
+    ("tools.web_fetch", "allow_hosts", "fetch_allow_hosts", _hosts),
+    ("simulator", "tokens_per_s", "sim_tokens_per_s", _positive),
+    ("simulator", "latency_s", "sim_latency_s", _latency),
+    ("simulator", "scenario", "scenario", _text("a name")),
+    ("api", "base_url", "api_base_url", _text("a URL")),
+)
+# A role's settings: (key, RoleSpec field, reader).
+ROLE_FIELDS: tuple[tuple[str, str, Reader], ...] = (
+    ("model", "model", _text("a model id")),
+    ("timeout_s", "timeout_s", _off_or_positive),
+    ("tools", "tools", _tools),
+    ("prompt", "prompt", _text("text")),
+    ("max_tokens", "max_tokens", _count),
+    ("network", "network", _flag),
+    ("token_budget", "token_budget", _count),
+    ("budget_usd", "budget_usd", _off_or_positive),
+    ("max_turns", "max_turns", _at_least(1)),
+)
+
+
+def _table(data: dict[str, Any], path: str) -> dict[str, Any]:
+    """The table at dotted `path` ({} when absent); anything else is an error."""
+    table = data
+    for i, part in enumerate(path.split(".")):
+        key = ".".join(path.split(".")[: i + 1])
+        table = _expect(key, table.get(part, {}), dict, "a table")
+    return table
+
+
+# Read after [sandbox] and [runner] (the order problems are reported in).
+LATE_SECTIONS = frozenset({"simulator", "api"})
+
+
+def _read_fields(
+    data: dict[str, Any], changes: dict[str, Any], sections: Callable[[str], bool]
+) -> None:
+    for section, key, name, read in FIELDS:
+        if sections(section):
+            table = _table(data, section)
+            if key in table:
+                changes[name] = read(f"{section}.{key}", table[key])
+
+
 def parse_config(data: dict[str, Any], base: Settings | None = None) -> Settings:
     """Apply a parsed TOML document to `base` (defaults when None)."""
     s = base or Settings()
     changes: dict[str, Any] = {}
-    check_keys(data)
-
-    ceo = _expect("ceo", data.get("ceo", {}), dict, "a table")
-    if "model" in ceo:
-        changes["ceo_model"] = _expect("ceo.model", ceo["model"], str, "a model id")
-    if "max_tokens" in ceo:
-        changes["ceo_max_tokens"] = int(_positive("ceo.max_tokens", ceo["max_tokens"]) or 0)
-    if "max_turns" in ceo:
-        changes["ceo_max_turns"] = _whole("ceo.max_turns", ceo["max_turns"], 1)
-
-    limits = _expect("limits", data.get("limits", {}), dict, "a table")
-    if "max_concurrent" in limits:
-        n = _expect("limits.max_concurrent", limits["max_concurrent"], int, "a whole number")
-        if n < 1:
-            raise ConfigError("limits.max_concurrent", f"must be at least 1, got {n}")
-        changes["max_concurrent"] = n
-    for name in ("turn_retries", "max_retries"):
-        if name in limits:
-            v = _expect(f"limits.{name}", limits[name], int, "a whole number")
-            if v < 0:
-                raise ConfigError(f"limits.{name}", "must be 0 or more")
-            changes[name] = v
-    for name in ("max_agents", "max_parallel_tools", "repeat_limit"):
-        if name in limits:
-            changes[name] = _whole(f"limits.{name}", limits[name], 1)
-    for name in ("budget_usd", "stall_after_s"):
-        if name in limits:  # 0 or "none" turns it off
-            changes[name] = _positive(f"limits.{name}", limits[name], allow_none=True)
-    # Unknown keys (here and in every section) are caught by check_keys above.
-
-    perms = _expect("permissions", data.get("permissions", {}), dict, "a table")
-    if "mode" in perms:
-        mode = perms["mode"]
-        if mode not in ("ask", "allow", "deny"):
-            raise ConfigError("permissions.mode", f"must be ask, allow or deny, got {mode!r}")
-        changes["permission_mode"] = mode
-    if "allow" in perms:
-        changes["allow_commands"] = _str_list("permissions.allow", perms["allow"])
-    if "deny" in perms:
-        changes["deny_commands"] = _str_list("permissions.deny", perms["deny"])
-
-    tools = _expect("tools", data.get("tools", {}), dict, "a table")
-    for name in ("command_timeout_s", "fetch_timeout_s"):
-        if name in tools:
-            changes[name] = _positive(f"tools.{name}", tools[name])
-    for name in ("output_cap_bytes", "fetch_max_bytes"):
-        if name in tools:
-            changes[name] = int(_positive(f"tools.{name}", tools[name]) or 0)
-    fetch = _expect("tools.web_fetch", tools.get("web_fetch", {}), dict, "a table")
-    if "allow_private" in fetch:
-        changes["fetch_allow_private"] = _expect(
-            "tools.web_fetch.allow_private", fetch["allow_private"], bool, "true or false"
-        )
-    if "allow_hosts" in fetch:
-        hosts = _str_list("tools.web_fetch.allow_hosts", fetch["allow_hosts"])
-        for host in hosts:
-            problem = allow_entry_problem(host)
-            if problem:
-                raise ConfigError("tools.web_fetch.allow_hosts", problem)
-        changes["fetch_allow_hosts"] = hosts
-
+    check_keys(data)  # unknown keys, in every section, with a "did you mean"
+    _read_fields(data, changes, lambda section: section not in LATE_SECTIONS)
     if "sandbox" in data:
         table = _expect("sandbox", data["sandbox"], dict, "a table")
         changes["sandbox"] = _sandbox(table, s.sandbox)
     if "runner" in data:
         changes.update(_runner(_expect("runner", data["runner"], dict, "a table")))
-
-    sim = _expect("simulator", data.get("simulator", {}), dict, "a table")
-    if "tokens_per_s" in sim:
-        changes["sim_tokens_per_s"] = _positive("simulator.tokens_per_s", sim["tokens_per_s"])
-    if "latency_s" in sim:
-        latency = _expect("simulator.latency_s", sim["latency_s"], (int, float), "a number")
-        if latency < 0:
-            raise ConfigError("simulator.latency_s", f"must be 0 or more, got {latency!r}")
-        changes["sim_latency_s"] = float(latency)
-    if "scenario" in sim:
-        changes["scenario"] = _expect("simulator.scenario", sim["scenario"], str, "a name")
-
-    api = _expect("api", data.get("api", {}), dict, "a table")
-    if "base_url" in api:
-        changes["api_base_url"] = _expect("api.base_url", api["base_url"], str, "a URL")
+    _read_fields(data, changes, lambda section: section in LATE_SECTIONS)
 
     if "models" in data:
         models = _expect("models", data["models"], dict, "a table")
@@ -611,37 +668,11 @@ def parse_config(data: dict[str, Any], base: Settings | None = None) -> Settings
                 if "model" not in spec or "tools" not in spec:
                     raise ConfigError(key, "a new role needs `model` and `tools`")
                 role_base = RoleSpec(name, spec["model"], 300.0, (), GENERIC_ROLE_PROMPT)
-            rc: dict[str, Any] = {}
-            if "model" in spec:
-                rc["model"] = _expect(f"{key}.model", spec["model"], str, "a model id")
-            if "timeout_s" in spec:
-                rc["timeout_s"] = _positive(f"{key}.timeout_s", spec["timeout_s"], allow_none=True)
-            if "tools" in spec:
-                tl = _str_list(f"{key}.tools", spec["tools"])
-                known = worker_tool_names()
-                unknown = [t for t in tl if t not in known]
-                if unknown:
-                    raise ConfigError(
-                        f"{key}.tools",
-                        f"unknown tool {unknown[0]!r} (known: {', '.join(sorted(known))})",
-                    )
-                rc["tools"] = tl
-            if "prompt" in spec:
-                rc["prompt"] = _expect(f"{key}.prompt", spec["prompt"], str, "text")
-            if "max_tokens" in spec:
-                rc["max_tokens"] = int(_positive(f"{key}.max_tokens", spec["max_tokens"]) or 0)
-            if "network" in spec:
-                rc["network"] = _expect(f"{key}.network", spec["network"], bool, "true or false")
-            if "token_budget" in spec:
-                rc["token_budget"] = int(
-                    _positive(f"{key}.token_budget", spec["token_budget"]) or 0
-                )
-            if "budget_usd" in spec:
-                rc["budget_usd"] = _positive(
-                    f"{key}.budget_usd", spec["budget_usd"], allow_none=True
-                )
-            if "max_turns" in spec:
-                rc["max_turns"] = _whole(f"{key}.max_turns", spec["max_turns"], 1)
+            rc = {
+                field: read(f"{key}.{option}", spec[option])
+                for option, field, read in ROLE_FIELDS
+                if option in spec
+            }
             roles[name] = replace(role_base, **rc)
         changes["roles"] = roles
 
