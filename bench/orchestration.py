@@ -5,6 +5,7 @@ The CEO answers at once and spawns N agents in one reply; each agent replies onc
 last agent's end; the rest is our overhead. Also: spawn_agent -> that agent's first request.
 
     python -m bench.orchestration               # 50 agents cap 50, 20 agents cap 5
+    python -m bench.orchestration --runner temporal [--workers 1,2]   # see its module
 """
 
 from __future__ import annotations
@@ -127,7 +128,21 @@ async def one_case(agents: int, cap: int) -> dict[str, Any]:
 def main() -> None:
     p = parser(__doc__ or "")
     p.add_argument("--repeat", type=int, default=3, help="runs per case; the median is shown")
+    p.add_argument(
+        "--runner",
+        choices=("local", "temporal"),
+        default="local",
+        help="temporal: the fan-out on the local runner and on Temporal, with steer and kill",
+    )
+    p.add_argument(
+        "--workers", default="1,2", help="with --runner temporal: worker processes per case"
+    )
     args = p.parse_args()
+    if args.runner == "temporal":
+        from bench.orchestration_temporal import main as temporal_main
+
+        temporal_main(args)
+        return
     results = []
     for agents, cap in CASES:
         runs = [asyncio.run(one_case(agents, cap)) for _ in range(args.repeat)]

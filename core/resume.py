@@ -61,6 +61,15 @@ def repair_history(messages: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return out
 
 
+def _minus(total: Usage, part: Usage) -> Usage:
+    return Usage(
+        max(0, total.input_tokens - part.input_tokens),
+        max(0, total.output_tokens - part.output_tokens),
+        max(0, total.cache_read_tokens - part.cache_read_tokens),
+        max(0, total.cache_write_tokens - part.cache_write_tokens),
+    )
+
+
 async def open_resumed(
     settings: Settings,
     store: Store,
@@ -84,13 +93,16 @@ async def open_resumed(
         settings = settings.with_overrides(workspace=workspace)
     session = Session(settings, interactive=True, run_id=row.run_id, bus=bus, access=access)
     ceo_attempt = 1
+    # A durable runner (Temporal) may still run attempts this run's app did not see end.
+    still_running = getattr(session.agent_runner, "still_running", None)
+    attach = getattr(session.agent_runner, "attach", None)
     for a in await store.agents(row.run_id):
         if a.agent_id == CEO_ID:
             ceo_attempt = a.attempt + 1
             continue
         state = a.status if a.status in TERMINAL_STATES else "interrupted"
         spec = settings.roles.get(a.role)
-        session.supervisor.restore(
+        record = session.supervisor.restore(
             a.agent_id,
             role=a.role,
             model=a.model,
@@ -104,6 +116,18 @@ async def open_resumed(
             usage=Usage(a.input_tokens, a.output_tokens, a.cache_read_tokens, a.cache_write_tokens),
             cost_usd=a.cost_usd,
         )
+        alive = None
+        if state == "interrupted" and still_running is not None and attach is not None:
+            alive = await still_running(row.run_id, a.agent_id, a.attempt)
+        if alive is not None and attach is not None:
+            # It ran on: follow it again. Its own usage so far comes back live from it.
+            usage, cost = alive
+            record.result = ""
+            record.reported = False
+            record.prior_usage = _minus(record.prior_usage, usage)
+            if record.prior_cost is not None and cost is not None:
+                record.prior_cost = max(0.0, record.prior_cost - cost)
+            session.supervisor.adopt(record, attach)
     for event in await store.evidence_events(row.run_id):
         # What was written and checked before: the resumed run's verdict starts from it.
         session.evidence.observe(event)

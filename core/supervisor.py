@@ -320,7 +320,23 @@ class Supervisor:
             record = self.records[self.queue.popleft()]
             self._start(record)
 
-    def _start(self, record: AgentRecord) -> None:
+    def adopt(
+        self, record: AgentRecord, attach: Callable[[AttemptSpec, AttemptHooks], Attempt]
+    ) -> None:
+        """Register an agent of a recorded run whose attempt still runs elsewhere (a
+        durable runner's workflow, resume) and follow it there through `attach`."""
+        self.records[record.agent_id] = record
+        role, _, n = record.agent_id.rpartition("-")
+        if n.isdigit():
+            self._counters[role] = max(self._counters[role], int(n))
+        record.done = asyncio.Event()
+        self._start(record, attach)
+
+    def _start(
+        self,
+        record: AgentRecord,
+        attach: Callable[[AttemptSpec, AttemptHooks], Attempt] | None = None,
+    ) -> None:
         record.state = "running"
         record.started_at = self.clock()
         record.finished_at = None
@@ -344,7 +360,7 @@ class Supervisor:
             self._finish(record, outcome.state, outcome.reason, outcome.result)
 
         hooks = AttemptHooks(on_end=ended, on_wrap_up=lambda: self._wrap_up(record))
-        record.handle = self.runner.start(spec, hooks)
+        record.handle = (attach or self.runner.start)(spec, hooks)
         self._emit(AgentStateChanged, record, state="running")
         self._watch_stalls()
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
@@ -27,7 +28,7 @@ from core.evidence import ToolRecorder
 from core.llm import ModelClient
 from core.runner import InboxMessage
 from core.sandbox import CommandRunner
-from core.temporal.conversations import ConversationStore
+from core.temporal.conversations import ConversationStore, Saved
 from core.temporal.hub import HubAddress, Publisher
 from core.temporal.types import (
     MODEL_TURN,
@@ -167,7 +168,10 @@ class Activities:
     async def model_turn(self, inp: TurnInput) -> TurnOutput:
         host = self.host
         pub = host.publisher(inp.hub)
-        history = host.conversations.load(inp.conversation)
+        saved = host.conversations.load(inp.conversation)
+        if saved.turn >= inp.turn and saved.output is not None:
+            return _output(saved.output)  # this turn ran to its end before: its result
+        history = saved.messages
         if not history and inp.history:
             history = inp.history
         agent = self._agent(
@@ -198,16 +202,28 @@ class Activities:
         failed: str | None = None
         try:
             async with heartbeating():
-                reply = await agent._model_turn(agent._tool_specs())
-        except AgentFailed as exc:
-            failed, reply = exc.reason, None
+                try:
+                    reply = await agent._model_turn(agent._tool_specs())
+                except AgentFailed as exc:
+                    failed, reply = exc.reason, None
+                out = self._turn_output(agent, reply, failed)
+                host.conversations.save(
+                    inp.conversation, Saved(inp.turn, agent.messages, dataclasses.asdict(out))
+                )
+                await pub.flush()
         except asyncio.CancelledError:
             # Killed, timed out or interrupted: what streamed stays in the conversation.
-            host.conversations.save(inp.conversation, agent.messages)
+            host.conversations.save(inp.conversation, Saved(inp.turn, agent.messages))
             await pub.flush()
             raise
-        host.conversations.save(inp.conversation, agent.messages)
-        await pub.flush()
+        return out
+
+    def _turn_output(
+        self,
+        agent: Agent,
+        reply: tuple[list[dict[str, Any]], str] | None,
+        failed: str | None,
+    ) -> TurnOutput:
         calls: list[dict[str, Any]] = []
         stop_reason: str | None = None
         if reply is not None:
@@ -256,12 +272,17 @@ class Activities:
             pub=pub,
             ctx=ctx,
         )
-        try:
-            async with heartbeating():
-                block, _ = await agent._run_tool(inp.call)
-        finally:
+        async with heartbeating():
+            block, _ = await agent._run_tool(inp.call)
             await pub.flush()
         return block
+
+
+def _output(data: dict[str, Any]) -> TurnOutput:
+    fields = dict(data)
+    fields["usage"] = UsageTotals(**fields["usage"])
+    fields["notes"] = [Steer(**n) for n in fields["notes"]]
+    return TurnOutput(**fields)
 
 
 def _seed(agent: Agent, inp: TurnInput) -> None:

@@ -11,8 +11,20 @@ from __future__ import annotations
 
 import json
 import os
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+
+@dataclass
+class Saved:
+    """A conversation as of the end of `turn` (0: not started), and that turn's output
+    when it completed: a turn run again after its report was lost (at least once) answers
+    with it instead of calling the model twice and doubling the history."""
+
+    turn: int = 0
+    messages: list[dict[str, Any]] = field(default_factory=list)
+    output: dict[str, Any] | None = None
 
 
 class ConversationStore:
@@ -23,17 +35,18 @@ class ConversationStore:
         safe = name.replace("/", "_").replace("\\", "_")
         return self.root / f"{safe}.json"
 
-    def load(self, name: str) -> list[dict[str, Any]]:
+    def load(self, name: str) -> Saved:
         try:
             data = json.loads(self._path(name).read_text(encoding="utf-8"))
         except FileNotFoundError:
-            return []
-        return list(data)
+            return Saved()
+        return Saved(int(data["turn"]), list(data["messages"]), data.get("output"))
 
-    def save(self, name: str, messages: list[dict[str, Any]]) -> None:
+    def save(self, name: str, saved: Saved) -> None:
         """Atomically (a crash mid-write leaves the last turn's version)."""
         path = self._path(name)
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_suffix(f".{os.getpid()}.tmp")
-        tmp.write_text(json.dumps(messages, separators=(",", ":")), encoding="utf-8")
+        data = {"turn": saved.turn, "messages": saved.messages, "output": saved.output}
+        tmp.write_text(json.dumps(data, separators=(",", ":")), encoding="utf-8")
         os.replace(tmp, path)

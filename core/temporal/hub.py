@@ -34,6 +34,7 @@ REPLAY_KEEP = 200_000  # events a subscriber can replay from the hub's memory
 RESEND_KEEP = 100_000  # events a publisher keeps until the hub acknowledged them
 LINE_LIMIT = 16 * 1024 * 1024
 HELLO_TIMEOUT_S = 5.0
+UNREACHABLE_WAIT_S = 1.0
 
 
 @dataclass(frozen=True)
@@ -165,6 +166,7 @@ class Publisher:
         self._acked_changed = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self.dropped = 0
+        self.connected = True  # until a connection fails: the first one is not waited on
 
     def emit(self, event: Event) -> None:
         self.seq += 1
@@ -177,8 +179,13 @@ class Publisher:
             self._task = asyncio.get_running_loop().create_task(self._run())
 
     async def flush(self, timeout_s: float = 10.0) -> bool:
-        """Until the hub acknowledged every event emitted so far (False on timeout)."""
+        """Until the hub acknowledged every event emitted so far (False on timeout; at
+        most UNREACHABLE_WAIT_S while the hub cannot be reached: a session that went away
+        must not hold its agents' activities. What was not taken stays queued, resent
+        when the hub is back)."""
         target = self.seq
+        if not self.connected:
+            timeout_s = min(timeout_s, UNREACHABLE_WAIT_S)
         deadline = time.monotonic() + timeout_s
         while self.acked < target:
             remaining = deadline - time.monotonic()
@@ -202,6 +209,7 @@ class Publisher:
                 await self._session()
                 delay = 0.05
             except (OSError, ValueError, asyncio.IncompleteReadError):
+                self.connected = False
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, 2.0)
 
@@ -211,6 +219,7 @@ class Publisher:
         try:
             writer.write(_line({"token": a.token, "role": "pub", "source": self.source}))
             hello = json.loads(await asyncio.wait_for(reader.readline(), HELLO_TIMEOUT_S) or b"x")
+            self.connected = True
             self._ack(int(hello["cursor"]))
             acks = asyncio.ensure_future(self._read_acks(reader))
             try:

@@ -61,6 +61,8 @@ from core.temporal.types import (
     Hub,
     Policy,
     Steer,
+    UsageTotals,
+    attempt_workflow_id,
     workspace_queue,
 )
 from core.temporal.types import SteerReceipt as WorkflowReceipt
@@ -70,6 +72,9 @@ CONNECT_TIMEOUT_S = 10.0
 # A stopped attempt whose workflow does not end in this time (no worker runs workflow
 # tasks now) is terminated on the server, so a worker coming back later cannot go on.
 STOP_GRACE_S = 5.0
+# The server takes at most 10 updates in flight per workflow: attempts of one run start
+# through the run workflow's `start_attempt` update, so at most this many at once.
+START_UPDATES_IN_FLIGHT = 8
 
 
 @dataclass(frozen=True)
@@ -137,6 +142,7 @@ class TemporalRunner:
         self.runs: dict[str, WorkflowHandle[Any, Any]] = {}
         self.live: dict[str, TemporalAttempt] = {}  # agent id -> its running attempt
         self._opening: asyncio.Task[None] | None = None
+        self._starting: asyncio.Semaphore | None = None
 
     # --- setup -----------------------------------------------------------------
 
@@ -200,6 +206,43 @@ class TemporalRunner:
         self.live[spec.agent_id] = attempt
         return attempt
 
+    # --- resume: the attempts of a run outlive the session that started them ----
+
+    async def still_running(
+        self, run_id: str, agent_id: str, attempt: int
+    ) -> tuple[Usage, float | None] | None:
+        """Whether that attempt's workflow runs on (or ended after the session that
+        started it stopped following it), so a resumed session can reattach to it: its
+        usage and cost so far as the workflow counted them (at its last turn's end), or
+        None when there is nothing to reattach to."""
+        from temporalio.client import WorkflowExecutionStatus
+        from temporalio.service import RPCError
+
+        await self.open()
+        assert self.client is not None
+        wid = attempt_workflow_id(self.options.id_prefix, run_id, agent_id, attempt)
+        handle = self.client.get_workflow_handle(wid, result_type=AttemptResult)
+        try:
+            info = await handle.describe()
+            if info.status == WorkflowExecutionStatus.COMPLETED:
+                u = (await handle.result()).usage
+            elif info.status == WorkflowExecutionStatus.RUNNING:
+                status = await handle.query("status")
+                u = UsageTotals(**status["usage"])
+            else:
+                return None
+        except RPCError:
+            return None  # never started there (a run of the local runner)
+        usage = Usage(u.input_tokens, u.output_tokens, u.cache_read_tokens, u.cache_write_tokens)
+        return usage, u.cost_usd
+
+    def attach(self, spec: AttemptSpec, hooks: AttemptHooks) -> Attempt:
+        """Follow the attempt's existing workflow (see `still_running`) instead of starting
+        one: its events come to this session's hub, its end to `hooks`."""
+        attempt = TemporalAttempt(self, spec, hooks, attach=True)
+        self.live[spec.agent_id] = attempt
+        return attempt
+
     async def aclose(self) -> None:
         for attempt in list(self.live.values()):
             await attempt.detach()
@@ -211,6 +254,11 @@ class TemporalRunner:
         await self.hub.close()
         stop_quietly(self.server)
         await self.local.aclose()
+
+    def start_gate(self) -> asyncio.Semaphore:
+        if self._starting is None:
+            self._starting = asyncio.Semaphore(START_UPDATES_IN_FLIGHT)
+        return self._starting
 
     def attempt_input(self, spec: AttemptSpec) -> AttemptInput:
         s = self.settings
@@ -257,8 +305,16 @@ class TemporalAttempt:
     """One attempt's workflow, as the Supervisor sees it. Commands to the workflow go out
     in order through one sender task; the outcome is the workflow's result."""
 
-    def __init__(self, runner: TemporalRunner, spec: AttemptSpec, hooks: AttemptHooks) -> None:
+    def __init__(
+        self,
+        runner: TemporalRunner,
+        spec: AttemptSpec,
+        hooks: AttemptHooks,
+        *,
+        attach: bool = False,
+    ) -> None:
         self.runner = runner
+        self._attach = attach
         self._spec = spec
         self._hooks = hooks
         self._started = time.monotonic()
@@ -374,11 +430,20 @@ class TemporalAttempt:
         try:
             await runner.open()
             run = await runner._run_handle(spec.run_id)
-            wid = await run.execute_update(
-                "start_attempt", runner.attempt_input(spec), result_type=str
-            )
+            if self._attach:
+                wid = attempt_workflow_id(
+                    runner.options.id_prefix, spec.run_id, spec.agent_id, spec.attempt
+                )
+            else:
+                async with runner.start_gate():
+                    wid = await run.execute_update(
+                        "start_attempt", runner.attempt_input(spec), result_type=str
+                    )
             assert runner.client is not None
             self.handle = runner.client.get_workflow_handle(wid, result_type=AttemptResult)
+            if self._attach:
+                with contextlib.suppress(Exception):  # it may have ended meanwhile
+                    await self.handle.signal("set_hub", runner.hub_ref)
             sender = asyncio.ensure_future(self._send(self.handle))
             result: AttemptResult = await self.handle.result()
             usage = result.usage

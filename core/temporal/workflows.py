@@ -31,6 +31,7 @@ with workflow.unsafe.imports_passed_through():
         AttemptInput,
         AttemptResult,
         Carry,
+        Hub,
         Steer,
         SteerReceipt,
         ToolInput,
@@ -104,6 +105,13 @@ class AttemptWorkflow:
         """The attempt's timeout is now `timeout_s` from its start (None: none)."""
         self.timeout_s = timeout_s
         self.moved = True
+
+    @workflow.signal
+    def set_hub(self, hub: Hub) -> None:
+        """A session reattached (resumed) with its own hub: the next activities publish
+        there."""
+        if self.inp is not None:
+            self.inp.hub = hub
 
     @workflow.query
     def status(self) -> dict[str, Any]:

@@ -1,0 +1,289 @@
+"""`python -m bench.orchestration --runner temporal`: the same fan-out on Temporal.
+
+In one run: 20 agents with 1 s replies at cap 20 and cap 5 on the local runner and on
+the Temporal runner with 1 and 2 `delegate worker` processes (efficiency = ideal /
+wall, and its ratio to the local runner's), spawn -> first request, steer delivery
+after the turn it waited for, and kill latency. A dev server is started for the run;
+the workers reach the simulator over loopback (the session's CEO in process).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import math
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+from bench.common import ms, percentile, table, write_json
+from bench.orchestration import REPLY_S, FanOut, TimedSimulator
+from core.config import Settings
+from core.events import CEO_ID, AgentFinished, AgentSpawned, Event, SteerDelivered, TurnEnded
+from core.llm import make_client
+from core.model_access import ModelAccess
+from core.session import Session
+from core.simulator import SimulatorTransport, serve
+from core.simulator.reply import Reply
+from core.simulator.scenarios.base import Conversation
+
+AGENTS = 20
+CAPS = (20, 5)
+PROBES = 10  # agents steered, then killed
+PROBE_REPLY_S = 3.0
+ROOT = Path(__file__).resolve().parent.parent
+
+
+class Quiet(FanOut):
+    """Probe runs: the operator spawns the agents; the CEO only acknowledges results."""
+
+    def ceo(self, conv: Conversation) -> Reply:
+        return Reply(latency_s=0.0).text("Noted.")
+
+
+class Workers:
+    """`delegate worker` children for one workspace queue, stopped on exit."""
+
+    def __init__(self, address: str, workspace: Path, queue: str, sim_url: str) -> None:
+        self.address, self.workspace, self.queue, self.sim_url = address, workspace, queue, sim_url
+        self.procs: list[subprocess.Popen[bytes]] = []
+
+    def start(self, n: int) -> None:
+        env = {
+            **os.environ,
+            "PYTHONPATH": str(ROOT),
+            "ANTHROPIC_BASE_URL": self.sim_url,
+            "ANTHROPIC_API_KEY": "bench-key",
+        }
+        for _ in range(n):
+            argv = [
+                sys.executable, "-m", "tui.cli", "worker", "--temporal", self.address,
+                "--workspace", str(self.workspace), "--queue", self.queue,
+                "--conversations", str(self.workspace.parent / "conversations"),
+            ]  # fmt: skip
+            proc = subprocess.Popen(argv, env=env, stdout=-3, stderr=subprocess.PIPE)
+            self.procs.append(proc)
+        for proc in self.procs:  # each says one line once it is connected
+            assert proc.stderr is not None
+            line = proc.stderr.readline().decode()
+            if "delegate worker:" not in line:
+                raise RuntimeError(f"the worker did not start: {line.strip()}")
+
+    def stop(self) -> None:
+        for proc in self.procs:
+            proc.terminate()
+        for proc in self.procs:
+            try:
+                proc.wait(15)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+            if proc.stderr is not None:
+                proc.stderr.close()
+        self.procs.clear()
+
+
+def _settings(workspace: Path, cap: int, runner: str, address: str | None, queue: str) -> Settings:
+    return Settings().with_overrides(
+        simulate=True,
+        workspace=workspace,
+        max_concurrent=cap,
+        runner=runner,
+        temporal_address=address,
+        workspace_queue=queue,
+        budget_usd=None,
+    )
+
+
+async def fan_out(
+    sim: TimedSimulator, settings: Settings, agents: int, cap: int
+) -> dict[str, Any]:
+    client = make_client("simulator", "http://simulator.invalid", transport=SimulatorTransport(sim))
+    access = ModelAccess(client, simulated=True, describe="fan-out")
+    session = Session(settings, access=access)
+    events: list[Event] = []
+    session.bus.subscribe(events.append)
+    session.start("fan out")
+    outcome = await asyncio.wait_for(session.wait_finished(), 300)
+    await session.close()
+    spawned = {
+        e.agent_id: e for e in events if isinstance(e, AgentSpawned) and e.agent_id != CEO_ID
+    }
+    finished = [e for e in events if isinstance(e, AgentFinished) and e.agent_id in spawned]
+    wall = max(e.ts for e in finished) - min(e.ts for e in spawned.values())
+    ideal = math.ceil(agents / cap) * REPLY_S
+    tasks = {a: e.task for a, e in spawned.items()}
+    to_req = [sim.first_request[tasks[a]] - e.ts for a, e in spawned.items() if tasks[a] in
+              sim.first_request]  # fmt: skip
+    return {
+        "agents": agents,
+        "cap": cap,
+        "status": outcome.status,
+        "done": sum(e.state == "done" for e in finished),
+        "wall_s": round(wall, 3),
+        "ideal_s": ideal,
+        "efficiency": round(ideal / wall, 3),
+        "spawn_to_request_p50_ms": ms(percentile(to_req, 50)),
+        "spawn_to_request_p99_ms": ms(percentile(to_req, 99)),
+    }
+
+
+async def probes(sim: TimedSimulator, settings: Settings) -> dict[str, Any]:
+    """Steer each of PROBES agents mid-reply (delivered after that turn), then kill PROBES
+    agents whose replies take a minute."""
+    client = make_client("simulator", "http://simulator.invalid", transport=SimulatorTransport(sim))
+    access = ModelAccess(client, simulated=True, describe="probes")
+    session = Session(settings, access=access, interactive=True)
+    events: list[Event] = []
+    session.bus.subscribe(events.append)
+    sim.latency_s = PROBE_REPLY_S
+    session.start()
+    print(f"  {settings.runner}: probes", file=sys.stderr, flush=True)
+    ids = [session.spawn("research", f"Probe task {i}") for i in range(PROBES)]
+    tasks = {a: next(e.task for e in events if isinstance(e, AgentSpawned) and e.agent_id == a)
+             for a in ids}  # fmt: skip
+    steers: dict[str, str] = {}
+
+    def steer_due() -> bool:
+        """Each agent is steered mid-reply: half a second after its request arrived (its
+        reply takes PROBE_REPLY_S)."""
+        for a in ids:
+            t = sim.first_request.get(tasks[a])
+            if a not in steers.values() and t is not None and time.time() >= t + 0.5:
+                steers[session.steer(a, "Also say what you checked.")] = a
+        return len(steers) == len(ids)
+
+    await _until(steer_due)
+    await _until(lambda: sum(isinstance(e, SteerDelivered) for e in events) >= len(steers))
+    ended = {e.agent_id: e.ts for e in events if isinstance(e, TurnEnded) and e.turn == 1}
+    delivered = [
+        e.ts - ended[steers[e.steer_id]] for e in events if isinstance(e, SteerDelivered)
+    ]
+    await session.supervisor.wait(ids, timeout_s=60)
+    sim.latency_s = 60.0  # the next replies hang: kill them mid-reply
+    long = [session.spawn("research", f"Long task {i}") for i in range(PROBES)]
+    long_tasks = [next(e.task for e in events if isinstance(e, AgentSpawned) and e.agent_id == a)
+                  for a in long]  # fmt: skip
+    await _until(lambda: all(t in sim.first_request for t in long_tasks))
+    kills = []
+    for a in long:
+        t = time.monotonic()
+        await session.kill(a)
+        kills.append(time.monotonic() - t)
+    sim.latency_s = REPLY_S
+    await session.close()
+    return {
+        "steer_delivered_p50_ms": ms(percentile(delivered, 50)),
+        "steer_delivered_p99_ms": ms(percentile(delivered, 99)),
+        "kill_p50_ms": ms(percentile(kills, 50)),
+        "kill_p99_ms": ms(percentile(kills, 99)),
+    }
+
+
+async def run_all(worker_counts: list[int]) -> list[dict[str, Any]]:
+    from core.temporal.devserver import start_dev_server
+
+    results: list[dict[str, Any]] = []
+    with tempfile.TemporaryDirectory(prefix="bench-temporal-") as tmp:
+        root = Path(tmp)
+        workspace = root / "ws"
+        workspace.mkdir()
+        server = await start_dev_server(root / "temporal.db")
+        try:
+            sims = {
+                "fan": TimedSimulator(FanOut(AGENTS), tokens_per_s=1e6, latency_s=REPLY_S),
+                "probe": TimedSimulator(Quiet(0), tokens_per_s=1e6, latency_s=REPLY_S),
+            }
+            loop_servers = {k: await serve(s) for k, s in sims.items()}
+            for label, runner, workers in [("local", "local", 0)] + [
+                (f"temporal, {n} worker{'s' if n > 1 else ''}", "temporal", n)
+                for n in worker_counts
+            ]:
+                queue = f"bench-{workers}"
+                pool: dict[str, Workers] = {}
+                try:
+                    for k, srv in loop_servers.items():
+                        if workers:
+                            pool[k] = Workers(server.address, workspace, queue + k, srv.base_url)
+                            pool[k].start(workers)
+                    address = server.address if runner == "temporal" else None
+                    if workers:  # a first workflow on a fresh worker pays its imports
+                        await fan_out(
+                            _fresh(sims["fan"]), _settings(workspace, 2, runner, address,
+                                                           queue + "fan"), 2, 2,
+                        )  # fmt: skip
+                    for cap in CAPS:
+                        print(f"  {label}: fan-out cap {cap}", file=sys.stderr, flush=True)
+                        sim = _fresh(sims["fan"])
+                        row = await fan_out(
+                            sim, _settings(workspace, cap, runner, address, queue + "fan"),
+                            AGENTS, cap,
+                        )  # fmt: skip
+                        row["runner"] = label
+                        results.append(row)
+                    probe = await probes(
+                        _fresh(sims["probe"]),
+                        _settings(workspace, PROBES, runner, address, queue + "probe"),
+                    )
+                    results.append({"runner": label, "probe": probe})
+                finally:
+                    for w in pool.values():
+                        w.stop()
+            for srv in loop_servers.values():
+                await srv.close()
+        finally:
+            server.stop()
+    return results
+
+
+async def _until(predicate: Any, timeout_s: float = 30.0) -> None:
+    deadline = time.monotonic() + timeout_s
+    for _ in iter(int, 1):  # polls: the simulator's records are plain dicts
+        if predicate():
+            return
+        if time.monotonic() > deadline:
+            raise TimeoutError("the bench waited too long")
+        await asyncio.sleep(0.01)
+
+
+def _fresh(sim: TimedSimulator) -> TimedSimulator:
+    sim.first_request.clear()
+    sim.latency_s = REPLY_S
+    return sim
+
+
+def main(args: Any) -> None:
+    counts = [int(n) for n in str(args.workers).split(",") if n.strip()]
+    results = asyncio.run(run_all(counts))
+    fans = [r for r in results if "cap" in r]
+    local = {r["cap"]: r["efficiency"] for r in fans if r["runner"] == "local"}
+    rows = [
+        [
+            r["runner"], r["agents"], r["cap"], r["ideal_s"], r["wall_s"], r["efficiency"],
+            round(r["efficiency"] / local[r["cap"]], 3), r["spawn_to_request_p50_ms"],
+            r["spawn_to_request_p99_ms"], r["done"],
+        ]
+        for r in fans
+    ]  # fmt: skip
+    header = ["runner", "agents", "cap", "ideal s", "wall s", "efficiency", "vs local",
+              "spawn->req p50", "spawn->req p99", "done"]  # fmt: skip
+    print(table(f"Fan-out, {REPLY_S:g} s per reply (ms unless noted)", header, rows))
+    probe_rows = [
+        [r["runner"], r["probe"]["steer_delivered_p50_ms"], r["probe"]["steer_delivered_p99_ms"],
+         r["probe"]["kill_p50_ms"], r["probe"]["kill_p99_ms"]]
+        for r in results if "probe" in r
+    ]  # fmt: skip
+    print()
+    print(table(
+        f"Steer and kill, {PROBES} agents (ms)",
+        ["runner", "steer delivered p50", "p99", "kill p50", "kill p99"], probe_rows,
+    ))  # fmt: skip
+    print(
+        "\nefficiency: ideal / wall (first spawn to last end); vs local: its ratio to the "
+        "local runner's (target >= 0.9). steer delivered: from the end of the turn it "
+        "waited for. kill: session.kill() until the attempt ended (target < 1 s p99)."
+    )
+    write_json(args.json, {"benchmark": "orchestration-temporal", "results": results})
