@@ -332,11 +332,12 @@ class Session:
             settings=s,
             emit=self.emit,
             local=local,
-            client=self.client,
+            client=lambda: self.client,  # tests put a scripted model in its place
             options=TemporalOptions(
                 address=s.temporal_address, queue=s.workspace_queue, events_host=s.events_host
             ),
             ledger=lambda: self.budget.ledger,
+            notify=self._tell_ceo,
         )
 
     def _drop_approvals(self, record: AgentRecord) -> None:

@@ -95,7 +95,11 @@ async def test_attempts_here_are_workflows(tmp_path: Path, on_temporal: list[Any
     assert rec.of(TextDelta)  # streamed text came over the hub
     runner = on_temporal[0]
     handle = runner.runs["run-test"]
-    attempts = await handle.query("list_attempts")
+    for _ in range(100):  # the attempt tells the run workflow it ended, by a signal
+        attempts = await handle.query("list_attempts")
+        if [a["state"] for a in attempts] == ["done"]:
+            break
+        await asyncio.sleep(0.05)
     assert [(a["agent_id"], a["attempt"], a["state"]) for a in attempts] == [
         (record.agent_id, 1, "done")
     ]

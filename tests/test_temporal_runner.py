@@ -69,7 +69,7 @@ async def harness_for(
 
     made: list[Any] = []
 
-    def make(model: ScriptedModel, **settings: Any) -> Harness:
+    def make(model: ScriptedModel, continue_after: int = 10_000, **settings: Any) -> Harness:
         events: list[Event] = []
         harness: Harness
 
@@ -93,6 +93,7 @@ async def harness_for(
                 local_worker=True,
                 conversations=conversations(tmp_path),
                 id_prefix=unique_prefix(),
+                continue_after_events=continue_after,
             ),
             shape=lambda spec: AgentShape(
                 "You are a sub-agent.", ("read_file", "list_files", "run_command")
@@ -218,3 +219,26 @@ async def test_a_spent_budget_stops_the_attempt(harness_for: Any) -> None:
     outcome = await asyncio.wait_for(attempt.wait(), 20)
     assert outcome.state == "failed"
     assert "token budget" in outcome.reason and "spent" in outcome.reason
+
+
+async def test_a_long_attempt_continues_as_new_with_its_conversation(harness_for: Any) -> None:
+    async def eight_tool_turns(request: TurnRequest, sink: TurnSink) -> TurnResult:
+        if len(request.messages) < 17:
+            return tool_use("list_files", {})
+        return text(f"finished after {len(request.messages)} messages")
+
+    model = ScriptedModel(eight_tool_turns)
+    h = harness_for(model, continue_after=30)  # a few turns per workflow run
+    attempt = h.start()
+    outcome = await asyncio.wait_for(attempt.wait(), 30)
+    assert (outcome.state, outcome.result) == ("done", "finished after 17 messages")
+    # Each turn saw the whole conversation so far, across the workflow's runs.
+    assert [len(r.messages) for r in model.requests] == list(range(1, 18, 2))
+    assert outcome.usage.output_tokens == 9 * 20  # the usage went across them too
+    runner = h.runner
+    handle = runner.client.get_workflow_handle(attempt.handle.id)
+    started = None
+    async for event in handle.fetch_history_events():
+        started = event.workflow_execution_started_event_attributes
+        break
+    assert started is not None and started.continued_execution_run_id  # a continued run

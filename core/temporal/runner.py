@@ -27,10 +27,11 @@ from temporalio.common import WorkflowIDConflictPolicy
 
 from core.catalog import Usage
 from core.config import Settings
-from core.cost_meter import RunLedger
+from core.cost_meter import WARN_AT, Limit, RunLedger
 from core.events import (
     CEO_ID,
     AgentState,
+    BudgetCrossed,
     Event,
     MessageAppended,
     ToolCallStarted,
@@ -54,8 +55,9 @@ from core.temporal.devserver import DevServer, shared_dev_server, stop_quietly
 from core.temporal.errors import TemporalUnavailable
 from core.temporal.hub import EventHub
 from core.temporal.types import (
+    ATTEMPT_WORKFLOW,
     RUN_WORKFLOW,
-    WORKFLOW_QUEUE,
+    AttemptInfo,
     AttemptInput,
     AttemptResult,
     Hub,
@@ -63,6 +65,7 @@ from core.temporal.types import (
     Steer,
     UsageTotals,
     attempt_workflow_id,
+    run_workflow_id,
     workspace_queue,
 )
 from core.temporal.types import SteerReceipt as WorkflowReceipt
@@ -72,9 +75,6 @@ CONNECT_TIMEOUT_S = 10.0
 # A stopped attempt whose workflow does not end in this time (no worker runs workflow
 # tasks now) is terminated on the server, so a worker coming back later cannot go on.
 STOP_GRACE_S = 5.0
-# The server takes at most 10 updates in flight per workflow: attempts of one run start
-# through the run workflow's `start_attempt` update, so at most this many at once.
-START_UPDATES_IN_FLIGHT = 8
 
 
 @dataclass(frozen=True)
@@ -88,6 +88,9 @@ class TemporalOptions:
     events_host: str = "127.0.0.1"  # where workers reach this session's event hub
     local_worker: bool | None = None  # run a worker in this process (default: no address)
     id_prefix: str = ""  # before every workflow id (tests sharing one server)
+    # An attempt's workflow continues as new past this many history events (the server's
+    # limit is 50k; a turn costs about seven).
+    continue_after_events: int = 10_000
 
 
 @dataclass(frozen=True)
@@ -120,20 +123,26 @@ class TemporalRunner:
         settings: Settings,
         emit: Any,
         local: AgentRunner,
-        client: ModelClient,
+        client: ModelClient | Callable[[], ModelClient],
         options: TemporalOptions | None = None,
         shape: Callable[[AttemptSpec], AgentShape] | None = None,
         ledger: Callable[[], RunLedger | None] = lambda: None,
+        notify: Callable[[str], None] | None = None,
     ) -> None:
         self.settings = settings
         self.shape = shape or role_shape(settings)
         self.emit = emit
         self.local = local
+        # The in-process worker's model client (read when it starts: a callable may give
+        # the session's current one).
         self.model_client = client
+        self._closed = False
         self.options = options or TemporalOptions()
         self.queue = self.options.queue or workspace_name(settings.workspace)
         # The run's budget (core.run_budget): sub-agents' spend is added as it streams.
         self.ledger = ledger
+        # Tells the CEO (an agent's 80% budget warning, as the local agent's `notify`).
+        self.notify = notify
         self.server: DevServer | None = None
         self.client: Client | None = None
         self.hub = EventHub()
@@ -142,7 +151,7 @@ class TemporalRunner:
         self.runs: dict[str, WorkflowHandle[Any, Any]] = {}
         self.live: dict[str, TemporalAttempt] = {}  # agent id -> its running attempt
         self._opening: asyncio.Task[None] | None = None
-        self._starting: asyncio.Semaphore | None = None
+        self._run_starts: dict[str, asyncio.Future[WorkflowHandle[Any, Any]]] = {}
 
     # --- setup -----------------------------------------------------------------
 
@@ -171,24 +180,28 @@ class TemporalRunner:
         self.hub.subscribe(self._on_event)
         local_worker = opts.local_worker if opts.local_worker is not None else opts.address is None
         if local_worker:
-            host = make_host(
-                self.settings, self.model_client, self.settings.workspace, opts.conversations
-            )
+            client = self.model_client
+            model = client() if callable(client) else client
+            host = make_host(self.settings, model, self.settings.workspace, opts.conversations)
             self.workers = WorkerGroup(build_workers(self.client, host, self.queue), host)
             self.workers.start()
 
     async def _run_handle(self, run_id: str) -> WorkflowHandle[Any, Any]:
-        handle = self.runs.get(run_id)
-        if handle is None:
+        """The run's workflow, started once (or found: a resumed run)."""
+        start = self._run_starts.get(run_id)
+        if start is None:
             assert self.client is not None
-            handle = await self.client.start_workflow(
-                RUN_WORKFLOW,
-                run_id,
-                id=self.options.id_prefix + run_id,
-                task_queue=WORKFLOW_QUEUE,
-                id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
+            start = self._run_starts[run_id] = asyncio.ensure_future(
+                self.client.start_workflow(
+                    RUN_WORKFLOW,
+                    run_id,
+                    id=run_workflow_id(self.options.id_prefix, run_id),
+                    task_queue=workspace_queue(self.queue),
+                    id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
+                )
             )
-            self.runs[run_id] = handle
+        handle = await asyncio.shield(start)
+        self.runs[run_id] = handle
         return handle
 
     # --- the seam -----------------------------------------------------------------
@@ -244,6 +257,9 @@ class TemporalRunner:
         return attempt
 
     async def aclose(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
         for attempt in list(self.live.values()):
             await attempt.detach()
         for handle in self.runs.values():
@@ -254,11 +270,6 @@ class TemporalRunner:
         await self.hub.close()
         stop_quietly(self.server)
         await self.local.aclose()
-
-    def start_gate(self) -> asyncio.Semaphore:
-        if self._starting is None:
-            self._starting = asyncio.Semaphore(START_UPDATES_IN_FLIGHT)
-        return self._starting
 
     def attempt_input(self, spec: AttemptSpec) -> AttemptInput:
         s = self.settings
@@ -290,6 +301,7 @@ class TemporalRunner:
             token_budget=spec.token_budget,
             network=role.network,
             max_parallel_tools=s.max_parallel_tools,
+            continue_after_events=self.options.continue_after_events,
         )
 
     # --- live events --------------------------------------------------------------
@@ -299,6 +311,19 @@ class TemporalRunner:
         if attempt is not None:
             attempt.observe(event)
         self.emit(event)
+
+
+def _add(ledger: RunLedger, delta: float) -> None:
+    """Add spend that came in one piece over the hub (usage updates are batched) so that
+    passing 80% on the way to 100% still warns first, as the local meters' small steps do."""
+    limit = ledger.limit
+    mark = limit.limit * WARN_AT if limit is not None and not limit.warned else None
+    if mark is not None and ledger.spent_usd < mark <= ledger.spent_usd + delta:
+        first = mark - ledger.spent_usd
+        ledger.add(first)
+        delta -= first
+    if delta:
+        ledger.add(delta)
 
 
 class TemporalAttempt:
@@ -329,6 +354,7 @@ class TemporalAttempt:
         self.last_activity = self._started
         self.last_tool = ""
         self.last_text = ""
+        self._usage_seen = False  # live usage came over the hub (it has cut replies too)
         self.handle: WorkflowHandle[Any, AttemptResult] | None = None
         for steer in spec.steers:
             self._commands.put_nowait(("steer", steer))
@@ -402,9 +428,19 @@ class TemporalAttempt:
             if event.cost_usd is not None and ledger is not None:
                 delta, self._last_cost = event.cost_usd - self._last_cost, event.cost_usd
                 if delta:
-                    ledger.add(delta)
+                    _add(ledger, delta)
+            self._usage_seen = True
         elif isinstance(event, ToolCallStarted):
             self.last_tool = event.summary
+        elif isinstance(event, BudgetCrossed) and event.level == "warn":
+            notify = self.runner.notify
+            if notify is not None and event.attempt == self._spec.attempt:
+                limit = Limit(event.limit, "usd" if event.unit == "usd" else "tokens")
+                what = "budget" if limit.unit == "usd" else "token budget"
+                notify(
+                    f"[system] {self._spec.agent_id} has used {WARN_AT:.0%} of its {what} "
+                    f"({limit.describe(event.spent)}); it was told to wrap up."
+                )
         elif isinstance(event, MessageAppended) and event.role == "assistant":
             # What the agent said last, a reply cut by a stop included (its result then).
             said = "".join(
@@ -430,23 +466,36 @@ class TemporalAttempt:
         try:
             await runner.open()
             run = await runner._run_handle(spec.run_id)
-            if self._attach:
-                wid = attempt_workflow_id(
-                    runner.options.id_prefix, spec.run_id, spec.agent_id, spec.attempt
-                )
-            else:
-                async with runner.start_gate():
-                    wid = await run.execute_update(
-                        "start_attempt", runner.attempt_input(spec), result_type=str
-                    )
+            wid = attempt_workflow_id(
+                runner.options.id_prefix, spec.run_id, spec.agent_id, spec.attempt
+            )
             assert runner.client is not None
-            self.handle = runner.client.get_workflow_handle(wid, result_type=AttemptResult)
+            if self._attach:
+                self.handle = runner.client.get_workflow_handle(wid, result_type=AttemptResult)
+            else:
+                self.handle = await runner.client.start_workflow(
+                    ATTEMPT_WORKFLOW,
+                    runner.attempt_input(spec),
+                    id=wid,
+                    task_queue=workspace_queue(runner.queue),
+                    result_type=AttemptResult,
+                )
+                info = AttemptInfo(wid, spec.agent_id, spec.attempt, spec.role)
+                await run.signal("attempt_started", info)
             if self._attach:
                 with contextlib.suppress(Exception):  # it may have ended meanwhile
                     await self.handle.signal("set_hub", runner.hub_ref)
             sender = asyncio.ensure_future(self._send(self.handle))
             result: AttemptResult = await self.handle.result()
             usage = result.usage
+            if self._usage_seen:  # it counts a reply cut by a stop, which the result cannot
+                usage = UsageTotals(
+                    self.usage.input_tokens,
+                    self.usage.output_tokens,
+                    self.usage.cache_read_tokens,
+                    self.usage.cache_write_tokens,
+                    self.cost,
+                )
             outcome = AttemptOutcome(
                 state=result.state,  # type: ignore[arg-type]
                 reason=result.reason or ("" if result.state == "done" else result.state),

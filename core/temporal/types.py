@@ -14,13 +14,18 @@ RUN_WORKFLOW = "delegate.run"
 ATTEMPT_WORKFLOW = "delegate.attempt"
 MODEL_TURN = "delegate.model_turn"
 TOOL_CALL = "delegate.tool_call"
-WORKFLOW_QUEUE = "delegate"  # workflow tasks: any worker
 
 
 def workspace_queue(name: str) -> str:
-    """Model turns and tool calls run on the workers that hold the workspace `name` (its
-    files, and the conversations those workers keep)."""
+    """A run's workflows, model turns and tool calls run on the workers that hold its
+    workspace `name` (its files, and the conversations those workers keep); one queue,
+    so a workflow's activities can start on the worker that ran its workflow task
+    without another poll."""
     return f"delegate-ws-{name}"
+
+
+def run_workflow_id(prefix: str, run_id: str) -> str:
+    return f"{prefix}{run_id}"
 
 
 def attempt_workflow_id(prefix: str, run_id: str, agent_id: str, attempt: int) -> str:

@@ -21,7 +21,7 @@ from core.sandbox import detect_runner
 from core.temporal.activities import Activities, WorkerHost
 from core.temporal.conversations import ConversationStore
 from core.temporal.dying import die_with_worker
-from core.temporal.types import WORKFLOW_QUEUE, workspace_queue
+from core.temporal.types import workspace_queue
 from core.temporal.workflows import AttemptWorkflow, RunWorkflow
 from core.tools.workspace import Workspace
 
@@ -79,19 +79,11 @@ def build_workers(
         "sticky_queue_schedule_to_start_timeout": STICKY_TIMEOUT,
         "graceful_shutdown_timeout": timedelta(seconds=1),
     }
-    if workflows:
-        workers.append(
-            Worker(
-                client,
-                task_queue=WORKFLOW_QUEUE,
-                workflows=[RunWorkflow, AttemptWorkflow],
-                **common,
-            )
-        )
     workers.append(
         Worker(
             client,
             task_queue=workspace_queue(queue),
+            workflows=[RunWorkflow, AttemptWorkflow] if workflows else [],
             activities=[acts.model_turn, acts.tool_call],
             max_concurrent_activities=max_activities,
             **common,
