@@ -10,12 +10,14 @@ from typing import Any
 
 import pytest
 
-from core.events import AgentFinished, BudgetCrossed, Notice, RunFinished
+from core.events import CEO_ID, AgentFinished, BudgetCrossed, Notice, RunFinished
 from core.local_runner import LocalRunner
 from core.runner import AgentRunner
 from core.session import Session, SessionError
 from core.tools.base import ToolError
-from tests.faults.harness import fault_run
+from tests.fakeapi import RecordedRequest, Reply
+from tests.faults.harness import agent_of, fault_run
+from tests.limits_support import long_text, slow
 from tests.temporal_support import conversations, temporal_address, unique_prefix
 from tests.test_limits_budget import *  # noqa: F403  (every test there runs here again)
 from tests.test_limits_budget import IN, OUT, RunBudgetPlan, sent, streamed
@@ -62,8 +64,9 @@ async def test_the_run_budget_stops_everything_and_the_ceo_reports_without_tools
     tmp_path: Path,
 ) -> None:
     """Here in place of tests/test_limits_budget.py's own: the same run, every check the
-    same but how far past the budget the stop lands (see the cost below)."""
-    plan = RunBudgetPlan()
+    same but how far past the budget the stop lands (see the cost below), and replies
+    streamed ten times slower (5 s), so that the stop lands mid-reply on a loaded machine."""
+    plan = SlowerRunBudgetPlan()
     async with fault_run(tmp_path, plan, settings={"budget_usd": 0.01}) as run:  # type: ignore[arg-type]
         outcome = await run.finish(timeout_s=30)
         session = run.session
@@ -107,6 +110,14 @@ async def test_the_run_budget_stops_everything_and_the_ceo_reports_without_tools
         assert any("budget of $0.0100 was spent" in n for n in notices)
         assert {e.agent_id for e in run.recorder.of(AgentFinished)} >= {"research-1", "ceo"}
     assert plan.workers == 2
+
+
+class SlowerRunBudgetPlan(RunBudgetPlan):
+    def __call__(self, request: RecordedRequest) -> Reply:
+        if agent_of(request) != CEO_ID:
+            self.workers += 1
+            return slow(long_text(100, input_tokens=1000, output_tokens=2000), pause_s=0.05)
+        return super().__call__(request)
 
 
 def test_sessions_here_run_on_temporal(tmp_path: Path, on_temporal: list[Any]) -> None:
