@@ -242,3 +242,26 @@ async def test_a_long_attempt_continues_as_new_with_its_conversation(harness_for
         started = event.workflow_execution_started_event_attributes
         break
     assert started is not None and started.continued_execution_run_id  # a continued run
+
+
+async def test_a_runner_closed_while_it_connects_leaves_no_worker_behind(
+    temporal_address: str, tmp_path: Path
+) -> None:
+    from core.temporal.runner import TemporalOptions, TemporalRunner
+
+    runner = TemporalRunner(
+        settings=Settings(workspace=tmp_path),
+        emit=lambda e: None,
+        local=NoLocal(),  # type: ignore[arg-type]
+        client=ScriptedModel(lambda r, s: None),  # type: ignore[arg-type,return-value]
+        options=TemporalOptions(
+            address=temporal_address,
+            local_worker=True,
+            conversations=conversations(tmp_path),
+            id_prefix=unique_prefix(),
+        ),
+    )
+    runner.warm_up()  # as Session.start does
+    await runner.aclose()  # at once, as a session closed right after it started
+    assert runner.workers is not None  # it had started one ...
+    assert all(t.done() for t in runner.workers._tasks)  # ... and it is stopped

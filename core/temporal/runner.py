@@ -260,6 +260,9 @@ class TemporalRunner:
         if self._closed:
             return
         self._closed = True
+        if self._opening is not None:  # closed while connecting: let it finish, then stop
+            with contextlib.suppress(Exception):
+                await asyncio.shield(self._opening)
         for attempt in list(self.live.values()):
             await attempt.detach()
         for handle in self.runs.values():
