@@ -14,6 +14,7 @@ from textual.command import CommandPalette
 from textual.widgets import Input, OptionList
 from textual.widgets._footer import FooterKey
 
+from core.events import AgentSpawned, TurnEnded, TurnStarted
 from core.store import Store
 from tests.tui_support import QuietSession, live_app, sim_settings, wait_until
 from tui.app import DelegateApp
@@ -114,6 +115,31 @@ async def test_quit_without_agents_does_not_ask(tmp_path: Path) -> None:
         await pilot.press("q")
         await wait_until(pilot, lambda: not app.is_running)
     assert not any(isinstance(s, ConfirmScreen) for s in pushed)  # nothing runs: no question
+    assert app.return_code == 0
+
+
+async def test_quit_asks_while_the_ceo_works_alone(tmp_path: Path) -> None:
+    """No sub-agent runs, but the CEO is mid-turn (its final check, say): q asks too."""
+    session = QuietSession()
+    app = DelegateApp(session=session, task="t", autostart=False, export_dir=tmp_path)  # type: ignore[arg-type]
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        run = session.run_id
+        ceo = AgentSpawned(run_id=run, agent_id="ceo", role="ceo", model="m", task="t")
+        session.bus.publish(ceo)
+        session.bus.publish(TurnStarted(run_id=run, agent_id="ceo", turn=1, model="m"))
+        await wait_until(pilot, lambda: app.view.ceo_busy)
+        await pilot.press("escape", "q")
+        await wait_until(pilot, lambda: isinstance(app.screen, ConfirmScreen))
+        question = str(app.screen.query_one("#confirm-question").render())
+        assert "The CEO is still working" in question and "Stop it and quit?" in question
+        await pilot.press("n")
+        await wait_until(pilot, lambda: isinstance(app.screen, RunScreen))
+        assert app.is_running and not session.finished
+        session.bus.publish(TurnEnded(run_id=run, agent_id="ceo", turn=1, stop_reason="end_turn"))
+        await wait_until(pilot, lambda: not app.view.ceo_busy)
+        await pilot.press("q")  # the CEO is done: nothing to ask
+        await wait_until(pilot, lambda: not app.is_running)
     assert app.return_code == 0
 
 

@@ -264,14 +264,23 @@ class DelegateApp(App[int]):
             return  # already asking
         session = self.session
         active = [a for a in self.view.agents.values() if not a.finished]
-        if session is None or session.finished or self.session_closed or not active:
+        ceo_working = self.view.ceo_busy  # replying, checking or running a tool
+        if session is None or session.finished or self.session_closed:
+            active, ceo_working = [], False
+        if not active and not ceo_working:
             self.stop_and_exit()
             return
-        names = ", ".join(a.agent_id for a in active[:4]) + (" …" if len(active) > 4 else "")
-        question = (
-            f"{len(active)} agent(s) still running or queued ({names}). They end stopped "
-            "(`delegate resume` can retry them). Stop them and quit?"
-        )
+        if active:
+            names = ", ".join(a.agent_id for a in active[:4]) + (" …" if len(active) > 4 else "")
+            question = (
+                f"{len(active)} agent(s) still running or queued ({names}). They end stopped "
+                "(`delegate resume` can retry them). Stop them and quit?"
+            )
+        else:
+            question = (
+                "The CEO is still working (replying, checking or running a tool). It ends "
+                "stopped (`delegate resume` picks the run up again). Stop it and quit?"
+            )
 
         def answer(yes: bool | None) -> None:
             if yes:
