@@ -6,16 +6,24 @@ not fit (the help screen and the command palette list them all), keeping the sho
 keys in their usual order. It also rebuilds only when the keys it shows change: Textual's
 Footer recomposes on every focus change, and moving between agent panes keeps the same
 keys, so skipping that rebuild keeps pane navigation cheap.
+
+It names no key the focused widget would type (the message box takes `+` and `?` as
+text): Textual leaves out a binding whose key the box consumes, but it misses keys it
+names by a short word (`plus`, `minus`, `slash`...), and a binding shown as `?` whose
+other key (`f1`) is not consumed still reads `?`; here `f1` shows instead.
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
+from dataclasses import replace
 
 from rich.cells import cell_len
 from textual.app import ComposeResult
 from textual.binding import Binding
+from textual.keys import REPLACED_KEYS, key_to_character
 from textual.screen import Screen
+from textual.widget import Widget
 from textual.widgets import Footer
 from textual.widgets._footer import FooterKey
 
@@ -60,6 +68,17 @@ def rank(binding_id: str | None, position: int) -> tuple[int, int]:
     return (len(KEEP_ORDER) - 1, position)
 
 
+def typed_character(key: str) -> str | None:
+    """The character a key types, also for the short names Textual's own lookup misses."""
+    return key_to_character(key) or key_to_character(REPLACED_KEYS.get(key, ""))
+
+
+def typed_by(widget: Widget | None, key: str) -> bool:
+    """Would `widget` (the focused one) take this key (or a one-character label) as text?"""
+    character = key if len(key) == 1 else typed_character(key)
+    return widget is not None and widget.check_consume_key(key, character)
+
+
 class SteadyFooter(Footer):
     def __init__(self) -> None:
         super().__init__()
@@ -77,9 +96,10 @@ class SteadyFooter(Footer):
         width = self.size.width or self.app.size.width
         self._width = width
         active = self.screen.active_bindings
+        focused = self.screen.focused
         by_action: defaultdict[str, list[tuple[Binding, bool, str]]] = defaultdict(list)
         for _, binding, enabled, tooltip in active.values():
-            if binding.show:
+            if binding.show and not typed_by(focused, binding.key):
                 by_action[binding.action].append((binding, enabled, tooltip))
         keys = [entries[0] for entries in by_action.values()]
         palette: tuple[Binding, bool, str] | None = None
@@ -99,7 +119,7 @@ class SteadyFooter(Footer):
         self.left_out = []
         for _, i in sorted(wanted):
             binding = palette[0] if i < 0 and palette else keys[i][0]
-            key = self.app.get_key_display(binding)
+            key = self.key_display(binding)
             if i < 0:
                 need = cell_len(key) + cell_len(binding.description) + PALETTE_CHROME
             else:
@@ -113,7 +133,7 @@ class SteadyFooter(Footer):
             if i in chosen:
                 yield FooterKey(
                     binding.key,
-                    self.app.get_key_display(binding),
+                    self.key_display(binding),
                     binding.description,
                     binding.action,
                     disabled=not enabled,
@@ -131,14 +151,24 @@ class SteadyFooter(Footer):
                 tooltip=binding.tooltip or binding.description,
             )
 
+    def key_display(self, binding: Binding) -> str:
+        """The key as shown; not a character the focused widget would type instead."""
+        shown = self.app.get_key_display(binding)
+        if binding.key_display and len(shown) == 1 and typed_by(self.screen.focused, shown):
+            return self.app.get_key_display(replace(binding, key_display=None))
+        return shown
+
     def bindings_changed(self, screen: Screen[object]) -> None:
         if not (screen.app.app_focus and self.is_attached and screen is self.screen):
             super().bindings_changed(screen)
             return
-        shown = tuple(
-            (binding.key, binding.action, binding.description, enabled, tooltip)
-            for (_, binding, enabled, tooltip) in screen.active_bindings.values()
-            if binding.show
+        shown = (
+            type(screen.focused),  # what the focused widget types changes the keys shown
+            *(
+                (binding.key, binding.action, binding.description, enabled, tooltip)
+                for (_, binding, enabled, tooltip) in screen.active_bindings.values()
+                if binding.show
+            ),
         )
         if shown == self._shown:
             return
