@@ -141,8 +141,12 @@ async def _run(args: argparse.Namespace, settings: Settings) -> int:
             loop.remove_signal_handler(sig)
         summary = await _summary(store, outcome)
     if session.fatal_error is not None:
-        # A configuration problem (the API key was refused): one line, exit 2.
+        # A configuration problem (the API key was refused): one line, exit 2; a script
+        # that asked for --json still gets the (failed) run's summary.
         print(f"delegate: {redact.current().redact(session.fatal_error)}", file=sys.stderr)
+        if args.json:
+            summary.setdefault("error", session.fatal_error)
+            print(redact.current().redact(json.dumps(summary, indent=2, ensure_ascii=False)))
         return 2
     if session.error and outcome.status == "failed":
         # Why the run failed (a budget spent, a turn limit, a stuck CEO): one line.

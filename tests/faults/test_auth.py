@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -77,3 +78,21 @@ def test_delegate_run_prints_one_line_and_exits_2_on_a_refused_key(
     assert "Traceback" not in captured.err
     assert "sk-ant-a-wrong-key" not in captured.err + captured.out
     assert captured.out == ""
+
+
+def test_delegate_run_json_still_prints_the_failed_run_on_a_refused_key(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    workspace = tmp_path / "ws"
+    workspace.mkdir()
+    db = str(tmp_path / "runs.db")
+    with threaded_api(api_key="sk-ant-the-right-key") as api:
+        monkeypatch.setenv("ANTHROPIC_API_KEY", "sk-ant-a-wrong-key")
+        monkeypatch.setenv("ANTHROPIC_BASE_URL", api.base_url)
+        code = main(["run", "Build a thing", "--json", "--db", db, "--workspace", str(workspace)])
+    captured = capsys.readouterr()
+    assert code == 2
+    summary = json.loads(captured.out)  # a script asking for JSON gets it, with the reason
+    assert summary["status"] == "failed" and summary["error"] == REFUSED
+    assert summary["run_id"].startswith("20")
+    assert "sk-ant-a-wrong-key" not in captured.err + captured.out
