@@ -6,7 +6,8 @@ Two runs share a temp workspace and a temp run database. First a run of
 scripts/screenshot_approval.toml whose coding agent runs a command this run's allow list
 leaves out, so it waits in the approval inbox (approvals.svg). Then the demo task on the
 default scenario: mid-run with a steer receipt (main), the steer modal (steer), attempt 2
-of the retried agent (retry), the answered run (final), a transcript, the help screen, and
+of the retried agent (retry), the answered run (final), its dashboard (dashboard) and the
+model scorecard (scorecard), a transcript, the help screen, and
 the history with both runs. Last, thirty agents on the load scenario: the board as a
 window over them (board). Timing varies a little from run to run, so each step waits on
 the session's events, with a timeout that names what it waited for. The pictures show
@@ -46,9 +47,11 @@ from core.session import Session  # noqa: E402
 from core.store import Store  # noqa: E402
 from tui.app import DelegateApp  # noqa: E402
 from tui.launch import DEMO_TASK  # noqa: E402
+from tui.screens.dashboard import DashboardScreen  # noqa: E402
 from tui.screens.help import HelpScreen  # noqa: E402
 from tui.screens.history import HistoryScreen  # noqa: E402
 from tui.screens.run import RunScreen  # noqa: E402
+from tui.screens.stats import StatsScreen  # noqa: E402
 from tui.screens.steer import SteerScreen  # noqa: E402
 from tui.screens.transcript import TranscriptScreen  # noqa: E402
 
@@ -264,6 +267,19 @@ async def demo_run(base: Settings, store: Store) -> None:
         first = app.view.board()[0].agent_id
         await select(app, pilot, first)
         await shoot(app, pilot, "final")
+
+        await pilot.press("dollar_sign")
+        await screen_is(pilot, DashboardScreen, "the run dashboard")
+        await pilot.pause(0.6)  # the dashboard refreshes twice a second
+        await shoot(app, pilot, "dashboard")
+        await pilot.press("m")
+        await screen_is(pilot, StatsScreen, "the model scorecard")
+        await pilot.pause(0.3)
+        await shoot(app, pilot, "scorecard")
+        await pilot.press("escape")
+        await screen_is(pilot, DashboardScreen, "the run dashboard")
+        await pilot.press("escape")
+        await screen_is(pilot, RunScreen, "the run screen")
 
         await select(app, pilot, retried.agent_id or "")
         await pilot.press("enter")
