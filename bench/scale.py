@@ -35,7 +35,6 @@ from bench.common import (
     CpuMeter,
     LagProbe,
     StallWatch,
-    ms,
     parser,
     peak_rss_mb,
     percentile,
@@ -387,8 +386,6 @@ def report(runs: list[dict[str, Any]], tps: float, load0: Any, load1: Any) -> No
         "RSS < 400 MB"
     )
 
-
-__all__ = ["main", "ms"]
 
 if __name__ == "__main__":
     main()
