@@ -204,3 +204,28 @@ def test_database_held_by_a_writer(
         holder.execute("ROLLBACK")
         holder.close()
     assert db.read_bytes() == before
+
+
+@pytest.mark.parametrize(
+    ("word", "meant"),
+    [("histroy", "history"), ("stat", "stats"), ("resum", "resume"), ("help", "--help")],
+)
+def test_a_mistyped_command_is_not_a_task(
+    word: str, meant: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`delegate histroy` started a run with the task "histroy" (the TUI, and its cost)."""
+    db = tmp_path / "runs.db"
+    _fails_cleanly([word, "--db", str(db)], capsys, f"did you mean `delegate {meant}`?")
+    assert not db.exists()
+
+
+def test_a_one_word_task_after_double_dash_is_a_task(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    started: list[str | None] = []
+    monkeypatch.setattr(
+        "tui.launch.launch_live", lambda args, settings: started.append(args.task) or 0
+    )
+    assert main(["--simulate", "--db", str(tmp_path / "runs.db"), "--", "histroy"]) == 0
+    assert main(["--simulate", "--db", str(tmp_path / "runs.db"), "Refactor"]) == 0
+    assert started == ["histroy", "Refactor"]

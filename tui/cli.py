@@ -459,6 +459,8 @@ def main(argv: list[str] | None = None) -> int:
             print(f"delegate {version()}")
             return 0
         check_limits(args)
+        if command is None and "--" not in rest:
+            check_command_typo(args.task)
         return _dispatch(command, args)
     except DelegateError as exc:  # every error for the user: one line, exit 2
         print(f"delegate: {_redacted(str(exc))}", file=sys.stderr)
@@ -466,6 +468,30 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("delegate: interrupted", file=sys.stderr)
         return 130
+
+
+# One-word tasks that are surely a mistyped command or option, not work for the CEO.
+OPTION_WORDS = {"help": "--help", "version": "--version", "demo": "--demo"}
+
+
+def check_command_typo(task: str | None) -> None:
+    """`delegate histroy` would start a run (and spend money) with the task "histroy"."""
+    import difflib
+
+    if task is None or not task.strip() or len(task.split()) > 1:
+        return
+    word = task.strip()
+    if word.lower() in OPTION_WORDS:
+        meant = OPTION_WORDS[word.lower()]
+    else:
+        close = difflib.get_close_matches(word.lower(), COMMANDS, n=1, cutoff=0.75)
+        if not close:
+            return
+        meant = close[0]
+    raise UsageError(
+        f"unknown command {word!r} (did you mean `delegate {meant}`?); "
+        f"to give the CEO that one-word task: delegate -- {word}"
+    )
 
 
 def _redacted(line: str) -> str:
