@@ -43,22 +43,42 @@ def _inside(widget: Widget, outer: Region) -> bool:
     return region.area > 0 and outer.contains_region(region)
 
 
-@pytest.mark.parametrize("size", SIZES)
-async def test_header_is_two_unwrapped_lines_with_the_totals(
-    tmp_path: Path, size: tuple[int, int]
-) -> None:
+# One app a size, checked for everything that size is asked (an app start is the slow
+# part): the read-only checks first, then the screens it opens and closes, the modals last.
+@pytest.mark.parametrize("size", SIZES, ids=lambda s: f"{s[0]}x{s[1]}")
+async def test_layout_at_each_size(tmp_path: Path, size: tuple[int, int]) -> None:
     async with sample_app(tmp_path).run_test(size=size) as pilot:
         screen = await _ready(pilot)
-        header = screen.query_one(RunHeader)
-        assert header.region.height == 2 and _inside(header, screen.region)
-        first, second = str(header.render()).split("\n")
-        width = header.content_region.width
-        assert len(first) <= width and len(second) <= width
-        assert first.startswith((" sim ", " simulated models ")) and "running" in first
-        # The totals: every count and the cost, whole, at every width.
-        for part in ("2 running", "1 queued", "1 done", "1 failed", "$0.0699"):
-            assert part in second, (part, second)
-        assert "…" not in second
+        _header_is_two_unwrapped_lines_with_the_totals(screen)
+        await pilot.pause()
+        _footer_shows_whole_keys_only(screen, size)
+        if size in BOARD_PANES:
+            _board_shows_more_than_one_pane(screen, BOARD_PANES[size])
+        if size in HELP_SIZES:
+            await _help_wraps_inside_the_screen(pilot)
+            await pilot.press("escape")
+            await pilot.pause()
+            assert pilot.app.screen is screen
+        if size in HISTORY_SIZES:
+            await _history_fits_the_width(pilot, size)
+            pilot.app.pop_screen()
+            await pilot.pause()
+            assert pilot.app.screen is screen
+        if size in MODAL_SIZES:
+            await _modals_fit_the_screen(pilot)
+
+
+def _header_is_two_unwrapped_lines_with_the_totals(screen: RunScreen) -> None:
+    header = screen.query_one(RunHeader)
+    assert header.region.height == 2 and _inside(header, screen.region)
+    first, second = str(header.render()).split("\n")
+    width = header.content_region.width
+    assert len(first) <= width and len(second) <= width
+    assert first.startswith((" sim ", " simulated models ")) and "running" in first
+    # The totals: every count and the cost, whole, at every width.
+    for part in ("2 running", "1 queued", "1 done", "1 failed", "$0.0699"):
+        assert part in second, (part, second)
+    assert "…" not in second
 
 
 async def test_header_drops_tokens_before_the_cost(tmp_path: Path) -> None:
@@ -73,23 +93,19 @@ async def test_header_drops_tokens_before_the_cost(tmp_path: Path) -> None:
         assert "cached" not in narrow and "$0.0699 / $5.00" in narrow
 
 
-@pytest.mark.parametrize("size", SIZES)
-async def test_footer_shows_whole_keys_only(tmp_path: Path, size: tuple[int, int]) -> None:
-    async with sample_app(tmp_path).run_test(size=size) as pilot:
-        screen = await _ready(pilot)
-        await pilot.pause()
-        footer = screen.query_one(SteadyFooter)
-        keys = list(footer.query(FooterKey))
-        labels = [k.description for k in keys]
-        for key in keys:  # each label drawn whole, none under another
-            assert _inside(key, footer.region), key.description
-            assert key.content_region.width == len(str(key.render())), key.description
-        for a, b in itertools.pairwise(keys):
-            assert not a.region.overlaps(b.region), (a.description, b.description)
-        assert {"Quit", "Help", "Steer", "Transcript"} <= set(labels)
-        if size[0] < 160:
-            assert footer.left_out  # something had to go, and it is the least useful
-            assert "Quit" not in footer.left_out
+def _footer_shows_whole_keys_only(screen: RunScreen, size: tuple[int, int]) -> None:
+    footer = screen.query_one(SteadyFooter)
+    keys = list(footer.query(FooterKey))
+    labels = [k.description for k in keys]
+    for key in keys:  # each label drawn whole, none under another
+        assert _inside(key, footer.region), key.description
+        assert key.content_region.width == len(str(key.render())), key.description
+    for a, b in itertools.pairwise(keys):
+        assert not a.region.overlaps(b.region), (a.description, b.description)
+    assert {"Quit", "Help", "Steer", "Transcript"} <= set(labels)
+    if size[0] < 160:
+        assert footer.left_out  # something had to go, and it is the least useful
+        assert "Quit" not in footer.left_out
 
 
 async def test_footer_gives_keys_back_when_wider(tmp_path: Path) -> None:
@@ -105,27 +121,27 @@ async def test_footer_gives_keys_back_when_wider(tmp_path: Path) -> None:
         assert narrow - {"Chat/Board"} < wide and "History" in wide - narrow
 
 
-@pytest.mark.parametrize("size", [(80, 24), (160, 48)])
-async def test_help_wraps_inside_the_screen(tmp_path: Path, size: tuple[int, int]) -> None:
-    async with sample_app(tmp_path).run_test(size=size) as pilot:
-        await _ready(pilot)
-        await pilot.press("question_mark")
-        assert isinstance(pilot.app.screen, HelpScreen)
-        await pilot.pause()
-        screen = pilot.app.screen
-        scroll = screen.query_one("VerticalScroll")
-        assert _inside(scroll, screen.region)
-        assert scroll.max_scroll_x == 0  # nothing to the right of the box
-        for widget in scroll.query("*"):
-            if widget.region.area:
-                assert widget.region.right <= scroll.region.right, widget
-        cells = list(scroll.query("MarkdownTableCellContents"))
-        assert len(cells) >= 30
-        for cell in cells:  # wrapped, not cut: the cell has the rows its words need
-            text = str(cell.render())
-            width = cell.content_region.width
-            assert width > 0
-            assert len(textwrap.wrap(text, width)) <= cell.content_region.height, text
+HELP_SIZES = [(80, 24), (160, 48)]
+
+
+async def _help_wraps_inside_the_screen(pilot: Any) -> None:
+    await pilot.press("question_mark")
+    assert isinstance(pilot.app.screen, HelpScreen)
+    await pilot.pause()
+    screen = pilot.app.screen
+    scroll = screen.query_one("VerticalScroll")
+    assert _inside(scroll, screen.region)
+    assert scroll.max_scroll_x == 0  # nothing to the right of the box
+    for widget in scroll.query("*"):
+        if widget.region.area:
+            assert widget.region.right <= scroll.region.right, widget
+    cells = list(scroll.query("MarkdownTableCellContents"))
+    assert len(cells) >= 30
+    for cell in cells:  # wrapped, not cut: the cell has the rows its words need
+        text = str(cell.render())
+        width = cell.content_region.width
+        assert width > 0
+        assert len(textwrap.wrap(text, width)) <= cell.content_region.height, text
 
 
 def _fits(screen: Any) -> None:
@@ -138,37 +154,38 @@ def _fits(screen: Any) -> None:
         assert box.content_region.contains_region(button.region), button.label
 
 
-@pytest.mark.parametrize("size", [(80, 24), (100, 30), (160, 48)])
-async def test_modals_fit_the_screen(tmp_path: Path, size: tuple[int, int]) -> None:
-    async with sample_app(tmp_path).run_test(size=size) as pilot:
-        await _ready(pilot)
-        await pilot.press("q")  # agents run: the quit question, with every name whole
-        assert isinstance(pilot.app.screen, ConfirmScreen)
-        await pilot.pause()
-        _fits(pilot.app.screen)
-        question = str(pilot.app.screen.query_one("#confirm-question").render())
-        assert "coding-2" in question and question.rstrip().endswith("quit?")
-        await pilot.press("n")
+MODAL_SIZES = [(80, 24), (100, 30), (160, 48)]
 
-        await pilot.press("S")  # the interrupt modal: its whole hint shows
-        assert isinstance(pilot.app.screen, SteerScreen)
-        await pilot.pause()
-        await pilot.pause()
-        _fits(pilot.app.screen)
-        hint = " ".join(str(pilot.app.screen.hint.render()).split())
-        assert hint.endswith("enter send · escape cancel")
-        await pilot.press("escape")
 
-        await _ready(pilot, "writer-1")  # finished: retry applies
-        await pilot.press("r")
-        assert isinstance(pilot.app.screen, RetryScreen)
-        await pilot.pause()
-        await pilot.pause()
-        _fits(pilot.app.screen)
-        models = pilot.app.screen.query_one(OptionList)
-        assert models.option_count == 4 and _inside(models, pilot.app.screen.region)
-        shown = [str(models.get_option_at_index(i).prompt) for i in range(4)]
-        assert any("$0.10 in · $0.50 out per M tokens (current)" in s for s in shown)
+async def _modals_fit_the_screen(pilot: Any) -> None:
+    await _ready(pilot)
+    await pilot.press("q")  # agents run: the quit question, with every name whole
+    assert isinstance(pilot.app.screen, ConfirmScreen)
+    await pilot.pause()
+    _fits(pilot.app.screen)
+    question = str(pilot.app.screen.query_one("#confirm-question").render())
+    assert "coding-2" in question and question.rstrip().endswith("quit?")
+    await pilot.press("n")
+
+    await pilot.press("S")  # the interrupt modal: its whole hint shows
+    assert isinstance(pilot.app.screen, SteerScreen)
+    await pilot.pause()
+    await pilot.pause()
+    _fits(pilot.app.screen)
+    hint = " ".join(str(pilot.app.screen.hint.render()).split())
+    assert hint.endswith("enter send · escape cancel")
+    await pilot.press("escape")
+
+    await _ready(pilot, "writer-1")  # finished: retry applies
+    await pilot.press("r")
+    assert isinstance(pilot.app.screen, RetryScreen)
+    await pilot.pause()
+    await pilot.pause()
+    _fits(pilot.app.screen)
+    models = pilot.app.screen.query_one(OptionList)
+    assert models.option_count == 4 and _inside(models, pilot.app.screen.region)
+    shown = [str(models.get_option_at_index(i).prompt) for i in range(4)]
+    assert any("$0.10 in · $0.50 out per M tokens (current)" in s for s in shown)
 
 
 async def test_retry_picks_a_model_from_the_list(tmp_path: Path) -> None:
@@ -253,23 +270,21 @@ async def test_chat_tab_marks_new_ceo_output(tmp_path: Path) -> None:
         assert "Chat •" not in str(screen.tabs.render())  # seen
 
 
-@pytest.mark.parametrize(("size", "panes"), [((80, 24), 2), ((100, 30), 4), ((160, 48), 5)])
-async def test_board_shows_more_than_one_pane(
-    tmp_path: Path, size: tuple[int, int], panes: int
-) -> None:
-    async with sample_app(tmp_path).run_test(size=size) as pilot:
-        screen = await _ready(pilot)
-        board = screen.board
-        shown = list(board.panes.values())
-        assert len(shown) == panes
-        for pane in shown:  # each whole on screen, above the board's status line
-            assert board.region.contains_region(pane.region), pane.agent_id
-            lines = str(pane.render()).split("\n")
-            assert len(lines) <= pane.content_region.height
-        status = board.query_one("#board-status")
-        if len(board.order) > panes:
-            assert _inside(status, board.region) and "of 5" in str(status.render())
-            assert "…" not in str(status.render())
+BOARD_PANES = {(80, 24): 2, (100, 30): 4, (160, 48): 5}
+
+
+def _board_shows_more_than_one_pane(screen: RunScreen, panes: int) -> None:
+    board = screen.board
+    shown = list(board.panes.values())
+    assert len(shown) == panes
+    for pane in shown:  # each whole on screen, above the board's status line
+        assert board.region.contains_region(pane.region), pane.agent_id
+        lines = str(pane.render()).split("\n")
+        assert len(lines) <= pane.content_region.height
+    status = board.query_one("#board-status")
+    if len(board.order) > panes:
+        assert _inside(status, board.region) and "of 5" in str(status.render())
+        assert "…" not in str(status.render())
 
 
 def test_pane_rows_prefer_full_height_then_two_short_rows() -> None:
@@ -317,26 +332,26 @@ async def test_wide_screen_keeps_two_pane_columns_beside_the_chat(
         assert screen.chat.region.width + screen.board.region.width <= width
 
 
-@pytest.mark.parametrize("size", [(80, 24), (100, 30), (160, 48)])
-async def test_history_fits_the_width(tmp_path: Path, size: tuple[int, int]) -> None:
+HISTORY_SIZES = [(80, 24), (100, 30), (160, 48)]
+
+
+async def _history_fits_the_width(pilot: Any, size: tuple[int, int]) -> None:
     from textual.widgets import DataTable
 
     from tests.test_tui_snapshots import history_rows
     from tui.screens.history import HistoryScreen
 
     rows = history_rows()
-    async with sample_app(tmp_path).run_test(size=size) as pilot:
-        await _ready(pilot)
-        pilot.app.push_screen(HistoryScreen(None, rows))
-        await pilot.pause()
-        await pilot.pause()
-        table = pilot.app.screen.query_one(DataTable)
-        assert table.max_scroll_x == 0  # every column on screen, none to scroll to
-        labels = [str(c.label) for c in table.columns.values()]
-        assert labels[-1] == "task" and ("started" in labels) == (size[0] >= 100)
-        first = table.get_row_at(0)
-        assert first[labels.index("run")] == rows[0].run_id
-        assert str(first[-1]).startswith(rows[0].task[:10])
+    pilot.app.push_screen(HistoryScreen(None, rows))
+    await pilot.pause()
+    await pilot.pause()
+    table = pilot.app.screen.query_one(DataTable)
+    assert table.max_scroll_x == 0  # every column on screen, none to scroll to
+    labels = [str(c.label) for c in table.columns.values()]
+    assert labels[-1] == "task" and ("started" in labels) == (size[0] >= 100)
+    first = table.get_row_at(0)
+    assert first[labels.index("run")] == rows[0].run_id
+    assert str(first[-1]).startswith(rows[0].task[:10])
 
 
 async def test_starting_screen_wraps_a_long_task_at_80x24() -> None:
