@@ -37,7 +37,10 @@ async def _closed(app: DelegateApp, store: Store) -> None:
     await store.close()
 
 
-async def test_dashboard_values_equal_the_runs_sums(tmp_path: Path) -> None:
+async def test_dashboard_values_equal_the_runs_sums_and_its_replay_draws_them(
+    tmp_path: Path,
+) -> None:
+    """One real run (the slow part) for both: the live dashboard, then one over its replay."""
     app, store = await _live(tmp_path, "default", "Research competitors and write a report")
     try:
         async with app.run_test(size=SIZE) as pilot:
@@ -104,22 +107,13 @@ async def test_dashboard_values_equal_the_runs_sums(tmp_path: Path) -> None:
             assert app.screen is screen
             await pilot.press("escape")
             assert isinstance(app.screen, RunScreen)
-    finally:
-        await _closed(app, store)
-
-
-async def test_dashboard_over_a_replay_draws_the_same_figures(tmp_path: Path) -> None:
-    app, store = await _live(tmp_path, "default", "Research competitors and write a report")
-    try:
-        async with app.run_test(size=SIZE) as pilot:
-            await wait_until(pilot, lambda: app.view.answered, timeout=60)
             await app.close_session()
         await store.flush()
         run_id = app.view.run_id
         summary = await store.run_summary(run_id)
         events = await store.events(run_id)
     finally:
-        await store.close()
+        await _closed(app, store)  # closes the session once
     replay = DelegateApp(replay_events=events, replay_speed=1000.0, export_dir=tmp_path)
     async with replay.run_test(size=SIZE) as pilot:
         await pilot.press("G")  # to the end of the replay
