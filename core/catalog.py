@@ -144,6 +144,12 @@ class Catalog:
                 for k in ("input", "output", "cache_write_5m", "cache_write_1h", "cache_read")
                 if k in spec
             }
+            for k, v in fields.items():
+                if not v >= 0:  # also NaN
+                    raise ValueError(f"{model_id}.{k} is a price in $ per million tokens: >= 0")
+            for k in ("context_window", "min_cache_tokens"):
+                if k in spec and not (isinstance(spec[k], int) and spec[k] >= 1):
+                    raise ValueError(f"{model_id}.{k} must be a whole number >= 1")
             if price is None:
                 if "input" not in fields or "output" not in fields:
                     raise ValueError("a new model needs at least `input` and `output` prices")

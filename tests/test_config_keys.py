@@ -97,3 +97,18 @@ def test_the_schema_knows_every_section_the_parser_reads() -> None:
                 assert "unknown" not in exc.problem, (section, key, exc)
         with pytest.raises(ConfigError, match="unknown key"):
             parse_config({section: {"surely_not_a_key": 1}})
+
+
+@pytest.mark.parametrize(
+    ("spec", "words"),
+    [
+        ({"input": -1}, "claude-haiku-5-5.input is a price"),
+        ({"output": float("nan")}, "claude-haiku-5-5.output is a price"),
+        ({"context_window": 0}, "claude-haiku-5-5.context_window must be a whole number"),
+        ({"min_cache_tokens": 2.5}, "claude-haiku-5-5.min_cache_tokens must be a whole number"),
+    ],
+)
+def test_a_negative_price_or_window_is_an_error(spec: dict[str, float], words: str) -> None:
+    with pytest.raises(ConfigError, match=re.escape(words)):
+        parse_config({"models": {"claude-haiku-5-5": spec}})
+    assert parse_config({"models": {"claude-haiku-5-5": {"input": 0}}})  # free is a price
