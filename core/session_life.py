@@ -113,6 +113,7 @@ async def _session(
 
     if resume is None:
         session = Session(settings, interactive=interactive, access=access)
+        await _reach_runner(session)  # before the store listens: nothing is recorded
         session.bus.subscribe(store.append)
     else:
         from core.resume import open_resumed
@@ -120,5 +121,23 @@ async def _session(
         bus = EventBus()
         bus.subscribe(store.append)  # before the session starts, so its first events are kept
         session = await open_resumed(settings, store, resume, bus=bus, access=access)
+        await _reach_runner(session)
     session.records = store
     return session
+
+
+async def _reach_runner(session: Session) -> None:
+    """A named Temporal server must answer before anything starts: one error line, not
+    a recorded run whose every agent fails. (A local dev server warms up while the CEO
+    plans.)"""
+    settings = session.settings
+    if settings.runner != "temporal" or settings.temporal_address is None:
+        return
+    opener = getattr(session.agent_runner, "open", None)
+    if opener is None:
+        return
+    try:
+        await opener()
+    except BaseException:
+        await session.close()
+        raise

@@ -59,3 +59,25 @@ def test_runner_section_of_the_config() -> None:
         parse_config({"runner": {"temporal": "nowhere"}})
     with pytest.raises(ConfigError, match=r"runner\.temporl: unknown key \(did you mean temporal"):
         parse_config({"runner": {"temporl": "x:1"}})
+
+
+def test_an_unreachable_named_server_is_one_line_before_anything_runs(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    pytest.importorskip("temporalio", reason="the temporal extra is not installed")
+    db = tmp_path / "runs.db"
+    common = ["--simulate", "--workspace", str(tmp_path), "--db", str(db)]
+    # --temporal alone means --runner temporal; port 1 on loopback refuses at once.
+    assert main(["run", "a task", "--temporal", "127.0.0.1:1", *common]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "cannot reach Temporal at 127.0.0.1:1" in err
+    assert main(["history", "--json", "--db", str(db)]) == 0
+    assert capsys.readouterr().out.strip() == "[]"  # no run was recorded
+
+
+def test_temporal_with_the_local_runner_is_a_usage_error(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    argv = ["run", "x", "--runner", "local", "--temporal", "127.0.0.1:7233", "--simulate"]
+    assert main([*argv, "--workspace", str(tmp_path)]) == 2
+    assert "--temporal names a server for --runner temporal" in capsys.readouterr().err

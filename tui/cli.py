@@ -388,6 +388,9 @@ def settings_from(args: argparse.Namespace) -> Any:
         problem = address_problem(temporal)
         if problem:
             raise UsageError(f"--temporal {problem}")
+        if runner == "local":
+            raise UsageError("--temporal names a server for --runner temporal, not local")
+        runner = runner or "temporal"  # a server named on the command line is meant to be used
     settings = settings.with_overrides(runner=runner, temporal_address=temporal)
     if settings.runner == "temporal":
         from core.temporal.errors import require_sdk
