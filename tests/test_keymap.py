@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib
 import pkgutil
+import re
 from pathlib import Path
 
 import pytest
@@ -116,3 +117,24 @@ async def test_the_demo_notice_is_in_the_chat(tmp_path: Path) -> None:
     async with app.run_test(size=(160, 48)) as pilot:
         await wait_until(pilot, lambda: any(i.text == notice for i in app.view.chat))
         await app.close_session()
+
+
+@pytest.mark.parametrize(
+    ("pairs", "words"),
+    [
+        ((("kill", "q"),), "keys.agent.kill: 'q' is already the key of app.quit"),
+        ((("transcript.export", "q"),), "'q' is already the key of transcript.back"),
+        ((("kill", "not-a-key!"),), "is not a key name"),
+    ],
+)
+def test_a_remap_onto_a_taken_key_or_a_bad_name_is_an_error(
+    pairs: tuple[tuple[str, str], ...], words: str
+) -> None:
+    with pytest.raises(ConfigError, match=re.escape(words)):
+        keymap_from(pairs)
+
+
+def test_a_swap_and_other_screens_keys_are_fine() -> None:
+    swap = (("quit", "x"), ("kill", "q"))  # both moved: no binding loses its key
+    assert keymap_from(swap) == {"app.quit": "x", "agent.kill": "q"}
+    assert keymap_from((("dashboard.scorecard", "e"),))  # 'e' is the transcript's, elsewhere

@@ -8,6 +8,7 @@ tui/.
 from __future__ import annotations
 
 import difflib
+import re
 
 from core.config import ConfigError
 
@@ -77,13 +78,52 @@ def _hint(name: str) -> str:
     return " (the ids are listed in the README's keys section)"
 
 
+# Bindings live together on one screen: the run screen's (with the app's), or one other
+# screen's own. A remapped key may not take a key another binding of the same screen has.
+RUN_SCREEN_GROUPS = frozenset(
+    {"app", "agent", "approval", "board", "chat", "view", "pane", "replay"}
+)
+_KEY_RE = re.compile(r"^[A-Za-z0-9_]+(\+[A-Za-z0-9_]+)*$")  # a, G, f1, ctrl+t, dollar_sign
+
+
+def _screen(binding_id: str) -> str:
+    group = binding_id.split(".", 1)[0]
+    return "run" if group in RUN_SCREEN_GROUPS else group
+
+
+def _keys(keys: str) -> set[str]:
+    return {k.strip() for k in keys.split(",") if k.strip()}
+
+
 def keymap_from(pairs: tuple[tuple[str, str], ...], source: str = "") -> dict[str, str]:
-    """The `[keys]` table as Textual's keymap (id -> keys); unknown ids are ConfigErrors."""
+    """The `[keys]` table as Textual's keymap (id -> keys). Unknown ids, malformed key
+    names and a key another binding of the same screen already has are ConfigErrors."""
     where = f"{source}: " if source else ""
     keymap: dict[str, str] = {}
     for name, keys in pairs:
         binding_id = resolve_id(name)
         if binding_id is None:
             raise ConfigError(f"{where}keys.{name}", "unknown binding id" + _hint(name))
+        if not isinstance(keys, str) or not _keys(keys):
+            raise ConfigError(f"{where}keys.{name}", "give the key(s) as a string, e.g. \"x\"")
+        for key in _keys(keys):
+            if not _KEY_RE.match(key):
+                raise ConfigError(
+                    f"{where}keys.{name}",
+                    f"{key!r} is not a key name (keys look like x, G, f5, ctrl+k, dollar_sign)",
+                )
         keymap[binding_id] = keys
+    effective = {i: _keys(keymap.get(i, default)) for i, (default, _) in BINDING_IDS.items()}
+    for binding_id in keymap:
+        for other, other_keys in effective.items():
+            if other == binding_id or _screen(other) != _screen(binding_id):
+                continue
+            taken = effective[binding_id] & other_keys
+            if taken:
+                key = sorted(taken)[0]
+                raise ConfigError(
+                    f"{where}keys.{binding_id}",
+                    f"{key!r} is already the key of {other} on the same screen "
+                    f"(remap {other} too, or choose another key)",
+                )
     return keymap
