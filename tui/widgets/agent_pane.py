@@ -105,7 +105,6 @@ def render_agent(agent: AgentView, now: float, width: int, body: int = BODY_LINE
     def ink(style: str) -> str:
         return MUTED if quiet else style
 
-    tok = agent.tokens
     badge = agent.state.replace("_", " ")
     if agent.state == "queued" and agent.queue_position:
         badge = f"queued #{agent.queue_position}"
@@ -135,19 +134,7 @@ def render_agent(agent: AgentView, now: float, width: int, body: int = BODY_LINE
         lines.append(Content.assemble((full, ink(clock_style(frac))), (empty, MUTED), label))
     else:
         lines.append(Content.assemble((f"{fmt_duration(elapsed)} (no timeout)", MUTED)))
-    lines.append(
-        Content.assemble(
-            ("in ", MUTED),
-            fmt_tokens(tok.input),
-            (" out ", MUTED),
-            fmt_output(tok),
-            (" cache ", MUTED),
-            f"{fmt_tokens(tok.cache_read)}/{fmt_tokens(tok.cache_write)}",
-            " · ",
-            (fmt_spend(tok), "bold"),
-            *_budget(agent),
-        )
-    )
+    lines.append(_usage_line(agent, width))
     ctx = agent.context_fraction
     rate = fmt_rate(agent.tokens_per_s)
     speed = [(f" · {rate}", "" if agent.replying else MUTED)] if rate else []
@@ -191,6 +178,25 @@ def render_agent(agent: AgentView, now: float, width: int, body: int = BODY_LINE
     lines.extend(steer_lines)
     lines.extend(result_line)
     return Content("\n").join(lines[:body])
+
+
+def _usage_line(agent: AgentView, width: int) -> Content:
+    """Tokens and cost on one row. The cost stays whole: on a narrow pane the cache
+    figures go first, then the input tokens."""
+    tok = agent.tokens
+    Part = str | tuple[str, str]
+    cost: list[Part] = [" · ", (fmt_spend(tok), "bold"), *_budget(agent)]
+    output: list[Part] = [(" out ", MUTED), fmt_output(tok)]
+    cache: list[Part] = [
+        (" cache ", MUTED),
+        f"{fmt_tokens(tok.cache_read)}/{fmt_tokens(tok.cache_write)}",
+    ]
+    inputs: list[Part] = [("in ", MUTED), fmt_tokens(tok.input)]
+    for parts in ([*inputs, *output, *cache], [*inputs, *output], output):
+        line = Content.assemble(*parts, *cost)
+        if line.cell_length <= width:
+            return line
+    return line.truncate(width, ellipsis=True)
 
 
 def _evidence_line(agent: AgentView, width: int) -> Content:
