@@ -71,6 +71,7 @@ class AttemptWorkflow:
         self.stop: tuple[str, str] | None = None
         self.timeout_s: float | None = None
         self.moved = False  # the timeout changed: re-arm the timer
+        self.extended = False  # an `extend` came (it may arrive before `run` starts)
         self.turn_activity: asyncio.Task[Any] | None = None
         self.interrupting = False
         self.started_at = workflow.now()
@@ -104,6 +105,7 @@ class AttemptWorkflow:
         """The attempt's timeout is now `timeout_s` from its start (None: none)."""
         self.timeout_s = timeout_s
         self.moved = True
+        self.extended = True
 
     @workflow.signal
     def set_hub(self, hub: Hub) -> None:
@@ -132,7 +134,8 @@ class AttemptWorkflow:
         self.inp = inp
         self.started_at = workflow.now()
         self.carry = inp.carry
-        self.timeout_s = inp.timeout_s
+        if not self.extended:  # a signal handled in the first activation ran before this
+            self.timeout_s = inp.timeout_s
         loop = asyncio.ensure_future(self._loop(inp))
         try:
             await self._watch(loop)
