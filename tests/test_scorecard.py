@@ -204,3 +204,34 @@ def test_stats_help_and_bad_limit(capsys: pytest.CaptureFixture[str]) -> None:
     assert "--scenario" not in out and "--yes" not in out
     assert main(["stats", "--limit", "0"]) == 2
     assert "--limit must be at least 1" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("size", [(80, 24), (100, 30), (160, 48)])
+async def test_the_scorecard_screen_cuts_no_header(
+    tmp_path: Path, size: tuple[int, int]
+) -> None:
+    from textual.app import App
+    from textual.widgets import DataTable
+
+    from core.config import Settings
+    from core.records import open_records
+    from tui.screens.stats import StatsScreen
+
+    db = tmp_path / "runs.db"
+    await _record(db, RUNS)
+    async with open_records(Settings(db_path=db), readonly=True) as records:
+        app: App[None] = App()
+        async with app.run_test(size=size) as pilot:
+            screen = StatsScreen(records)
+            await app.push_screen(screen)
+            for _ in range(50):
+                if screen.rows is not None:
+                    break
+                await pilot.pause(0.02)
+            assert screen.rows
+            await pilot.pause()
+            table = screen.query_one(DataTable)
+            # Every column, header included, ends inside the screen: nothing scrolls away.
+            assert table.virtual_size.width <= size[0], (table.virtual_size, size)
+            labels = [str(c.label) for c in table.columns.values()]
+            assert labels[-1] in ("median time", "time")

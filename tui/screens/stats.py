@@ -9,7 +9,7 @@ from textual.binding import Binding, BindingType
 from textual.screen import Screen
 from textual.widgets import DataTable, Static
 
-from tui.stats_cli import STATS_COLUMNS, stats_cells
+from tui.stats_cli import LEGEND, STATS_COLUMNS, TERMINAL_COLUMNS, stats_cells, terminal_cells
 from tui.widgets.steady_footer import SteadyFooter
 
 if TYPE_CHECKING:
@@ -20,6 +20,9 @@ EXPLAIN = (
     "Model scorecard of recorded runs · passed: done, not retried, run verified · "
     "stopped attempts are left out of the rate · escape back"
 )
+
+
+NARROW_BELOW = 120
 
 
 class StatsScreen(Screen[None]):
@@ -45,7 +48,10 @@ class StatsScreen(Screen[None]):
         from core.scorecard import scorecard
 
         table = self.query_one(DataTable)
-        table.add_columns(*STATS_COLUMNS)
+        # Under 120 columns the CLI's short headers and cells, so no header is cut.
+        narrow = self.app.size.width < NARROW_BELOW
+        table.add_columns(*(TERMINAL_COLUMNS if narrow else STATS_COLUMNS))
+        cells = terminal_cells if narrow else stats_cells
         table.focus()
         head = self.query_one("#stats-head", Static)
         if self.store is None:
@@ -64,12 +70,13 @@ class StatsScreen(Screen[None]):
             head.update(f"Model scorecard: {exc}")
             return
         for row in self.rows:
-            table.add_row(*stats_cells(row))
+            table.add_row(*cells(row))
         if not self.rows:
             head.update("Model scorecard: no runs recorded yet · escape back")
             return
         runs = len({r.run_id for r in records})
-        head.update(f"{EXPLAIN} · {runs} run{'s' if runs != 1 else ''}")
+        counted = f"{runs} run{'s' if runs != 1 else ''}"
+        head.update(f"{LEGEND} · {counted} · escape back" if narrow else f"{EXPLAIN} · {counted}")
 
     def action_close(self) -> None:
         self.dismiss(None)
