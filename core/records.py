@@ -7,6 +7,7 @@ writes the run into it, flushes and closes it. Everything else reads through the
 
 from __future__ import annotations
 
+import os
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -89,7 +90,17 @@ async def open_records(settings: Settings, *, readonly: bool = False) -> AsyncIt
     (created if missing, migrated, runs of dead processes recorded as interrupted);
     `readonly` (a replay) changes nothing in it, and needs it to exist."""
     path = db_path(settings)
-    store = await (Store.open_readonly(path) if readonly else Store.open(path))
+    if readonly:
+        store = await Store.open_readonly(path)
+    else:
+        try:
+            store = await Store.open(path)
+        except StoreError:
+            if not (Store.exists(path) and not os.access(path.parent, os.W_OK)):
+                raise
+            # A database on a read-only filesystem (a mounted backup, a CD): it can be
+            # read as it is; nothing is recovered or migrated.
+            store = await Store.open_readonly(path)
     try:
         yield store
     finally:

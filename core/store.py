@@ -129,7 +129,18 @@ class Store:
         path = _absolute(Path(path))
         if not cls.exists(path):
             raise StoreError(f"no database at {path}")
-        store = await cls._connect(path, path.as_uri() + "?mode=ro", True, BUSY_TIMEOUT_S)
+        try:
+            return await cls._open_ro(path, path.as_uri() + "?mode=ro")
+        except StoreError:
+            if os.access(path.parent, os.W_OK):
+                raise
+            # On a read-only filesystem SQLite cannot make the WAL's -shm file that a
+            # read needs; nobody can write there either, so the file is immutable.
+            return await cls._open_ro(path, path.as_uri() + "?mode=ro&immutable=1")
+
+    @classmethod
+    async def _open_ro(cls, path: Path, target: str) -> Store:
+        store = await cls._connect(path, target, True, BUSY_TIMEOUT_S)
         try:
             store._empty = await store._version() is None
         except BaseException as exc:
