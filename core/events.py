@@ -383,7 +383,7 @@ class FileChanged(Event):
     bytes: int
     sha256_before: str | None  # None: the file did not exist
     sha256_after: str
-    change: str = ""  # after a command: created | modified | deleted
+    change: str = ""  # after a command: created | modified | deleted | unknown (unscanned)
 
 
 @dataclass(frozen=True, kw_only=True)

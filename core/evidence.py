@@ -120,7 +120,7 @@ class ToolRecorder:
                 self.on_write(self.agent_id, probe.rel, True)
         elif name in COMMAND_TOOLS and isinstance(args.get("command"), str):
             ran, exit_code, timed_out = _command_outcome(result, data)
-            if ran and probe.files_before is not None:
+            if ran and probe.root_fd >= 0:
                 await self._command_changes(name, probe)
             if ran:
                 self._emit(
@@ -145,9 +145,19 @@ class ToolRecorder:
         They come before the command's CommandRan: a check that changes files (a build)
         still ran after its own changes."""
         before, fd = probe.files_before, probe.root_fd
-        assert before is not None
         after = await asyncio.to_thread(workspace_scan.snapshot, fd)
-        if after is None:
+        if before is None or after is None:
+            # Too many files to scan: what the command did is unknown, so it counts as
+            # a change (a model cannot blind the ledger by making files first).
+            self._emit(
+                FileChanged,
+                tool=tool,
+                path=".",
+                bytes=0,
+                sha256_before="",
+                sha256_after="",
+                change="unknown",
+            )
             return
         changes = await asyncio.to_thread(workspace_scan.diff, fd, before, after)
         skip = self._unscanned_in(probe)
@@ -276,6 +286,11 @@ def _short_hash(h: str | None) -> str:
 
 
 def _file_line(f: FileChanged) -> str:
+    if f.tool in COMMAND_TOOLS and f.change == "unknown":
+        return (
+            f"the workspace has over {workspace_scan.MAX_ENTRIES:,} files: what a command "
+            "changed is not known (counted as a change)"
+        )
     if f.tool in COMMAND_TOOLS:
         size = "" if f.change == "deleted" else f" ({f.bytes} bytes)"
         return f"{f.path} {f.change or 'changed'} by a command{size}"

@@ -7,7 +7,8 @@ walked beneath the workspace's pinned directory fd without following a symlink, 
 reports what was created, modified or deleted. Tool caches (`__pycache__`,
 `.pytest_cache`, ...) and `.git` are skipped: running the tests writes them, and they
 are not the work. A workspace with more than `MAX_ENTRIES` files is not scanned (the
-result is None: unknown), so a huge tree costs one bounded walk, not a slow command.
+result is None: unknown, and the recorder counts the command as a change), so a huge
+tree costs one bounded walk, not a slow command.
 """
 
 from __future__ import annotations

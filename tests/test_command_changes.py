@@ -124,3 +124,18 @@ async def test_the_runs_database_in_the_workspace_is_not_a_change(tmp_path: Path
         ("FileChanged", "build.log"),
         ("CommandRan", ""),
     ]
+
+
+async def test_a_workspace_too_big_to_scan_counts_every_command_as_a_change(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A hostile model could make many files first to blind the scan: then the command's
+    # effect is unknown, and an unknown effect is a change.
+    monkeypatch.setattr(workspace_scan, "MAX_ENTRIES", 5)
+    for i in range(10):
+        (tmp_path / f"f{i}").touch()
+    rec, book = await _agent_doing(tmp_path, [("run_command", {"command": "echo x > f1"})])
+    files = rec.of(FileChanged)
+    assert [(f.path, f.change) for f in files] == [(".", "unknown")]
+    assert Verification.of(rec.events).changes == 1
+    assert "what a command changed is not known" in book.ledger("coding-1", 2).block()
