@@ -420,7 +420,7 @@ class Agent:
             return await self.final_turn(note)
 
     async def _loop(self) -> str:
-        tool_specs = self._tool_specs()
+        tool_specs = self.tool_specs()
         while True:
             self._stop_if_spent()
             if self.max_turns is not None and self.turns_used >= self.max_turns:
@@ -428,7 +428,7 @@ class Agent:
             self.turn += 1
             self.turns_used += 1  # a pause_turn reply counts too: endless pauses end here
             self.busy = True
-            reply = await self._model_turn(tool_specs)
+            reply = await self.model_turn(tool_specs)
             if reply is None:  # interrupted: the steer is delivered at once
                 self._append("user", self.take_inbox())
                 continue
@@ -436,7 +436,7 @@ class Agent:
             self._stop_if_spent()
             if self._cut_call is not None:  # max_tokens inside a tool call: say so, go on
                 results = await self._run_tools(content)
-                self._append("user", [*results, self._cut_notice(), *self.take_inbox()])
+                self._append("user", [*results, self.cut_notice(), *self.take_inbox()])
                 continue
             if stop_reason == "tool_use":
                 results = await self._run_tools(content)
@@ -473,10 +473,10 @@ class Agent:
         notes = self.take_inbox()
         self._append("user", [*notes, {"type": "text", "text": f"[system] {note}"}])
         self.turn += 1
-        tool_specs = self._tool_specs()
+        tool_specs = self.tool_specs()
         with contextlib.suppress(AgentFailed, TimeoutError):  # it says what it could
             await asyncio.wait_for(
-                self._model_turn(
+                self.model_turn(
                     tool_specs,
                     tool_choice="none" if tool_specs else None,
                     max_tokens=min(self.max_tokens, FINAL_TURN_MAX_TOKENS),
@@ -499,19 +499,23 @@ class Agent:
             ]
             self._append("user", results)
 
-    def _tool_specs(self) -> list[dict[str, Any]]:
+    def tool_specs(self) -> list[dict[str, Any]]:
+        """The tools as the API describes them (a model turn's `tools`)."""
         return [
             {"name": t.name, "description": t.description, "input_schema": t.input_schema}
             for t in self.tools.values()
         ]
 
-    async def _model_turn(
+    async def model_turn(
         self,
         tool_specs: list[dict[str, Any]],
         *,
         tool_choice: str | None = None,
         max_tokens: int | None = None,
     ) -> tuple[list[dict[str, Any]], str] | None:
+        """One model reply streamed into the conversation: its content and stop reason,
+        or None when a steer interrupted it (raises AgentFailed: a budget spent mid-reply,
+        an API error). A reply cut at max_tokens inside a tool call sets `cut_call`."""
         self._emit(TurnStarted, turn=self.turn, model=self.model)
         sink = _Sink(self)
         request = TurnRequest(
@@ -599,7 +603,29 @@ class Agent:
             kept.pop()
         return kept
 
-    def _cut_notice(self) -> dict[str, Any]:
+    @property
+    def cut_call(self) -> str | None:
+        """The tool whose call the last reply cut off at max_tokens (None: no cut)."""
+        return self._cut_call
+
+    @property
+    def cuts_in_a_row(self) -> int:
+        return self._cuts_in_a_row
+
+    def carry_over(
+        self, usage: Usage, cost_usd: float | None, warned: list[str], cuts_in_a_row: int
+    ) -> None:
+        """Go on from an attempt's earlier turns run by another Agent object (a Temporal
+        model turn lives one turn): its usage so far, the budgets already warned at 80%,
+        and the replies cut inside a tool call in a row."""
+        self.usage.carry_over(usage, cost_usd)
+        for limit in self.limits:
+            if limit.unit in warned:
+                limit.warned = True
+        self._cuts_in_a_row = cuts_in_a_row
+
+    def cut_notice(self) -> dict[str, Any]:
+        """What the model is told after a reply cut inside a tool call (see `cut_call`)."""
         return {
             "type": "text",
             "text": f"[system] Your last reply was cut off at the output limit "
@@ -626,7 +652,7 @@ class Agent:
             if blocked:
                 return self._refuse(call, self.repeats.message(str(call.get("name")), count)), False
             async with gate:
-                return await self._run_tool(call)
+                return await self.run_tool(call)
 
         done = await asyncio.gather(
             *(one(c, v.blocked, v.count) for c, v in zip(calls, verdicts, strict=True))
@@ -663,18 +689,24 @@ class Agent:
         )
         return {"type": "tool_result", "tool_use_id": call["id"], "content": text, "is_error": True}
 
-    async def _run_tool(self, call: dict[str, Any]) -> tuple[dict[str, Any], bool]:
+    async def run_tool(
+        self, call: dict[str, Any], *, announce: bool = True
+    ) -> tuple[dict[str, Any], bool]:
+        """Run one tool call of the last reply: its result block, and whether it made
+        progress (the loop detector's input). `announce=False`: its ToolCallStarted was
+        published already (a call that waited for the operator's approval elsewhere)."""
         tool = self.tools.get(call["name"])
         args = call.get("input")
         summary = _summary(tool, call["name"], args)
         self.last_tool = redact.current().redact(summary)
-        self._emit(
-            ToolCallStarted,
-            tool_use_id=call["id"],
-            name=call["name"],
-            input=finite_copy(args) if isinstance(args, dict) else {"_raw": finite_copy(args)},
-            summary=summary,
-        )
+        if announce:
+            self._emit(
+                ToolCallStarted,
+                tool_use_id=call["id"],
+                name=call["name"],
+                input=finite_copy(args) if isinstance(args, dict) else {"_raw": finite_copy(args)},
+                summary=summary,
+            )
         started = self.last_activity = time.monotonic()
         rec = self.recorder
         probe = await rec.before(call["name"], args, self.ctx) if rec is not None else None

@@ -161,6 +161,12 @@ class CostMeter:
         current = self.catalog.cost(self.model, self.current)
         return None if current is None else self.committed_cost + current
 
+    def carry_over(self, usage: Usage, cost_usd: float | None) -> None:
+        """Start from earlier tries counted elsewhere (their ledger share counted too)."""
+        self.committed = usage
+        self.committed_cost = cost_usd
+        self._counted = cost_usd or 0.0
+
     # --- what the stream says ------------------------------------------------
 
     def on_usage(self, usage: Usage) -> None:

@@ -197,13 +197,13 @@ class Activities:
             agent.post(InboxMessage(s.text, s.steer_id, False, s.source, s.silent))
         blocks = [*inp.append, *agent.take_inbox()]
         if blocks:
-            agent._append("user", blocks)
+            agent.add_user(blocks)
         agent.turn = inp.turn
         failed: str | None = None
         try:
             async with heartbeating():
                 try:
-                    reply = await agent._model_turn(agent._tool_specs())
+                    reply = await agent.model_turn(agent.tool_specs())
                 except AgentFailed as exc:
                     failed, reply = exc.reason, None
                 out = self._turn_output(agent, reply, failed)
@@ -228,7 +228,7 @@ class Activities:
         stop_reason: str | None = None
         if reply is not None:
             content, stop_reason = reply
-            if stop_reason == "tool_use" or agent._cut_call is not None:
+            if stop_reason == "tool_use" or agent.cut_call is not None:
                 calls = [
                     {"id": b["id"], "name": b["name"], "input": b.get("input")}
                     for b in content
@@ -247,12 +247,12 @@ class Activities:
             ),
             last_text=agent.last_text,
             failed=failed,
-            cut_notice=agent._cut_notice() if agent._cut_call is not None else None,
+            cut_notice=agent.cut_notice() if agent.cut_call is not None else None,
             notes=[
                 Steer(m.steer_id, m.text, m.interrupt, m.source, m.silent) for m in agent.inbox
             ],
             warned=[limit.unit for limit in agent.limits if limit.warned],
-            cuts_in_a_row=agent._cuts_in_a_row,
+            cuts_in_a_row=agent.cuts_in_a_row,
         )
 
     @activity.defn(name=TOOL_CALL)
@@ -273,7 +273,7 @@ class Activities:
             ctx=ctx,
         )
         async with heartbeating():
-            block, _ = await agent._run_tool(inp.call)
+            block, _ = await agent.run_tool(inp.call)
             await pub.flush()
         return block
 
@@ -288,13 +288,5 @@ def _output(data: dict[str, Any]) -> TurnOutput:
 def _seed(agent: Agent, inp: TurnInput) -> None:
     """The attempt's usage and budget warnings so far (this agent object lives one turn)."""
     u = inp.usage
-    meter = agent.usage
-    meter.committed = Usage(
-        u.input_tokens, u.output_tokens, u.cache_read_tokens, u.cache_write_tokens
-    )
-    meter.committed_cost = u.cost_usd
-    meter._counted = u.cost_usd or 0.0
-    for limit in agent.limits:
-        if limit.unit in inp.warned:
-            limit.warned = True
-    agent._cuts_in_a_row = inp.cuts_in_a_row
+    usage = Usage(u.input_tokens, u.output_tokens, u.cache_read_tokens, u.cache_write_tokens)
+    agent.carry_over(usage, u.cost_usd, inp.warned, inp.cuts_in_a_row)

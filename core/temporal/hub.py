@@ -133,14 +133,26 @@ class EventHub:
     async def _take(
         self, source: str, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
     ) -> None:
+        # Acks are batched: one per burst of lines read without waiting (a callback
+        # scheduled now runs once `readline` has to wait for more).
+        acking = False
+
+        def ack() -> None:
+            nonlocal acking
+            acking = False
+            if not writer.is_closing():
+                writer.write(_line({"ack": self.cursors[source]}))
+
+        loop = asyncio.get_running_loop()
         while True:
             line = await reader.readline()
             if not line:
                 return
             msg = json.loads(line)
             self._accept(source, int(msg["seq"]), msg["event"])
-            if not reader._buffer:  # type: ignore[attr-defined]  # batch acks: none queued
-                await _send(writer, {"ack": self.cursors[source]})
+            if not acking:
+                acking = True
+                loop.call_soon(ack)
 
     async def _feed(self, writer: asyncio.StreamWriter, cursor: int) -> None:
         queue: asyncio.Queue[tuple[int, Event]] = asyncio.Queue()

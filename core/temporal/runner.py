@@ -186,7 +186,7 @@ class TemporalRunner:
             self.workers = WorkerGroup(build_workers(self.client, host, self.queue), host)
             self.workers.start()
 
-    async def _run_handle(self, run_id: str) -> WorkflowHandle[Any, Any]:
+    async def run_handle(self, run_id: str) -> WorkflowHandle[Any, Any]:
         """The run's workflow, started once (or found: a resumed run)."""
         start = self._run_starts.get(run_id)
         if start is None:
@@ -468,7 +468,7 @@ class TemporalAttempt:
         sender: asyncio.Task[None] | None = None
         try:
             await runner.open()
-            run = await runner._run_handle(spec.run_id)
+            run = await runner.run_handle(spec.run_id)
             wid = attempt_workflow_id(
                 runner.options.id_prefix, spec.run_id, spec.agent_id, spec.attempt
             )
