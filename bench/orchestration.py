@@ -6,6 +6,7 @@ last agent's end; the rest is our overhead. Also: spawn_agent -> that agent's fi
 
     python -m bench.orchestration               # 50 agents cap 50, 20 agents cap 5
     python -m bench.orchestration --runner temporal [--workers 1,2]   # see its module
+    python -m bench.orchestration --via cli     # `delegate run` over loopback: see its module
 """
 
 from __future__ import annotations
@@ -137,7 +138,19 @@ def main() -> None:
     p.add_argument(
         "--workers", default="1,2", help="with --runner temporal: worker processes per case"
     )
+    p.add_argument(
+        "--via",
+        choices=("session", "cli"),
+        default="session",
+        help="cli: `delegate run` in a child process against a loopback server "
+        "(bench/orchestration_cli.py), 20 agents at cap 20 and cap 5, against the floor",
+    )
     args = p.parse_args()
+    if args.via == "cli":
+        from bench.orchestration_cli import main_cli
+
+        main_cli(args.repeat, args.json)
+        return
     if args.runner == "temporal":
         from bench.orchestration_temporal import main as temporal_main
 
