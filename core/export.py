@@ -78,12 +78,12 @@ async def run_markdown(store: RunRecords, run_id: str) -> str:
         "| agent | role | model | status | attempt | in | out | cost | elapsed |",
         "|---|---|---|---|---|---|---|---|---|",
     ]
-    for a in summary["agents"]:
-        elapsed = f"{a['elapsed_s']:.1f}s" if a.get("elapsed_s") is not None else ""
+    agents = await store.agents(run_id)
+    for a in agents:
+        elapsed = f"{a.elapsed_s:.1f}s" if a.elapsed_s is not None else ""
         lines.append(
-            f"| {a['id']} | {a['role']} | {a['model']} | {a['status']} | {a['attempt']} | "
-            f"{a['input_tokens']:,} | {a['output_tokens']:,} | {_money(a['cost_usd'])} | "
-            f"{elapsed} |"
+            f"| {a.agent_id} | {a.role} | {a.model} | {a.state} | {a.attempt} | "
+            f"{a.input_tokens:,} | {a.output_tokens:,} | {_money(a.cost_usd)} | {elapsed} |"
         )
     if summary.get("error"):
         lines.insert(5, f"- **Error:** {summary['error']}")
@@ -96,14 +96,14 @@ async def run_markdown(store: RunRecords, run_id: str) -> str:
     if summary.get("result"):
         lines += ["", "## Result", "", summary["result"]]
     book = EvidenceBook.of(await store.evidence_events(run_id))
-    for a in summary["agents"]:
-        for attempt in range(1, int(a["attempt"]) + 1):
-            messages = await store.conversation(run_id, a["id"], attempt)
+    for a in agents:
+        for attempt in range(1, a.attempt + 1):
+            messages = await store.conversation(run_id, a.agent_id, attempt)
             if not messages:
                 continue
-            suffix = f" (attempt {attempt})" if int(a["attempt"]) > 1 else ""
-            lines += ["", f"## {a['id']}{suffix}", "", conversation_markdown(messages)]
-            evidence = book.ledger(a["id"], attempt).lines()
+            suffix = f" (attempt {attempt})" if a.attempt > 1 else ""
+            lines += ["", f"## {a.agent_id}{suffix}", "", conversation_markdown(messages)]
+            evidence = book.ledger(a.agent_id, attempt).lines()
             lines += ["", "### Evidence (recorded by delegate)", ""]
             lines += [f"- {line}" for line in evidence]
     return redact.current().redact("\n".join(lines) + "\n")

@@ -17,6 +17,7 @@ from core.events import (
     AgentFinished,
     AgentQueued,
     AgentSpawned,
+    AgentState,
     AgentStateChanged,
     Event,
     OperatorMessage,
@@ -83,7 +84,7 @@ class AgentProjection:
     role: str = ""
     model: str = ""
     task: str = ""
-    status: str = "queued"
+    state: AgentState = "queued"
     attempt: int = 1
     timeout_s: float | None = None
     elapsed_s: float | None = None
@@ -230,7 +231,7 @@ class Projector:
             agent.role, agent.model, agent.task = ev.role, ev.model, ev.task
             agent.attempt, agent.timeout_s = ev.attempt, ev.timeout_s
             agent.context_window = ev.context_window
-            agent.status, agent.result, agent.elapsed_s = "queued", None, None
+            agent.state, agent.result, agent.elapsed_s = "queued", None, None
             agent.queue_position, agent.last_tool = None, ""
             agent.started_at = agent.finished_at = None
             usage = agent.attempts.setdefault(ev.attempt, AttemptUsage(model=ev.model))
@@ -238,7 +239,7 @@ class Projector:
             self.dirty_attempts.add((run.run_id, agent.agent_id, ev.attempt))
             changed = True
         elif isinstance(ev, AgentQueued):
-            agent.status, agent.queue_position = "queued", ev.position
+            agent.state, agent.queue_position = "queued", ev.position
             run.queue.enter(agent.agent_id, ev.position)
             changed = True
         elif isinstance(ev, AgentStateChanged):
@@ -287,7 +288,7 @@ class Projector:
 
     def _left_queue(self, run: RunProjection, agent: AgentProjection) -> None:
         """An agent that is no longer queued moves everyone behind it up by one."""
-        if agent.status == "queued":
+        if agent.state == "queued":
             return
         for other in run.queue.leave(agent.agent_id):
             moved = run.agents.get(other)
@@ -296,8 +297,8 @@ class Projector:
                 self.dirty_agents.add((run.run_id, other))
 
     @staticmethod
-    def _state(agent: AgentProjection, state: str, ts: float) -> None:
-        agent.status = state
+    def _state(agent: AgentProjection, state: AgentState, ts: float) -> None:
+        agent.state = state
         if state != "queued":
             agent.queue_position = None
         if state == "running" and agent.started_at is None:
@@ -316,7 +317,7 @@ def interruption_events(run: RunProjection) -> list[Event]:
     ts = run.last_ts or (run.created_at or 0.0)
     events: list[Event] = []
     for agent in sorted(run.agents.values(), key=lambda a: a.spawn_seq):
-        if agent.status in TERMINAL_STATES:
+        if agent.state in TERMINAL_STATES:
             continue
         elapsed = max(0.0, ts - agent.started_at) if agent.started_at is not None else 0.0
         events.append(

@@ -8,11 +8,12 @@ writes the run into it, flushes and closes it. Everything else reads through the
 from __future__ import annotations
 
 import os
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any, Protocol
 
+from core.agent_summary import AgentSummary
 from core.config import Settings, default_db_path
 from core.events import Event
 from core.export import run_markdown
@@ -21,6 +22,7 @@ from core.store import Store, StoreError
 from core.store_schema import RunRow
 
 __all__ = [
+    "AgentSummary",
     "RecordsError",
     "RunRecords",
     "RunRow",
@@ -69,6 +71,10 @@ class RunRecords(Protocol):
 
     async def find_run(self, ref: str) -> RunRow | None:
         """A run by id, unique id prefix, or `last`."""
+        ...
+
+    async def agents(self, run_id: str) -> Sequence[AgentSummary]:
+        """The run's agents, the CEO first, then in spawn order."""
         ...
 
     async def events(self, run_id: str) -> list[Event]: ...

@@ -9,7 +9,7 @@ from typing import Any
 from core.bus import EventBus
 from core.catalog import Usage
 from core.config import Settings
-from core.events import CEO_ID, TERMINAL_STATES
+from core.events import CEO_ID
 from core.model_access import ModelAccess
 from core.session import Session, SessionError
 from core.store import Store
@@ -100,21 +100,13 @@ async def open_resumed(
         if a.agent_id == CEO_ID:
             ceo_attempt = a.attempt + 1
             continue
-        state = a.status if a.status in TERMINAL_STATES else "interrupted"
+        state = a.state if a.finished else "interrupted"
         spec = settings.roles.get(a.role)
         record = session.supervisor.restore(
-            a.agent_id,
-            role=a.role,
-            model=a.model,
-            task=a.task,
-            timeout_s=a.timeout_s,
+            a,
+            state=state,
             budget_usd=spec.budget_usd if spec else None,
             token_budget=spec.token_budget if spec else None,
-            attempt=a.attempt,
-            state=state,  # type: ignore[arg-type]
-            result=a.result or "",
-            usage=Usage(a.input_tokens, a.output_tokens, a.cache_read_tokens, a.cache_write_tokens),
-            cost_usd=a.cost_usd,
         )
         alive = None
         if state == "interrupted" and still_running is not None and attach is not None:

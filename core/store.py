@@ -424,22 +424,7 @@ class Store:
             "checks": verification.checks(),
             **({"error": error} if error else {}),
             "agents": [
-                {
-                    "id": a.agent_id,
-                    "role": a.role,
-                    "model": a.model,
-                    "status": a.status,
-                    "attempt": a.attempt,
-                    "task": a.task,
-                    "input_tokens": a.input_tokens,
-                    "output_tokens": a.output_tokens,
-                    "cache_read_tokens": a.cache_read_tokens,
-                    "cache_write_tokens": a.cache_write_tokens,
-                    "cost_usd": a.cost_usd,
-                    "elapsed_s": a.elapsed_s,
-                    "timeout_s": a.timeout_s,
-                    "evidence": book.ledger(a.agent_id, a.attempt).to_dict(),
-                }
+                {**a.contract(), "evidence": book.ledger(a.agent_id, a.attempt).to_dict()}
                 for a in agents
             ],
             "task": run.task,

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from core.agent_summary import AgentSummary
 from core.errors import DelegateError
 from core.events import TERMINAL_STATES
 from core.projections import AgentProjection, AttemptUsage, RunProjection, pid_alive
@@ -208,25 +209,11 @@ class RunRow:
         }
 
 
-@dataclass(frozen=True)
-class AgentRow:
-    """One agent of a run: its latest attempt, with usage and cost summed over attempts."""
+@dataclass(frozen=True, kw_only=True)
+class AgentRow(AgentSummary):
+    """One agent of a run as stored: its summary, and what only the store keeps."""
 
     run_id: str
-    agent_id: str
-    role: str
-    model: str
-    task: str
-    status: str
-    attempt: int
-    input_tokens: int
-    output_tokens: int
-    cache_read_tokens: int
-    cache_write_tokens: int
-    cost_usd: float | None
-    elapsed_s: float | None
-    timeout_s: float | None
-    result: str | None
     queue_position: int | None
     last_tool: str
     spawned_at: float
@@ -248,12 +235,17 @@ def run_row(r: sqlite3.Row | tuple[Any, ...]) -> RunRow:
 
 
 def agent_row(r: sqlite3.Row | tuple[Any, ...], run_dead: bool = False) -> AgentRow:
-    status = r[5]
-    if run_dead and status not in TERMINAL_STATES:
-        status = "interrupted"
+    """An `agents` row as read; a live agent of a run whose process is gone reads as
+    interrupted."""
+    state = r[5]
+    if run_dead and state not in TERMINAL_STATES:
+        state = "interrupted"
     return AgentRow(
-        r[0], r[1], r[2], r[3], r[4], status, r[6], r[7], r[8], r[9], r[10], r[11], r[12],
-        r[13], r[14], r[15], r[16], r[18], r[19], r[20], r[21], r[22],
+        agent_id=r[1], role=r[2], model=r[3], task=r[4], state=state, attempt=r[6],
+        input_tokens=r[7], output_tokens=r[8], cache_read_tokens=r[9],
+        cache_write_tokens=r[10], cost_usd=r[11], elapsed_s=r[12], timeout_s=r[13],
+        result=r[14], run_id=r[0], queue_position=r[15], last_tool=r[16], spawned_at=r[18],
+        started_at=r[19], finished_at=r[20], context_tokens=r[21], context_window=r[22],
     )  # fmt: skip
 
 
@@ -268,7 +260,7 @@ def run_params(run: RunProjection) -> tuple[Any, ...]:
 
 def agent_params(a: AgentProjection) -> tuple[Any, ...]:
     return (
-        a.run_id, a.agent_id, a.role, a.model, a.task, a.status, a.attempt, *a.tokens(),
+        a.run_id, a.agent_id, a.role, a.model, a.task, a.state, a.attempt, *a.tokens(),
         a.cost_usd(), a.elapsed_s, a.timeout_s, a.result, a.queue_position, a.last_tool,
         a.spawn_seq, a.spawned_at, a.started_at, a.finished_at, a.context_tokens(),
         a.context_window,
@@ -303,7 +295,7 @@ def run_projection(
         proj.pid, proj.pid_token, proj.resumed_from = run[16], run[17], run[18]
     for r in agents:
         a = AgentProjection(run_id, r[1], spawn_seq=r[17], spawned_at=r[18])
-        a.role, a.model, a.task, a.status, a.attempt = r[2], r[3], r[4], r[5], r[6]
+        a.role, a.model, a.task, a.state, a.attempt = r[2], r[3], r[4], r[5], r[6]
         a.elapsed_s, a.timeout_s, a.result, a.queue_position, a.last_tool = r[12:17]
         a.started_at, a.finished_at, a.context_window = r[19], r[20], r[22]
         proj.agents[a.agent_id] = a

@@ -16,6 +16,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
+from core.agent_summary import AgentSummary
 from core.catalog import Usage
 from core.config import DEFAULT_MAX_AGENTS, DEFAULT_MAX_RETRIES
 from core.events import (
@@ -124,20 +125,41 @@ class AgentRecord:
         """The summary of the latest attempt's last tool call ("" before any)."""
         return self.handle.progress().last_tool if self.handle else ""
 
-    def report(self) -> dict[str, Any]:
+    def summary(self) -> AgentSummary:
+        """The agent now, in the shape the store and the TUI give it too."""
         u = self.usage
-        cost = self.cost_usd
+        return AgentSummary(
+            agent_id=self.agent_id,
+            role=self.role,
+            model=self.model,
+            task=self.task,
+            state=self.state,
+            attempt=self.attempt,
+            input_tokens=u.input_tokens,
+            output_tokens=u.output_tokens,
+            cache_read_tokens=u.cache_read_tokens,
+            cache_write_tokens=u.cache_write_tokens,
+            cost_usd=self.cost_usd,
+            elapsed_s=self.elapsed_s,
+            timeout_s=self.timeout_s,
+            result=self.result if self.finished else None,
+        )
+
+    def report(self) -> dict[str, Any]:
+        """The agent for the CEO (its tools' JSON): prompt tokens in one figure, the reason
+        standing in for a result it did not give, figures rounded."""
+        s = self.summary()
         return {
-            "agent_id": self.agent_id,
-            "role": self.role,
-            "model": self.model,
-            "state": self.state,
-            "attempt": self.attempt,
+            "agent_id": s.agent_id,
+            "role": s.role,
+            "model": s.model,
+            "state": s.state,
+            "attempt": s.attempt,
             "result": self.result or self.reason,
             "reason": self.reason,
-            "input_tokens": u.prompt_tokens,
-            "output_tokens": u.output_tokens,
-            "cost_usd": round(cost, 6) if cost is not None else None,
+            "input_tokens": s.usage.prompt_tokens,
+            "output_tokens": s.output_tokens,
+            "cost_usd": round(s.cost_usd, 6) if s.cost_usd is not None else None,
             "elapsed_s": round(self.elapsed_s, 1),
         }
 
@@ -240,36 +262,28 @@ class Supervisor:
 
     def restore(
         self,
-        agent_id: str,
+        agent: AgentSummary,
         *,
-        role: str,
-        model: str,
-        task: str,
-        timeout_s: float | None,
-        attempt: int,
         state: AgentState,
-        result: str,
-        usage: Usage,
-        cost_usd: float | None,
         budget_usd: float | None = None,
         token_budget: int | None = None,
     ) -> AgentRecord:
-        """Register an agent that ended in a recorded run (resume): its result already
-        reported, its usage counted; it can be retried."""
+        """Register an agent of a recorded run (resume) as it was recorded, ended in
+        `state`: its result already reported, its usage counted; it can be retried."""
         record = AgentRecord(
-            agent_id=agent_id,
-            role=role,
-            model=model,
-            task=task,
-            timeout_s=timeout_s,
+            agent_id=agent.agent_id,
+            role=agent.role,
+            model=agent.model,
+            task=agent.task,
+            timeout_s=agent.timeout_s,
             budget_usd=budget_usd,
             token_budget=token_budget,
-            attempt=attempt,
+            attempt=agent.attempt,
             state=state,
-            result=result,
+            result=agent.result or "",
             reported=True,
-            prior_usage=usage,
-            prior_cost=cost_usd,
+            prior_usage=agent.usage,
+            prior_cost=agent.cost_usd,
         )
         self.records[record.agent_id] = record
         role, _, n = record.agent_id.rpartition("-")

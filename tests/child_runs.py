@@ -45,7 +45,7 @@ async def wait_for_running_agents(
                 runs = await store.list_runs()
                 if runs:
                     agents = await store.agents(runs[0].run_id)
-                    running = [a for a in agents if a.agent_id != "ceo" and a.status == "running"]
+                    running = [a for a in agents if a.agent_id != "ceo" and a.state == "running"]
                     if len(running) >= 2 and (
                         not streamed or all(a.output_tokens > 0 for a in running)
                     ):

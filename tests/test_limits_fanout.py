@@ -110,7 +110,7 @@ async def test_queue_positions_are_derived_where_they_are_shown(tmp_path: Path) 
             stored = {
                 a.agent_id: a.queue_position
                 for a in projection.agents.values()
-                if a.status == "queued"
+                if a.state == "queued"
             }
             assert shown == truth and stored == truth
             seen.append(shown)

@@ -80,7 +80,7 @@ async def test_kill_9_then_resume_and_retry(tmp_path: Path) -> None:
         assert row is not None and row.run_id == run_id and row.status == "interrupted"
         agents = {a.agent_id: a for a in await store.agents(run_id)}
         interrupted = [
-            a for a in agents.values() if a.agent_id != "ceo" and a.status == "interrupted"
+            a for a in agents.values() if a.agent_id != "ceo" and a.state == "interrupted"
         ]
         assert len(interrupted) >= 2
 
@@ -99,7 +99,7 @@ async def test_kill_9_then_resume_and_retry(tmp_path: Path) -> None:
         await session.close()
         await store.flush()
         again = {a.agent_id: a for a in await store.agents(run_id)}
-        assert again[target].status == "done"
+        assert again[target].state == "done"
         assert again[target].attempt == interrupted[0].attempt + 1
         # usage of the interrupted attempt is kept and the new one is added
         assert again[target].output_tokens > agents[target].output_tokens

@@ -183,13 +183,13 @@ async def test_usage_is_summed_over_attempts_and_adds_up(store: Store) -> None:
     agents = await store.agents(r)
     assert [a.agent_id for a in agents] == ["ceo", "coding-1", "research-1"]
     ceo, coding, research = agents
-    assert ceo.role == "ceo" and ceo.status == "running" and ceo.input_tokens == 100
+    assert ceo.role == "ceo" and ceo.state == "running" and ceo.input_tokens == 100
     assert (coding.attempt, coding.model, coding.task) == (2, "claude-sonnet-5-5", "second try")
-    assert (coding.status, coding.result, coding.elapsed_s) == ("done", "fixed", 1.5)
+    assert (coding.state, coding.result, coding.elapsed_s) == ("done", "fixed", 1.5)
     assert (coding.input_tokens, coding.output_tokens) == (35, 70)
     assert (coding.cache_read_tokens, coding.cache_write_tokens) == (105, 140)
     assert coding.cost_usd == pytest.approx(0.35)
-    assert research.cost_usd == 0.0 and research.status == "queued"
+    assert research.cost_usd == 0.0 and research.state == "queued"
     run = await store.find_run(r)
     assert run is not None and run.agents == 3
     assert run.input_tokens == sum(a.input_tokens for a in agents) == 135
@@ -223,14 +223,14 @@ async def test_agent_status_transitions(store: Store) -> None:
     store.append(ev.AgentQueued(**a, position=3))
     await store.flush()
     (row,) = await store.agents(RUN)
-    assert (row.status, row.queue_position, row.timeout_s) == ("queued", 3, 300.0)
+    assert (row.state, row.queue_position, row.timeout_s) == ("queued", 3, 300.0)
     store.append(ev.AgentStateChanged(**a, ts=100.0, state="running"))
     store.append(ev.ToolCallStarted(**a, tool_use_id="t", name="run_command", input={}))
     store.append(ev.AgentStateChanged(**a, state="waiting_approval"))
     store.append(ev.TimeoutChanged(**a, timeout_s=600.0))
     await store.flush()
     (row,) = await store.agents(RUN)
-    assert (row.status, row.queue_position, row.timeout_s) == ("waiting_approval", None, 600.0)
+    assert (row.state, row.queue_position, row.timeout_s) == ("waiting_approval", None, 600.0)
     assert row.last_tool == "run_command" and row.started_at == 100.0
     store.append(ev.ToolCallFinished(**a, tool_use_id="t", name="run_command", output="",
                                      summary="exit 0"))  # fmt: skip
@@ -239,7 +239,7 @@ async def test_agent_status_transitions(store: Store) -> None:
                                   elapsed_s=4.0))  # fmt: skip
     await store.flush()
     (row,) = await store.agents(RUN)
-    assert (row.status, row.result, row.elapsed_s) == ("timed_out", "partial", 4.0)
+    assert (row.state, row.result, row.elapsed_s) == ("timed_out", "partial", 4.0)
     assert (row.last_tool, row.finished_at) == ("exit 0", 104.0)
 
 
@@ -481,7 +481,7 @@ async def test_open_marks_runs_of_dead_processes_interrupted(tmp_path: Path) -> 
         dead = await s.find_run("dead")
         assert dead is not None and dead.status == "interrupted" and dead.finished_at == 25.0
         agents = {a.agent_id: a for a in await s.agents("dead")}
-        assert {k: a.status for k, a in agents.items()} == {
+        assert {k: a.state for k, a in agents.items()} == {
             "ceo": "interrupted", "w-1": "done", "w-2": "interrupted"
         }  # fmt: skip
         assert agents["ceo"].elapsed_s == 15.0
@@ -491,7 +491,7 @@ async def test_open_marks_runs_of_dead_processes_interrupted(tmp_path: Path) -> 
         ]  # fmt: skip
         alive = await s.find_run("alive")
         assert alive is not None and alive.status == "running"
-        assert {a.status for a in await s.agents("alive")} == {"running", "done", "queued"}
+        assert {a.state for a in await s.agents("alive")} == {"running", "done", "queued"}
     finally:
         await s.close()
     s = await Store.open(path)  # recovery happens once
@@ -510,7 +510,7 @@ async def test_reads_show_a_run_of_a_vanished_process_as_interrupted(tmp_path: P
     try:
         run = await ro.find_run(RUN)
         assert run is not None and run.status == "interrupted"
-        assert [a.status for a in await ro.agents(RUN)] == ["interrupted"]
+        assert [a.state for a in await ro.agents(RUN)] == ["interrupted"]
     finally:
         await ro.close()
 
@@ -526,7 +526,7 @@ async def test_a_reopened_run_continues_its_sequence_and_sums(tmp_path: Path) ->
         s.append(e)
     await s.flush()
     (agent,) = await s.agents(RUN)
-    assert (agent.attempt, agent.input_tokens, agent.status) == (2, 11, "queued")
+    assert (agent.attempt, agent.input_tokens, agent.state) == (2, 11, "queued")
     assert agent.cost_usd == pytest.approx(0.11)
     run = await s.find_run(RUN)
     assert run is not None and (run.status, run.created_at) == ("running", 1.0)
@@ -590,4 +590,4 @@ async def test_ceo_is_listed_first_and_late_events_of_old_attempts_are_ignored(
     await store.flush()
     agents = await store.agents(RUN)
     assert [x.agent_id for x in agents] == ["ceo", "w-1", "w-2"]
-    assert (agents[1].status, agents[1].result, agents[1].attempt) == ("running", None, 2)
+    assert (agents[1].state, agents[1].result, agents[1].attempt) == ("running", None, 2)

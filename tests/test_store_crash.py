@@ -64,7 +64,7 @@ async def test_sigkill_loses_at_most_about_one_batch(tmp_path: Path) -> None:
         run = await store.find_run(RUN)
         assert run is not None and run.status == "interrupted"
         (ceo,) = await store.agents(RUN)
-        assert ceo.status == "interrupted"
+        assert ceo.state == "interrupted"
         events = await store.events(RUN)
         stored = sum(isinstance(e, ToolCallStarted) for e in events)
         assert last - one_second <= stored <= last

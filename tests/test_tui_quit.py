@@ -79,7 +79,7 @@ async def test_every_quit_asks_while_agents_run_and_they_end_stopped(
     await store.flush()
     [row] = await store.list_runs(limit=5)  # history
     assert row.status == "stopped"
-    assert {a.status for a in await store.agents(row.run_id) if a.agent_id != "ceo"} == {"stopped"}
+    assert {a.state for a in await store.agents(row.run_id) if a.agent_id != "ceo"} == {"stopped"}
     events = await store.events(row.run_id)
     await store.close()
 

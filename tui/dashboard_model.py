@@ -90,16 +90,16 @@ def dashboard(view: RunView, now: float, buckets: int = 24) -> Dashboard:
     agents: list[Figures] = []
     groups: dict[tuple[str, str], Figures] = {}
     for a in _everyone(view):
-        elapsed = a.elapsed(now)
+        brief = a.summary(now)  # the figures `show` gives, live
         recent = a.tokens_per_s if a.active else None
         streamed, span = _streamed(a)
         fig = Figures(
-            label=a.agent_id,
-            role=a.role or (CEO_ID if a.agent_id == CEO_ID else ""),
-            model=a.model,
-            state=a.state,
-            tokens=a.tokens,
-            elapsed_s=elapsed,
+            label=brief.agent_id,
+            role=brief.role or (CEO_ID if brief.agent_id == CEO_ID else ""),
+            model=brief.model,
+            state=brief.state,
+            tokens=a.tokens,  # with the estimate mark the panes show
+            elapsed_s=brief.elapsed_s or 0.0,
             streamed_tokens=streamed,
             streamed_s=span,
             recent_tokens_per_s=recent,

@@ -35,7 +35,9 @@ from core.records import db_path
 from tui.process_exit import mark_written
 
 if TYPE_CHECKING:
-    from core.records import RunRecords
+    from collections.abc import Sequence
+
+    from core.records import AgentSummary, RunRecords
 
 
 class ProgressPrinter:
@@ -277,16 +279,17 @@ async def _show(args: argparse.Namespace, settings: Settings) -> int:
             raise UsageError(f"no run matches {args.run!r} (see `delegate history`)")
         summary = await records.run_summary(row.run_id)
         text = await run_markdown(records, row.run_id) if args.markdown else ""
+        agents = await records.agents(row.run_id) if not (args.json or args.markdown) else []
     if args.json:
         print(redact.current().redact(json.dumps(summary, indent=2, ensure_ascii=False)))
     elif args.markdown:
         print(text)
     else:
-        _print_summary(redact.current().deep(summary))
+        _print_summary(redact.current().deep(summary), agents)
     return 0
 
 
-def _print_summary(summary: dict[str, Any]) -> None:
+def _print_summary(summary: dict[str, Any], agents: Sequence[AgentSummary]) -> None:
     from rich.console import Console
     from rich.table import Table
 
@@ -316,18 +319,19 @@ def _print_summary(summary: dict[str, Any]) -> None:
         "time",
     ):
         table.add_column(col)
-    for a in summary["agents"]:
+    hide = redact.current().redact
+    for a in agents:
         table.add_row(
-            a["id"],
-            a["role"],
-            a["model"].replace("claude-", ""),
-            a["status"],
-            str(a["attempt"]),
-            f"{a['input_tokens']:,}",
-            f"{a['output_tokens']:,}",
-            f"{a['cache_read_tokens']:,}/{a['cache_write_tokens']:,}",
-            f"${a['cost_usd']:.4f}" if a["cost_usd"] is not None else "?",
-            f"{a['elapsed_s']:.1f}s" if a["elapsed_s"] is not None else "",
+            hide(a.agent_id),
+            hide(a.role),
+            hide(a.model).replace("claude-", ""),
+            a.state,
+            str(a.attempt),
+            f"{a.input_tokens:,}",
+            f"{a.output_tokens:,}",
+            f"{a.cache_read_tokens:,}/{a.cache_write_tokens:,}",
+            f"${a.cost_usd:.4f}" if a.cost_usd is not None else "?",
+            f"{a.elapsed_s:.1f}s" if a.elapsed_s is not None else "",
         )
     console.print(table)
     for a in summary["agents"]:

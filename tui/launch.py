@@ -175,7 +175,7 @@ def say_exit(session: Session | None) -> None:
 
     if session is None or not session.finished:
         return
-    stopped = sum(r.state == "stopped" for r in session.supervisor.records.values())
+    stopped = sum(r.state == "stopped" for r in session.agents())
     print(exit_note(session.run_id, session.status, stopped), flush=True)
 
 

@@ -12,6 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from core.agent_summary import AgentSummary
 from core.catalog import Catalog
 from core.events import (
     CEO_ID,
@@ -301,6 +302,27 @@ class AgentView:
     @property
     def tokens(self) -> Tokens:
         return self.prior.plus(self.current)
+
+    def summary(self, now: float) -> AgentSummary:
+        """The agent as of `now` in the shape the store and the `--json` summary give it
+        (the figures may still hold an estimate while a reply streams)."""
+        tokens = self.tokens
+        return AgentSummary(
+            agent_id=self.agent_id,
+            role=self.role,
+            model=self.model,
+            task=self.task,
+            state=self.state,
+            attempt=self.attempt,
+            input_tokens=tokens.input,
+            output_tokens=tokens.output,
+            cache_read_tokens=tokens.cache_read,
+            cache_write_tokens=tokens.cache_write,
+            cost_usd=tokens.cost,
+            elapsed_s=self.elapsed(now),
+            timeout_s=self.timeout_s,
+            result=self.result if self.finished else None,
+        )
 
     @property
     def finished(self) -> bool:
