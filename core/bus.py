@@ -146,3 +146,18 @@ class EventBus:
         self.flush()
         for sub in tuple(self._streams):
             sub.close()
+
+
+class HeldEvents:
+    """Keeps what `bus` delivers until `release`: a subscriber that comes later (the TUI of a
+    resumed run, which starts at once) gets the events it missed, then follows live."""
+
+    def __init__(self, bus: EventBus) -> None:
+        self._events: list[Event] = []
+        self._stop = bus.subscribe(self._events.append)
+
+    def release(self) -> list[Event]:
+        """The events held so far; none are held after this."""
+        self._stop()
+        events, self._events = self._events, []
+        return events

@@ -64,13 +64,15 @@ async def open_session(
     resume: str | None = None,
     records: RunRecords | None = None,
     access: ModelAccess | None = None,
+    bus: EventBus | None = None,
 ) -> AsyncIterator[Session]:
     """A Session whose run is recorded; on leaving, it is closed and fully written.
 
     `resume`: reopen that recorded run (it starts at once, interactive). `records`: an
     already open, writable store to record into (kept open on leaving: its opener
     closes it); by default the database of `settings` is opened here. `session.records`
-    answers read-only queries (history, summaries) on the same database.
+    answers read-only queries (history, summaries) on the same database. `bus`: the
+    resumed session's bus (to subscribe before it starts and publishes its first events).
     """
     owned = records is None
     client: ModelAccess
@@ -83,7 +85,9 @@ async def open_session(
         store = records
         client = access if access is not None else await asyncio.to_thread(_model_access, settings)
     try:
-        session = await _session(settings, store, client, interactive=interactive, resume=resume)
+        session = await _session(
+            settings, store, client, interactive=interactive, resume=resume, bus=bus
+        )
     except BaseException:
         await client.aclose()
         if owned:
@@ -108,6 +112,7 @@ async def _session(
     *,
     interactive: bool,
     resume: str | None,
+    bus: EventBus | None = None,
 ) -> Session:
     from core.session import Session
 
@@ -118,7 +123,7 @@ async def _session(
     else:
         from core.resume import open_resumed
 
-        bus = EventBus()
+        bus = bus or EventBus()
         bus.subscribe(store.append)  # before the session starts, so its first events are kept
         session = await open_resumed(settings, store, resume, bus=bus, access=access)
         await _reach_runner(session)

@@ -11,6 +11,7 @@ from textual.app import App, SystemCommand
 from textual.binding import Binding, BindingType
 from textual.screen import Screen
 
+from core.bus import HeldEvents
 from core.events import Event, RunFinished
 from tui import strip_cycles
 from tui.attention import Alert, Attention
@@ -80,8 +81,10 @@ class DelegateApp(App[int]):
         autostart: bool = True,
         keymap: dict[str, str] | None = None,
         start_notice: str | None = None,
+        held: HeldEvents | None = None,
     ) -> None:
         super().__init__()
+        self.held = held  # what a session that started first published before the app listened
         self.keymap = dict(keymap or {})  # binding id -> keys, from the config's [keys]
         self.start_notice = start_notice  # a line for the chat when the run starts
         self.session = session
@@ -149,6 +152,9 @@ class DelegateApp(App[int]):
         if self.session is not None:
             if self.store is not None and not self.store.readonly:
                 self.store.on_failure(self._store_failed)
+            if self.held is not None:  # in the same step as subscribing: none lost, none twice
+                for event in self.held.release():
+                    self.view.apply(event)
             self.session.bus.subscribe(self.view.apply)
             self.attention = Attention(
                 self.session.settings.notify, write=self.write_terminal, toast=self._toast

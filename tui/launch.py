@@ -16,9 +16,12 @@ from core.errors import UsageError
 from core.records import db_path
 
 if TYPE_CHECKING:
+    from collections.abc import AsyncIterator
+
     from core.events import Event
     from core.records import RunRecords
     from core.session import Session
+    from tui.app import DelegateApp
 
 # A task whose check really tests the deliverable: the first attempt's bug is caught by the
 # tests, the retry gets the failing output as feedback, and the run ends verified.
@@ -148,10 +151,26 @@ async def _recorded(command: str, ref: str, settings: Settings) -> int:
 
 
 async def _resume(settings: Settings, records: RunRecords, run_id: str, events: list[Event]) -> int:
+    async with resumed_app(settings, records, run_id, events) as app:
+        await app.run_async()
+    code = _exit_code(records, app.return_code or 0)
+    say_exit(app.session)
+    return code
+
+
+@contextlib.asynccontextmanager
+async def resumed_app(
+    settings: Settings, records: RunRecords, run_id: str, events: list[Event]
+) -> AsyncIterator[DelegateApp]:
+    """The app on the recorded run `run_id` (its `events`), continued live: what the
+    resumed session publishes as it starts (before the app listens) is held for the app."""
+    from core.bus import EventBus, HeldEvents
     from core.session_life import open_session
     from tui.app import DelegateApp
 
-    async with open_session(settings, resume=run_id, records=records) as session:
+    bus = EventBus()
+    held = HeldEvents(bus)
+    async with open_session(settings, resume=run_id, records=records, bus=bus) as session:
         app = DelegateApp(
             session=session,
             store=records,
@@ -159,14 +178,12 @@ async def _resume(settings: Settings, records: RunRecords, run_id: str, events: 
             export_dir=settings.workspace,
             autostart=False,
             keymap=keymap(settings),
+            held=held,
         )
         try:
-            await app.run_async()
+            yield app
         finally:
             await app.close_session()
-    code = _exit_code(records, app.return_code or 0)
-    say_exit(session)
-    return code
 
 
 def say_exit(session: Session | None) -> None:

@@ -402,6 +402,7 @@ class AgentView:
         self.partial = ""
 
 
+INTERRUPTED_OUTPUT = "interrupted: the run stopped before this tool call finished"
 OUTPUT_CAP = 100_000  # characters of a CEO tool's output kept for its opened line
 
 
@@ -424,6 +425,7 @@ class ChatItem:
     tool_name: str = ""
     tool_input: dict[str, Any] = field(default_factory=dict)
     output: str = ""
+    interrupted: bool = False  # a CEO tool call its run ended before it finished
 
 
 @dataclass
@@ -583,6 +585,7 @@ class RunView:
 
     def _run_started(self, ev: RunStarted) -> None:
         self._set_answered(False)
+        self._cut_ceo_tools()  # a resumed run: a call the last session left open never ends
         self.run_id = ev.run_id
         self.task = ev.task
         self.workspace = ev.workspace
@@ -633,6 +636,7 @@ class RunView:
         self._touch(agent)
 
     def _run_finished(self, ev: RunFinished) -> None:
+        self._cut_ceo_tools()
         self.status = ev.status
         self.result = ev.result
         self.dirty_run = True
@@ -914,6 +918,19 @@ class RunView:
         elif ev.is_error:
             agent.add_line(f"✗ {one_line(ev.output, LINE_CAP)}")
             self._touch(agent)
+
+    def _cut_ceo_tools(self) -> None:
+        """The CEO's calls still open when its run ended (stopped, failed, or the app died):
+        shown as interrupted, not as running, and no longer counted as the CEO working."""
+        for tool_use_id, item in self._ceo_tools.items():
+            self._tool_meta.pop(tool_use_id, None)
+            item.done = True
+            item.is_error = True
+            item.interrupted = True
+            item.text = f"{item.text}: interrupted (the run stopped before it finished)"
+            item.output = INTERRUPTED_OUTPUT
+            self.dirty_chat.add(item.item_id)
+        self._ceo_tools.clear()
 
     def _approval_requested(self, ev: ApprovalRequested) -> None:
         self.approvals[ev.request_id] = ApprovalView(
