@@ -247,9 +247,7 @@ class CeoTools:
             except SupervisorError as exc:
                 raise ToolError(str(exc)) from None
         else:
-            records = [
-                r for r in self.supervisor.records.values() if not r.finished or not r.reported
-            ]
+            records = self.supervisor.unreported()
         if not records:
             raise ToolError(self._nothing_to_wait_for())
         if not self.operator_pending() and not self.alerts:
@@ -298,7 +296,7 @@ class CeoTools:
 
     def _nothing_to_wait_for(self) -> str:
         """Why wait_for_agents returned at once: every agent, its state, what to do next."""
-        records = list(self.supervisor.records.values())
+        records = self.supervisor.agents()
         if not records:
             return (
                 "nothing to wait for: no agent has been spawned in this run; "

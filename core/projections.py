@@ -23,6 +23,7 @@ from core.events import (
     OperatorMessage,
     RunFinished,
     RunStarted,
+    RunStatus,
     TimeoutChanged,
     ToolCallFinished,
     ToolCallStarted,
@@ -126,7 +127,7 @@ class RunProjection:
     next_seq: int = 1
     exists: bool = False  # a row is in the database (or will be after this batch)
     task: str = ""
-    status: str = "running"
+    status: RunStatus = "running"
     created_at: float | None = None
     finished_at: float | None = None
     workspace: str = ""

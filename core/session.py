@@ -823,7 +823,7 @@ class Session:
             raise SessionError(str(exc)) from None
 
     def agents(self) -> list[AgentRecord]:
-        return list(self.supervisor.records.values())
+        return self.supervisor.agents()
 
 
 async def run_headless(

@@ -13,7 +13,7 @@ from typing import Any
 
 from core.agent_summary import AgentSummary
 from core.errors import DelegateError
-from core.events import TERMINAL_STATES
+from core.events import TERMINAL_STATES, RunStatus
 from core.projections import AgentProjection, AttemptUsage, RunProjection, pid_alive
 
 SCHEMA_VERSION = 1
@@ -183,7 +183,7 @@ class RunRow:
 
     run_id: str
     task: str
-    status: str
+    status: RunStatus
     created_at: float
     finished_at: float | None
     workspace: str

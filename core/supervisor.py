@@ -218,6 +218,14 @@ class Supervisor:
     def active(self) -> list[AgentRecord]:
         return [r for r in self.records.values() if not r.finished]
 
+    def agents(self) -> list[AgentRecord]:
+        """Every agent of the run, in spawn order."""
+        return list(self.records.values())
+
+    def unreported(self) -> list[AgentRecord]:
+        """The agents still to wait for: not ended, or ended with a result not reported."""
+        return [r for r in self.records.values() if not r.finished or not r.reported]
+
     # --- spawn and queue -----------------------------------------------------
 
     def new_id(self, role: str) -> str:

@@ -39,6 +39,7 @@ from core.events import (
     OperatorMessage,
     RunFinished,
     RunStarted,
+    RunStatus,
     SteerDelivered,
     SteerQueued,
     TextDelta,
@@ -65,6 +66,8 @@ STEERS_KEPT = 6
 ACTIVE_STATES = frozenset({"running", "waiting_approval"})
 # What a line of the CEO's column is.
 ChatKind = Literal["operator", "ceo", "tool", "notice"]
+# How much of a budget is spent: "" (under 80%), "warn" (80%) or "spent".
+BudgetMark = Literal["", "warn", "spent"]
 
 
 def short_model(model: str) -> str:
@@ -229,7 +232,7 @@ class AgentView:
 
     budget_usd: float | None = None  # this attempt's dollar budget
     token_budget: int | None = None
-    budget_level: str = ""  # "", "warn" (80%) or "spent", of this attempt's budgets
+    budget_level: BudgetMark = ""  # of this attempt's budgets
     stalled_s: float | None = None  # the stalled badge: idle this long (None: moving)
     # The reply streaming now (from TurnStarted until its message is appended), for the
     # transcript's live part: text chunks, newest last, about REPLY_CAP characters kept.
@@ -458,10 +461,10 @@ class RunView:
         self.workspace = ""
         self.simulated = False
         self.sandbox = ""  # sandboxed | unavailable | off ("" before it was recorded)
-        self.status = "running"
+        self.status: RunStatus = "running"
         self.result = ""
         self.budget_usd: float | None = None  # the run's dollar budget
-        self.budget_level = ""  # "", "warn" (80%) or "spent"
+        self.budget_level: BudgetMark = ""
         self.started_at: float | None = None
         self.last_ts = 0.0
         self.ceo: AgentView | None = None
