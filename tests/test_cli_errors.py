@@ -130,6 +130,18 @@ def test_unreadable_or_invalid_config(
     assert after[db.name] == before[db.name]
 
 
+def test_simulator_with_an_unknown_scenario(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A scenario name or file that does not load: one line, before anything listens."""
+
+    async def refuse(*args: object, **kwargs: object) -> None:
+        raise AssertionError("the simulator was served")
+
+    monkeypatch.setattr("core.simulator.serve", refuse)
+    _fails_cleanly(["simulator", "--scenario", "nope"], capsys, "unknown scenario 'nope'")
+
+
 @pytest.mark.parametrize("command", list(COMMANDS))
 def test_missing_workspace(
     command: str, db: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from core.errors import DelegateError
 from core.simulator.scenarios.api_errors import ApiErrorsScenario
 from core.simulator.scenarios.base import Conversation, Scenario
 from core.simulator.scenarios.default import DefaultScenario, ScriptScenario
@@ -18,8 +19,9 @@ from core.simulator.scenarios.timeout import TimeoutScenario
 SCENARIO_NAMES = ("default", "default:approval", "timeout", "failure", "api-errors", "load")
 
 
-class ScenarioError(ValueError):
-    """An unknown scenario name or a bad scenario file; the message says which."""
+class ScenarioError(DelegateError, ValueError):
+    """An unknown scenario name or a bad scenario file; the message says which (one line
+    for the user: `delegate simulator --scenario NAME` stops with it)."""
 
 
 def load_scenario(spec: str | Path) -> Scenario:
