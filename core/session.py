@@ -338,6 +338,7 @@ class Session:
             ),
             ledger=lambda: self.budget.ledger,
             notify=self._tell_ceo,
+            approvals=lambda: self.approvals,
         )
 
     def _drop_approvals(self, record: AgentRecord) -> None:

@@ -1,6 +1,7 @@
 """The Session's own suites again with its sub-agents on Temporal: the CEO's loop with
-its tools, denials, checks (tests/test_session.py) and the budgets, the run's included,
-stopping agents mid-reply (tests/test_limits_budget.py)."""
+its tools, denials, checks (tests/test_session.py), the budgets, the run's included,
+stopping agents mid-reply (tests/test_limits_budget.py), and commands waiting for the
+operator's approval (tests/test_session_approvals.py)."""
 
 from __future__ import annotations
 
@@ -22,6 +23,7 @@ from tests.temporal_support import conversations, temporal_address, unique_prefi
 from tests.test_limits_budget import *  # noqa: F403  (every test there runs here again)
 from tests.test_limits_budget import IN, OUT, RunBudgetPlan, sent, streamed
 from tests.test_session import *  # noqa: F403
+from tests.test_session_approvals import *  # noqa: F403
 
 __all__ = ["temporal_address"]
 
@@ -50,6 +52,7 @@ async def on_temporal(
             ),
             ledger=lambda: self.budget.ledger,
             notify=self._tell_ceo,
+            approvals=lambda: self.approvals,
         )
         made.append(runner)
         return runner

@@ -13,17 +13,19 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
+import hashlib
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from temporalio import activity
 
 from core.agent import Agent, AgentFailed
 from core.catalog import Usage
 from core.config import Settings
+from core.events import ApprovalDecision, ApprovalRequested
 from core.evidence import ToolRecorder
 from core.llm import ModelClient
 from core.runner import InboxMessage
@@ -31,6 +33,7 @@ from core.sandbox import CommandRunner
 from core.temporal.conversations import ConversationStore, Saved
 from core.temporal.hub import HubAddress, Publisher
 from core.temporal.types import (
+    APPROVAL_NEEDED,
     MODEL_TURN,
     TOOL_CALL,
     Hub,
@@ -42,6 +45,7 @@ from core.temporal.types import (
     UsageTotals,
 )
 from core.tools.base import ToolContext
+from core.tools.errors import ApprovalNeeded
 from core.tools.policy import ApprovalBroker, CommandPolicy
 from core.tools.registry import build_tools
 from core.tools.workspace import Workspace
@@ -72,9 +76,23 @@ class WorkerHost:
         return pub
 
     def context(
-        self, agent_id: str, policy: Policy, run_id: str, network: bool | None, pub: Publisher
+        self,
+        agent_id: str,
+        policy: Policy,
+        run_id: str,
+        network: bool | None,
+        pub: Publisher,
+        approval: str | None = None,
     ) -> ToolContext:
         s = self.settings
+
+        async def elsewhere(agent_id: str, tool: str, command: str, cwd: str) -> ApprovalDecision:
+            # Nobody is at a worker to approve: the call stops unrun and the workflow asks
+            # the session's operator; it runs again with the answer.
+            if approval is None:
+                raise ApprovalNeeded(tool, command, cwd)
+            return cast(ApprovalDecision, approval)
+
         broker = ApprovalBroker(
             emit=pub.emit,
             run_id=run_id,
@@ -84,8 +102,9 @@ class WorkerHost:
                 policy.deny,
                 sandbox=self.runner.state,
             ),
-            interactive=False,  # nobody is at a worker to approve: what is not allowed is not
+            interactive=policy.interactive,
             assume_yes=policy.assume_yes,
+            elsewhere=elsewhere,
         )
         return ToolContext(
             workspace=self.workspace,
@@ -259,7 +278,7 @@ class Activities:
     async def tool_call(self, inp: ToolInput) -> dict[str, Any]:
         host = self.host
         pub = host.publisher(inp.hub)
-        ctx = host.context(inp.agent_id, inp.policy, inp.run_id, inp.network, pub)
+        ctx = host.context(inp.agent_id, inp.policy, inp.run_id, inp.network, pub, inp.approval)
         agent = self._agent(
             run_id=inp.run_id,
             agent_id=inp.agent_id,
@@ -273,9 +292,38 @@ class Activities:
             ctx=ctx,
         )
         async with heartbeating():
-            block, _ = await agent.run_tool(inp.call)
+            try:
+                block, _ = await agent.run_tool(inp.call, announce=not inp.announced)
+            except ApprovalNeeded as need:
+                # The session's broker asks the operator (the same request the TUI shows
+                # for a local agent); the workflow waits for the answer.
+                request_id = approval_id(inp, str(inp.call["id"]))
+                pub.emit(
+                    ApprovalRequested(
+                        run_id=inp.run_id,
+                        agent_id=inp.agent_id,
+                        request_id=request_id,
+                        tool=need.tool,
+                        command=need.command,
+                        cwd=need.cwd,
+                    )
+                )
+                block = {
+                    "type": APPROVAL_NEEDED,
+                    "request_id": request_id,
+                    "tool": need.tool,
+                    "command": need.command,
+                    "cwd": need.cwd,
+                }
             await pub.flush()
         return block
+
+
+def approval_id(inp: ToolInput, tool_use_id: str) -> str:
+    """The same for every run of one call (activities are at least once: a call asked
+    again after a worker crash is the same request, not a second one)."""
+    key = f"{inp.run_id}/{inp.agent_id}/{inp.attempt}/{tool_use_id}"
+    return "apr-" + hashlib.sha256(key.encode()).hexdigest()[:10]
 
 
 def _output(data: dict[str, Any]) -> TurnOutput:

@@ -31,6 +31,7 @@ from core.cost_meter import WARN_AT, Limit, RunLedger
 from core.events import (
     CEO_ID,
     AgentState,
+    ApprovalRequested,
     BudgetCrossed,
     Event,
     MessageAppended,
@@ -57,6 +58,7 @@ from core.temporal.hub import EventHub
 from core.temporal.types import (
     ATTEMPT_WORKFLOW,
     RUN_WORKFLOW,
+    Approval,
     AttemptInfo,
     AttemptInput,
     AttemptResult,
@@ -70,6 +72,7 @@ from core.temporal.types import (
 )
 from core.temporal.types import SteerReceipt as WorkflowReceipt
 from core.temporal.worker import WorkerGroup, build_workers, make_host, workspace_name
+from core.tools.policy import ApprovalBroker
 
 CONNECT_TIMEOUT_S = 10.0
 # A stopped attempt whose workflow does not end in this time (no worker runs workflow
@@ -128,8 +131,12 @@ class TemporalRunner:
         shape: Callable[[AttemptSpec], AgentShape] | None = None,
         ledger: Callable[[], RunLedger | None] = lambda: None,
         notify: Callable[[str], None] | None = None,
+        approvals: Callable[[], ApprovalBroker | None] = lambda: None,
     ) -> None:
         self.settings = settings
+        # The session's approval broker: a worker's command that needs the operator's
+        # answer is asked there, as a local agent's is (the same request, events, inbox).
+        self.approvals = approvals
         self.shape = shape or role_shape(settings)
         self.emit = emit
         self.local = local
@@ -291,12 +298,7 @@ class TemporalRunner:
             queue=workspace_queue(self.queue),
             hub=self.hub_ref,
             conversation=f"{self.options.id_prefix}{spec.run_id}/{spec.agent_id}.{spec.attempt}",
-            policy=Policy(
-                mode=s.permission_mode,
-                allow=list(s.allow_commands),
-                deny=list(s.deny_commands),
-                assume_yes=s.assume_yes,
-            ),
+            policy=self.policy(),
             max_tokens=role.max_tokens,
             timeout_s=spec.deadline.timeout_s,
             max_turns=role.max_turns,
@@ -307,10 +309,35 @@ class TemporalRunner:
             continue_after_events=self.options.continue_after_events,
         )
 
+    def policy(self) -> Policy:
+        """The session's command policy as its workers apply it (its allow list as now)."""
+        s = self.settings
+        broker = self.approvals()
+        if broker is None:
+            allow, deny = list(s.allow_commands), list(s.deny_commands)
+        else:
+            allow, deny = list(broker.policy.allow), list(broker.policy.deny)
+        return Policy(
+            mode=s.permission_mode,
+            allow=allow,
+            deny=deny,
+            assume_yes=s.assume_yes,
+            interactive=broker is not None and broker.interactive,
+        )
+
+    def allow_changed(self) -> None:
+        """The operator allowed a prefix (`always`): every running attempt applies it."""
+        allow = self.policy().allow
+        for attempt in self.live.values():
+            attempt.send("allow", allow)
+
     # --- live events --------------------------------------------------------------
 
     def _on_event(self, seq: int, event: Event) -> None:
         attempt = self.live.get(event.agent_id or "")
+        if isinstance(event, ApprovalRequested) and attempt is not None:
+            attempt.ask_operator(event)  # the broker publishes the request itself
+            return
         if attempt is not None:
             attempt.observe(event)
         self.emit(event)
@@ -359,6 +386,8 @@ class TemporalAttempt:
         self.last_text = ""
         self._usage_seen = False  # live usage came over the hub (it has cut replies too)
         self.handle: WorkflowHandle[Any, AttemptResult] | None = None
+        self._asking: dict[str, asyncio.Task[None]] = {}  # approvals asked of the operator
+        self._answered: dict[str, str] = {}
         for steer in spec.steers:
             self._commands.put_nowait(("steer", steer))
         self._arm_wrap_up(spec.deadline)
@@ -377,6 +406,60 @@ class TemporalAttempt:
     def steer(self, message: InboxMessage) -> SteerReceipt:
         self._commands.put_nowait(("steer", message))
         return SteerReceipt(message.steer_id, self._spec.agent_id)
+
+    def send(self, kind: str, arg: Any) -> None:
+        """A command for the workflow, after those given before it."""
+        self._commands.put_nowait((kind, arg))
+
+    def ask_operator(self, request: ApprovalRequested) -> None:
+        """A tool call of this attempt waits, unrun, for the operator: ask the session's
+        broker (its ApprovalRequested, the waiting state, the paused clock), and give the
+        workflow the answer. Asked again (a worker re-ran the call): the same request."""
+        rid = request.request_id
+        if rid in self._answered:
+            self.send("approval", Approval(rid, self._answered[rid], self.runner.policy().allow))
+            return
+        broker = self.runner.approvals()
+        if rid in self._asking or broker is None or self._outcome is not None:
+            return
+        self._asking[rid] = asyncio.get_running_loop().create_task(
+            self._ask(broker, request), name=f"approval:{rid}"
+        )
+
+    async def _ask(self, broker: ApprovalBroker, request: ApprovalRequested) -> None:
+        rid = request.request_id
+        try:
+            decision = await broker.ask(
+                request.agent_id or self._spec.agent_id,
+                request.tool,
+                request.command,
+                request.cwd,
+                request_id=rid,
+            )
+        except asyncio.CancelledError:  # the attempt was stopped: its request dropped
+            return
+        finally:
+            self._asking.pop(rid, None)
+        self._answered[rid] = decision
+        self.send("approval", Approval(rid, decision, self.runner.policy().allow))
+        if decision == "always":
+            self.runner.allow_changed()
+
+    async def _ask_pending(self, handle: WorkflowHandle[Any, AttemptResult]) -> None:
+        """Reattached: the requests the workflow still waits on are asked of this session."""
+        with contextlib.suppress(Exception):  # it may have ended meanwhile
+            status = await handle.query("status")
+            for block in status.get("asking", []):
+                self.ask_operator(
+                    ApprovalRequested(
+                        run_id=self._spec.run_id,
+                        agent_id=self._spec.agent_id,
+                        request_id=str(block["request_id"]),
+                        tool=str(block["tool"]),
+                        command=str(block["command"]),
+                        cwd=str(block["cwd"]),
+                    )
+                )
 
     def set_deadline(self, deadline: Deadline) -> None:
         self._arm_wrap_up(deadline)
@@ -488,6 +571,7 @@ class TemporalAttempt:
             if self._attach:
                 with contextlib.suppress(Exception):  # it may have ended meanwhile
                     await self.handle.signal("set_hub", runner.hub_ref)
+                await self._ask_pending(self.handle)
             sender = asyncio.ensure_future(self._send(self.handle))
             result: AttemptResult = await self.handle.result()
             usage = result.usage
@@ -526,6 +610,8 @@ class TemporalAttempt:
         finally:
             if sender is not None:
                 sender.cancel()
+            for task in list(self._asking.values()):
+                task.cancel()
             if self._wrap_timer is not None:
                 self._wrap_timer.cancel()
         self.usage, self.cost = outcome.usage, outcome.cost_usd
@@ -553,6 +639,10 @@ class TemporalAttempt:
                     await handle.signal("extend", arg)
                 elif kind == "stop":
                     await handle.signal("stop_as", args=list(arg))
+                elif kind == "approval":
+                    await handle.execute_update("approve", arg, result_type=bool)
+                elif kind == "allow":
+                    await handle.signal("allow", arg)
             except asyncio.CancelledError:
                 raise
             except Exception:  # the attempt ended meanwhile: nothing to tell it

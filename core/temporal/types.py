@@ -49,6 +49,7 @@ class Policy:
     allow: list[str] = field(default_factory=list)
     deny: list[str] = field(default_factory=list)
     assume_yes: bool = False
+    interactive: bool = False  # an operator answers approvals (through the session)
 
 
 @dataclass
@@ -177,6 +178,22 @@ class ToolInput:
     tools: list[str]
     policy: Policy
     network: bool | None = None
+    approval: str | None = None  # the operator's answer to this call's request
+    announced: bool = False  # its ToolCallStarted went out when it asked
+
+
+# A tool call's result when it stopped, unrun, to wait for the operator's approval.
+APPROVAL_NEEDED = "approval_needed"
+
+
+@dataclass
+class Approval:
+    """The operator's answer to a request of the attempt; `allow`: the session's allow
+    list after it (an `always` answer added a prefix)."""
+
+    request_id: str
+    decision: str  # once | always | deny
+    allow: list[str] | None = None
 
 
 @dataclass

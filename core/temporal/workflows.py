@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 from datetime import timedelta
 from typing import Any
 
@@ -22,10 +23,12 @@ from temporalio.workflow import ActivityCancellationType
 
 with workflow.unsafe.imports_passed_through():
     from core.temporal.types import (
+        APPROVAL_NEEDED,
         ATTEMPT_WORKFLOW,
         MODEL_TURN,
         RUN_WORKFLOW,
         TOOL_CALL,
+        Approval,
         AttemptInfo,
         AttemptInput,
         AttemptResult,
@@ -75,6 +78,10 @@ class AttemptWorkflow:
         self.turn_activity: asyncio.Task[Any] | None = None
         self.interrupting = False
         self.started_at = workflow.now()
+        # Tool calls waiting for the operator's approval (request id -> its request), and
+        # the answers that came.
+        self.asking: dict[str, dict[str, Any]] = {}
+        self.answers: dict[str, str] = {}
 
     def _stopping(self) -> None:
         if self.stop is not None:
@@ -107,6 +114,24 @@ class AttemptWorkflow:
         self.moved = True
         self.extended = True
 
+    @workflow.update
+    def approve(self, answer: Approval) -> bool:
+        """The operator answered a request of this attempt: its call runs again with the
+        answer (True: it was waiting for it)."""
+        self.answers[answer.request_id] = answer.decision
+        if answer.allow is not None:
+            self.allow(answer.allow)
+        return answer.request_id in self.asking
+
+    def answered(self, request_id: str) -> bool:
+        return request_id in self.answers
+
+    @workflow.signal
+    def allow(self, allow: list[str]) -> None:
+        """The session's allow list changed (an operator's `always`): later calls use it."""
+        if self.inp is not None:
+            self.inp.policy.allow = list(allow)
+
     @workflow.signal
     def set_hub(self, hub: Hub) -> None:
         """A session reattached (resumed) with its own hub: the next activities publish
@@ -116,7 +141,12 @@ class AttemptWorkflow:
 
     @workflow.query
     def status(self) -> dict[str, Any]:
-        return {"turn": self.carry.turn, "timeout_s": self.timeout_s, "usage": self.carry.usage}
+        return {
+            "turn": self.carry.turn,
+            "timeout_s": self.timeout_s,
+            "usage": self.carry.usage,
+            "asking": list(self.asking.values()),
+        }
 
     # --- the attempt ----------------------------------------------------------
 
@@ -296,35 +326,52 @@ class AttemptWorkflow:
 
         async def one(call: dict[str, Any]) -> dict[str, Any]:
             async with gate:
+                block = await run(call)
+            while block.get("type") == APPROVAL_NEEDED:
+                # Unrun, waiting for the operator (the session asks; `approve` answers):
+                # no worker slot is held meanwhile, and the wait survives any worker.
+                request_id = str(block["request_id"])
+                self.asking[request_id] = block
                 try:
-                    block: dict[str, Any] = await workflow.execute_activity(
-                        TOOL_CALL,
-                        ToolInput(
-                            run_id=inp.run_id,
-                            agent_id=inp.agent_id,
-                            attempt=inp.attempt,
-                            role=inp.role,
-                            hub=inp.hub,
-                            call=call,
-                            tools=inp.tools,
-                            policy=inp.policy,
-                            network=inp.network,
-                        ),
-                        result_type=dict,
-                        task_queue=inp.queue,
-                        start_to_close_timeout=TOOL_TIMEOUT,
-                        heartbeat_timeout=HEARTBEAT_TIMEOUT,
-                        retry_policy=ACTIVITY_RETRY,
-                        cancellation_type=ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
-                    )
-                    return block
-                except ActivityError as exc:
-                    return {
-                        "type": "tool_result",
-                        "tool_use_id": call["id"],
-                        "content": f"the tool call failed on its worker: {_cause(exc)}",
-                        "is_error": True,
-                    }
+                    await workflow.wait_condition(functools.partial(self.answered, request_id))
+                finally:
+                    del self.asking[request_id]
+                async with gate:
+                    block = await run(call, self.answers[request_id])
+            return block
+
+        async def run(call: dict[str, Any], approval: str | None = None) -> dict[str, Any]:
+            try:
+                block: dict[str, Any] = await workflow.execute_activity(
+                    TOOL_CALL,
+                    ToolInput(
+                        run_id=inp.run_id,
+                        agent_id=inp.agent_id,
+                        attempt=inp.attempt,
+                        role=inp.role,
+                        hub=inp.hub,
+                        call=call,
+                        tools=inp.tools,
+                        policy=inp.policy,
+                        network=inp.network,
+                        approval=approval,
+                        announced=approval is not None,
+                    ),
+                    result_type=dict,
+                    task_queue=inp.queue,
+                    start_to_close_timeout=TOOL_TIMEOUT,
+                    heartbeat_timeout=HEARTBEAT_TIMEOUT,
+                    retry_policy=ACTIVITY_RETRY,
+                    cancellation_type=ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
+                )
+                return block
+            except ActivityError as exc:
+                return {
+                    "type": "tool_result",
+                    "tool_use_id": call["id"],
+                    "content": f"the tool call failed on its worker: {_cause(exc)}",
+                    "is_error": True,
+                }
 
         return list(await asyncio.gather(*(one(c) for c in calls)))
 

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from core.sandbox import UNCONFINED, CommandRunner
-from core.tools.errors import ToolError
+from core.tools.errors import ApprovalNeeded, ToolError
 from core.tools.validate import validate_input
 from core.tools.workspace import FileWrite, Workspace
 
@@ -111,7 +111,7 @@ async def execute(tools: dict[str, Tool], name: str, args: Any, ctx: ToolContext
         return await tool.run(args, ctx)
     except ToolError as exc:
         return ToolResult(str(exc), is_error=True)
-    except asyncio.CancelledError:
+    except (asyncio.CancelledError, ApprovalNeeded):
         raise
     except Exception as exc:  # a tool bug must not take the agent down
         return ToolResult(f"{name} failed: {type(exc).__name__}: {exc}", is_error=True)

@@ -20,7 +20,7 @@ import re
 import shlex
 import time
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Literal
 
@@ -252,6 +252,12 @@ HEADLESS_REFUSAL = (
 )
 
 
+OPERATOR_DENIED = "the operator denied this command"
+
+# Asks the operator somewhere else: (agent_id, tool, command, cwd) -> the answer.
+AskElsewhere = Callable[[str, str, str, str], Awaitable[ApprovalDecision]]
+
+
 class ApprovalBroker:
     """The `authorize` hook of a session: applies the policy and, in `ask` mode, waits
     for the operator through ApprovalRequested/ApprovalResolved events.
@@ -268,8 +274,11 @@ class ApprovalBroker:
         interactive: bool,
         assume_yes: bool = False,
         on_waiting: Callable[[str, bool], None] | None = None,
+        elsewhere: AskElsewhere | None = None,
     ) -> None:
         self.emit = emit
+        # Where the operator is asked when not here (a Temporal worker: the session).
+        self.elsewhere = elsewhere
         self.run_id = run_id
         self.policy = policy
         self.interactive = interactive
@@ -286,13 +295,24 @@ class ApprovalBroker:
             return False, f"command denied by policy: {why}"
         if not self.interactive:
             return (True, "") if self.assume_yes else (False, HEADLESS_REFUSAL)
-        answer = await self._ask(agent_id, tool, command, cwd)
+        if self.elsewhere is not None:
+            answer = await self.elsewhere(agent_id, tool, command, cwd)
+        else:
+            answer = await self.ask(agent_id, tool, command, cwd)
         if answer == "deny":
-            return False, "the operator denied this command"
+            return False, OPERATOR_DENIED
         return True, ""
 
-    async def _ask(self, agent_id: str, tool: str, command: str, cwd: str) -> ApprovalDecision:
-        request_id = f"apr-{uuid.uuid4().hex[:10]}"
+    async def ask(
+        self, agent_id: str, tool: str, command: str, cwd: str, request_id: str | None = None
+    ) -> ApprovalDecision:
+        """Wait for the operator's answer to a command (its ApprovalRequested, then its
+        ApprovalResolved). `request_id`: a request asked elsewhere, by its id (asked twice
+        while pending, both wait for the one answer)."""
+        known = self._pending.get(request_id or "")
+        if known is not None:
+            return await asyncio.shield(known[1])
+        request_id = request_id or f"apr-{uuid.uuid4().hex[:10]}"
         loop = asyncio.get_running_loop()
         future: asyncio.Future[ApprovalDecision] = loop.create_future()
         entry = PendingApproval(request_id, agent_id, tool, command, cwd, time.time())
