@@ -145,6 +145,10 @@ def main() -> None:
         help="cli: `delegate run` in a child process against a loopback server "
         "(bench/orchestration_cli.py), 20 agents at cap 20 and cap 5, against the floor",
     )
+    p.add_argument("--caps", default="20,5", help="with --runner temporal: the caps to run")
+    p.add_argument(
+        "--no-probes", action="store_true", help="with --runner temporal: no steer/kill probes"
+    )
     args = p.parse_args()
     if args.via == "cli":
         from bench.orchestration_cli import main_cli

@@ -21,6 +21,7 @@ from typing import Any
 
 from bench.common import ms, percentile, table, write_json
 from bench.orchestration import REPLY_S, FanOut, TimedSimulator
+from bench.temporal_phases import PHASES, attempt_phases, summarize
 from core.config import Settings
 from core.events import CEO_ID, AgentFinished, AgentSpawned, Event, SteerDelivered, TurnEnded
 from core.llm import make_client
@@ -108,11 +109,12 @@ async def fan_out(
     session.bus.subscribe(events.append)
     session.start("fan out")
     outcome = await asyncio.wait_for(session.wait_finished(), 300)
-    await session.close()
     spawned = {
         e.agent_id: e for e in events if isinstance(e, AgentSpawned) and e.agent_id != CEO_ID
     }
     finished = [e for e in events if isinstance(e, AgentFinished) and e.agent_id in spawned]
+    phases = await _phases(session, sim, spawned, finished)
+    await session.close()
     wall = max(e.ts for e in finished) - min(e.ts for e in spawned.values())
     ideal = math.ceil(agents / cap) * REPLY_S
     tasks = {a: e.task for a, e in spawned.items()}
@@ -128,7 +130,33 @@ async def fan_out(
         "efficiency": round(ideal / wall, 3),
         "spawn_to_request_p50_ms": ms(percentile(to_req, 50)),
         "spawn_to_request_p99_ms": ms(percentile(to_req, 99)),
+        "phases": phases,
     }
+
+
+async def _phases(
+    session: Session,
+    sim: TimedSimulator,
+    spawned: dict[str, AgentSpawned],
+    finished: list[AgentFinished],
+) -> dict[str, dict[str, float]]:
+    """Per-phase latency of the attempts, from their workflow histories (Temporal only)."""
+    from core.temporal.runner import TemporalRunner
+    from core.temporal.types import attempt_workflow_id
+
+    runner = session.agent_runner
+    if not isinstance(runner, TemporalRunner) or runner.client is None:
+        return {}
+    ends = {e.agent_id: e.ts for e in finished}
+    rows = []
+    for agent_id, e in spawned.items():
+        wid = attempt_workflow_id(runner.options.id_prefix, session.run_id, agent_id, 1)
+        rows.append(
+            await attempt_phases(
+                runner.client, wid, e.ts, sim.first_request.get(e.task), ends[agent_id]
+            )
+        )
+    return summarize(rows)
 
 
 async def probes(sim: TimedSimulator, settings: Settings) -> dict[str, Any]:
@@ -183,7 +211,9 @@ async def probes(sim: TimedSimulator, settings: Settings) -> dict[str, Any]:
     }
 
 
-async def run_all(worker_counts: list[int]) -> list[dict[str, Any]]:
+async def run_all(
+    worker_counts: list[int], caps: tuple[int, ...] = CAPS, probe: bool = True
+) -> list[dict[str, Any]]:
     from core.temporal.devserver import start_dev_server
 
     results: list[dict[str, Any]] = []
@@ -206,7 +236,7 @@ async def run_all(worker_counts: list[int]) -> list[dict[str, Any]]:
                 pool: dict[str, Workers] = {}
                 try:
                     for k, srv in loop_servers.items():
-                        if workers:
+                        if workers and (probe or k == "fan"):
                             pool[k] = Workers(server.address, workspace, queue + k, srv.base_url)
                             pool[k].start(workers)
                     address = server.address if runner == "temporal" else None
@@ -215,20 +245,30 @@ async def run_all(worker_counts: list[int]) -> list[dict[str, Any]]:
                             _fresh(sims["fan"]), _settings(workspace, 2, runner, address,
                                                            queue + "fan"), 2, 2,
                         )  # fmt: skip
-                    for cap in CAPS:
+                    for cap in caps:
                         print(f"  {label}: fan-out cap {cap}", file=sys.stderr, flush=True)
                         sim = _fresh(sims["fan"])
+                        procs = {"session": os.getpid()}
+                        if server.process is not None:
+                            procs["server"] = server.process.pid
+                        if "fan" in pool:
+                            procs |= {f"worker {i}": p.pid for i, p in enumerate(pool["fan"].procs)}
+                        cpu0 = {k: _cpu_s(pid) for k, pid in procs.items()}
                         row = await fan_out(
                             sim, _settings(workspace, cap, runner, address, queue + "fan"),
                             AGENTS, cap,
                         )  # fmt: skip
+                        row["cpu_s"] = {k: round(_cpu_s(pid) - cpu0[k], 2) for k, pid in
+                                        procs.items()}  # fmt: skip
+                        row["load"] = os.getloadavg()[0]
                         row["runner"] = label
                         results.append(row)
-                    probe = await probes(
-                        _fresh(sims["probe"]),
-                        _settings(workspace, PROBES, runner, address, queue + "probe"),
-                    )
-                    results.append({"runner": label, "probe": probe})
+                    if probe:
+                        got = await probes(
+                            _fresh(sims["probe"]),
+                            _settings(workspace, PROBES, runner, address, queue + "probe"),
+                        )
+                        results.append({"runner": label, "probe": got})
                 finally:
                     for w in pool.values():
                         w.stop()
@@ -249,6 +289,13 @@ async def _until(predicate: Any, timeout_s: float = 30.0) -> None:
         await asyncio.sleep(0.01)
 
 
+def _cpu_s(pid: int) -> float:
+    """CPU seconds (user + system) a process has used so far."""
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def _fresh(sim: TimedSimulator) -> TimedSimulator:
     sim.first_request.clear()
     sim.latency_s = REPLY_S
@@ -257,7 +304,8 @@ def _fresh(sim: TimedSimulator) -> TimedSimulator:
 
 def main(args: Any) -> None:
     counts = [int(n) for n in str(args.workers).split(",") if n.strip()]
-    results = asyncio.run(run_all(counts))
+    caps = tuple(int(n) for n in str(args.caps).split(",") if n.strip())
+    results = asyncio.run(run_all(counts, caps, not args.no_probes))
     fans = [r for r in results if "cap" in r]
     local = {r["cap"]: r["efficiency"] for r in fans if r["runner"] == "local"}
     rows = [
@@ -276,6 +324,15 @@ def main(args: Any) -> None:
          r["probe"]["kill_p50_ms"], r["probe"]["kill_p99_ms"]]
         for r in results if "probe" in r
     ]  # fmt: skip
+    phase_rows = [
+        [f"{r['runner'].removeprefix('temporal, ')} cap {r['cap']}"]
+        + [f"{r['phases'][p]['p50_ms']:g}/{r['phases'][p]['p99_ms']:g}" if p in r["phases"]
+           else "-" for p in PHASES]
+        for r in fans if r.get("phases")
+    ]  # fmt: skip
+    if phase_rows:
+        print()
+        print(table("Where an attempt's time goes (ms, p50/p99)", ["case", *PHASES], phase_rows))
     print()
     print(table(
         f"Steer and kill, {PROBES} agents (ms)",

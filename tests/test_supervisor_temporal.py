@@ -95,7 +95,7 @@ async def test_attempts_here_are_workflows(tmp_path: Path, on_temporal: list[Any
     assert rec.of(TextDelta)  # streamed text came over the hub
     runner = on_temporal[0]
     handle = runner.runs["run-test"]
-    for _ in range(100):  # the attempt tells the run workflow it ended, by a signal
+    for _ in range(100):  # the session tells the run workflow the attempt ended, by a signal
         attempts = await handle.query("list_attempts")
         if [a["state"] for a in attempts] == ["done"]:
             break

@@ -17,7 +17,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, cast
@@ -158,6 +158,7 @@ class TemporalRunner:
         self.runs: dict[str, WorkflowHandle[Any, Any]] = {}
         self.live: dict[str, TemporalAttempt] = {}  # agent id -> its running attempt
         self._opening: asyncio.Task[None] | None = None
+        self._later: set[asyncio.Task[Any]] = set()  # RPCs nobody waits for, until close
         self._run_starts: dict[str, asyncio.Future[WorkflowHandle[Any, Any]]] = {}
 
     # --- setup -----------------------------------------------------------------
@@ -210,6 +211,13 @@ class TemporalRunner:
         handle = await asyncio.shield(start)
         self.runs[run_id] = handle
         return handle
+
+    def later(self, call: Coroutine[Any, Any, Any]) -> None:
+        """Run `call` in the background (awaited, its errors dropped, at close)."""
+        task = asyncio.ensure_future(call)
+        self._later.add(task)
+        task.add_done_callback(self._later.discard)
+        task.add_done_callback(lambda t: t.cancelled() or t.exception())
 
     # --- the seam -----------------------------------------------------------------
 
@@ -272,6 +280,8 @@ class TemporalRunner:
                 await asyncio.shield(self._opening)
         for attempt in list(self.live.values()):
             await attempt.detach()
+        if self._later:
+            await asyncio.wait(list(self._later), timeout=CONNECT_TIMEOUT_S)
         for handle in self.runs.values():
             with contextlib.suppress(Exception):
                 await handle.signal("close")
@@ -565,6 +575,9 @@ class TemporalAttempt:
                     id=wid,
                     task_queue=workspace_queue(runner.queue),
                     result_type=AttemptResult,
+                    # The session's own worker (one machine) takes the first workflow
+                    # task in the start's reply, without a poll.
+                    request_eager_start=runner.workers is not None,
                 )
                 info = AttemptInfo(wid, spec.agent_id, spec.attempt, spec.role)
                 await run.signal("attempt_started", info)
@@ -574,6 +587,8 @@ class TemporalAttempt:
                 await self._ask_pending(self.handle)
             sender = asyncio.ensure_future(self._send(self.handle))
             result: AttemptResult = await self.handle.result()
+            # The run workflow's record of the end, sent after the outcome is handed on.
+            runner.later(run.signal("attempt_ended", args=[wid, result.state]))
             usage = result.usage
             if self._usage_seen:  # it counts a reply cut by a stop, which the result cannot
                 usage = UsageTotals(

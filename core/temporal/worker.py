@@ -30,6 +30,11 @@ from core.tools.workspace import Workspace
 HEARTBEAT_THROTTLE = timedelta(milliseconds=100)
 # A worker that died loses its sticky cache: other workers take its workflows after this.
 STICKY_TIMEOUT = timedelta(seconds=1)
+# Every attempt is a new workflow whose first task comes on the queue's shared (not
+# sticky) side, where the default takes one poll at a time (5 polls, a fifth of them
+# shared): 20 spawns then waited for 20 poll round trips in turn. 16 polls, half shared.
+WORKFLOW_POLLS = 16
+SHARED_POLL_RATIO = 0.5
 
 
 def default_conversations_dir() -> Path:
@@ -78,6 +83,8 @@ def build_workers(
         "default_heartbeat_throttle_interval": HEARTBEAT_THROTTLE,
         "sticky_queue_schedule_to_start_timeout": STICKY_TIMEOUT,
         "graceful_shutdown_timeout": timedelta(seconds=1),
+        "max_concurrent_workflow_task_polls": WORKFLOW_POLLS,
+        "nonsticky_to_sticky_poll_ratio": SHARED_POLL_RATIO,
     }
     workers.append(
         Worker(
