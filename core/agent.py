@@ -217,6 +217,7 @@ class Agent:
         self.busy = False  # inside a turn (streaming or running tools)
         self._stream_task: asyncio.Task[Any] | None = None
         self._interrupt_pending = False
+        self._halt: str | None = None
         self._cut_call: str | None = None  # the tool whose call the last reply cut off
         self._cuts_in_a_row = 0
         self.state: AgentState = "running"
@@ -385,6 +386,16 @@ class Agent:
             self._interrupt_pending = True
             self._stream_task.cancel()
 
+    def halt(self, reason: str) -> bool:
+        """End the reply streaming now as a spent budget ends it: `model_turn` raises
+        AgentFailed(reason), what streamed is kept and billed at its estimate. False when
+        no reply is streaming (the caller stops the agent its usual way)."""
+        if self._stream_task is None or self._stream_task.done():
+            return False
+        self._halt = reason
+        self._stream_task.cancel()
+        return True
+
     def take_inbox(self) -> list[dict[str, Any]]:
         """Every waiting message as text blocks for the next user message, oldest first;
         each steer's receipt (`SteerDelivered`) says it landed at the next turn."""
@@ -536,6 +547,12 @@ class Agent:
         except asyncio.CancelledError:
             sink.flush()
             current = asyncio.current_task()
+            halted, self._halt = self._halt, None
+            if halted is not None and current is not None and not current.cancelling():
+                # Stopped from outside mid-reply (see `halt`), as a spent budget stops it.
+                self._set_streaming(False)
+                self._end_cut_turn(sink)
+                raise AgentFailed(halted) from None
             if self._interrupt_pending and current is not None and not current.cancelling():
                 self._interrupt_pending = False
                 self._commit_usage()  # the cut reply is billed at its estimate

@@ -25,6 +25,7 @@ from temporalio import activity
 from core.agent import Agent, AgentFailed
 from core.catalog import Usage
 from core.config import Settings
+from core.cost_meter import RunLedger
 from core.events import ApprovalDecision, ApprovalRequested
 from core.evidence import ToolRecorder
 from core.llm import ModelClient
@@ -127,6 +128,22 @@ class WorkerHost:
         self.publishers.clear()
 
 
+class SpendRelay(RunLedger):
+    """The run's ledger as a model turn on a worker feeds it: every change of the
+    attempt's cost goes to the session at once (its RunLedger, the run's budget), not
+    with the next live usage event (those are throttled to a few a second)."""
+
+    def __init__(self, pub: Publisher, agent_id: str, attempt: int, cost_usd: float) -> None:
+        super().__init__(None)
+        self.pub = pub
+        self.key = (agent_id, attempt)
+        self.spent_usd = cost_usd  # the attempt's earlier turns
+
+    def add(self, delta_usd: float) -> None:
+        self.spent_usd += delta_usd
+        self.pub.spend(*self.key, self.spent_usd)
+
+
 @contextlib.asynccontextmanager
 async def heartbeating() -> AsyncIterator[None]:
     async def beat() -> None:
@@ -161,6 +178,7 @@ class Activities:
         history: list[dict[str, Any]] | None = None,
         budget_usd: float | None = None,
         token_budget: int | None = None,
+        ledger: RunLedger | None = None,
     ) -> Agent:
         host = self.host
         return Agent(
@@ -180,6 +198,7 @@ class Activities:
             history=history,
             budget_usd=budget_usd,
             token_budget=token_budget,
+            ledger=ledger,
             recorder=ToolRecorder(run_id=run_id, agent_id=agent_id, attempt=attempt, emit=pub.emit),
         )
 
@@ -207,8 +226,19 @@ class Activities:
             history=history,
             budget_usd=inp.budget_usd,
             token_budget=inp.token_budget,
+            ledger=SpendRelay(pub, inp.agent_id, inp.attempt, inp.usage.cost_usd or 0.0),
         )
         _seed(agent, inp)
+        # The session stops this attempt (its run's budget spent, a kill): the reply ends
+        # now, not at the next heartbeat after the workflow heard of it.
+        stopped: list[str] = []
+
+        def stop(state: str, reason: str) -> None:
+            stopped[:] = [state, reason]
+            agent.halt(reason)
+
+        key = (inp.agent_id, inp.attempt)
+        pub.stop_handlers[key] = stop
         agent.turn = inp.turn - 1
         if inp.first_message is not None and not history:
             agent.start(inp.first_message)
@@ -226,6 +256,7 @@ class Activities:
                 except AgentFailed as exc:
                     failed, reply = exc.reason, None
                 out = self._turn_output(agent, reply, failed)
+                out.stopped = list(stopped)
                 host.conversations.save(
                     inp.conversation, Saved(inp.turn, agent.messages, dataclasses.asdict(out))
                 )
@@ -235,6 +266,9 @@ class Activities:
             host.conversations.save(inp.conversation, Saved(inp.turn, agent.messages))
             await pub.flush()
             raise
+        finally:
+            if pub.stop_handlers.get(key) is stop:
+                del pub.stop_handlers[key]
         return out
 
     def _turn_output(

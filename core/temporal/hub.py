@@ -9,9 +9,17 @@ from each publisher and tells it on (re)connect, so a publisher that lost its
 connection resends from there and nothing is lost or doubled. The hub numbers what it
 accepted too, and a subscriber connecting with a cursor gets everything after it.
 
+Two more kinds of line make a run's budget stop as fast as on one machine: a publisher
+sends each attempt's running cost as it streams (`spend`, unnumbered: only the newest
+value counts, so it is sent coalesced and may be lost), and the hub sends a `stop` for
+an attempt to every publisher, which ends that attempt's streaming reply at once
+(a kill through the workflow reaches it with the next heartbeat, 0.1-0.6 s later).
+
 Protocol (one JSON object per line):
   client -> hub  {"token": T, "role": "pub", "source": ID}    hub -> {"cursor": N}
   publisher      {"seq": n, "event": {...}}                    hub -> {"ack": n} (batched)
+  publisher      {"spend": [agent_id, attempt, usd]}
+  hub -> pub     {"stop": [agent_id, attempt, state, reason]}
   client -> hub  {"token": T, "role": "sub", "cursor": N}      hub -> {"seq": g, "event": {...}}
 """
 
@@ -47,6 +55,10 @@ class HubAddress:
 
 
 Subscriber = Callable[[int, Event], None]
+# (agent_id, attempt, dollars so far): an attempt's running cost as it streams.
+SpendWatcher = Callable[[str, int, float], None]
+# (state, reason): stop the attempt's streaming reply now.
+StopHandler = Callable[[str, str], None]
 
 
 class EventHub:
@@ -63,6 +75,8 @@ class EventHub:
         self._server: asyncio.Server | None = None
         self._tasks: set[asyncio.Task[None]] = set()
         self._writers: set[asyncio.StreamWriter] = set()
+        self._publishers: set[asyncio.StreamWriter] = set()
+        self.spend_watchers: list[SpendWatcher] = []
         self.refused = 0  # connections with a wrong token
 
     async def start(self, host: str = "127.0.0.1", port: int = 0) -> HubAddress:
@@ -76,6 +90,13 @@ class EventHub:
             if seq > cursor:
                 fn(seq, Event.from_dict(data))
         self._subscribers.append(fn)
+
+    def stop(self, agent_id: str, attempt: int, state: str, reason: str) -> None:
+        """Tell every publisher: the attempt's streaming reply ends now, as `state`."""
+        line = _line({"stop": [agent_id, attempt, state, reason]})
+        for writer in list(self._publishers):
+            if not writer.is_closing():
+                writer.write(line)
 
     async def close(self) -> None:
         if self._server is not None:
@@ -119,6 +140,7 @@ class EventHub:
                 return
             source = str(hello["source"])
             await _send(writer, {"cursor": self.cursors.get(source, 0)})
+            self._publishers.add(writer)
             await self._take(source, reader, writer)
         except (OSError, ValueError, KeyError, TimeoutError, asyncio.IncompleteReadError):
             pass
@@ -126,6 +148,7 @@ class EventHub:
             pass
         finally:
             self._writers.discard(writer)
+            self._publishers.discard(writer)
             writer.close()
             if task is not None:
                 self._tasks.discard(task)
@@ -149,6 +172,11 @@ class EventHub:
             if not line:
                 return
             msg = json.loads(line)
+            if "spend" in msg:
+                agent_id, attempt, usd = msg["spend"]
+                for watch in self.spend_watchers:
+                    watch(str(agent_id), int(attempt), float(usd))
+                continue
             self._accept(source, int(msg["seq"]), msg["event"])
             if not acking:
                 acking = True
@@ -179,6 +207,8 @@ class Publisher:
         self._task: asyncio.Task[None] | None = None
         self.dropped = 0
         self.connected = True  # until a connection fails: the first one is not waited on
+        self._spend: dict[tuple[str, int], float] = {}  # newest cost per attempt, unsent
+        self.stop_handlers: dict[tuple[str, int], StopHandler] = {}
 
     def emit(self, event: Event) -> None:
         self.seq += 1
@@ -186,6 +216,14 @@ class Publisher:
         if len(self._pending) > RESEND_KEEP:
             self._pending.popleft()
             self.dropped += 1
+        self._wake.set()
+        if self._task is None or self._task.done():
+            self._task = asyncio.get_running_loop().create_task(self._run())
+
+    def spend(self, agent_id: str, attempt: int, usd: float) -> None:
+        """The attempt's running cost (sent coalesced: the newest value when the
+        connection is free; not resent after a reconnect)."""
+        self._spend[(agent_id, attempt)] = usd
         self._wake.set()
         if self._task is None or self._task.done():
             self._task = asyncio.get_running_loop().create_task(self._run())
@@ -243,10 +281,14 @@ class Publisher:
                     batch = [line for seq, line in self._pending if seq > sent]
                     if batch:
                         sent = self._pending[-1][0]
+                    if self._spend:
+                        spends, self._spend = self._spend, {}
+                        batch += [_line({"spend": [a, n, usd]}) for (a, n), usd in spends.items()]
+                    if batch:
                         writer.write(b"".join(batch))
                         await writer.drain()
                     self._wake.clear()
-                    if self._pending and self._pending[-1][0] > sent:
+                    if (self._pending and self._pending[-1][0] > sent) or self._spend:
                         continue
                     wake = asyncio.ensure_future(self._wake.wait())
                     try:
@@ -263,7 +305,14 @@ class Publisher:
             line = await reader.readline()
             if not line:
                 raise ConnectionResetError("the hub closed the connection")
-            self._ack(int(json.loads(line)["ack"]))
+            msg = json.loads(line)
+            if "stop" in msg:
+                agent_id, attempt, state, reason = msg["stop"]
+                handler = self.stop_handlers.get((str(agent_id), int(attempt)))
+                if handler is not None:
+                    handler(str(state), str(reason))
+                continue
+            self._ack(int(msg["ack"]))
 
     def _ack(self, seq: int) -> None:
         self.acked = max(self.acked, seq)

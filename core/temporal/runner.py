@@ -186,6 +186,7 @@ class TemporalRunner:
         addr = await self.hub.start(opts.events_host)
         self.hub_ref = Hub(addr.host, addr.port, addr.token)
         self.hub.subscribe(self._on_event)
+        self.hub.spend_watchers.append(self._on_spend)
         local_worker = opts.local_worker if opts.local_worker is not None else opts.address is None
         if local_worker:
             client = self.model_client
@@ -343,6 +344,11 @@ class TemporalRunner:
 
     # --- live events --------------------------------------------------------------
 
+    def _on_spend(self, agent_id: str, attempt_no: int, usd: float) -> None:
+        attempt = self.live.get(agent_id)
+        if attempt is not None and attempt.spec.attempt == attempt_no:
+            attempt.count(usd)
+
     def _on_event(self, seq: int, event: Event) -> None:
         attempt = self.live.get(event.agent_id or "")
         if isinstance(event, ApprovalRequested) and attempt is not None:
@@ -478,6 +484,8 @@ class TemporalAttempt:
     async def cancel(self, state: StopState, reason: str | None = None) -> AttemptOutcome:
         if self._outcome is None and self._stop is None:
             self._stop = (cast(AgentState, state), reason or STOP_REASONS.get(state, state))
+            # The streaming reply ends now through the hub; the workflow hears it too.
+            self.runner.hub.stop(self._spec.agent_id, self._spec.attempt, *self._stop)
             self._commands.put_nowait(("stop", self._stop))
         try:
             await asyncio.wait_for(asyncio.shield(self._ended.wait()), STOP_GRACE_S)
@@ -509,6 +517,14 @@ class TemporalAttempt:
 
     # --- inside ---------------------------------------------------------------
 
+    def count(self, cost_usd: float) -> None:
+        """The attempt's cost so far (as it streams): the run's ledger gets the change."""
+        ledger = self.runner.ledger()
+        if ledger is not None:
+            delta, self._last_cost = cost_usd - self._last_cost, cost_usd
+            if delta:
+                _add(ledger, delta)
+
     def observe(self, event: Event) -> None:
         """A live event of this agent (from the hub): its usage and activity so far."""
         self.last_activity = time.monotonic()
@@ -520,11 +536,8 @@ class TemporalAttempt:
                 event.cache_write_tokens,
             )
             self.cost = event.cost_usd
-            ledger = self.runner.ledger()
-            if event.cost_usd is not None and ledger is not None:
-                delta, self._last_cost = event.cost_usd - self._last_cost, event.cost_usd
-                if delta:
-                    _add(ledger, delta)
+            if event.cost_usd is not None:
+                self.count(event.cost_usd)
             self._usage_seen = True
         elif isinstance(event, ToolCallStarted):
             self.last_tool = event.summary

@@ -165,6 +165,7 @@ class TurnOutput:
     warned: list[str] = field(default_factory=list)
     cuts_in_a_row: int = 0
     interrupted: bool = False
+    stopped: list[str] = field(default_factory=list)  # [state, reason]: the session stopped it
 
 
 @dataclass

@@ -228,6 +228,9 @@ class AttemptWorkflow:
             if out.last_text:
                 carry.last_text = out.last_text
             carry.pending.extend(out.notes)
+            if out.stopped and self.stop is None:  # by the hub, ahead of its signal
+                self.stop = (out.stopped[0], out.stopped[1])
+            self._stopping()
             if out.failed is not None:
                 raise _Stop("failed", out.failed)
             if out.calls or out.cut_notice is not None:
