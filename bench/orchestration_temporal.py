@@ -242,8 +242,8 @@ async def run_all(
                     address = server.address if runner == "temporal" else None
                     if workers:  # a first workflow on a fresh worker pays its imports
                         await fan_out(
-                            _fresh(sims["fan"]), _settings(workspace, 2, runner, address,
-                                                           queue + "fan"), 2, 2,
+                            _fresh(sims["fan"]), _settings(workspace, AGENTS, runner, address,
+                                                           queue + "fan"), AGENTS, AGENTS,
                         )  # fmt: skip
                     for cap in caps:
                         print(f"  {label}: fan-out cap {cap}", file=sys.stderr, flush=True)
