@@ -1,5 +1,6 @@
 """Resume on Temporal: the app running a run is killed with -9; its agents run on, on
-their worker; the reopened run reattaches to them and sees them finish."""
+their worker; the reopened run reattaches to them and sees them finish, with every event
+of the turns that were streaming at the kill (stored once)."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ from pathlib import Path
 
 from core.bus import EventBus
 from core.config import Settings
-from core.events import AgentFinished, AgentStateChanged
+from core.events import AgentFinished, AgentStateChanged, MessageAppended, TextDelta, TurnEnded
 from core.llm import TurnRequest, TurnResult, TurnSink
 from core.resume import open_resumed
 from core.store import Store
@@ -40,6 +41,7 @@ async def test_a_resumed_run_reattaches_to_agents_that_ran_on(
     async def held(request: TurnRequest, sink: TurnSink) -> TurnResult:
         sink.on_text("working on it")
         await release.wait()  # until the app that started it is dead and resumed
+        sink.on_text(" and done")  # the in-flight turn streams on: the new session sees it
         return text(f"report on {first_text(request)[:20]}")
 
     settings = Settings(workspace=workspace, simulate=True, assume_yes=True)
@@ -77,10 +79,33 @@ async def test_a_resumed_run_reattaches_to_agents_that_ran_on(
             assert all(r.result.startswith("report on") for r in live)
             ended = {e.agent_id for e in rec.of(AgentFinished) if e.agent_id != "ceo"}
             assert {r.agent_id for r in live} <= ended
-            assert not [
-                e for e in rec.of(AgentStateChanged) if e.state == "interrupted"
-            ]
+            assert not [e for e in rec.of(AgentStateChanged) if e.state == "interrupted"]
+            # The turn in flight at the kill: what it streamed after reached the resumed
+            # session (its old hub died with the app), and the store has each event once.
+            for r in live:
+                await rec.wait_for(
+                    lambda e, a=r.agent_id: (
+                        isinstance(e, MessageAppended) and e.agent_id == a and e.role == "assistant"
+                    ),
+                    timeout_s=15,
+                )
             await session.close()
+            stored = await store.events(run_id)
+            for r in live:
+                deltas = [
+                    e for e in stored if isinstance(e, TextDelta) and e.agent_id == r.agent_id
+                ]
+                assert "".join(e.text for e in deltas) == "working on it and done"
+                replies = [
+                    e
+                    for e in stored
+                    if isinstance(e, MessageAppended)
+                    and e.agent_id == r.agent_id
+                    and e.role == "assistant"
+                ]
+                assert [b["text"].strip() for e in replies for b in e.content] == [r.result]
+                ended = [e for e in stored if isinstance(e, TurnEnded) and e.agent_id == r.agent_id]
+                assert [e.turn for e in ended] == [1]
         finally:
             await store.close()
     finally:

@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
+import functools
 import hashlib
 import uuid
 from collections.abc import AsyncIterator
@@ -21,6 +22,7 @@ from pathlib import Path
 from typing import Any, cast
 
 from temporalio import activity
+from temporalio.client import Client
 
 from core.agent import Agent, AgentFailed
 from core.catalog import Usage
@@ -52,6 +54,7 @@ from core.tools.registry import build_tools
 from core.tools.workspace import Workspace
 
 HEARTBEAT_EVERY_S = 0.1
+RELOCATE_ASK = 8  # workflows a publisher that lost its hub asks where it went
 
 
 @dataclass
@@ -66,15 +69,47 @@ class WorkerHost:
     root: Workspace | None = None
     source: str = field(default_factory=lambda: "w-" + uuid.uuid4().hex[:12])
     publishers: dict[tuple[str, int, str], Publisher] = field(default_factory=dict)
+    temporal: Client | None = None  # asks a workflow where its session's hub is now
+    # Per publisher: the attempts' workflows it published for, the newest last.
+    followed: dict[int, dict[str, None]] = field(default_factory=dict)
 
-    def publisher(self, hub: Hub) -> Publisher:
+    def publisher(self, hub: Hub, workflow_id: str | None = None) -> Publisher:
         key = (hub.host, hub.port, hub.token)
         pub = self.publishers.get(key)
         if pub is None:
-            pub = self.publishers[key] = Publisher(
-                HubAddress(hub.host, hub.port, hub.token), self.source
-            )
+            # Each its own source: a publisher that moved to a resumed session's hub
+            # must not share its numbering with that hub's own publisher here.
+            source = f"{self.source}.{len(self.followed)}"
+            pub = self.publishers[key] = Publisher(HubAddress(*key), source)
+            pub.relocate = functools.partial(self._relocate, pub)
+            self.followed[id(pub)] = {}
+        if workflow_id is not None:
+            seen = self.followed.setdefault(id(pub), {})
+            seen.pop(workflow_id, None)
+            seen[workflow_id] = None
+            while len(seen) > RELOCATE_ASK:
+                del seen[next(iter(seen))]
         return pub
+
+    async def _relocate(self, pub: Publisher) -> HubAddress | None:
+        """The hub `pub` publishes to is gone (its session died): a session that resumed
+        the run told the attempts' workflows its own hub (`set_hub`); ask them, newest
+        first, and send there what the old hub never took (the in-flight turn's events)."""
+        if self.temporal is None:
+            return None
+        for workflow_id in reversed(list(self.followed.get(id(pub), {}))):
+            handle = self.temporal.get_workflow_handle(workflow_id)
+            try:
+                hub = await asyncio.wait_for(handle.query("hub", result_type=Hub), 2.0)
+            except Exception:
+                continue
+            if hub is None:
+                continue
+            address = HubAddress(hub.host, hub.port, hub.token)
+            if address != pub.address:
+                self.publishers.setdefault((hub.host, hub.port, hub.token), pub)
+                return address
+        return None
 
     def context(
         self,
@@ -205,7 +240,7 @@ class Activities:
     @activity.defn(name=MODEL_TURN)
     async def model_turn(self, inp: TurnInput) -> TurnOutput:
         host = self.host
-        pub = host.publisher(inp.hub)
+        pub = host.publisher(inp.hub, activity.info().workflow_id)
         saved = host.conversations.load(inp.conversation)
         if saved.turn >= inp.turn and saved.output is not None:
             return _output(saved.output)  # this turn ran to its end before: its result
@@ -311,7 +346,7 @@ class Activities:
     @activity.defn(name=TOOL_CALL)
     async def tool_call(self, inp: ToolInput) -> dict[str, Any]:
         host = self.host
-        pub = host.publisher(inp.hub)
+        pub = host.publisher(inp.hub, activity.info().workflow_id)
         ctx = host.context(inp.agent_id, inp.policy, inp.run_id, inp.network, pub, inp.approval)
         agent = self._agent(
             run_id=inp.run_id,

@@ -32,7 +32,7 @@ import hmac
 import json
 import secrets
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -208,6 +208,9 @@ class Publisher:
         self.dropped = 0
         self.connected = True  # until a connection fails: the first one is not waited on
         self._spend: dict[tuple[str, int], float] = {}  # newest cost per attempt, unsent
+        # Where the session's hub is now, when this one cannot be reached (a resumed
+        # session opened its own): what the hub had not taken is sent there.
+        self.relocate: Callable[[], Awaitable[HubAddress | None]] | None = None
         self.stop_handlers: dict[tuple[str, int], StopHandler] = {}
 
     def emit(self, event: Event) -> None:
@@ -260,8 +263,23 @@ class Publisher:
                 delay = 0.05
             except (OSError, ValueError, asyncio.IncompleteReadError):
                 self.connected = False
+                if await self._relocated():
+                    delay = 0.05
+                    continue
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, 2.0)
+
+    async def _relocated(self) -> bool:
+        if self.relocate is None:
+            return False
+        try:
+            moved = await self.relocate()
+        except Exception:
+            return False
+        if moved is None or moved == self.address:
+            return False
+        self.address = moved
+        return True
 
     async def _session(self) -> None:
         a = self.address

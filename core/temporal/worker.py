@@ -77,6 +77,7 @@ def build_workers(
     max_activities: int = 200,
 ) -> list[Worker]:
     acts = Activities(host)
+    host.temporal = client
     workers: list[Worker] = []
     common: dict[str, Any] = {
         "max_heartbeat_throttle_interval": HEARTBEAT_THROTTLE,

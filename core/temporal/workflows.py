@@ -139,6 +139,11 @@ class AttemptWorkflow:
             self.inp.hub = hub
 
     @workflow.query
+    def hub(self) -> Hub | None:
+        """Where this attempt's events go now (a resumed session's hub after `set_hub`)."""
+        return self.inp.hub if self.inp is not None else None
+
+    @workflow.query
     def status(self) -> dict[str, Any]:
         return {
             "turn": self.carry.turn,
