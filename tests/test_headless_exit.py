@@ -170,3 +170,22 @@ def test_child_processes_and_threads_are_seen() -> None:
     finally:
         stop.set()
         thread.join()
+
+
+def test_leaving_waits_for_a_thread_that_is_ending_not_for_one_at_work() -> None:
+    """sqlite's worker thread answers the store's close and only then runs to its end: a
+    thread on its way out is waited for (the fast exit stays), one still working is not."""
+    release = threading.Event()
+    ending = threading.Thread(target=release.wait)
+    ending.start()
+    release.set()  # it ends by itself now, some moment later
+    assert process_exit.threads_ended(within_s=30)
+    assert not ending.is_alive()
+    stop = threading.Event()
+    working = threading.Thread(target=stop.wait)
+    working.start()
+    try:
+        assert not process_exit.threads_ended(within_s=0.01)
+    finally:
+        stop.set()
+        working.join()

@@ -19,6 +19,7 @@ import logging
 import os
 import sys
 import threading
+import time
 from pathlib import Path
 from typing import NoReturn
 
@@ -63,8 +64,22 @@ def other_threads() -> list[threading.Thread]:
     return [t for t in threading.enumerate() if t is not main and t.is_alive()]
 
 
+# How long leaving waits for other threads that are ending (sqlite's worker thread sets
+# its close's result, then still has to run to its end; under load that can take a few
+# ms). A thread that keeps working past this makes the process leave the normal way.
+THREADS_ENDING_S = 0.1
+
+
+def threads_ended(within_s: float = THREADS_ENDING_S) -> bool:
+    """Whether every other thread has ended, waiting up to `within_s` for those ending."""
+    deadline = time.monotonic() + within_s
+    for thread in other_threads():
+        thread.join(max(0.0, deadline - time.monotonic()))
+    return not other_threads()
+
+
 def can_skip_shutdown() -> bool:
-    return _written and child_processes() == [] and not other_threads()
+    return _written and child_processes() == [] and threads_ended()
 
 
 def leave(code: int) -> NoReturn:
