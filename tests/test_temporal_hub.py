@@ -86,3 +86,52 @@ async def test_a_subscriber_replays_from_its_cursor_then_follows() -> None:
     writer.close()
     await pub.close()
     await hub.close()
+
+
+async def test_spend_reaches_the_hub_coalesced_and_a_stop_reaches_its_attempt() -> None:
+    hub = EventHub()
+    spent: list[tuple[str, int, float]] = []
+    hub.spend_watchers.append(lambda a, n, usd: spent.append((a, n, usd)))
+    address = await hub.start()
+    pub = Publisher(address, "w1")
+    stopped: asyncio.Future[tuple[str, str]] = asyncio.get_running_loop().create_future()
+    pub.stop_handlers[("a", 1)] = lambda state, reason: stopped.set_result((state, reason))
+    pub.stop_handlers[("a", 2)] = lambda state, reason: pytest.fail("another attempt")
+    for i in range(1, 51):  # no wait between: only the newest value need go
+        pub.spend("a", 1, i / 100)
+    pub.emit(delta(0))
+    assert await pub.flush(5)
+    assert spent and spent[-1] == ("a", 1, 0.5) and len(spent) < 50
+    hub.stop("a", 1, "failed", "the run's budget of $0.0100 was spent")
+    assert await asyncio.wait_for(stopped, 5) == ("failed", "the run's budget of $0.0100 was spent")
+    await pub.close()
+    await hub.close()
+
+
+async def test_a_publisher_whose_hub_died_moves_to_the_new_one_and_loses_nothing() -> None:
+    old, new = EventHub(), EventHub()
+    seen_old: list[Event] = []
+    seen_new: list[Event] = []
+    old.subscribe(lambda seq, e: seen_old.append(e))
+    new.subscribe(lambda seq, e: seen_new.append(e))
+    old_address, new_address = await old.start(), await new.start()
+    moved_to: HubAddress | None = None  # until a resumed session tells where it went
+
+    async def relocate() -> HubAddress | None:
+        return moved_to
+
+    pub = Publisher(old_address, "w1")
+    pub.relocate = relocate
+    for i in range(5):
+        pub.emit(delta(i))
+    assert await pub.flush(5)
+    await old.close()  # the session died
+    for i in range(5, 10):
+        pub.emit(delta(i))
+    assert not await pub.flush(0.3)  # nowhere to go yet
+    moved_to = new_address
+    assert await pub.flush(5)
+    assert [e.text for e in seen_old] == [f"t{i}" for i in range(5)]  # type: ignore[attr-defined]
+    assert [e.text for e in seen_new] == [f"t{i}" for i in range(5, 10)]  # type: ignore[attr-defined]
+    await pub.close()
+    await new.close()
