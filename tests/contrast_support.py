@@ -17,6 +17,7 @@ from rich.terminal_theme import TerminalTheme
 from textual.app import App
 from textual.color import Color
 from textual.geometry import Region
+from textual.screen import ModalScreen
 from textual.strip import Strip
 
 from core.events import AgentFinished, AgentSpawned, AgentStalled, AgentStateChanged, Event
@@ -125,6 +126,20 @@ def drawn(app: App[object], region: Region, strips: list[Strip] | None = None) -
     return cells
 
 
+# Box drawing and block elements: borders (thick ones are half blocks), table rules, bars.
+GLYPHS = BOX | {chr(c) for c in range(0x2500, 0x25A0)}
+
+
 def is_text(cell: Cell) -> bool:
-    """Not a run of border lines (a border's colour is not text; its title is)."""
-    return not set(cell.text) <= BOX
+    """Not a run of border lines or bars (a border's colour is not text; its title is)."""
+    return not set(cell.text) <= GLYPHS
+
+
+def behind_modal(app: App[object], cell: Cell) -> bool:
+    """Drawn by the screen under a see-through modal (dimmed on purpose, and inactive:
+    WCAG 1.4.3 exempts what a dialog covers); the modal's own texts are not."""
+    screen = app.screen
+    if not isinstance(screen, ModalScreen):
+        return False
+    widget, _ = screen.get_widget_at(cell.x, cell.y)
+    return widget is screen

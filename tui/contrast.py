@@ -95,6 +95,7 @@ def legible_variables(
             out[f"legible-{name}"] = _ansi_choice(source, variables, terminal)
             continue
         out[f"legible-{name}"] = legible(colour, solid, AA_TEXT + MARGIN).hex
+    out.update(_filled(variables))
     if not ansi:
         out.update(_footer(variables))
         # Textual's own widgets (labels, Markdown, tables) read these: the same fix for them.
@@ -118,6 +119,45 @@ def _footer(variables: Mapping[str, str]) -> dict[str, str]:
         colour = _parse(variables.get(name, ""), ground)
         if colour is not None and colour.ansi is None:
             out[name] = legible(colour, [ground], AA_TEXT + MARGIN).hex
+    return out
+
+
+# Text on a filled background: a button of that variant, the cursor row of a table or list.
+FILLED: dict[str, tuple[str, str]] = {
+    "legible-on-primary": ("button-color-foreground", "primary"),
+    "legible-on-error": ("button-color-foreground", "error"),
+    "block-cursor-foreground": ("block-cursor-foreground", "block-cursor-background"),
+    "block-cursor-blurred-foreground": (
+        "block-cursor-blurred-foreground",
+        "block-cursor-blurred-background",
+    ),
+}
+
+
+def _filled(variables: Mapping[str, str]) -> dict[str, str]:
+    """Text colours at AA on a filled ground ($primary, $error, the block cursor): the
+    theme's own, moved towards white or black. A focused button is drawn reversed, the
+    same two colours swapped, so it passes too."""
+    # Defined in every theme (the CSS reads them); an ANSI fill keeps the theme's own.
+    out = {
+        n: variables.get(t) or "ansi_default" for n, (t, _) in FILLED.items() if n[:8] == "legible-"
+    }
+    for name, (text, fill) in FILLED.items():
+        ground = _parse(variables.get(fill, ""), None)
+        if ground is None or ground.ansi is not None:
+            continue
+        if ground.a < 1:  # a see-through fill: judged on the screen's background
+            base = _parse(variables.get("background", ""), None)
+            if base is None or base.ansi is not None:
+                continue
+            ground = base.blend(ground.with_alpha(1.0), ground.a)
+        grounds = [ground]
+        foreground = _parse(variables.get("foreground", ""), None)
+        if foreground is not None and foreground.ansi is None:  # a focused button's tint
+            grounds.append(ground.blend(foreground, FOCUS_TINT))
+        colour = _parse(variables.get(text, ""), ground)
+        if colour is not None and colour.ansi is None:
+            out[name] = legible(colour, grounds, AA_TEXT + MARGIN).hex
     return out
 
 

@@ -106,7 +106,7 @@ class DashboardScreen(Screen[None]):
         now = "" if recent is None else f" · now {fmt_rate(recent)} tok/s"
         text = Text.assemble(
             ("Run dashboard ", "bold"),
-            (self.view.run_id or "(starting)", "dim"),
+            self.view.run_id or "(starting)",  # plain: dim fell under AA on $panel
             f"  {run.state}  {fmt_duration(d.span_s)}\n",
             f"{run.agents} agents · in {fmt_tokens(t.input)} · out {fmt_output(t)} · "
             f"cache {fmt_tokens(t.cache_read + t.cache_write)} · ",

@@ -81,8 +81,9 @@ class RetryScreen(ModalScreen[RetryRequest | None]):
                 Content.assemble(
                     (m.ljust(width), "bold" if m == self.model else ""),
                     "  ",
-                    (price_text(self.prices.get(m)), "$text-muted"),
-                    (" (current)" if m == self.model else "", "$accent"),
+                    # No colours of their own: the highlighted row's cursor colours apply.
+                    price_text(self.prices.get(m)),
+                    (" (current)" if m == self.model else "", "bold"),
                 ),
                 id=m,
             )
