@@ -225,6 +225,7 @@ async def run_app(agents: int, tps: float, seconds: float) -> dict[str, Any]:
         session.bus.subscribe(store.append)
         meter = Meter(agents)
         started = asyncio.Event()
+        finished = asyncio.Event()
 
         def observe(event: Event) -> None:
             agent = event.agent_id
@@ -238,6 +239,8 @@ async def run_app(agents: int, tps: float, seconds: float) -> dict[str, Any]:
                     started.set()
             elif isinstance(event, AgentFinished):
                 meter.done(agent)
+                if len(meter.last) >= agents:
+                    finished.set()
 
         session.bus.subscribe(observe)
         probe = LagProbe()
@@ -248,13 +251,17 @@ async def run_app(agents: int, tps: float, seconds: float) -> dict[str, Any]:
         probe.reset()
         cpu = CpuMeter().start()
         stalls = StallWatch(depth=16).start()
-        await session.wait_finished()
+        # Measured while the agents work, as the floor is: the CEO's last turns after them
+        # (a summary of N reports) are not the agents' cost.
+        await asyncio.wait_for(finished.wait(), 600 + agents)
         used = cpu.stop()
+        lags = probe.summary()
         stall_stacks = stalls.stop(top=5)
+        await session.wait_finished()
         await session.close()
         await store.flush()
         await store.close()
-        result = _result(meter, probe, used, rss0, agents, tps)
+        result = {**_result(meter, probe, used, rss0, agents, tps), **lags}
         result["store_events"] = store.stats.written_events
         result["stall_stacks"] = stall_stacks
         return result

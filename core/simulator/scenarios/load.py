@@ -86,11 +86,12 @@ class LoadScenario(Scenario):
             final=f"Load run finished: all {self.agents} agents reported.",
         )
         reply = ceo_reply(conv, script)
-        if reply.calls:
-            # The spawn reply holds one call per agent (about 60 tokens each): at the
-            # simulator's usual 400 tokens/s, 500 agents would wait 75 s for it to stream.
-            # It streams in about a second whatever N, so every N measures its agents.
-            reply.tokens_per_s = max(400.0, 60.0 * self.agents)
+        # Every CEO reply here grows with N: the spawn reply holds one call per agent
+        # (about 60 tokens each), the waiting one names them all, the last one sums up
+        # N reports (up to 80 tokens each). At the simulator's usual 400 tokens/s, 1000
+        # agents' spawn reply would stream for 150 s and their summary for 200 s. Each
+        # streams in about a second whatever N, so every N measures its agents.
+        reply.tokens_per_s = max(400.0, 60.0 * self.agents)
         return reply
 
     def worker(self, conv: Conversation) -> Reply:
