@@ -25,7 +25,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from core.events import CEO_ID
+from core.events import CEO_ID, AgentState, RunStatus
 
 Outcome = Literal["passed", "unverified", "failed", "stopped"]
 FAILED_STATES = frozenset({"failed", "timed_out", "killed"})
@@ -41,10 +41,10 @@ class AttemptRecord:
     role: str
     model: str
     cost_usd: float | None
-    state: str | None  # how the attempt ended (None: no end recorded)
+    state: AgentState | None  # how the attempt ended (None: no end recorded)
     elapsed_s: float | None
     latest: bool  # the agent's latest attempt
-    run_status: str
+    run_status: RunStatus
 
     @property
     def outcome(self) -> Outcome:

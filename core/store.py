@@ -21,7 +21,7 @@ from typing import Any
 import aiosqlite
 
 from core import redact
-from core.events import CEO_ID, AgentFinished, Event, RunFinished
+from core.events import CEO_ID, AgentFinished, AgentState, Event, RunFinished
 from core.evidence import EVIDENCE_KINDS, EvidenceBook
 from core.outcome import Verification
 from core.projections import INTERRUPTED_REASON, pid_alive
@@ -371,7 +371,7 @@ class Store:
             f"WHERE t.run_id IN ({runs}) ORDER BY r.created_at, t.run_id, a.spawn_seq, t.attempt",
             (limit,),
         )
-        ends: dict[tuple[str, str, int], tuple[str, float | None]] = {}
+        ends: dict[tuple[str, str, int], tuple[AgentState, float | None]] = {}
         for run_id, payload in await self._fetch(
             "SELECT run_id, payload FROM events WHERE kind = ? "
             f"AND run_id IN ({runs}) ORDER BY run_id, seq",
