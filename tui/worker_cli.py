@@ -9,7 +9,6 @@ import contextlib
 import signal
 import sys
 from pathlib import Path
-from typing import Any
 
 from core.config import Settings, address_problem
 from core.errors import UsageError
@@ -72,9 +71,8 @@ async def _serve(args: argparse.Namespace, settings: Settings, address: str) -> 
     stop = asyncio.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
-    group.start()
     waiter = asyncio.ensure_future(stop.wait())
-    runs: Any = asyncio.gather(*group._tasks)
+    runs = asyncio.ensure_future(group.run())  # until a worker stops, or Ctrl-C
     await asyncio.wait([waiter, runs], return_when=asyncio.FIRST_COMPLETED)
     waiter.cancel()
     await group.stop()
