@@ -292,8 +292,14 @@ class AgentBoard(Widget, can_focus=True):
 
     def _focus_selected(self) -> None:
         pane = self.panes.get(self.selected or "")
-        if pane is not None:
-            pane.focus(scroll_visible=False)
+        if pane is None:
+            return
+        if pane.is_mounted:
+            # At once rather than after the current message, as `Widget.focus` does: one
+            # turn of the event loop less between a key and its frame.
+            self.screen.set_focus(pane, scroll_visible=False)
+        else:
+            pane.focus(scroll_visible=False)  # a slot mounting now: once it is there
 
     # --- moving --------------------------------------------------------------
 

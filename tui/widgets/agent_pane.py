@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import ClassVar
 
+from textual import events
 from textual.binding import Binding, BindingType
 from textual.content import Content
 from textual.widgets import Static
@@ -319,6 +320,26 @@ class AgentPane(Static, can_focus=True):
             self.add_class(f"-{agent.state}")
             self.set_class(agent.finished, "-finished")
             self._state = agent.state
+
+    async def handle_key(self, event: events.Key) -> bool:
+        """The pane's own keys (the arrows) act here, at once.
+
+        Textual runs a widget's bindings only once the key has bubbled up to the App, one
+        message queue at a time (pane, grid, board, column, body, screen, app), and each
+        hop waits a turn of the event loop: with hundreds of agents streaming that is most
+        of the time from a key to its frame. The pane is the first link of the binding
+        chain, so no other binding could take these keys first; any other key bubbles on.
+        """
+        if await super().handle_key(event):
+            return True
+        chain = self.screen._modal_binding_chain  # the pane's bindings after `[keys]`
+        if not chain or chain[0][0] is not self:
+            return False  # not the focused widget (a key sent to it directly)
+        for binding in chain[0][1].key_to_bindings.get(event.key, ()):
+            if not binding.priority and await self.app.run_action(binding.action, self):
+                event.stop()
+                return True
+        return False
 
     def action_move(self, direction: str) -> None:
         """Arrow keys: the board that holds this pane moves the focus (`on_move`)."""
