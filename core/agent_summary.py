@@ -33,6 +33,7 @@ class AgentSummary:
     elapsed_s: float | None  # its own time (waits for approval not counted); None: unknown
     timeout_s: float | None
     result: str | None  # its own last words once it ended; None before
+    estimated: bool = False  # output and cost partly counted from streamed text (cut mid-reply)
 
     @property
     def finished(self) -> bool:
@@ -59,6 +60,7 @@ class AgentSummary:
             "cache_read_tokens": self.cache_read_tokens,
             "cache_write_tokens": self.cache_write_tokens,
             "cost_usd": self.cost_usd,
-            "elapsed_s": self.elapsed_s,
+            **({"estimated": True} if self.estimated else {}),  # output and cost partly
+            "elapsed_s": self.elapsed_s,  # counted from streamed text (cut mid-reply)
             "timeout_s": self.timeout_s,
         }

@@ -57,22 +57,32 @@ def _verified(summary: dict[str, Any]) -> str:
     return "no" if summary.get("checks") else "no: no check ran"
 
 
-def _money(value: float | None) -> str:
-    return f"${value:.4f}" if value is not None else "unknown"
+ESTIMATE_MARK = "~"  # before a figure partly counted from streamed text, as in the live view
+
+
+def _money(value: float | None, estimated: bool = False) -> str:
+    mark = ESTIMATE_MARK if estimated else ""
+    return f"{mark}${value:.4f}" if value is not None else "unknown"
+
+
+def _out(tokens: int, estimated: bool) -> str:
+    return (ESTIMATE_MARK if estimated else "") + f"{tokens:,}"
 
 
 async def run_markdown(store: RunRecords, run_id: str) -> str:
     """The whole run: summary, agents table, the result, then every conversation."""
     summary = await store.run_summary(run_id)
     usage = summary["usage"]
+    estimated = bool(summary.get("estimated"))
     lines = [
         f"# Run {run_id}",
         "",
         f"- **Task:** {summary.get('task', '')}",
         f"- **Status:** {summary['status']}",
         f"- **Verified:** {_verified(summary)}",
-        f"- **Cost:** {_money(summary.get('cost_usd'))}",
-        f"- **Tokens:** {usage['input_tokens']:,} in · {usage['output_tokens']:,} out · "
+        f"- **Cost:** {_money(summary.get('cost_usd'), estimated)}",
+        f"- **Tokens:** {usage['input_tokens']:,} in · "
+        f"{_out(usage['output_tokens'], estimated)} out · "
         f"{usage['cache_read_tokens']:,} cache read · {usage['cache_write_tokens']:,} cache write",
         "",
         "| agent | role | model | status | attempt | in | out | cost | elapsed |",
@@ -83,7 +93,8 @@ async def run_markdown(store: RunRecords, run_id: str) -> str:
         elapsed = f"{a.elapsed_s:.1f}s" if a.elapsed_s is not None else ""
         lines.append(
             f"| {a.agent_id} | {a.role} | {a.model} | {a.state} | {a.attempt} | "
-            f"{a.input_tokens:,} | {a.output_tokens:,} | {_money(a.cost_usd)} | {elapsed} |"
+            f"{a.input_tokens:,} | {_out(a.output_tokens, a.estimated)} | "
+            f"{_money(a.cost_usd, a.estimated)} | {elapsed} |"
         )
     if summary.get("error"):
         lines.insert(5, f"- **Error:** {summary['error']}")

@@ -74,6 +74,7 @@ class AttemptUsage:
     cache_write_tokens: int = 0
     cost_usd: float | None = 0.0
     context_tokens: int = 0
+    estimated: bool = False  # output and cost partly counted from streamed text
 
 
 @dataclass
@@ -116,6 +117,10 @@ class AgentProjection:
             total += usage.cost_usd
         return total
 
+    def estimated(self) -> bool:
+        """Some attempt's usage was counted from streamed text (it ended mid-reply)."""
+        return any(u.estimated for u in self.attempts.values())
+
     def context_tokens(self) -> int:
         latest = self.attempts.get(self.attempt)
         return latest.context_tokens if latest else 0
@@ -148,6 +153,9 @@ class RunProjection:
             for i, n in enumerate(agent.tokens()):
                 totals[i] += n
         return totals[0], totals[1], totals[2], totals[3]
+
+    def estimated(self) -> bool:
+        return any(agent.estimated() for agent in self.agents.values())
 
     def cost_usd(self) -> float | None:
         """Sum over agents (the CEO included); None when any agent's cost is unknown."""
@@ -272,6 +280,7 @@ class Projector:
                 cache_write_tokens=ev.cache_write_tokens,
                 cost_usd=ev.cost_usd,
                 context_tokens=ev.context_tokens,
+                estimated=ev.estimated,
             )
             self.dirty_attempts.add((run.run_id, agent.agent_id, ev.attempt))
             self.dirty_runs.add(run.run_id)

@@ -29,6 +29,8 @@ from core.scorecard import AttemptRecord
 from core.store_schema import (
     AGENT_COLUMNS,
     ATTEMPT_COLUMNS,
+    ESTIMATED,
+    MIGRATIONS,
     NOT_OURS,
     RUN_COLUMNS,
     SCHEMA,
@@ -39,6 +41,7 @@ from core.store_schema import (
     StoreError,
     agent_row,
     run_row,
+    shadow_views,
     store_error,
 )
 from core.store_writer import StoreStats, StoreWriter
@@ -112,8 +115,11 @@ class Store:
             if str(next(iter(mode))[0]).lower() != "wal":
                 raise StoreError(f"cannot switch the database to WAL mode: {path}")
             await store._db.execute("PRAGMA synchronous=NORMAL")
-            if version is None:  # a new file (later versions migrate here)
+            if version is None:  # a new file
                 await store._db.executescript(SCHEMA)
+            else:  # an older one: brought up to this version, step by step
+                for step in range(version, SCHEMA_VERSION):
+                    await store._db.executescript(MIGRATIONS[step])
             await store._writer.recover()
         except BaseException as exc:
             await store._db.close()
@@ -142,7 +148,10 @@ class Store:
     async def _open_ro(cls, path: Path, target: str) -> Store:
         store = await cls._connect(path, target, True, BUSY_TIMEOUT_S)
         try:
-            store._empty = await store._version() is None
+            version = await store._version()
+            store._empty = version is None
+            for view in shadow_views(version or SCHEMA_VERSION):  # an older file, unchanged
+                await store._db.execute(view)
         except BaseException as exc:
             await store._db.close()
             if isinstance(exc, sqlite3.Error):
@@ -186,6 +195,8 @@ class Store:
         if version < 1:
             raise self._not_ours()
         for table, columns in TABLE_COLUMNS.items():
+            if version < 2 and table in ESTIMATED:  # added by version 2
+                columns = columns.removesuffix(", estimated")
             try:
                 await self._db.execute_fetchall(f"SELECT {columns} FROM {table} LIMIT 0")
             except sqlite3.OperationalError:
@@ -420,6 +431,7 @@ class Store:
             "result": run.result,
             "cost_usd": run.cost_usd,
             "usage": run.usage(),
+            **({"estimated": True} if run.estimated else {}),  # as the live view's `~`
             "verified": verification.verified,
             "checks": verification.checks(),
             **({"error": error} if error else {}),

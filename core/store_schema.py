@@ -16,7 +16,7 @@ from core.errors import DelegateError
 from core.events import TERMINAL_STATES, RunStatus
 from core.projections import AgentProjection, AttemptUsage, RunProjection, pid_alive
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2  # 2: `estimated` on runs, agents and attempts
 BUSY_CODES = {5, 6}  # SQLITE_BUSY, SQLITE_LOCKED
 CORRUPT_CODES = {11, 26}  # SQLITE_CORRUPT, SQLITE_NOTADB
 # Errors after which nothing more can be written: the run cannot be recorded.
@@ -102,7 +102,8 @@ CREATE TABLE IF NOT EXISTS runs (
     agents INTEGER NOT NULL,
     pid INTEGER,
     pid_token TEXT NOT NULL,
-    resumed_from TEXT
+    resumed_from TEXT,
+    estimated INTEGER NOT NULL DEFAULT 0
 );
 CREATE INDEX IF NOT EXISTS runs_created ON runs (created_at);
 CREATE INDEX IF NOT EXISTS runs_status ON runs (status);
@@ -130,6 +131,7 @@ CREATE TABLE IF NOT EXISTS agents (
     finished_at REAL,
     context_tokens INTEGER NOT NULL,
     context_window INTEGER,
+    estimated INTEGER NOT NULL DEFAULT 0,
     PRIMARY KEY (run_id, agent_id)
 );
 CREATE TABLE IF NOT EXISTS attempts (
@@ -143,26 +145,51 @@ CREATE TABLE IF NOT EXISTS attempts (
     cache_write_tokens INTEGER NOT NULL,
     cost_usd REAL,
     context_tokens INTEGER NOT NULL,
+    estimated INTEGER NOT NULL DEFAULT 0,
     PRIMARY KEY (run_id, agent_id, attempt)
 );
-INSERT OR REPLACE INTO meta (key, value) VALUES ('schema_version', '1');
+INSERT OR REPLACE INTO meta (key, value) VALUES ('schema_version', '2');
 COMMIT;
 """
+
+# `estimated` (2): the usage (output, cost) was partly counted from streamed text because
+# the run ended mid-reply; shown with `~` as the live view does. Older rows read 0.
+ESTIMATED = ("runs", "agents", "attempts")
+# version -> the script that brings a file of that version to the next one.
+MIGRATIONS: dict[int, str] = {
+    1: "BEGIN IMMEDIATE;\n"
+    + "".join(
+        f"ALTER TABLE {table} ADD COLUMN estimated INTEGER NOT NULL DEFAULT 0;\n"
+        for table in ESTIMATED
+    )
+    + "UPDATE meta SET value = '2' WHERE key = 'schema_version';\nCOMMIT;\n",
+}
+
+
+def shadow_views(version: int) -> list[str]:
+    """For a read-only file of an older `version`: temporary views (found before the
+    file's own tables) that add the columns it lacks with their defaults."""
+    if version >= 2:
+        return []
+    return [
+        f"CREATE TEMP VIEW {table} AS SELECT *, 0 AS estimated FROM main.{table}"
+        for table in ESTIMATED
+    ]
 
 RUN_COLUMNS = (
     "run_id, task, status, created_at, finished_at, workspace, ceo_model, simulated, "
     "max_concurrent, result, cost_usd, input_tokens, output_tokens, cache_read_tokens, "
-    "cache_write_tokens, agents, pid, pid_token, resumed_from"
+    "cache_write_tokens, agents, pid, pid_token, resumed_from, estimated"
 )
 AGENT_COLUMNS = (
     "run_id, agent_id, role, model, task, status, attempt, input_tokens, output_tokens, "
     "cache_read_tokens, cache_write_tokens, cost_usd, elapsed_s, timeout_s, result, "
     "queue_position, last_tool, spawn_seq, spawned_at, started_at, finished_at, "
-    "context_tokens, context_window"
+    "context_tokens, context_window, estimated"
 )
 ATTEMPT_COLUMNS = (
     "run_id, agent_id, attempt, model, input_tokens, output_tokens, cache_read_tokens, "
-    "cache_write_tokens, cost_usd, context_tokens"
+    "cache_write_tokens, cost_usd, context_tokens, estimated"
 )
 
 
@@ -199,6 +226,7 @@ class RunRow:
     agents: int
     pid: int | None
     resumed_from: str | None
+    estimated: bool = False  # some usage counted from streamed text (the run ended mid-reply)
 
     def usage(self) -> dict[str, int]:
         return {
@@ -230,7 +258,7 @@ def run_row(r: sqlite3.Row | tuple[Any, ...]) -> RunRow:
         status = "interrupted"
     return RunRow(
         r[0], r[1], status, r[3], r[4], r[5], r[6], bool(r[7]), r[8], r[9], r[10],
-        r[11], r[12], r[13], r[14], r[15], r[16], r[18],
+        r[11], r[12], r[13], r[14], r[15], r[16], r[18], bool(r[19]),
     )  # fmt: skip
 
 
@@ -246,6 +274,7 @@ def agent_row(r: sqlite3.Row | tuple[Any, ...], run_dead: bool = False) -> Agent
         cache_write_tokens=r[10], cost_usd=r[11], elapsed_s=r[12], timeout_s=r[13],
         result=r[14], run_id=r[0], queue_position=r[15], last_tool=r[16], spawned_at=r[18],
         started_at=r[19], finished_at=r[20], context_tokens=r[21], context_window=r[22],
+        estimated=bool(r[23]),
     )  # fmt: skip
 
 
@@ -255,6 +284,7 @@ def run_params(run: RunProjection) -> tuple[Any, ...]:
         run.run_id, run.task, run.status, run.created_at or 0.0, run.finished_at,
         run.workspace, run.ceo_model, int(run.simulated), run.max_concurrent, run.result,
         run.cost_usd(), *tokens, len(run.agents), run.pid, run.pid_token, run.resumed_from,
+        int(run.estimated()),
     )  # fmt: skip
 
 
@@ -263,7 +293,7 @@ def agent_params(a: AgentProjection) -> tuple[Any, ...]:
         a.run_id, a.agent_id, a.role, a.model, a.task, a.state, a.attempt, *a.tokens(),
         a.cost_usd(), a.elapsed_s, a.timeout_s, a.result, a.queue_position, a.last_tool,
         a.spawn_seq, a.spawned_at, a.started_at, a.finished_at, a.context_tokens(),
-        a.context_window,
+        a.context_window, int(a.estimated()),
     )  # fmt: skip
 
 
@@ -272,6 +302,7 @@ def attempt_params(a: AgentProjection, attempt: int) -> tuple[Any, ...]:
     return (
         a.run_id, a.agent_id, attempt, u.model, u.input_tokens, u.output_tokens,
         u.cache_read_tokens, u.cache_write_tokens, u.cost_usd, u.context_tokens,
+        int(u.estimated),
     )  # fmt: skip
 
 
@@ -302,5 +333,7 @@ def run_projection(
     for r in attempts:
         agent = proj.agents.get(r[1])
         if agent is not None:
-            agent.attempts[r[2]] = AttemptUsage(r[3], r[4], r[5], r[6], r[7], r[8], r[9])
+            agent.attempts[r[2]] = AttemptUsage(
+                r[3], r[4], r[5], r[6], r[7], r[8], r[9], estimated=bool(r[10])
+            )
     return proj

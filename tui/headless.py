@@ -228,6 +228,11 @@ async def _history(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def _cost(cost: float | None, estimated: bool) -> str:
+    """`$0.0123`, `~$0.0123` when partly counted from streamed text (as the live view)."""
+    return ("~" if estimated else "") + f"${cost:.4f}" if cost is not None else "?"
+
+
 HISTORY_COLUMNS = ("run", "started", "status", "agents", "cost", "task")
 
 
@@ -237,7 +242,7 @@ def _history_row(r: Any) -> list[str]:
         time.strftime("%Y-%m-%d %H:%M", time.localtime(r.created_at)),
         r.status,
         str(r.agents),
-        f"${r.cost_usd:.4f}" if r.cost_usd is not None else "?",
+        _cost(r.cost_usd, r.estimated),
         " ".join(r.task.split()),  # no tabs or newlines: one run, one line
     ]
 
@@ -328,9 +333,9 @@ def _print_summary(summary: dict[str, Any], agents: Sequence[AgentSummary]) -> N
             a.state,
             str(a.attempt),
             f"{a.input_tokens:,}",
-            f"{a.output_tokens:,}",
+            ("~" if a.estimated else "") + f"{a.output_tokens:,}",
             f"{a.cache_read_tokens:,}/{a.cache_write_tokens:,}",
-            f"${a.cost_usd:.4f}" if a.cost_usd is not None else "?",
+            _cost(a.cost_usd, a.estimated),
             f"{a.elapsed_s:.1f}s" if a.elapsed_s is not None else "",
         )
     console.print(table)
@@ -338,7 +343,10 @@ def _print_summary(summary: dict[str, Any], agents: Sequence[AgentSummary]) -> N
         ev = a.get("evidence") or {}
         for claim in ev.get("unsupported_claims") or []:
             console.print(f"{a['id']}: unsupported claim: {claim}", markup=False)
-    console.print("total: " + (f"${cost:.4f}" if cost is not None else "unknown cost"))
+    estimated = bool(summary.get("estimated"))
+    console.print("total: " + (_cost(cost, estimated) if cost is not None else "unknown cost"))
+    if estimated:
+        console.print("~: counted from streamed text (the run ended mid-reply)", markup=False)
     if summary.get("result"):
         console.print("\n[b]result[/b]")
         console.print(summary["result"], markup=False)
