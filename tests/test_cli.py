@@ -85,7 +85,7 @@ def test_run_json_has_the_contract_and_consistent_numbers(
 @pytest.mark.parametrize(
     ("argv", "message"),
     [
-        (["run"], "the following arguments are required: task"),
+        (["run"], "the following arguments are required: TASK"),
         (["run", "  "], "the task is empty"),
         (["--bogus"], "unrecognized arguments: --bogus"),
         (["show", "nope"], "no run"),

@@ -113,7 +113,7 @@ class Subcommand:
 
 
 def _run_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("task", help="the task for the CEO")
+    p.add_argument("task", metavar="TASK", help="the task for the CEO")
     p.add_argument("--json", action="store_true", help="print one JSON summary on stdout")
     p.add_argument("--quiet", action="store_true", help="no progress lines on stderr")
 
@@ -268,9 +268,51 @@ COMMAND_OPTIONS: dict[str | None, tuple[str, ...]] = {
 }
 
 
-def _usage_line(left: str, right: str) -> str:
-    return f"  {left:<38} {right}"
+HELP_WIDTH = 79  # the overview fits an 80-column terminal
 
+
+def _usage_line(left: str, right: str) -> str:
+    return _entry(f"  {left:<38} ", right)
+
+
+def _entry(head: str, text: str) -> str:
+    """`head` then `text`, wrapped to HELP_WIDTH under its own column."""
+    import textwrap
+
+    lines = textwrap.wrap(text, HELP_WIDTH - len(head), break_on_hyphens=False) or [""]
+    indent = " " * len(head)
+    return "\n".join([head + lines[0], *(indent + line for line in lines[1:])])
+
+
+COMMON_OPTIONS: tuple[tuple[str, str], ...] = (
+    ("--simulate", "use the built-in model simulator (default when no API key is set)"),
+    (
+        "--scenario NAME|FILE",
+        "simulator scenario: default, timeout, failure, api-errors, "
+        "load[:agents=N,tps=T,seconds=S], or a .toml/.json file",
+    ),
+    ("--workspace DIR", "where agents read and write files (default: current directory)"),
+    ("--db PATH", "the SQLite run database (default: in your user data dir)"),
+    ("--config FILE", "settings file (default: config.toml in your user config dir)"),
+    ("--max-concurrent N", "sub-agents running at once (default 5; the rest queue)"),
+    ("--yes", "allow every command without asking (headless: otherwise denied)"),
+    ("--ceo-model M", "the CEO's model (default claude-opus-5-5)"),
+    (
+        "--budget-usd X",
+        "stop the run when it has cost $X (default $5.00, [limits] budget_usd; "
+        "0 or none: no budget). Warned at 80%.",
+    ),
+    (
+        "--runner local|temporal",
+        "where sub-agents run (default local; temporal needs the extra: "
+        "pip install 'delegate[temporal]')",
+    ),
+    (
+        "--temporal HOST:PORT",
+        "the Temporal server (default with --runner temporal: a local dev server "
+        "started in your user data dir)",
+    ),
+)
 
 OVERVIEW = (
     """\
@@ -282,33 +324,23 @@ usage:
         [
             _usage_line("delegate [TASK] [options]", "open the TUI; TASK goes to the CEO at once"),
             _usage_line(
-                "delegate --demo", "a demo run with simulated models (one command asks: a)"
+                "delegate --demo",
+                "a demo run with simulated models (one command asks for approval: press a)",
             ),
             *(_usage_line(f"delegate {c.name} {c.usage}", c.summary) for c in SUBCOMMANDS),
             _usage_line("delegate --version", "print the version"),
         ]
     )
+    + "\n\ncommon options (the TUI, run, resume and serve):\n"
+    + "\n".join(
+        _entry(f"  {flag:<22} " if len(flag) < 23 else f"  {flag}  ", text)
+        for flag, text in COMMON_OPTIONS
+    )
     + """
 
-common options (the TUI, run, resume and serve):
-  --simulate             use the built-in model simulator (default when no API key is set)
-  --scenario NAME|FILE   simulator scenario: default, timeout, failure, api-errors,
-                         load[:agents=N,tps=T,seconds=S], or a .toml/.json file
-  --workspace DIR        where agents read and write files (default: current directory)
-  --db PATH              the SQLite run database (default: in your user data dir)
-  --config FILE          settings file (default: config.toml in your user config dir)
-  --max-concurrent N     sub-agents running at once (default 5; the rest queue)
-  --yes                  allow every command without asking (headless: otherwise denied)
-  --ceo-model M          the CEO's model (default claude-opus-5-5)
-  --budget-usd X         stop the run when it has cost $X (default $5.00, [limits]
-                         budget_usd; 0 or none: no budget). Warned at 80%.
-  --runner local|temporal  where sub-agents run (default local; temporal needs the
-                         extra: pip install 'delegate[temporal]')
-  --temporal HOST:PORT   the Temporal server (default with --runner temporal: a local
-                         dev server started in your user data dir)
-
-The real Anthropic API is used when ANTHROPIC_API_KEY is set; ANTHROPIC_BASE_URL points
-it at any Messages-API endpoint. `delegate COMMAND --help` shows a command's options.
+The real Anthropic API is used when ANTHROPIC_API_KEY is set;
+ANTHROPIC_BASE_URL points it at any Messages-API endpoint.
+`delegate COMMAND --help` shows a command's options.
 RUN is a run id, a unique prefix of one, or `last`.
 """
 )
