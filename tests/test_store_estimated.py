@@ -11,12 +11,15 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from textual.app import App
+from textual.widgets import DataTable
 
 from core import events as ev
 from core.events import Event
 from core.store import Store
 from core.store_schema import SCHEMA_VERSION
 from tui.cli import main
+from tui.screens.history import HistoryScreen
 from tui.view_model import RunView, fmt_output, fmt_spend
 
 OPUS = "claude-opus-5-5"
@@ -92,6 +95,16 @@ async def test_an_estimate_is_shown_as_one_everywhere(
         assert row.estimated
         agents = {a.agent_id: a for a in await store.agents("cut-1")}
         assert agents["coding-1"].estimated and not agents["ceo"].estimated
+        # The TUI's history screen (h) too.
+        rows = await store.list_runs(limit=5)
+        async with App[None]().run_test(size=(100, 20)) as pilot:
+            screen = HistoryScreen(None, rows)
+            await pilot.app.push_screen(screen)
+            await pilot.pause()
+            table = screen.query_one(DataTable)
+            cells = {str(table.get_row_at(i)[1]): table.get_row_at(i) for i in range(2)}
+            assert "~$0.0246" in map(str, cells["cut-1"])
+            assert not any("~" in str(c) for c in cells["whole-1"])
     finally:
         await store.close()
 

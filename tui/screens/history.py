@@ -10,7 +10,7 @@ from textual.binding import Binding, BindingType
 from textual.screen import Screen
 from textual.widgets import DataTable, Static
 
-from tui.view_model import fmt_cost, one_line
+from tui.view_model import ESTIMATE_MARK, fmt_cost, one_line
 from tui.widgets.steady_footer import SteadyFooter
 
 if TYPE_CHECKING:
@@ -76,7 +76,7 @@ class HistoryScreen(Screen[str | None]):
                 r.run_id,
                 r.status,
                 str(max(0, r.agents - 1)),
-                fmt_cost(r.cost_usd),
+                (ESTIMATE_MARK if r.estimated else "") + fmt_cost(r.cost_usd),
             ][1 if narrow else 0 :]
             for r in rows
         ]
