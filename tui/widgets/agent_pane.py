@@ -332,13 +332,12 @@ class AgentPane(Static, can_focus=True):
         """
         if await super().handle_key(event):
             return True
-        chain = self.screen._modal_binding_chain  # the pane's bindings after `[keys]`
-        if not chain or chain[0][0] is not self:
-            return False  # not the focused widget (a key sent to it directly)
-        for binding in chain[0][1].key_to_bindings.get(event.key, ()):
-            if not binding.priority and await self.app.run_action(binding.action, self):
-                event.stop()
-                return True
+        active = self.screen.active_bindings.get(event.key)  # after `[keys]` remaps
+        if active is None or active.node is not self or active.binding.priority:
+            return False  # not this pane's key (or the pane is not the focused widget)
+        if await self.app.run_action(active.binding.action, self):
+            event.stop()
+            return True
         return False
 
     def action_move(self, direction: str) -> None:
