@@ -11,9 +11,8 @@ from tests.test_temporal_seams import private_uses
 
 TUI = Path(tui.__file__).parent
 # Not the engine's: `os._exit` is the standard library's documented call
-# (tui/process_exit.py); the Screen's binding chain is Textual's, read by a pane to run
-# its own keys at once (tui/widgets/agent_pane.py; Textual is pinned in pyproject.toml).
-ALLOWED = {"os._exit", "self.screen._modal_binding_chain"}
+# (tui/process_exit.py).
+ALLOWED = {"os._exit"}
 
 
 def _own_classes(tree: ast.Module) -> set[str]:
