@@ -250,9 +250,11 @@ class ModelClient:
         here (`core/llm_stream.py`), without the SDK's objects per event.
         """
         model = params["model"]
-        manager = self.client.messages.with_streaming_response.create(stream=True, **params)
         try:
             async with self.pacer.slot():  # many at once: spread over loop iterations
+                # Made in the slot: a turn cancelled while it waits leaves no request
+                # coroutine behind that was never awaited.
+                manager = self.client.messages.with_streaming_response.create(stream=True, **params)
                 response = (await manager.__aenter__()).http_response
         except Exception as exc:
             raise _TryFailed(classify(exc, model)) from exc

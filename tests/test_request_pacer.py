@@ -89,7 +89,6 @@ async def test_a_cancelled_waiting_start_leaves_the_others_going() -> None:
     assert not pacer._waiting
 
 
-
 class FakeClock:
     """The pacer's clock, moved only by the work the test says is done: the figures do
     not depend on how loaded the machine is."""
@@ -178,3 +177,38 @@ async def test_the_network_wait_inside_a_start_is_not_counted_as_its_cost() -> N
     await asyncio.gather(*(start() for _ in range(200)))
     assert pacer.waited > 100
     assert 0.00025 <= pacer.cost_s <= 0.00035, pacer.cost_s
+
+
+async def test_a_turn_cancelled_while_its_start_waits_leaves_no_request_behind() -> None:
+    # 40 agents' turns end together; the run is stopped while most of their starts wait
+    # in the pacer. None of them had made its request yet, so none is left made and
+    # never sent (Python would warn "coroutine ... was never awaited" when it is freed).
+    import gc
+    import warnings
+
+    from core.llm import ModelClient, TurnRequest, make_client
+    from core.simulator import Simulator, SimulatorTransport
+    from tests.test_llm import RecordingSink
+
+    sim = Simulator("load:agents=40,tps=1000,seconds=1", latency_s=0.0)
+    sdk = make_client("simulator", "http://simulator.invalid", transport=SimulatorTransport(sim))
+    model = ModelClient(sdk, retries=0)
+    model.pacer.cost_s = model.pacer.budget_s  # one start per iteration: the rest wait
+    turn = TurnRequest(
+        model="claude-haiku-5-5",
+        system="You are a worker.",
+        messages=[{"role": "user", "content": "Load task 1: stream a long status report."}],
+        tools=[],
+        max_tokens=256,
+    )
+    tasks = [asyncio.create_task(model.stream_turn(turn, RecordingSink())) for _ in range(40)]
+    await asyncio.sleep(0)
+    assert len(model.pacer._waiting) > 30
+    for task in tasks:
+        task.cancel()
+    await asyncio.gather(*tasks, return_exceptions=True)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        gc.collect()
+    assert not [w for w in caught if "never awaited" in str(w.message)]
+    await sdk.close()
