@@ -62,7 +62,8 @@ async def test_every_quit_asks_while_agents_run_and_they_end_stopped(
         await wait_until(pilot, lambda: options.option_count > 0)
         await pilot.press("enter")
         await wait_until(pilot, lambda: isinstance(app.screen, ConfirmScreen))
-        assert "Stop them and quit?" in str(app.screen.query_one("#confirm-question").render())
+        question = str(app.screen.query_one("#confirm-question").render())
+        assert "2 agents not finished yet" in question and "Stop them and quit?" in question
         await pilot.press("y")
         await wait_until(pilot, lambda: session.finished)
     # A clean stop, not a failure: agents and run `stopped`, counted apart.

@@ -278,9 +278,11 @@ class DelegateApp(App[int]):
             return
         if active:
             names = ", ".join(a.agent_id for a in active[:4]) + (" …" if len(active) > 4 else "")
+            one = len(active) == 1
             question = (
-                f"{len(active)} agent(s) still running or queued ({names}). They end stopped "
-                "(`delegate resume` can retry them). Stop them and quit?"
+                f"{len(active)} agent{'' if one else 's'} not finished yet ({names}): "
+                f"{'it ends' if one else 'they end'} stopped (`delegate resume` can retry "
+                f"{'it' if one else 'them'}). Stop {'it' if one else 'them'} and quit?"
             )
         else:
             question = (

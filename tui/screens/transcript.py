@@ -56,6 +56,7 @@ class TranscriptScreen(Screen[None]):
     DEFAULT_CSS = """
     TranscriptScreen #transcript-head {
         height: 2; background: $panel; color: $legible-text; padding: 0 1;
+        text-wrap: nowrap; text-overflow: ellipsis;
     }
     TranscriptScreen RichLog { height: 1fr; padding: 0 1; color: $legible-text; }
     TranscriptScreen #transcript-live {
@@ -85,7 +86,7 @@ class TranscriptScreen(Screen[None]):
         return self.view.agents.get(self.agent_id)
 
     def compose(self) -> ComposeResult:
-        yield Static("", id="transcript-head")
+        yield Static("", id="transcript-head", markup=False)  # a task's [brackets] as typed
         yield RichLog(id="transcript-log", max_lines=MAX_LINES, wrap=True, markup=False)
         yield Static("", id="transcript-live", classes="-idle", markup=False)
         yield SteadyFooter()
