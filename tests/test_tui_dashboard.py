@@ -50,6 +50,7 @@ async def test_dashboard_values_equal_the_runs_sums_and_its_replay_draws_them(
             await pilot.press("$")
             screen = app.screen
             assert isinstance(screen, DashboardScreen)
+            await wait_until(pilot, lambda: screen.figures is not None)  # drawn once mounted
             await store.flush()
             summary = await store.run_summary(session.run_id)
             figures = screen.figures
@@ -121,6 +122,7 @@ async def test_dashboard_values_equal_the_runs_sums_and_its_replay_draws_them(
         await pilot.press("$")
         screen = replay.screen
         assert isinstance(screen, DashboardScreen)
+        await wait_until(pilot, lambda: screen.figures is not None)
         figures = screen.figures
         assert figures is not None
         assert figures.run.cost == pytest.approx(summary["cost_usd"])
@@ -175,8 +177,10 @@ async def test_dashboard_key_is_remappable(tmp_path: Path) -> None:
         await pilot.pause()
         assert isinstance(app.screen, RunScreen)
         await pilot.press("D")
-        assert isinstance(app.screen, DashboardScreen)
-        figures = app.screen.figures
+        dash = app.screen
+        assert isinstance(dash, DashboardScreen)
+        await wait_until(pilot, lambda: dash.figures is not None)
+        figures = dash.figures
         assert figures is not None and figures.run.cost == app.view.totals().tokens.cost
         await pilot.press("D")  # the remapped key closes it too
         assert isinstance(app.screen, RunScreen)
@@ -190,6 +194,7 @@ async def test_dashboard_over_a_sample_run_at_80x24(tmp_path: Path) -> None:
         await pilot.press("$")
         screen = app.screen
         assert isinstance(screen, DashboardScreen)
+        await wait_until(pilot, lambda: screen.figures is not None)
         assert screen.figures is not None
         expected = dashboard(app.view, screen.clock(), 60)
         assert screen.figures.run.tokens == expected.run.tokens
