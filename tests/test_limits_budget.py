@@ -32,6 +32,17 @@ assert PRICE is not None and (PRICE.price.input, PRICE.price.output) == (1.0, 5.
 IN, OUT = 1e-6, 5e-6  # dollars per input / output token
 
 
+def stop_deltas(session: object) -> int:
+    """How many deltas a worker may stream past the run's budget before its stop lands.
+    In this process the stop cuts the stream at the next delta (they come every 5 ms).
+    On Temporal it crosses the event hub first; under load that hop took more than one
+    delta's 5 ms, so a few are allowed there. A stop that waits for a heartbeat (the bug
+    this bounds) lets about 75 through."""
+    from core.local_runner import LocalRunner
+
+    return 1 if isinstance(getattr(session, "agent_runner", None), LocalRunner) else 4
+
+
 def streamed(run: object, agent_id: str) -> str:
     return "".join(e.text for e in run.recorder.of(TextDelta, agent_id))  # type: ignore[attr-defined]
 
@@ -183,11 +194,13 @@ async def test_the_run_budget_stops_everything_and_the_ceo_reports_without_tools
         assert "returned early: the run has used 80% of its budget" in sent(final)
         assert reason[1:] in sent(final) and "no tool can run now" in sent(final)
         assert len([r for r in plan.ceo if r.body.get("tool_choice")]) == 1
-        # Spent when the estimate crossed $0.01: the run stopped within one delta of each
-        # worker (20 tokens, $0.0001) plus the CEO's last report (25 in, 12 out at $4/$20).
+        # Spent when the estimate crossed $0.01: the run stopped within `stop_deltas` of
+        # each worker (20 tokens, $0.0001 each) plus the CEO's last report (25 in, 12 out
+        # at $4/$20).
         cost = session.total_cost()
         assert cost is not None
-        assert 0.01 <= cost <= 0.01 + 2 * 20 * OUT + 25 * 4e-6 + 12 * 20e-6 + 1e-9
+        slack = 2 * stop_deltas(session) * 20 * OUT
+        assert 0.01 <= cost <= 0.01 + slack + 25 * 4e-6 + 12 * 20e-6 + 1e-9
         assert session.budget.ledger.spent_usd == pytest.approx(cost)
         # No new agent may start now: spawn_agent and retry_agent say why.
         with pytest.raises(SessionError, match=r"budget of \$0.0100 was spent"):
