@@ -103,3 +103,74 @@ async def test_attempts_here_are_workflows(tmp_path: Path, on_temporal: list[Any
     assert [(a["agent_id"], a["attempt"], a["state"]) for a in attempts] == [
         (record.agent_id, 1, "done")
     ]
+
+
+async def test_an_attempts_history_replays_on_this_code(
+    tmp_path: Path, on_temporal: list[Any]
+) -> None:
+    """The workflows are deterministic: an ended attempt's history, and its run's, replay
+    on the workflow code without a nondeterminism error (a change of what they do needs
+    `workflow.patched`, as the attempt's end signal has)."""
+    from temporalio.worker import Replayer
+
+    from core.temporal.types import attempt_workflow_id, run_workflow_id
+    from core.temporal.workflows import ENDS_TOLD_BY_SESSION, AttemptWorkflow, RunWorkflow
+
+    async def one(request: TurnRequest, sink: TurnSink) -> TurnResult:
+        sink.on_text("working")
+        return text("done")
+
+    sup, _, _ = make_supervisor(ScriptedModel(one), tmp_path)
+    record = sup.spawn("coding", "t", "claude-haiku-5-5", None)
+    await sup.wait([record.agent_id], timeout_s=20)
+    assert record.state == "done"
+    runner = on_temporal[0]
+    client = runner.client
+    prefix = runner.options.id_prefix
+    attempt = client.get_workflow_handle(
+        attempt_workflow_id(prefix, "run-test", record.agent_id, 1)
+    )
+    await attempt.result()
+    history = await attempt.fetch_history()
+    markers = [e for e in history.events if e.HasField("marker_recorded_event_attributes")]
+    assert [m.marker_recorded_event_attributes.marker_name for m in markers] == ["core_patch"]
+    assert ENDS_TOLD_BY_SESSION.encode() in markers[0].SerializeToString()
+    replayer = Replayer(workflows=[AttemptWorkflow, RunWorkflow])
+    await replayer.replay_workflow(history)  # raises on nondeterminism
+    run = client.get_workflow_handle(run_workflow_id(prefix, "run-test"))
+    await replayer.replay_workflow(await run.fetch_history())
+
+
+async def test_an_attempt_from_before_the_end_signal_moved_replays(
+    tmp_path: Path, on_temporal: list[Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An attempt whose history was made before its end was left to the session (it
+    signalled the run workflow itself, and has no patch marker) replays on this code."""
+    from temporalio import workflow
+    from temporalio.worker import Replayer
+
+    from core.temporal.types import attempt_workflow_id
+    from core.temporal.workflows import AttemptWorkflow, RunWorkflow
+
+    async def one(request: TurnRequest, sink: TurnSink) -> TurnResult:
+        return text("done")
+
+    monkeypatch.setattr(workflow, "patched", lambda patch_id: False)  # the old code's path
+    sup, _, _ = make_supervisor(ScriptedModel(one), tmp_path)
+    record = sup.spawn("coding", "t", "claude-haiku-5-5", None)
+    await sup.wait([record.agent_id], timeout_s=20)
+    runner = on_temporal[0]
+    attempt = runner.client.get_workflow_handle(
+        attempt_workflow_id(runner.options.id_prefix, "run-test", record.agent_id, 1)
+    )
+    await attempt.result()
+    history = await attempt.fetch_history()
+    signalled = [
+        e
+        for e in history.events
+        if e.HasField("signal_external_workflow_execution_initiated_event_attributes")
+    ]
+    assert len(signalled) == 1  # the old end signal, and no marker
+    assert not [e for e in history.events if e.HasField("marker_recorded_event_attributes")]
+    monkeypatch.undo()
+    await Replayer(workflows=[AttemptWorkflow, RunWorkflow]).replay_workflow(history)

@@ -18,7 +18,7 @@ from typing import Any
 
 from temporalio import workflow
 from temporalio.common import RetryPolicy
-from temporalio.exceptions import ActivityError, CancelledError
+from temporalio.exceptions import ActivityError, ApplicationError, CancelledError
 from temporalio.workflow import ActivityCancellationType
 
 with workflow.unsafe.imports_passed_through():
@@ -40,7 +40,11 @@ with workflow.unsafe.imports_passed_through():
         TurnInput,
         TurnOutput,
         UsageTotals,
+        run_workflow_id,
     )
+
+# `workflow.patched` id: attempts since then leave their end to the session to tell.
+ENDS_TOLD_BY_SESSION = "attempt-end-told-by-session"
 
 # A turn streams for minutes at most; a worker that died is noticed when its heartbeats
 # (every 100 ms) stop for this long, and the activity runs again elsewhere.
@@ -159,7 +163,14 @@ class AttemptWorkflow:
         # The run workflow hears of the end from the session (TemporalRunner): a signal
         # sent from here cost the attempt one more workflow task round trip (its end came
         # 0.3-0.9 s after its last turn), and one sent with the result is dropped.
-        return await self._run(inp)
+        result = await self._run(inp)
+        if not workflow.patched(ENDS_TOLD_BY_SESSION):
+            # An attempt started before that change (its history has no marker) replays
+            # the signal it sent then, so a run in flight across an upgrade goes on.
+            run = workflow.get_external_workflow_handle(run_workflow_id(inp.id_prefix, inp.run_id))
+            with contextlib.suppress(ApplicationError, CancelledError):  # no run workflow: fine
+                await run.signal("attempt_ended", args=[workflow.info().workflow_id, result.state])
+        return result
 
     async def _run(self, inp: AttemptInput) -> AttemptResult:
         self.inp = inp
