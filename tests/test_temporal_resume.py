@@ -90,6 +90,9 @@ async def test_a_resumed_run_reattaches_to_agents_that_ran_on(
                     timeout_s=15,
                 )
             await session.close()
+            # The store commits what it was handed every ~50 ms and reads see only what
+            # is committed: the turn's tail came over the hub just before this point.
+            await store.flush()
             stored = await store.events(run_id)
             for r in live:
                 deltas = [
