@@ -12,7 +12,8 @@ from core.events import Event, Notice, TextDelta
 
 pytest.importorskip("temporalio")
 
-from core.temporal.hub import EventHub, HubAddress, Publisher
+from core.temporal import hub as hub_module
+from core.temporal.hub import UNREACHABLE_WAIT_S, EventHub, HubAddress, Publisher
 
 
 def delta(i: int) -> TextDelta:
@@ -133,5 +134,46 @@ async def test_a_publisher_whose_hub_died_moves_to_the_new_one_and_loses_nothing
     assert await pub.flush(5)
     assert [e.text for e in seen_old] == [f"t{i}" for i in range(5)]  # type: ignore[attr-defined]
     assert [e.text for e in seen_new] == [f"t{i}" for i in range(5, 10)]  # type: ignore[attr-defined]
+    await pub.close()
+    await new.close()
+
+
+async def test_a_publisher_looking_for_its_hub_tries_again_well_within_an_ending_wait(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """While no hub answers, the publisher backs off, but never longer than a third of
+    what an ending activity waits for its events: once a resumed session says where its
+    hub is, the next try finds it within that wait (it backed off to 2 s before)."""
+    waits: list[float] = []
+    real_sleep = asyncio.sleep
+
+    async def quick_sleep(delay: float) -> None:  # record the back-off, do not wait it
+        waits.append(delay)
+        await real_sleep(0.001)
+
+    old, new = EventHub(), EventHub()
+    seen: list[Event] = []
+    new.subscribe(lambda seq, e: seen.append(e))
+    old_address, new_address = await old.start(), await new.start()
+    moved_to: HubAddress | None = None
+
+    async def relocate() -> HubAddress | None:
+        return moved_to
+
+    pub = Publisher(old_address, "w1")
+    pub.relocate = relocate
+    await old.close()  # the session died before the first event
+    monkeypatch.setattr(hub_module.asyncio, "sleep", quick_sleep)
+    pub.emit(delta(0))
+    for _ in range(2000):
+        if len(waits) >= 12:
+            break
+        await real_sleep(0.005)
+    monkeypatch.undo()
+    assert len(waits) >= 12, waits
+    assert waits[0] < waits[-1] <= UNREACHABLE_WAIT_S / 3  # it backs off, up to a cap
+    moved_to = new_address
+    assert await pub.flush()  # disconnected: waits at most UNREACHABLE_WAIT_S
+    assert [e.text for e in seen] == ["t0"]  # type: ignore[attr-defined]
     await pub.close()
     await new.close()

@@ -43,6 +43,10 @@ RESEND_KEEP = 100_000  # events a publisher keeps until the hub acknowledged the
 LINE_LIMIT = 16 * 1024 * 1024
 HELLO_TIMEOUT_S = 5.0
 UNREACHABLE_WAIT_S = 1.0
+# The longest wait between tries to reach the hub (or to learn where a resumed session
+# put its own): under UNREACHABLE_WAIT_S, so an activity that ends while its session is
+# being resumed still gets its last events through once the new hub is known.
+RETRY_MAX_S = UNREACHABLE_WAIT_S / 3
 
 
 @dataclass(frozen=True)
@@ -267,7 +271,7 @@ class Publisher:
                     delay = 0.05
                     continue
                 await asyncio.sleep(delay)
-                delay = min(delay * 2, 2.0)
+                delay = min(delay * 2, RETRY_MAX_S)
 
     async def _relocated(self) -> bool:
         if self.relocate is None:
