@@ -11,6 +11,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from core.bus import EventBus
 from core.config import Settings
 from core.events import AgentFinished, AgentStateChanged, MessageAppended, TextDelta, TurnEnded
@@ -70,6 +72,8 @@ async def test_a_resumed_run_reattaches_to_agents_that_ran_on(
             rec = Recorder(bus)
             resumed = settings.with_overrides(runner="temporal", temporal_address=temporal_address)
             session = await open_resumed(resumed, store, run_id, bus=bus)
+            cost_at_resume = session.total_cost()
+            assert cost_at_resume is not None
             live = [r for r in session.agents() if r.state == "running"]
             assert len(live) >= 2, [(r.agent_id, r.state) for r in session.agents()]
             assert not [r for r in session.agents() if r.state == "interrupted"]
@@ -89,6 +93,13 @@ async def test_a_resumed_run_reattaches_to_agents_that_ran_on(
                     ),
                     timeout_s=15,
                 )
+            # The run's budget counts what this session spent, no more and no less: the
+            # reattached attempts' spend from here on, none of what they spent before
+            # (total_cost rounds to the micro-dollar).
+            cost_now = session.total_cost()
+            assert cost_now is not None and cost_now > cost_at_resume
+            spent_here = cost_now - cost_at_resume
+            assert session.budget.ledger.spent_usd == pytest.approx(spent_here, abs=2e-6)
             await session.close()
             # The store commits what it was handed every ~50 ms and reads see only what
             # is committed: the turn's tail came over the hub just before this point.
