@@ -132,3 +132,12 @@ def test_core_imports_without_textual() -> None:
         "assert 'textual' not in sys.modules, 'core imported textual'"
     )
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_the_closing_line_counts_its_sub_agents_in_words(
+    fast: list[str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    task = "Write a Python script that converts CSV to JSON"  # one coding agent
+    assert main(["run", task, "--yes", *fast]) == 0
+    last = capsys.readouterr().err.strip().splitlines()[-1]
+    assert last.startswith("run ") and " · 1 sub-agent · $" in last, last

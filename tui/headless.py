@@ -161,9 +161,10 @@ async def _run(args: argparse.Namespace, settings: Settings) -> int:
         print(redact.current().redact(outcome.result))
         cost = summary.get("cost_usd")
         cost_text = f"${cost:.4f}" if cost is not None else "unknown cost"
+        workers = len(summary["agents"]) - 1  # the CEO is not a sub-agent
         print(
             f"\nrun {outcome.run_id}: {summary['status']} ({session.verification.headline()})"
-            f" · {len(summary['agents']) - 1} sub-agents · {cost_text}",
+            f" · {workers} sub-agent{'' if workers == 1 else 's'} · {cost_text}",
             file=sys.stderr,
         )
     if interrupted:
