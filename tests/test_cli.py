@@ -141,3 +141,22 @@ def test_the_closing_line_counts_its_sub_agents_in_words(
     assert main(["run", task, "--yes", *fast]) == 0
     last = capsys.readouterr().err.strip().splitlines()[-1]
     assert last.startswith("run ") and " · 1 sub-agent · $" in last, last
+
+
+def test_show_at_80_columns_cuts_no_figure_and_no_model(
+    fast: list[str], capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    assert main(["run", "Research competitors and build a landing page", "--json", *fast]) == 0
+    agents = json.loads(capsys.readouterr().out)["agents"]
+    monkeypatch.setenv("COLUMNS", "80")
+    assert main(["show", "last", *fast[-2:]]) == 0
+    rows = {line.split()[0]: line for line in capsys.readouterr().out.splitlines() if line}
+    for a in agents:
+        row = rows[a["id"]]
+        assert len(row) <= 80, row
+        for figure in (
+            a["model"].replace("claude-", ""),
+            f"{a['input_tokens']:,}",
+            f"{a['cache_read_tokens']:,}/{a['cache_write_tokens']:,}",
+        ):
+            assert f" {figure} " in f" {row} ", (figure, row)

@@ -311,23 +311,9 @@ def _print_summary(summary: dict[str, Any], agents: Sequence[AgentSummary]) -> N
         where = "after the last change" if c["after_last_change"] else "before a later change"
         code = "timed out" if c.get("timed_out") else f"exit {c['exit_code']}"
         console.print(f"  check `{c['command']}`: {code}, {where}", markup=False)
-    table = Table(box=None, pad_edge=False)
-    for col in (
-        "agent",
-        "role",
-        "model",
-        "status",
-        "try",
-        "in",
-        "out",
-        "cache r/w",
-        "cost",
-        "time",
-    ):
-        table.add_column(col)
     hide = redact.current().redact
-    for a in agents:
-        table.add_row(
+    rows = [
+        (
             hide(a.agent_id),
             hide(a.role),
             hide(a.model).replace("claude-", ""),
@@ -339,6 +325,20 @@ def _print_summary(summary: dict[str, Any], agents: Sequence[AgentSummary]) -> N
             _cost(a.cost_usd, a.estimated),
             f"{a.elapsed_s:.1f}s" if a.elapsed_s is not None else "",
         )
+        for a in agents
+    ]
+    table = Table(box=None, pad_edge=False, padding=(0, 1, 0, 0))  # fits 80 columns
+    names = ("agent", "role", "model", "status", "try", "in", "out", "cache r/w", "cost", "time")
+    for i, col in enumerate(names):
+        width = max([len(col), *(len(r[i]) for r in rows)])
+        if i in (0, 1, 3):  # words: cut with … when the terminal is narrow
+            table.add_column(col)
+        elif i == 2:  # the model is what the table is read for
+            table.add_column(col, no_wrap=True, min_width=width)
+        else:  # figures are never cut: a cut number reads as another number
+            table.add_column(col, justify="right", no_wrap=True, min_width=width)
+    for row in rows:
+        table.add_row(*row)
     console.print(table)
     for a in summary["agents"]:
         ev = a.get("evidence") or {}
