@@ -38,7 +38,7 @@ async def _serve(args: argparse.Namespace, settings: Settings, address: str) -> 
     from core import redact
     from core.llm import ModelClient
     from core.model_access import open_model_access
-    from core.temporal.errors import TemporalUnavailable
+    from core.temporal.errors import unreachable
     from core.temporal.worker import WorkerGroup, build_workers, make_host, workspace_name
 
     access = open_model_access(settings)
@@ -49,9 +49,7 @@ async def _serve(args: argparse.Namespace, settings: Settings, address: str) -> 
     try:
         client = await asyncio.wait_for(Client.connect(address), 10)
     except Exception as exc:
-        raise TemporalUnavailable(
-            f"cannot reach Temporal at {address}: {' '.join(str(exc).split())}"
-        ) from None
+        raise unreachable(address, exc, 10) from None
     model = ModelClient(
         access.client, retries=settings.turn_retries, base_delay_s=settings.retry_base_delay_s
     )

@@ -53,7 +53,7 @@ from core.runner import (
     StopState,
 )
 from core.temporal.devserver import DevServer, shared_dev_server, stop_quietly
-from core.temporal.errors import TemporalUnavailable
+from core.temporal.errors import TemporalUnavailable, unreachable
 from core.temporal.hub import EventHub
 from core.temporal.types import (
     ATTEMPT_WORKFLOW,
@@ -180,9 +180,7 @@ class TemporalRunner:
             self.client = await asyncio.wait_for(Client.connect(address), CONNECT_TIMEOUT_S)
         except Exception as exc:
             stop_quietly(self.server)
-            raise TemporalUnavailable(
-                f"cannot reach Temporal at {address}: {' '.join(str(exc).split())}"
-            ) from None
+            raise unreachable(address, exc, CONNECT_TIMEOUT_S) from None
         addr = await self.hub.start(opts.events_host)
         self.hub_ref = Hub(addr.host, addr.port, addr.token)
         self.hub.subscribe(self._on_event)
