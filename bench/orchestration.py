@@ -94,35 +94,51 @@ async def one_case(agents: int, cap: int) -> dict[str, Any]:
         outcome = await asyncio.wait_for(session.wait_finished(), 120)
         t_end = time.time()
         await session.close()
-    spawned = {
-        e.agent_id: e for e in events if isinstance(e, AgentSpawned) and e.agent_id != CEO_ID
-    }
-    tasks = {e.agent_id: e.task for e in spawned.values()}
+    row = fan_out_row(events, sim, agents, cap, outcome.status)
     running = {
         e.agent_id: e.ts
         for e in events
-        if isinstance(e, AgentStateChanged) and e.state == "running" and e.agent_id in spawned
+        if isinstance(e, AgentStateChanged) and e.state == "running"
     }
+    run_to_req = [
+        sim.first_request[e.task] - running[a]
+        for a, e in spawned_agents(events).items()
+        if a in running and e.task in sim.first_request
+    ]
+    row["run_total_s"] = round(t_end - t0, 3)
+    row["start_to_request_p50_ms"] = ms(percentile(run_to_req, 50))
+    row["start_to_request_p99_ms"] = ms(percentile(run_to_req, 99))
+    return row
+
+
+def spawned_agents(events: list[Event]) -> dict[str, AgentSpawned]:
+    """The sub-agents a run spawned (not the CEO), by id."""
+    return {e.agent_id: e for e in events if isinstance(e, AgentSpawned) and e.agent_id != CEO_ID}
+
+
+def fan_out_row(
+    events: list[Event], sim: TimedSimulator, agents: int, cap: int, status: str
+) -> dict[str, Any]:
+    """The figures of one fan-out run, on either runner: wall is the first spawn to the
+    last sub-agent's end, against the ideal ceil(agents / cap) replies; spawn -> request
+    is each sub-agent's spawn to its first request at the simulator."""
+    spawned = spawned_agents(events)
     finished = [e for e in events if isinstance(e, AgentFinished) and e.agent_id in spawned]
-    first = min(e.ts for e in spawned.values())
-    last = max(e.ts for e in finished)
-    wall = last - first
+    wall = max(e.ts for e in finished) - min(e.ts for e in spawned.values())
     ideal = math.ceil(agents / cap) * REPLY_S
-    spawn_to_req = [sim.first_request[tasks[a]] - e.ts for a, e in spawned.items()]
-    run_to_req = [sim.first_request[tasks[a]] - running[a] for a in spawned if a in running]
+    to_req = [sim.first_request[e.task] - e.ts for e in spawned.values()
+              if e.task in sim.first_request]  # fmt: skip
     return {
         "agents": agents,
         "cap": cap,
-        "status": outcome.status,
+        "status": status,
         "done": sum(e.state == "done" for e in finished),
         "wall_s": round(wall, 3),
         "ideal_s": ideal,
         "overhead_pct": round((wall / ideal - 1) * 100, 1),
-        "run_total_s": round(t_end - t0, 3),
-        "spawn_to_request_p50_ms": ms(percentile(spawn_to_req, 50)),
-        "spawn_to_request_p99_ms": ms(percentile(spawn_to_req, 99)),
-        "start_to_request_p50_ms": ms(percentile(run_to_req, 50)),
-        "start_to_request_p99_ms": ms(percentile(run_to_req, 99)),
+        "efficiency": round(ideal / wall, 3),
+        "spawn_to_request_p50_ms": ms(percentile(to_req, 50)),
+        "spawn_to_request_p99_ms": ms(percentile(to_req, 99)),
     }
 
 

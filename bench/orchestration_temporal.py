@@ -10,7 +10,6 @@ the workers reach the simulator over loopback (the session's CEO in process).
 from __future__ import annotations
 
 import asyncio
-import math
 import os
 import subprocess
 import sys
@@ -20,10 +19,10 @@ from pathlib import Path
 from typing import Any
 
 from bench.common import ms, percentile, table, write_json
-from bench.orchestration import REPLY_S, FanOut, TimedSimulator
+from bench.orchestration import REPLY_S, FanOut, TimedSimulator, fan_out_row, spawned_agents
 from bench.temporal_phases import PHASES, attempt_phases, summarize
 from core.config import Settings
-from core.events import CEO_ID, AgentFinished, AgentSpawned, Event, SteerDelivered, TurnEnded
+from core.events import AgentFinished, AgentSpawned, Event, SteerDelivered, TurnEnded
 from core.llm import make_client
 from core.model_access import ModelAccess
 from core.session import Session
@@ -109,29 +108,11 @@ async def fan_out(
     session.bus.subscribe(events.append)
     session.start("fan out")
     outcome = await asyncio.wait_for(session.wait_finished(), 300)
-    spawned = {
-        e.agent_id: e for e in events if isinstance(e, AgentSpawned) and e.agent_id != CEO_ID
-    }
+    spawned = spawned_agents(events)
     finished = [e for e in events if isinstance(e, AgentFinished) and e.agent_id in spawned]
     phases = await _phases(session, sim, spawned, finished)
     await session.close()
-    wall = max(e.ts for e in finished) - min(e.ts for e in spawned.values())
-    ideal = math.ceil(agents / cap) * REPLY_S
-    tasks = {a: e.task for a, e in spawned.items()}
-    to_req = [sim.first_request[tasks[a]] - e.ts for a, e in spawned.items() if tasks[a] in
-              sim.first_request]  # fmt: skip
-    return {
-        "agents": agents,
-        "cap": cap,
-        "status": outcome.status,
-        "done": sum(e.state == "done" for e in finished),
-        "wall_s": round(wall, 3),
-        "ideal_s": ideal,
-        "efficiency": round(ideal / wall, 3),
-        "spawn_to_request_p50_ms": ms(percentile(to_req, 50)),
-        "spawn_to_request_p99_ms": ms(percentile(to_req, 99)),
-        "phases": phases,
-    }
+    return fan_out_row(events, sim, agents, cap, outcome.status) | {"phases": phases}
 
 
 async def _phases(

@@ -12,7 +12,7 @@ import pytest
 
 import core.store
 from core import events as ev
-from core.store import Store
+from tests.store_support import record
 from tui.cli import main
 
 RUN = "20250101-000000-abcd"
@@ -27,19 +27,14 @@ COMMANDS: dict[str, list[str]] = {
 
 
 async def _record_run(db: Path) -> None:
-    store = await Store.open(db)
-    try:
-        for event in (
-            ev.RunStarted(run_id=RUN, task="t", workspace="/w", ceo_model="m", simulated=True,
-                          max_concurrent=5),
-            ev.AgentSpawned(run_id=RUN, agent_id="ceo", role="ceo", model="m", task="t"),
-            ev.AgentStateChanged(run_id=RUN, agent_id="ceo", state="running"),
-            ev.AgentFinished(run_id=RUN, agent_id="ceo", state="done", result="ok", elapsed_s=1.0),
-            ev.RunFinished(run_id=RUN, status="done", result="ok", cost_usd=0.0),
-        ):  # fmt: skip
-            store.append(event)
-    finally:
-        await store.close()
+    await record(db, [
+        ev.RunStarted(run_id=RUN, task="t", workspace="/w", ceo_model="m", simulated=True,
+                      max_concurrent=5),
+        ev.AgentSpawned(run_id=RUN, agent_id="ceo", role="ceo", model="m", task="t"),
+        ev.AgentStateChanged(run_id=RUN, agent_id="ceo", state="running"),
+        ev.AgentFinished(run_id=RUN, agent_id="ceo", state="done", result="ok", elapsed_s=1.0),
+        ev.RunFinished(run_id=RUN, status="done", result="ok", cost_usd=0.0),
+    ])  # fmt: skip
 
 
 @pytest.fixture

@@ -13,6 +13,7 @@ from core import events as ev
 from core.events import Event
 from core.scorecard import AttemptRecord, scorecard
 from core.store import Store
+from tests.store_support import record
 from tui.cli import main
 from tui.stats_cli import format_stats
 
@@ -76,20 +77,10 @@ RUNS: list[list[Event]] = [
 ]  # fmt: skip
 
 
-async def _record(db: Path, runs: list[list[Event]]) -> None:
-    store = await Store.open(db)
-    try:
-        for events in runs:
-            for event in events:
-                store.append(event)
-    finally:
-        await store.close()
-
-
 @pytest.fixture
 def stats_db(tmp_path: Path) -> Path:
     db = tmp_path / "runs.db"
-    asyncio.run(_record(db, RUNS))
+    asyncio.run(record(db, *RUNS))
     return db
 
 
@@ -218,7 +209,7 @@ async def test_the_scorecard_screen_cuts_no_header(
     from tui.screens.stats import StatsScreen
 
     db = tmp_path / "runs.db"
-    await _record(db, RUNS)
+    await record(db, *RUNS)
     async with open_records(Settings(db_path=db), readonly=True) as records:
         app: App[None] = App()
         async with app.run_test(size=size) as pilot:

@@ -18,6 +18,7 @@ from core import events as ev
 from core.events import Event
 from core.store import Store
 from core.store_schema import SCHEMA_VERSION
+from tests.store_support import record
 from tui.cli import main
 from tui.screens.history import HistoryScreen
 from tui.view_model import RunView, fmt_output, fmt_spend
@@ -47,16 +48,6 @@ def _run(run_id: str, *, estimated: bool) -> list[Event]:
     return out
 
 
-async def _record(db: Path, *runs: list[Event]) -> None:
-    store = await Store.open(db)
-    try:
-        for events in runs:
-            for event in events:
-                store.append(event)
-    finally:
-        await store.close()
-
-
 async def _cli(capsys: pytest.CaptureFixture[str], *argv: str) -> str:
     assert await asyncio.to_thread(main, list(argv)) == 0
     return capsys.readouterr().out
@@ -66,7 +57,7 @@ async def test_an_estimate_is_shown_as_one_everywhere(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     db = tmp_path / "runs.db"
-    await _record(db, _run("cut-1", estimated=True), _run("whole-1", estimated=False))
+    await record(db, _run("cut-1", estimated=True), _run("whole-1", estimated=False))
     fast = ["--db", str(db)]
     history = (await _cli(capsys, "history", *fast)).splitlines()
     cut = next(line for line in history if line.startswith("cut-1"))
@@ -133,7 +124,7 @@ async def test_a_schema_1_database_opens_read_only_as_is_and_migrates_when_writt
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     db = tmp_path / "runs.db"
-    await _record(db, _run("old-1", estimated=False))
+    await record(db, _run("old-1", estimated=False))
     _make_schema_1(db)
     before = _schema(db)
     assert before[0] == "1" and "estimated" not in before[1]
@@ -149,7 +140,7 @@ async def test_a_schema_1_database_opens_read_only_as_is_and_migrates_when_writt
     assert _schema(db) == before
     assert "$0.0123" in await _cli(capsys, "show", "old-1", *fast)  # writable: migrated
     assert _schema(db)[0] == "2"
-    await _record(db, _run("new-1", estimated=True))  # writable: migrated, then written
+    await record(db, _run("new-1", estimated=True))  # writable: migrated, then written
     assert _schema(db)[0] == str(SCHEMA_VERSION) == "2"
     conn = sqlite3.connect(db)
     try:
