@@ -5,6 +5,11 @@ the Temporal runner with 1 and 2 `delegate worker` processes (efficiency = ideal
 wall, and its ratio to the local runner's), spawn -> first request, steer delivery
 after the turn it waited for, and kill latency. A dev server is started for the run;
 the workers reach the simulator over loopback (the session's CEO in process).
+
+Beside each Temporal case, right after it on the same server: Temporal's own floor
+(bench.temporal_floor: as many workflows, at the same cap, each one heartbeating 1 s
+activity, nothing of delegate's, one worker in this process), so "vs floor" compares
+with what Temporal itself gives at the same moment's load.
 """
 
 from __future__ import annotations
@@ -20,6 +25,9 @@ from typing import Any
 
 from bench.common import ms, percentile, table, write_json
 from bench.orchestration import REPLY_S, FanOut, TimedSimulator, fan_out_row, spawned_agents
+from bench.temporal_floor import cpu_s as _cpu_s
+from bench.temporal_floor import fan_out as floor_fan_out
+from bench.temporal_floor import floor_worker
 from bench.temporal_phases import PHASES, attempt_phases, summarize
 from core.config import Settings
 from core.events import AgentFinished, AgentSpawned, Event, SteerDelivered, TurnEnded
@@ -243,6 +251,8 @@ async def run_all(
                                         procs.items()}  # fmt: skip
                         row["load"] = os.getloadavg()[0]
                         row["runner"] = label
+                        if runner == "temporal":
+                            row["floor"] = await _floor(server, cap)
                         results.append(row)
                     if probe:
                         got = await probes(
@@ -260,6 +270,17 @@ async def run_all(
     return results
 
 
+async def _floor(server: Any, cap: int) -> dict[str, Any]:
+    """Temporal alone at this cap on this server, now (its worker only while it runs)."""
+    from temporalio.client import Client
+
+    print(f"  temporal floor: cap {cap}", file=sys.stderr, flush=True)
+    client = await Client.connect(server.address)
+    pid = server.process.pid if server.process is not None else None
+    async with floor_worker(client):
+        return await floor_fan_out(client, AGENTS, cap, pid)
+
+
 async def _until(predicate: Any, timeout_s: float = 30.0) -> None:
     deadline = time.monotonic() + timeout_s
     for _ in iter(int, 1):  # polls: the simulator's records are plain dicts
@@ -268,13 +289,6 @@ async def _until(predicate: Any, timeout_s: float = 30.0) -> None:
         if time.monotonic() > deadline:
             raise TimeoutError("the bench waited too long")
         await asyncio.sleep(0.01)
-
-
-def _cpu_s(pid: int) -> float:
-    """CPU seconds (user + system) a process has used so far."""
-    with open(f"/proc/{pid}/stat") as f:
-        fields = f.read().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def _fresh(sim: TimedSimulator) -> TimedSimulator:
@@ -292,13 +306,20 @@ def main(args: Any) -> None:
     rows = [
         [
             r["runner"], r["agents"], r["cap"], r["ideal_s"], r["wall_s"], r["efficiency"],
-            round(r["efficiency"] / local[r["cap"]], 3), r["spawn_to_request_p50_ms"],
-            r["spawn_to_request_p99_ms"], r["done"],
+            round(r["efficiency"] / local[r["cap"]], 3),
+            r["floor"]["efficiency"] if "floor" in r else "-",
+            round(r["efficiency"] / r["floor"]["efficiency"], 3) if "floor" in r else "-",
+            r["spawn_to_request_p50_ms"], r["spawn_to_request_p99_ms"], r["done"],
+            " ".join(f"{k} {v:g}" for k, v in r["cpu_s"].items()),
+            " ".join(f"{v:g}" for v in (r["floor"]["server_cpu_s"],
+                                        r["floor"]["client_worker_cpu_s"])) if "floor" in r
+            else "-",
         ]
         for r in fans
     ]  # fmt: skip
     header = ["runner", "agents", "cap", "ideal s", "wall s", "efficiency", "vs local",
-              "spawn->req p50", "spawn->req p99", "done"]  # fmt: skip
+              "floor eff", "vs floor", "spawn->req p50", "spawn->req p99", "done",
+              "cpu s", "floor cpu s (server worker)"]  # fmt: skip
     print(table(f"Fan-out, {REPLY_S:g} s per reply (ms unless noted)", header, rows))
     probe_rows = [
         [r["runner"], r["probe"]["steer_delivered_p50_ms"], r["probe"]["steer_delivered_p99_ms"],
@@ -321,7 +342,10 @@ def main(args: Any) -> None:
     ))  # fmt: skip
     print(
         "\nefficiency: ideal / wall (first spawn to last end); vs local: its ratio to the "
-        "local runner's (target >= 0.9). steer delivered: from the end of the turn it "
+        "local runner's (target >= 0.9). floor eff: Temporal alone right after, on the "
+        "same server (bench.temporal_floor: one heartbeating 1 s activity per workflow, "
+        "its worker in the bench's process); vs floor: ours over it. cpu s: CPU seconds "
+        "per process over the case. steer delivered: from the end of the turn it "
         "waited for. kill: session.kill() until the attempt ended (target < 1 s p99)."
     )
     write_json(args.json, {"benchmark": "orchestration-temporal", "results": results})

@@ -2,17 +2,23 @@
 sleeps 1 s (heartbeating as a model turn does), nothing of delegate's around them, on
 the dev server the session starts, one worker in this process.
 
-    python -m bench.temporal_floor [--agents 20] [--repeat 3]
+    python -m bench.temporal_floor [--agents 20] [--cap 20] [--repeat 3]
 
-Efficiency = 1 s / wall; compare `python -m bench.orchestration --runner temporal`.
+Efficiency = ideal / wall (ideal: ceil(agents / cap) s, at most `cap` workflows at
+once); `python -m bench.orchestration --runner temporal` runs it beside each of its
+Temporal cases, on the same server, so its ratios are against a floor of the same load.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import math
 import os
 import tempfile
 import time
+import uuid
+from collections.abc import AsyncIterator
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -26,11 +32,12 @@ from core.temporal.activities import HEARTBEAT_EVERY_S
 from core.temporal.worker import HEARTBEAT_THROTTLE, SHARED_POLL_RATIO, WORKFLOW_POLLS
 
 QUEUE = "bench-floor"
+TURN_S = 1.0
 
 
 @activity.defn(name="floor.turn")
 async def turn(n: int) -> int:
-    end = time.monotonic() + 1.0
+    end = time.monotonic() + TURN_S
     while time.monotonic() < end:
         activity.heartbeat()
         await asyncio.sleep(min(HEARTBEAT_EVERY_S, max(0.0, end - time.monotonic())))
@@ -51,13 +58,69 @@ class FloorWorkflow:
         return result
 
 
-def _cpu_s(pid: int) -> float:
+def cpu_s(pid: int) -> float:
+    """CPU seconds (user + system) a process has used so far."""
     with open(f"/proc/{pid}/stat") as f:
         fields = f.read().rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-async def run(agents: int, repeat: int) -> list[dict[str, Any]]:
+@contextlib.asynccontextmanager
+async def floor_worker(client: Client, queue: str = QUEUE) -> AsyncIterator[Worker]:
+    """A worker of the floor's workflow in this process, with the runner's worker settings
+    (heartbeat throttle, workflow polls), warmed by one workflow."""
+    worker = Worker(
+        client,
+        task_queue=queue,
+        workflows=[FloorWorkflow],
+        activities=[turn],
+        workflow_runner=UnsandboxedWorkflowRunner(),
+        max_heartbeat_throttle_interval=HEARTBEAT_THROTTLE,
+        default_heartbeat_throttle_interval=HEARTBEAT_THROTTLE,
+        max_concurrent_workflow_task_polls=WORKFLOW_POLLS,
+        nonsticky_to_sticky_poll_ratio=SHARED_POLL_RATIO,
+    )
+    async with worker:
+        await client.execute_workflow(
+            "floor.attempt", 0, id=f"floor-warm-{uuid.uuid4().hex[:8]}", task_queue=queue
+        )
+        yield worker
+
+
+async def fan_out(
+    client: Client, agents: int, cap: int, server_pid: int | None, queue: str = QUEUE
+) -> dict[str, Any]:
+    """`agents` floor workflows, at most `cap` at once; wall from the first start to the
+    last result."""
+    gate = asyncio.Semaphore(cap)
+    tag = uuid.uuid4().hex[:8]
+
+    async def one(i: int) -> None:
+        async with gate:
+            handle = await client.start_workflow(
+                "floor.attempt", i, id=f"floor-{tag}-{i}", task_queue=queue
+            )
+            await handle.result()
+
+    cpu0 = cpu_s(server_pid) if server_pid else 0.0
+    own0 = time.process_time()
+    t0 = time.monotonic()
+    await asyncio.gather(*(one(i) for i in range(agents)))
+    wall = time.monotonic() - t0
+    ideal = math.ceil(agents / cap) * TURN_S
+    return {
+        "agents": agents,
+        "cap": cap,
+        "ideal_s": ideal,
+        "wall_s": round(wall, 3),
+        "efficiency": round(ideal / wall, 3),
+        "server_cpu_s": round(cpu_s(server_pid) - cpu0, 2) if server_pid else None,
+        "client_worker_cpu_s": round(time.process_time() - own0, 2),
+        "load": round(os.getloadavg()[0], 1),
+    }
+
+
+async def run(agents: int, cap: int, repeat: int) -> list[dict[str, Any]]:
     from core.temporal.devserver import start_dev_server
 
     rows: list[dict[str, Any]] = []
@@ -66,42 +129,9 @@ async def run(agents: int, repeat: int) -> list[dict[str, Any]]:
         try:
             assert server.process is not None
             client = await Client.connect(server.address)
-            worker = Worker(
-                client,
-                task_queue=QUEUE,
-                workflows=[FloorWorkflow],
-                activities=[turn],
-                workflow_runner=UnsandboxedWorkflowRunner(),
-                max_heartbeat_throttle_interval=HEARTBEAT_THROTTLE,
-                default_heartbeat_throttle_interval=HEARTBEAT_THROTTLE,
-                max_concurrent_workflow_task_polls=WORKFLOW_POLLS,
-                nonsticky_to_sticky_poll_ratio=SHARED_POLL_RATIO,
-            )
-            async with worker:
-                await client.execute_workflow("floor.attempt", 0, id="warm", task_queue=QUEUE)
-                for rep in range(repeat):
-                    cpu0, own0 = _cpu_s(server.process.pid), time.process_time()
-                    t0 = time.monotonic()
-                    handles = await asyncio.gather(
-                        *(
-                            client.start_workflow(
-                                "floor.attempt", i, id=f"f{rep}-{i}", task_queue=QUEUE
-                            )
-                            for i in range(agents)
-                        )
-                    )
-                    await asyncio.gather(*(h.result() for h in handles))
-                    wall = time.monotonic() - t0
-                    rows.append(
-                        {
-                            "agents": agents,
-                            "wall_s": round(wall, 3),
-                            "efficiency": round(1.0 / wall, 3),
-                            "server_cpu_s": round(_cpu_s(server.process.pid) - cpu0, 2),
-                            "client_worker_cpu_s": round(time.process_time() - own0, 2),
-                            "load": round(os.getloadavg()[0], 1),
-                        }
-                    )
+            async with floor_worker(client):
+                for _ in range(repeat):
+                    rows.append(await fan_out(client, agents, cap, server.process.pid))
         finally:
             server.stop()
     return rows
@@ -110,11 +140,13 @@ async def run(agents: int, repeat: int) -> list[dict[str, Any]]:
 def main() -> None:
     p = parser(__doc__ or "")
     p.add_argument("--agents", type=int, default=20)
+    p.add_argument("--cap", type=int, default=20)
     p.add_argument("--repeat", type=int, default=3)
     args = p.parse_args()
-    rows = asyncio.run(run(args.agents, args.repeat))
-    header = ["agents", "wall s", "efficiency", "server cpu s", "client+worker cpu s", "load"]
-    print(table("Temporal alone: one 1 s activity per workflow", header,
+    rows = asyncio.run(run(args.agents, args.cap, args.repeat))
+    header = ["agents", "cap", "ideal s", "wall s", "efficiency", "server cpu s",
+              "client+worker cpu s", "load"]  # fmt: skip
+    print(table(f"Temporal alone: one {TURN_S:g} s activity per workflow", header,
                 [list(r.values()) for r in rows]))  # fmt: skip
     write_json(args.json, {"benchmark": "temporal-floor", "runs": rows})
 
