@@ -9,9 +9,10 @@ from pathlib import Path
 
 import pytest
 
-from tests.tui_support import live_app, sim_settings, wait_until
+from tests.tui_support import footer_keys, live_app, sim_settings, wait_until
 from tui.cli import main
 from tui.launch import DEMO_TASK
+from tui.widgets.approvals import ApprovalInbox
 
 SMOKE = 'python3 -c "import convert"'
 
@@ -37,11 +38,22 @@ def test_headless_demo_refuses_the_command_and_says_so(
 
 
 async def test_the_demo_shows_the_approval_inbox_and_a_approves(tmp_path: Path) -> None:
-    settings = sim_settings(tmp_path, scenario="default:approval")
+    # Replies take 0.2 s, as a model's would: the footer is up before the request comes.
+    settings = sim_settings(tmp_path, scenario="default:approval", sim_latency_s=0.2)
     assert settings.permission_mode == "ask"  # the default config
     app, session = live_app(settings, DEMO_TASK)
     async with app.run_test(size=(160, 48)) as pilot:
-        await wait_until(pilot, lambda: app.view.approvals, timeout=30)
+        inbox = app.screen.query_one(ApprovalInbox)
+        await wait_until(pilot, lambda: "Quit" in footer_keys(app))
+
+        def box_before_keys() -> bool:
+            """Polled each step: the footer never shows `a` (even dimmed) before the box."""
+            if "Approve" in footer_keys(app):
+                assert inbox.display and inbox.oldest is not None
+                return True
+            return False
+
+        await wait_until(pilot, box_before_keys, timeout=30)
         request = app.view.oldest_approval()
         assert request is not None and request.command == SMOKE
         assert app.view.agents[request.agent_id].state == "waiting_approval"

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from core.tools.always_allow import always_allow_offer
-from tests.tui_support import live_app, sim_settings, wait_until
+from tests.tui_support import footer_keys, live_app, sim_settings, wait_until
 from tui.screens.run import RunScreen
 from tui.widgets.approvals import ApprovalInbox, always_text
 
@@ -132,3 +132,46 @@ async def test_a_command_taller_than_the_inbox_scrolls_to_its_end(tmp_path: Path
         async with asyncio.timeout(5):
             await ask
         await app.close_session()
+
+
+async def test_the_approval_keys_come_with_the_box_not_before(tmp_path: Path) -> None:
+    """No `a Approve · d Deny` in the footer (not even dimmed) while no box is drawn; a
+    request that reaches the view between two flushes while something refreshes the
+    footer (focus moved, a flush's tail) does not bring them before its box either: they
+    come once the flush draws the box."""
+    from core.events import AgentSpawned, AgentStateChanged, ApprovalRequested
+    from tests.tui_support import QuietSession
+    from tui.app import DelegateApp
+
+    app = DelegateApp(session=QuietSession(), task="t", autostart=False)  # type: ignore[arg-type]
+    async with app.run_test(size=SIZE) as pilot:
+        screen = app.screen
+        assert isinstance(screen, RunScreen)
+        for timer in list(screen._timers):  # the 8 Hz flush: this test flushes by hand
+            if timer.name == "flush":
+                timer.pause()
+        for event in (
+            AgentSpawned(run_id="quiet", agent_id="coding-1", role="coding", model="m", task="x"),
+            AgentStateChanged(run_id="quiet", agent_id="coding-1", state="running"),
+        ):
+            app.view.apply(event)
+        await screen.flush()
+        await pilot.pause()
+        inbox = screen.query_one(ApprovalInbox)
+        assert not inbox.display and "Approve" not in footer_keys(app)
+        app.view.apply(
+            ApprovalRequested(run_id="quiet", agent_id="coding-1", request_id="r1",
+                              tool="run_command", command="make build", cwd="/w")
+        )  # fmt: skip
+        screen.refresh_bindings()
+        await pilot.pause()
+        assert not inbox.display
+        assert not {"Approve", "Always allow", "Deny"} & set(footer_keys(app))
+        assert screen.check_action("approve", ()) is False
+        await screen.flush()  # draws the box, then refreshes the keys
+        await pilot.pause()
+        assert inbox.display and "make build" in screen_text(app)
+        keys = footer_keys(app)
+        assert keys["Approve"] and keys["Deny"]
+        for timer in list(screen._timers):
+            timer.resume()

@@ -119,7 +119,7 @@ async def test_approval_keys(tmp_path: Path) -> None:
             )
             await wait_until(pilot, lambda: bool(app.view.approvals))
             await wait_until(pilot, lambda: app.view.agents[agent_id].state == "waiting_approval")
-            await pilot.pause()
+            await wait_until(pilot, lambda: screen.inbox.oldest is not None)  # the box is up
             await pilot.press(key)
             async with asyncio.timeout(5):
                 results[key] = await ask

@@ -83,3 +83,10 @@ async def wait_until(pilot: Any, cond: Callable[[], object], timeout: float = 10
         if time.monotonic() > deadline:
             raise AssertionError(f"condition not met within {timeout}s")
         await pilot.pause(0.02)
+
+
+def footer_keys(app: Any) -> dict[str, bool]:
+    """The footer's keys by description: enabled (True) or dimmed (False)."""
+    from textual.widgets._footer import FooterKey
+
+    return {k.description: not k.has_class("-disabled") for k in app.screen.query(FooterKey)}

@@ -258,7 +258,9 @@ class RunScreen(Screen[None]):
             self.selected,
             agent.state if agent else None,
             agent.attempt if agent else None,
-            next(iter(self.view.approvals), None),  # the oldest request: is "always" offered?
+            # The oldest request the inbox shows (is "always" offered?): not the view's,
+            # which events change between flushes, so the keys never come before the box.
+            self.inbox.oldest.request_id if self.inbox.oldest else None,
             self.replay.paused if self.replay else None,
         )
         if key != self._binding_key:
@@ -303,10 +305,12 @@ class RunScreen(Screen[None]):
         if action in APPROVAL_ACTIONS:
             if self.read_only:
                 return False
-            oldest = self.view.oldest_approval()
-            if oldest is None:
-                return None
-            if action == "always" and not always_allow_offer(oldest.command).offered:
+            # What the inbox shows, not the view (events reach it between flushes): the
+            # footer shows these keys once the box they answer is on screen, and not at
+            # all (not even dimmed) while no command waits.
+            if self.inbox.oldest is None or self.inbox.offer is None:
+                return False
+            if action == "always" and not self.inbox.offer.offered:
                 return None  # dimmed; the inbox says why
             return True
         if action in AGENT_ACTIONS:
@@ -464,7 +468,9 @@ class RunScreen(Screen[None]):
         if not pending:
             self.notify("No command is waiting for approval.", timeout=3)
             return
-        request = pending[0]
+        # The request the inbox shows as the oldest: the one the operator read.
+        shown = self.inbox.oldest.request_id if self.inbox.oldest else None
+        request = next((p for p in pending if p.request_id == shown), pending[0])
         offer = always_allow_offer(request.command)
         if decision == "always" and offer.prefix is None:
             self.notify(f"No always-allow: {offer.reason}", severity="warning", timeout=5)
