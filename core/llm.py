@@ -15,12 +15,17 @@ import json
 import os
 import random
 import time
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Literal, Protocol
 
 import anthropic
 import httpx2
+from anthropic._constants import RAW_RESPONSE_HEADER
+from anthropic._response import AsyncResponseContextManager
+from anthropic.resources.messages.messages import DEPRECATED_MODELS
+from anthropic.types import Message, RawMessageStreamEvent
 
 from core import redact
 from core.catalog import Usage
@@ -63,6 +68,12 @@ PERMANENT_TYPES = frozenset(
 RETRYABLE_STATUS = frozenset({408, 409, 429})
 MAX_RETRY_AFTER_S = 600.0
 _UNCACHEABLE_BLOCKS = frozenset({"thinking", "redacted_thinking"})
+# The body `messages.create` sends: its keys in its order, its encoder's settings.
+_BODY_KEYS = ("max_tokens", "messages", "model", "cache_control", "container", "diagnostics",
+              "inference_geo", "metadata", "output_config", "service_tier", "speed",
+              "stop_sequences", "stream", "system", "thinking", "tool_choice", "tools")  # fmt: skip
+_BODY_KEY_SET = frozenset(_BODY_KEYS) - {"stream"}
+_BODY_ENCODER = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), allow_nan=False)
 
 
 class MissingKeyError(Exception):
@@ -272,7 +283,7 @@ class ModelClient:
             async with self.pacer.slot():  # many at once: spread over loop iterations
                 # Made in the slot: a turn cancelled while it waits leaves no request
                 # coroutine behind that was never awaited.
-                manager = self.client.messages.with_streaming_response.create(stream=True, **params)
+                manager = self._request(params)
                 response = (await manager.__aenter__()).http_response
         except Exception as exc:
             raise _TryFailed(classify(exc, model)) from exc
@@ -326,6 +337,42 @@ class ModelClient:
                 await chunks.aclose()
             with contextlib.suppress(Exception):
                 await manager.__aexit__(None, None, None)
+
+    def _request(self, params: dict[str, Any]) -> AsyncResponseContextManager[Any]:
+        """The streamed request, not yet made: `messages.create(stream=True, **params)`
+        through `with_streaming_response`, or, when the client makes no OpenTelemetry
+        spans, the same request through the client's `post` with the body encoded here.
+
+        `create` sends `params` as they are, with no validation; on the way, the client
+        copies the whole body into plain data (`copy_tree`) and encodes it: with the
+        tool schemas and the conversation, a third of a request start's CPU. The body
+        sent here is the same bytes (`request_body`), and everything else is the
+        client's own: auth, headers, HTTP retries, status errors and timeouts. With
+        spans on, `create` is kept, as the span's request attributes come from it.
+        """
+        client = self.client
+        if client.open_telemetry["traces"]["enabled"]:
+            return client.messages.with_streaming_response.create(stream=True, **params)
+        model = params["model"]
+        if model in DEPRECATED_MODELS:  # as `create` warns
+            warnings.warn(
+                f"The model '{model}' is deprecated and will reach end-of-life on "
+                f"{DEPRECATED_MODELS[model]}.\nPlease migrate to a newer model. Visit "
+                "https://docs.anthropic.com/en/docs/resources/model-deprecations for more "
+                "information.",
+                DeprecationWarning,
+                stacklevel=3,
+            )
+        return AsyncResponseContextManager(
+            client.post(
+                "/v1/messages",
+                cast_to=Message,
+                content=request_body(params),
+                options={"headers": {RAW_RESPONSE_HEADER: "stream"}},
+                stream=True,
+                stream_cls=anthropic.AsyncStream[RawMessageStreamEvent],
+            )
+        )
 
     def _error_event(self, text: str, response: httpx2.Response) -> anthropic.APIStatusError:
         """The SDK's error for an `event: error` frame, made as its own stream makes it."""
@@ -382,6 +429,17 @@ def build_params(request: TurnRequest) -> dict[str, Any]:
     if request.tool_choice and request.tools:
         params["tool_choice"] = {"type": request.tool_choice}
     return params
+
+
+def request_body(params: dict[str, Any]) -> bytes:
+    """The JSON body `messages.create(stream=True, **params)` sends, byte for byte: its
+    keys in its order, UTF-8, no spaces, no NaN (a ValueError, as the SDK raises)."""
+    unknown = params.keys() - _BODY_KEY_SET
+    if unknown:  # as `create` refuses a keyword it does not take
+        raise TypeError(f"not a messages.create parameter: {', '.join(sorted(unknown))}")
+    body = {key: params[key] for key in _BODY_KEYS if key in params}
+    body["stream"] = True
+    return _BODY_ENCODER.encode({key: body[key] for key in _BODY_KEYS if key in body}).encode()
 
 
 def cache_marks(messages: list[dict[str, Any]]) -> list[int]:
