@@ -256,7 +256,8 @@ class Agent:
 
     def _meter_moved(self) -> None:
         """The meter changed: check the caps, and let the live figures follow a stream."""
-        self._check_limits()
+        if self.limits:  # (no caps: no limit can be hit)
+            self._check_limits()
         if self._streaming and self.usage.estimating:
             self._publish_soon()
 

@@ -111,21 +111,26 @@ class Catalog:
         info = self.models.get(model)
         return info.context_window if info else None
 
-    def cost(self, model: str, usage: Usage) -> float | None:
-        """Dollar cost of one reply's usage; None when the model's price is unknown.
-
-        The tier is chosen per reply from its prompt size, as the API bills it.
-        """
+    def price(self, model: str, usage: Usage) -> Price | None:
+        """The per-million prices one reply's usage is billed at: the tier is chosen per
+        reply from its prompt size, as the API bills it. None: the model has no price."""
         info = self.models.get(model)
         if info is None:
             return None
-        price = info.price
         if (
             info.tier_threshold is not None
             and info.long_price is not None
             and usage.prompt_tokens > info.tier_threshold
         ):
-            price = info.long_price
+            return info.long_price
+        return info.price
+
+    def cost(self, model: str, usage: Usage) -> float | None:
+        """Dollar cost of one reply's usage (see `price`); None when the model's price is
+        unknown. `core.cost_meter` computes the same sum term by term, in this order."""
+        price = self.price(model, usage)
+        if price is None:
+            return None
         return (
             usage.input_tokens * price.input
             + usage.output_tokens * price.output

@@ -93,11 +93,17 @@ class RunLedger:
 
 
 class CostMeter:
-    """One agent attempt: finished tries plus an estimate of the try streaming now.
+    """One attempt: finished tries plus an estimate of the try streaming now.
 
     `committed` holds the tries that ended (a cut try is billed at its estimate: the
     API bills what it generated even when we stop reading). `reported` is what the API
     said of the current try so far; characters streamed after that report are estimated.
+
+    A reply streams a delta every few tokens, and each moves the estimate: what does not
+    change while it streams (the prices of the try's tier, the reported input side's
+    terms, the committed tokens) is worked out when a report or a commit changes it, so
+    a delta costs a few additions. The dollar figure is the catalog's own sum, term by
+    term in its order (`Catalog.cost`), so it is the same float.
     """
 
     def __init__(
@@ -116,9 +122,28 @@ class CostMeter:
         self.committed_cost: float | None = 0.0
         self.reported = Usage()
         self._chars_unreported = 0
+        self._estimate = 0  # estimate_tokens(_chars_unreported)
         self._committed_estimated = False  # a try ended cut, billed at its estimate
         self.context_tokens = 0
         self._counted = 0.0  # what the ledger has been told of this meter
+        self._reprice()
+
+    def _reprice(self) -> None:
+        """`reported`, `committed` or `committed_cost` changed: the fixed part of the sums."""
+        r, c = self.reported, self.committed
+        self._tokens_fixed = c.prompt_tokens + c.output_tokens + r.prompt_tokens + r.output_tokens
+        price = self.catalog.price(self.model, r) if self.committed_cost is not None else None
+        # (input term, output price, cache-write term, cache-read term), or None: no price.
+        self._terms = (
+            None
+            if price is None
+            else (
+                r.input_tokens * price.input,
+                price.output,
+                r.cache_write_tokens * price.cache_write_5m,
+                r.cache_read_tokens * price.cache_read,
+            )
+        )
 
     # --- what it has cost ----------------------------------------------------
 
@@ -126,7 +151,7 @@ class CostMeter:
     def current(self) -> Usage:
         """The streaming try: reported input, reported output plus the estimate since."""
         r = self.reported
-        extra = estimate_tokens(self._chars_unreported)
+        extra = self._estimate
         if not extra:
             return r
         return Usage(r.input_tokens, r.output_tokens + extra, r.cache_read_tokens,
@@ -150,22 +175,26 @@ class CostMeter:
     @property
     def tokens(self) -> int:
         """Prompt plus output tokens over the attempt (a token budget counts these)."""
-        total = self.total
-        return total.prompt_tokens + total.output_tokens
+        return self._tokens_fixed + self._estimate
 
     @property
     def cost(self) -> float | None:
         """Dollars over the attempt; None when the model has no price."""
-        if self.committed_cost is None:
+        terms = self._terms
+        if terms is None or self.committed_cost is None:
             return None
-        current = self.catalog.cost(self.model, self.current)
-        return None if current is None else self.committed_cost + current
+        inp, out_price, cache_write, cache_read = terms
+        out = self.reported.output_tokens + self._estimate
+        # Catalog.cost of `current`, the same terms in the same order.
+        current = (inp + out * out_price + cache_write + cache_read) / 1_000_000
+        return self.committed_cost + current
 
     def carry_over(self, usage: Usage, cost_usd: float | None) -> None:
         """Start from earlier tries counted elsewhere (their ledger share counted too)."""
         self.committed = usage
         self.committed_cost = cost_usd
         self._counted = cost_usd or 0.0
+        self._reprice()
 
     # --- what the stream says ------------------------------------------------
 
@@ -173,24 +202,26 @@ class CostMeter:
         """The API reported the try's usage so far (running totals): it replaces the
         estimate of everything streamed before it."""
         self.reported = usage
-        self._chars_unreported = 0
+        self._chars_unreported = self._estimate = 0
         self.context_tokens = usage.prompt_tokens + usage.output_tokens
+        self._reprice()
         self._changed()
 
     def on_stream(self, chars: int) -> None:
         """`chars` more characters of output streamed (text, thinking, tool input)."""
         if chars <= 0:
             return
-        before = estimate_tokens(self._chars_unreported)
         self._chars_unreported += chars
-        if estimate_tokens(self._chars_unreported) != before:
+        estimate = estimate_tokens(self._chars_unreported)
+        if estimate != self._estimate:
+            self._estimate = estimate
             self._changed()
 
     def commit(self, final: Usage | None = None) -> None:
         """The try ended. `final`: the API's own usage of a finished reply (replaces the
         estimate); without it the estimate is what the try cost."""
         if final is not None:
-            self.reported, self._chars_unreported = final, 0
+            self.reported, self._chars_unreported, self._estimate = final, 0, 0
         elif self._chars_unreported > 0:
             self._committed_estimated = True
         current = self.current
@@ -199,12 +230,13 @@ class CostMeter:
         self.committed_cost = (
             None if cost is None or self.committed_cost is None else self.committed_cost + cost
         )
-        self.reported, self._chars_unreported = Usage(), 0
+        self.reported, self._chars_unreported, self._estimate = Usage(), 0, 0
+        self._reprice()
         self._changed()
 
     def _changed(self) -> None:
-        cost = self.cost
         if self.ledger is not None:
+            cost = self.cost
             if cost is None:
                 self.ledger.unpriced.add(self.model)
             elif cost != self._counted:

@@ -74,6 +74,39 @@ def test_the_meter_estimates_while_streaming_and_the_report_replaces_it() -> Non
     assert estimate_tokens(0) == 0 and estimate_tokens(1) == 1 and estimate_tokens(8) == 2
 
 
+def test_the_meter_cost_is_the_catalogs_sum_to_the_last_bit() -> None:
+    """The meter keeps a try's fixed terms between deltas; its figure is still exactly
+    what `Catalog.cost` gives (a budget set to that figure stops at the same delta), on
+    both sides of a tiered model's threshold, and the token count is exact too."""
+    catalog = Catalog()
+    for model in ("claude-haiku-5-5", "claude-opus-5-5", "claude-haiku-4-5"):
+        for prompt in (1_000, 100_000, 100_001, 250_000):
+            meter = CostMeter(catalog, model, ledger=RunLedger(None))
+            committed = 0.0
+            committed_usage = Usage()
+            for turn in range(3):
+                reported = Usage(prompt // 3 + turn, 1, prompt // 3, prompt - 2 * (prompt // 3))
+                meter.on_usage(reported)
+                for chars in (1, 3, 17, 4, 400, 81):
+                    meter.on_stream(chars)
+                    current = meter.current
+                    expected = committed + catalog.cost(model, current)  # type: ignore[operator]
+                    assert meter.cost == expected  # the same float, not approximately
+                    total = committed_usage + current
+                    assert meter.tokens == total.prompt_tokens + total.output_tokens
+                final = Usage(reported.input_tokens, 77, reported.cache_read_tokens,
+                              reported.cache_write_tokens)  # fmt: skip
+                meter.commit(final)
+                committed += catalog.cost(model, final)  # type: ignore[operator]
+                committed_usage = committed_usage + final
+                assert meter.cost == committed and meter.current == Usage()
+    carried = CostMeter(catalog, "claude-haiku-5-5")
+    carried.carry_over(Usage(10, 10), None)  # earlier tries of an unknown cost
+    carried.on_usage(Usage(5, 1))
+    carried.on_stream(40)
+    assert carried.cost is None and carried.tokens == 20 + 5 + 1 + 10
+
+
 def test_an_unpriced_model_is_not_counted_but_named() -> None:
     ledger = RunLedger(1.0)
     meter = CostMeter(Catalog(), "claude-unknown-9", ledger=ledger)
