@@ -24,10 +24,10 @@ from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 import anthropic
-import httpcore2
 import httpx2
 from anthropic._constants import DEFAULT_CONNECTION_LIMITS
 
+from core.chunked_body import StreamingConnectionPool
 from core.net_backend import AsyncioBackend
 
 EMPTY_BODY = b""
@@ -93,7 +93,7 @@ class NetworkTransport(httpx2.AsyncHTTPTransport):
 
     def __init__(self, *, plain: bool, limits: httpx2.Limits = DEFAULT_CONNECTION_LIMITS) -> None:
         # Not super().__init__(): that builds the SSL context and anyio's pool.
-        self._pool = httpcore2.AsyncConnectionPool(
+        self._pool = StreamingConnectionPool(
             ssl_context=None if plain else httpx2.create_ssl_context(),
             max_connections=limits.max_connections,
             max_keepalive_connections=limits.max_keepalive_connections,
