@@ -251,13 +251,16 @@ def write_json(path: Path | None, data: dict[str, Any]) -> None:
     path.write_text(json.dumps(payload, indent=2) + "\n", encoding="utf-8")
 
 
-def run_child(module: str, args: Sequence[str], timeout: float = 600) -> dict[str, Any]:
-    """Run `python -m module args --child-json FILE` in a fresh process; return its JSON."""
+def run_child(
+    module: str, args: Sequence[str], timeout: float = 600, env: dict[str, str] | None = None
+) -> dict[str, Any]:
+    """Run `python -m module args --child-json FILE` in a fresh process (with `env`, or
+    this process's environment); return its JSON."""
     import tempfile
 
     with tempfile.TemporaryDirectory(prefix="bench-") as tmp:
         out = Path(tmp) / "out.json"
         cmd = [sys.executable, "-m", module, *args, "--child-json", str(out)]
-        subprocess.run(cmd, check=True, timeout=timeout)
+        subprocess.run(cmd, check=True, timeout=timeout, env=env)
         result: dict[str, Any] = json.loads(out.read_text(encoding="utf-8"))
         return result

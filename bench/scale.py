@@ -1,33 +1,59 @@
 """Headless scale: N agents streaming at once, the whole engine against the floor.
 
-For each N, two fresh processes run the simulator's `load` scenario in-process (as
-`delegate run --simulate` does), every agent streaming at `--tps` tokens/s for about
-`--seconds` over a few turns with a tool call between them:
+For each N, the simulator's `load` scenario streams every agent at `--tps` tokens/s for
+about `--seconds`, over a few turns with a tool call between them. Where the simulator
+runs is `--server`:
 
-- `app`: the headless run as `delegate run --quiet` runs it (the CEO spawns the N agents
-  in one reply; SDK client, agents, supervisor, bus, store);
-- `floor`: the same simulator and the same conversations, each agent a minimal loop that
-  calls the simulator directly (no HTTP, no SDK) and reads its frames with a bytes split
-  and `json.loads`: what the simulator and any reader cost at the least.
+- `http` (the default): in a process of its own, serving the Messages API over loopback
+  HTTP (`core.simulator.serve`), as an outside server would be for a user with a key; a
+  fresh server for every measured run. The bench samples its CPU (`/proc`) over the
+  measured window: near 1.0 s per wall s it is saturated, and the run measures the
+  server's limit, not the reader's (the table says so);
+- `inprocess`: in the measured process, as `delegate run --simulate` runs it (the
+  process's one core then carries the model server too).
 
-Each reports, over the time all N agents stream: process CPU per wall second, stream
-events per second (against the ideal: N x tps / tokens per event), event-loop lag p99,
-RSS per agent (RSS growth from before the agents started, over N), and the agents'
-wall time (first request to last reply) against the ideal (the simulator's pacing of
-the same replies: latency plus tokens / tps per turn).
+For each N and server, two fresh processes are measured:
 
-    python -m bench.scale                          # N = 10, 100, 500, 1000
+- `app`: the headless run. With `http`, `delegate run TASK --quiet` itself
+  (`tui.cli.main` in the bench's child, with ANTHROPIC_BASE_URL and a placeholder key, as
+  bench.orchestration_cli runs it; the SDK talks HTTP to the server), the bench adding
+  only a bus subscriber that counts and a loop-lag probe. With `inprocess`, the session
+  built as `delegate run --simulate` builds it. Either way the CEO spawns the N agents in
+  one reply (SDK client, agents, supervisor, bus, store);
+- `floor`: the same conversations, each agent a minimal loop that answers its tool call at
+  once: with `http`, reading the server over real HTTP with `bench.floor_reader` (a socket
+  per request, chunked decoding, a bytes split, `json.loads`); with `inprocess`, calling
+  the simulator directly (no HTTP, no SDK) and splitting its frames the same way. What
+  the server and any reader cost at the least.
+
+Each reports, over the time all N agents stream: the measured process's CPU per wall
+second, stream events per second (against the ideal: N x tps / tokens per event), its
+event-loop lag p99, RSS per agent (RSS growth from before the agents started, over N),
+the agents' wall time (first request to last reply) against the ideal (the simulator's
+pacing of the same replies: latency plus tokens / tps per turn), and with `http` the
+server process's CPU per wall second over the same window.
+
+    python -m bench.scale                          # N = 10, 100, 500, 1000, over HTTP
     python -m bench.scale --agents 10,50 --seconds 10
+    python -m bench.scale --agents 1000 --server http,inprocess
 """
 
 from __future__ import annotations
 
+import argparse
 import asyncio
+import contextlib
+import io
+import itertools
 import json
 import os
 import statistics
+import subprocess
+import sys
 import tempfile
+import threading
 import time
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -43,9 +69,15 @@ from bench.common import (
     table,
     write_json,
 )
+from bench.floor_reader import OnEvent, post_sse, split_url
 
 LATENCY_S = 0.05  # the load scenario's latency before each reply's first token
 FLOOR_MODEL = "claude-haiku-5-5"
+SERVERS = ("http", "inprocess")
+MODES = ("floor", "app")
+SATURATED = 0.9  # server CPU s per wall s from which the server, not the reader, is the limit
+TASK = "load"
+HEADERS = {"x-api-key": "bench-placeholder", "anthropic-version": "2023-06-01"}
 
 
 def _ideal(tokens_per_turn: list[int], tps: float) -> float:
@@ -102,23 +134,63 @@ class Meter:
 
 # --- the floor ----------------------------------------------------------------------------
 
+# One request of a floor agent: POST this body, hand each SSE event's data to the callback.
+Post = Callable[[bytes, OnEvent], Awaitable[None]]
 
-async def floor_agent(sim: Any, index: int, meter: Meter) -> None:
-    """One agent of the load scenario: requests straight to the simulator, frames read
-    with a bytes split and `json.loads`, the tool call answered at once."""
-    from core.simulator.http import Request
 
-    agent = f"floor-{index + 1}"
-    task = (
+class FloorTurn:
+    """One streamed reply as a floor agent reads it: text counted as it comes, the
+    assistant's content blocks assembled (text joined, tool input parsed)."""
+
+    def __init__(self, agent: str, meter: Meter) -> None:
+        self.agent = agent
+        self.meter = meter
+        self.blocks: list[dict[str, Any]] = []
+        self.texts: list[str] = []
+        self.tool_json: list[str] = []
+        self.stop: str | None = None
+
+    def on_event(self, data: dict[str, Any]) -> None:
+        kind = data["type"]
+        if kind == "content_block_delta":
+            delta = data["delta"]
+            if delta["type"] == "text_delta":
+                self.texts.append(delta["text"])
+                self.meter.delta(self.agent, delta["text"])
+            elif delta["type"] == "input_json_delta":
+                self.tool_json.append(delta["partial_json"])
+        elif kind == "content_block_start":
+            self.blocks.append(data["content_block"])
+        elif kind == "message_delta":
+            self.stop = data["delta"]["stop_reason"]
+
+    def content(self) -> list[dict[str, Any]]:
+        out: list[dict[str, Any]] = []
+        for block in self.blocks:
+            if block["type"] == "text":
+                out.append({"type": "text", "text": "".join(self.texts)})
+            elif block["type"] == "tool_use":
+                raw = "".join(self.tool_json)
+                out.append({**block, "input": json.loads(raw) if raw else {}})
+        return out
+
+
+def floor_task(index: int) -> str:
+    """The load scenario's task for agent `index` (0-based), as its CEO words it."""
+    return (
         f"Load task {index + 1}: stream a long status report on area {index + 1} "
         "and list the workspace between sections."
     )
-    messages: list[dict[str, Any]] = [{"role": "user", "content": task}]
+
+
+async def floor_agent(post: Post, index: int, meter: Meter) -> None:
+    """One agent of the load scenario: each turn one request through `post`, the tool call
+    answered at once with a fixed listing, until a reply ends without one."""
+    agent = f"floor-{index + 1}"
+    messages: list[dict[str, Any]] = [{"role": "user", "content": floor_task(index)}]
     tools = [
         {"name": "list_files", "description": "List files.", "input_schema": {"type": "object"}}
     ]
-    headers = {"x-api-key": "floor", "content-type": "application/json"}
-    loads = json.loads
     while True:
         body = {
             "model": FLOOR_MODEL,
@@ -129,47 +201,11 @@ async def floor_agent(sim: Any, index: int, meter: Meter) -> None:
             "messages": messages,
         }
         meter.turn(agent)
-        response = await sim.handle(
-            Request("POST", "/v1/messages", headers, json.dumps(body).encode())
-        )
-        assert response.stream is not None, response.body
-        blocks: list[dict[str, Any]] = []
-        texts: list[str] = []
-        tool_json: list[str] = []
-        stop = None
-        buffer = b""
-        async for chunk in response.stream:
-            buffer += chunk
-            start = 0
-            while (end := buffer.find(b"\n\n", start)) >= 0:
-                frame = buffer[start:end]
-                start = end + 2
-                nl = frame.find(b"\n")
-                if frame[7:nl] == b"ping":
-                    continue
-                data = loads(frame[nl + 7 :])
-                kind = data["type"]
-                if kind == "content_block_delta":
-                    delta = data["delta"]
-                    if delta["type"] == "text_delta":
-                        texts.append(delta["text"])
-                        meter.delta(agent, delta["text"])
-                    elif delta["type"] == "input_json_delta":
-                        tool_json.append(delta["partial_json"])
-                elif kind == "content_block_start":
-                    blocks.append(data["content_block"])
-                elif kind == "message_delta":
-                    stop = data["delta"]["stop_reason"]
-            buffer = buffer[start:]
-        content: list[dict[str, Any]] = []
-        for block in blocks:
-            if block["type"] == "text":
-                content.append({"type": "text", "text": "".join(texts)})
-            elif block["type"] == "tool_use":
-                raw = "".join(tool_json)
-                content.append({**block, "input": json.loads(raw) if raw else {}})
+        turn = FloorTurn(agent, meter)
+        await post(json.dumps(body).encode(), turn.on_event)
+        content = turn.content()
         messages.append({"role": "assistant", "content": content})
-        if stop != "tool_use":
+        if turn.stop != "tool_use":
             meter.done(agent)
             return
         results = [
@@ -180,27 +216,137 @@ async def floor_agent(sim: Any, index: int, meter: Meter) -> None:
         messages.append({"role": "user", "content": results})
 
 
-async def run_floor(agents: int, tps: float, seconds: float) -> dict[str, Any]:
+def _simulator(agents: int, tps: float, seconds: float) -> Any:
     from core.simulator import Simulator
     from core.simulator.scenarios.load import LoadScenario
 
-    sim = Simulator(LoadScenario(agents, tps, seconds), tokens_per_s=400, latency_s=0.15)
+    return Simulator(LoadScenario(agents, tps, seconds), tokens_per_s=400, latency_s=0.15)
+
+
+def inprocess_post(sim: Any) -> Post:
+    """Requests straight to the simulator (no HTTP), its frames split as the floor reader
+    splits them."""
+    from core.simulator.http import Request
+
+    headers = {**HEADERS, "content-type": "application/json"}
+    loads = json.loads
+
+    async def post(body: bytes, on_event: OnEvent) -> None:
+        response = await sim.handle(Request("POST", "/v1/messages", headers, body))
+        assert response.stream is not None, response.body
+        buffer = b""
+        async for chunk in response.stream:
+            buffer += chunk
+            start = 0
+            while (end := buffer.find(b"\n\n", start)) >= 0:
+                frame = buffer[start:end]
+                start = end + 2
+                nl = frame.find(b"\n")
+                if frame[7:nl] == b"ping":
+                    continue
+                on_event(loads(frame[nl + 7 :]))
+            buffer = buffer[start:]
+
+    return post
+
+
+def http_post(base_url: str) -> Post:
+    """Requests over loopback HTTP with the floor reader: one connection per request."""
+    host, port, prefix = split_url(base_url)
+    path = prefix + "/v1/messages"
+
+    async def post(body: bytes, on_event: OnEvent) -> None:
+        await post_sse(host, port, path, body, on_event, HEADERS)
+
+    return post
+
+
+async def run_floor(
+    agents: int, tps: float, seconds: float, base_url: str | None
+) -> dict[str, Any]:
+    post = http_post(base_url) if base_url else inprocess_post(_simulator(agents, tps, seconds))
     meter = Meter(agents)
     probe = LagProbe()
     probe.start()
     rss0 = rss_mb()
+    t0 = time.monotonic()
     cpu = CpuMeter().start()
-    await asyncio.gather(*(floor_agent(sim, i, meter) for i in range(agents)))
+    await asyncio.gather(*(floor_agent(post, i, meter) for i in range(agents)))
     used = cpu.stop()
-    return _result(meter, probe, used, rss0, agents, tps)
+    return {
+        **_result(meter, probe.summary(), used, rss0, agents, tps),
+        "window": [t0, time.monotonic()],
+    }
 
 
 # --- the app ------------------------------------------------------------------------------
 
 
-async def run_app(agents: int, tps: float, seconds: float) -> dict[str, Any]:
+class AppWatch:
+    """A bus subscriber that meters a headless run: the loop lag, CPU and stalls from the
+    moment all N agents have started to the moment all N have finished (not the CEO's
+    turns before and after them)."""
+
+    def __init__(self, agents: int) -> None:
+        self.agents = agents
+        self.meter = Meter(agents)
+        self.probe = LagProbe()
+        self.finished = asyncio.Event()
+        self.rss0 = 0.0
+        self.window = [0.0, 0.0]
+        self.used: dict[str, float] = {}
+        self.lags: dict[str, float] = {}
+        self.stall_stacks: list[tuple[int, str]] = []
+        self._cpu: CpuMeter | None = None
+        self._stalls: StallWatch | None = None
+
+    def attach(self, bus: Any) -> None:
+        """Subscribe to `bus` and start the probe (on the running loop), before the run."""
+        bus.subscribe(self.observe)
+        self.probe.start()
+        self.rss0 = rss_mb()
+
+    def observe(self, event: Any) -> None:
+        from core.events import CEO_ID, AgentFinished, TextDelta, TurnStarted
+
+        agent = event.agent_id
+        if agent is None or agent == CEO_ID:
+            return
+        meter = self.meter
+        if isinstance(event, TextDelta):
+            meter.delta(agent, event.text)
+        elif isinstance(event, TurnStarted):
+            meter.turn(agent)
+            if len(meter.first) == self.agents and self._cpu is None:
+                self.probe.reset()
+                self.window[0] = time.monotonic()
+                self._cpu = CpuMeter().start()
+                self._stalls = StallWatch(depth=16).start()
+        elif isinstance(event, AgentFinished):
+            meter.done(agent)
+            if len(meter.last) == self.agents and self._cpu is not None and not self.used:
+                self.used = self._cpu.stop()
+                self.window[1] = time.monotonic()
+                self.lags = self.probe.summary()
+                assert self._stalls is not None
+                self.stall_stacks = self._stalls.stop(top=5)
+                self.finished.set()
+
+    def result(self, tps: float) -> dict[str, Any]:
+        if not self.used:
+            raise RuntimeError(
+                f"the run ended with {len(self.meter.first)} of {self.agents} agents started "
+                f"and {len(self.meter.last)} finished"
+            )
+        return {
+            **_result(self.meter, self.lags, self.used, self.rss0, self.agents, tps),
+            "window": self.window,
+            "stall_stacks": self.stall_stacks,
+        }
+
+
+async def run_app_inprocess(agents: int, tps: float, seconds: float) -> dict[str, Any]:
     from core.config import Settings
-    from core.events import CEO_ID, AgentFinished, Event, TextDelta, TurnStarted
     from core.session import Session
     from core.store import Store
     from tui.launch import tune_gc
@@ -216,66 +362,116 @@ async def run_app(agents: int, tps: float, seconds: float) -> dict[str, Any]:
             workspace=ws,
             max_concurrent=agents,
             max_agents=agents,
-            ceo_max_tokens=max(16384, agents * 200),
+            ceo_max_tokens=_ceo_max_tokens(agents),
             budget_usd=1e9,
             assume_yes=True,
         )
         store = await Store.open(Path(tmp) / "runs.db")
         session = Session(settings, interactive=False)
         session.bus.subscribe(store.append)
-        meter = Meter(agents)
-        started = asyncio.Event()
-        finished = asyncio.Event()
-
-        def observe(event: Event) -> None:
-            agent = event.agent_id
-            if agent is None or agent == CEO_ID:
-                return
-            if isinstance(event, TextDelta):
-                meter.delta(agent, event.text)
-            elif isinstance(event, TurnStarted):
-                meter.turn(agent)
-                if len(meter.first) >= agents:
-                    started.set()
-            elif isinstance(event, AgentFinished):
-                meter.done(agent)
-                if len(meter.last) >= agents:
-                    finished.set()
-
-        session.bus.subscribe(observe)
-        probe = LagProbe()
-        probe.start()
-        rss0 = rss_mb()
-        session.start("load")
-        await asyncio.wait_for(started.wait(), 120 + agents * 0.2)
-        probe.reset()
-        cpu = CpuMeter().start()
-        stalls = StallWatch(depth=16).start()
+        watch = AppWatch(agents)
+        watch.attach(session.bus)
+        session.start(TASK)
         # Measured while the agents work, as the floor is: the CEO's last turns after them
         # (a summary of N reports) are not the agents' cost.
-        await asyncio.wait_for(finished.wait(), 600 + agents)
-        used = cpu.stop()
-        lags = probe.summary()
-        stall_stacks = stalls.stop(top=5)
+        await asyncio.wait_for(watch.finished.wait(), 720 + agents * 1.2)
         await session.wait_finished()
         await session.close()
         await store.flush()
         await store.close()
-        result = {**_result(meter, probe, used, rss0, agents, tps), **lags}
+        result = watch.result(tps)
         result["store_events"] = store.stats.written_events
-        result["stall_stacks"] = stall_stacks
         return result
 
 
+def _ceo_max_tokens(agents: int) -> int:
+    """Room for the CEO's one spawn reply of N calls (about 60 tokens each)."""
+    return max(16384, agents * 200)
+
+
+def run_config(agents: int) -> str:
+    """The config of the measured `delegate run`: N agents at once, room for the CEO's
+    spawn reply, no budget (the placeholder key's spend is not the point)."""
+    return (
+        f"[ceo]\nmax_tokens = {_ceo_max_tokens(agents)}\n\n"
+        f'[limits]\nmax_agents = {agents}\nmax_concurrent = {agents}\nbudget_usd = "none"\n'
+    )
+
+
+@contextlib.contextmanager
+def watching_sessions(watch: AppWatch) -> Iterator[None]:
+    """Every session `core.session_life.open_session` opens meanwhile is watched by `watch`
+    (subscribed before it starts); nothing else of the run changes."""
+    import core.session_life as life
+
+    real = life.open_session
+
+    @contextlib.asynccontextmanager
+    async def watched(*args: Any, **kwargs: Any) -> AsyncIterator[Any]:
+        async with real(*args, **kwargs) as session:
+            watch.attach(session.bus)
+            yield session
+
+    life.open_session = watched
+    try:
+        yield
+    finally:
+        life.open_session = real
+
+
+def run_app_http(agents: int, tps: float) -> dict[str, Any]:
+    """`delegate run TASK --quiet` against the server in the environment's
+    ANTHROPIC_BASE_URL, watched from its bus."""
+    from tui.cli import main as delegate
+
+    watch = AppWatch(agents)
+    with tempfile.TemporaryDirectory(prefix="bench-scale-") as tmp:
+        ws = Path(tmp) / "ws"
+        ws.mkdir()
+        (ws / "README.md").write_text("# workspace\n")
+        config = Path(tmp) / "config.toml"
+        config.write_text(run_config(agents))
+        argv = ["run", TASK, "--quiet", "--json", "--workspace", str(ws)]
+        argv += ["--db", str(Path(tmp) / "runs.db"), "--config", str(config)]
+        out = io.StringIO()
+        with watching_sessions(watch), contextlib.redirect_stdout(out):
+            code = delegate(argv)
+    check_summary(out.getvalue(), code, agents)
+    return watch.result(tps)
+
+
+def check_summary(out: str, code: int, agents: int) -> None:
+    """`delegate run --json`'s output: a summary with every agent done (the load run ends
+    unverified, exit 1: it has nothing to check), else why not, in one line."""
+    try:
+        summary = json.loads(out)
+    except ValueError:
+        tail = out[-300:]
+        raise RuntimeError(f"delegate run exited {code} without a summary: {tail!r}") from None
+    done = sum(a.get("status") == "done" for a in summary["agents"] if a["id"] != "ceo")
+    if code not in (0, 1) or summary.get("status") == "failed" or done != agents:
+        others = [a for a in summary["agents"] if a["id"] != "ceo" and a.get("status") != "done"]
+        why = f"{done} of {agents} agents done"
+        if others:
+            first = others[0]
+            why += f"; {first['id']} {first.get('status')}: {str(first.get('result'))[:200]}"
+        raise RuntimeError(f"delegate run exited {code} ({summary.get('status')}): {why}")
+
+
 def _result(
-    meter: Meter, probe: LagProbe, used: dict[str, float], rss0: float, agents: int, tps: float
+    meter: Meter,
+    lags: dict[str, float],
+    used: dict[str, float],
+    rss0: float,
+    agents: int,
+    tps: float,
 ) -> dict[str, Any]:
     walls = meter.walls(tps)
     ratios = [w / i for w, i in walls if i > 0]
     per_event = meter.tokens / meter.deltas if meter.deltas else float("nan")
     return {
         **used,
-        **probe.summary(),
+        **lags,
         "agents_finished": len(walls),
         "tokens_per_event": round(per_event, 2),
         "steady_tokens_per_s": round(meter.steady_tokens_per_s()),
@@ -290,35 +486,172 @@ def _result(
     }
 
 
+# --- the server (its own process) ---------------------------------------------------------
+
+
+async def serve_load(port_file: Path, agents: int, tps: float, seconds: float) -> None:
+    """Serve the load scenario on a loopback port (written to `port_file`) until stdin
+    closes."""
+    from core.simulator import serve
+
+    server = await serve(_simulator(agents, tps, seconds))
+    port_file.write_text(str(server.port))
+    await asyncio.get_running_loop().run_in_executor(None, sys.stdin.read)
+    await server.close()
+
+
+def proc_cpu_s(stat: str) -> float:
+    """User + system CPU seconds from the text of `/proc/PID/stat`."""
+    fields = stat[stat.rindex(")") + 2 :].split()  # after "pid (comm) "
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def cpu_share(samples: list[tuple[float, float]], t0: float, t1: float) -> float | None:
+    """CPU seconds per wall second between `t0` and `t1`, from (time, CPU seconds) samples
+    in time order, read linearly between samples; None when they do not span the window."""
+    if t1 <= t0 or len(samples) < 2 or samples[0][0] > t0 or samples[-1][0] < t1:
+        return None
+
+    def at(t: float) -> float:
+        for (ta, ca), (tb, cb) in itertools.pairwise(samples):
+            if ta <= t <= tb:
+                return ca if tb == ta else ca + (cb - ca) * (t - ta) / (tb - ta)
+        raise AssertionError("unreachable: the window is inside the samples")
+
+    return (at(t1) - at(t0)) / (t1 - t0)
+
+
+class ServerProcess:
+    """The load scenario served by a child process, its CPU sampled from `/proc` meanwhile."""
+
+    def __init__(self, agents: int, tps: float, seconds: float, env: dict[str, str]) -> None:
+        self.args = ["--agents", str(agents), "--tps", f"{tps:g}", "--seconds", f"{seconds:g}"]
+        self.env = env
+        self.samples: list[tuple[float, float]] = []
+        self._stop = threading.Event()
+
+    def __enter__(self) -> ServerProcess:
+        self._tmp = tempfile.TemporaryDirectory(prefix="bench-scale-server-")
+        port_file = Path(self._tmp.name) / "port"
+        cmd = [sys.executable, "-m", "bench.scale", "--serve", str(port_file), *self.args]
+        self.proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, env=self.env)
+        deadline = time.monotonic() + 60
+        while not (port_file.exists() and port_file.read_text()):
+            if self.proc.poll() is not None or time.monotonic() > deadline:
+                self.__exit__()
+                raise RuntimeError("the load server did not start")
+            time.sleep(0.05)
+        self.base_url = f"http://127.0.0.1:{int(port_file.read_text())}"
+        self._sampler = threading.Thread(target=self._sample, daemon=True)
+        self._sampler.start()
+        return self
+
+    def _sample(self) -> None:
+        while self._read() and not self._stop.wait(0.1):
+            pass
+
+    def _read(self) -> bool:
+        try:
+            with open(f"/proc/{self.proc.pid}/stat") as f:
+                self.samples.append((time.monotonic(), proc_cpu_s(f.read())))
+        except (OSError, ValueError, IndexError):
+            return False
+        return True
+
+    def cpu_share(self, window: list[float]) -> float | None:
+        """The server's CPU per wall second over `window` (monotonic times, ended)."""
+        self._stop.set()
+        self._sampler.join()
+        self._read()  # the window's end is past: a sample now brackets it
+        return cpu_share(self.samples, window[0], window[1])
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        if self.proc.stdin is not None:
+            self.proc.stdin.close()
+        try:
+            self.proc.wait(30)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+        self._tmp.cleanup()
+
+
+# --- the parent ---------------------------------------------------------------------------
+
+
+def _list(p: argparse.ArgumentParser, text: str, allowed: tuple[str, ...], flag: str) -> list[str]:
+    items = [x for x in (t.strip() for t in text.split(",")) if x]
+    unknown = [x for x in items if x not in allowed]
+    if unknown or not items:
+        p.error(f"{flag}: expected some of {', '.join(allowed)}, got {text!r}")
+    return items
+
+
+def measure(server: str, mode: str, n: int, args: argparse.Namespace) -> dict[str, Any]:
+    """One measured child (and, over HTTP, its own fresh server)."""
+    from bench.orchestration_cli import child_env
+
+    child = ["--mode", mode, "--server", server, "--agents", str(n), "--tps", f"{args.tps:g}"]
+    child += ["--seconds", f"{args.seconds:g}"]
+    timeout = args.seconds * 10 + 300 + n
+    if server == "inprocess":
+        return run_child("bench.scale", child, timeout=timeout)
+    with tempfile.TemporaryDirectory(prefix="bench-scale-") as tmp:
+        env = child_env("http://placeholder.invalid", Path(tmp) / "pycache")
+        with ServerProcess(n, args.tps, args.seconds, env) as proc:
+            env["ANTHROPIC_BASE_URL"] = proc.base_url
+            child += ["--base-url", proc.base_url]
+            result = run_child("bench.scale", child, timeout=timeout, env=env)
+            result["server_cpu_share"] = proc.cpu_share(result["window"])
+    return result
+
+
 def main() -> None:
     p = parser(__doc__ or "")
+    p.formatter_class = argparse.RawDescriptionHelpFormatter
     p.add_argument("--agents", default="10,100,500,1000", help="comma-separated agent counts")
     p.add_argument("--tps", type=float, default=50.0, help="tokens/s per agent")
     p.add_argument("--seconds", type=float, default=20.0, help="streaming seconds per agent")
-    p.add_argument("--modes", default="floor,app", help="floor, app")
-    p.add_argument("--child-json", type=Path, help=_hidden())
-    p.add_argument("--mode", help=_hidden())
+    p.add_argument("--modes", default="floor,app", help="comma-separated, of: floor, app")
+    p.add_argument(
+        "--server",
+        default="http",
+        help="where the simulator runs, comma-separated: http (its own process, loopback "
+        "HTTP; the default), inprocess (in the measured process, as --simulate)",
+    )
+    p.add_argument("--child-json", type=Path, help=argparse.SUPPRESS)
+    p.add_argument("--mode", help=argparse.SUPPRESS)
+    p.add_argument("--base-url", help=argparse.SUPPRESS)
+    p.add_argument("--serve", type=Path, help=argparse.SUPPRESS)
     args = p.parse_args()
-    if args.child_json:
-        run = run_app if args.mode == "app" else run_floor
-        result = asyncio.run(run(int(args.agents), args.tps, args.seconds))
-        args.child_json.write_text(json.dumps(result))
+    if args.serve:
+        asyncio.run(serve_load(args.serve, int(args.agents), args.tps, args.seconds))
         return
+    if args.child_json:
+        args.child_json.write_text(json.dumps(child_run(args)))
+        return
+    servers = _list(p, args.server, SERVERS, "--server")
+    modes = _list(p, args.modes, MODES, "--modes")
+    try:
+        sizes = [int(a) for a in args.agents.split(",")]
+    except ValueError:
+        p.error(f"--agents: expected comma-separated counts, got {args.agents!r}")
     runs: list[dict[str, Any]] = []
     load0 = os.getloadavg()
-    for n in [int(a) for a in args.agents.split(",")]:
-        for mode in args.modes.split(","):
-            print(f"… {mode}, {n} agents", flush=True)
-            child = ["--mode", mode, "--agents", str(n), "--tps", f"{args.tps:g}"]
-            child += ["--seconds", f"{args.seconds:g}"]
-            try:
-                result = run_child("bench.scale", child, timeout=args.seconds * 10 + 300 + n)
-            except Exception as exc:  # one failed size must not lose the others' results
-                print(f"  {mode} at {n} agents failed: {exc}", flush=True)
-                result = {"error": str(exc)}
-            runs.append({"mode": mode, "agents": n, **result})
+    for n in sizes:
+        for server in servers:
+            for mode in modes:
+                print(f"… {mode}, {n} agents, server {server}", flush=True)
+                try:
+                    result = measure(server, mode, n, args)
+                except Exception as exc:  # one failed size must not lose the others' results
+                    print(f"  {mode} at {n} agents failed: {exc}", flush=True)
+                    result = {"error": str(exc)}
+                runs.append({"mode": mode, "server": server, "agents": n, **result})
     load1 = os.getloadavg()
-    report(runs, args.tps, load0, load1)
+    print()
+    print(report(runs, args.tps, load0, load1))
     write_json(
         args.json,
         {
@@ -331,6 +664,15 @@ def main() -> None:
     )
 
 
+def child_run(args: argparse.Namespace) -> dict[str, Any]:
+    n = int(args.agents)
+    if args.mode == "floor":
+        return asyncio.run(run_floor(n, args.tps, args.seconds, args.base_url))
+    if args.server == "inprocess":
+        return asyncio.run(run_app_inprocess(n, args.tps, args.seconds))
+    return run_app_http(n, args.tps)
+
+
 def _events(run: dict[str, Any], floor: dict[str, Any] | None) -> str:
     """Stream events/s with all N streaming, and the ideal: text tokens/s over the tokens
     an SSE delta carries (the floor's count: every delta it read; the app's bus may
@@ -341,27 +683,32 @@ def _events(run: dict[str, Any], floor: dict[str, Any] | None) -> str:
     return f"{run['steady_tokens_per_s'] / per:.0f} / {run['ideal_tokens_per_s'] / per:.0f}"
 
 
-def _hidden() -> str:
-    import argparse
+def _server_cpu(run: dict[str, Any]) -> str:
+    share = run.get("server_cpu_share")
+    if run.get("server") == "inprocess":
+        return "(in process)"
+    if share is None:
+        return "-"
+    return f"{share:.2f}" + (" SATURATED" if share >= SATURATED else "")
 
-    return argparse.SUPPRESS
 
-
-def report(runs: list[dict[str, Any]], tps: float, load0: Any, load1: Any) -> None:
+def report(runs: list[dict[str, Any]], tps: float, load0: Any, load1: Any) -> str:
+    """The table of `runs`, a note on any saturated server, the stall stacks."""
     rows = []
-    by = {(r["agents"], r["mode"]): r for r in runs}
+    by = {(r["agents"], r.get("server", "inprocess"), r["mode"]): r for r in runs}
     for r in runs:
+        server = r.get("server", "inprocess")
         if "error" in r:
-            rows.append([r["agents"], r["mode"], "failed", *["-"] * 8])
+            rows.append([r["agents"], server, r["mode"], "failed", *["-"] * 8])
             continue
-        floor = by.get((r["agents"], "floor"))
+        floor = by.get((r["agents"], server, "floor"))
         vs = (
             f" ({r['cpu_share'] / floor['cpu_share']:.2f}x floor)"
             if floor and "error" not in floor and r is not floor and floor["cpu_share"]
             else ""
         )
         rows.append([
-            r["agents"], r["mode"], f"{r['cpu_share']:.2f}{vs}",
+            r["agents"], server, r["mode"], f"{r['cpu_share']:.2f}{vs}", _server_cpu(r),
             _events(r, floor),
             r["lag_p99_ms"], r["lag_max_ms"],
             r["rss_per_agent_kb"], r["peak_rss_mb"],
@@ -369,29 +716,40 @@ def report(runs: list[dict[str, Any]], tps: float, load0: Any, load1: Any) -> No
             f"{r['wall_over_ideal_median']} / {r['wall_over_ideal_p99']}",
         ])  # fmt: skip
     header = [
-        "agents", "run", "CPU s / wall s", "events/s / ideal", "lag p99 ms", "lag max ms",
-        "RSS kB / agent", "peak RSS MB", "agent wall / ideal s (median)",
-        "wall/ideal median / p99",
+        "agents", "server", "run", "CPU s / wall s", "server CPU s / wall s",
+        "events/s / ideal", "lag p99 ms", "lag max ms", "RSS kB / agent", "peak RSS MB",
+        "agent wall / ideal s (median)", "wall/ideal median / p99",
     ]  # fmt: skip
-    print()
-    print(
+    lines = [
         table(
             f"Headless scale, {tps:g} tokens/s per agent (load average {load0[0]:.2f} -> "
-            f"{load1[0]:.2f}; floor: the simulator read by a minimal loop)",
+            f"{load1[0]:.2f}; floor: the same server read by a minimal loop)",
             header,
             rows,
         )
-    )
+    ]
+    for r in runs:
+        share = r.get("server_cpu_share")
+        if share is not None and share >= SATURATED:
+            lines.append(
+                f"\nThe server was saturated in the {r['mode']} run at {r['agents']} agents "
+                f"({share:.2f} CPU s per wall s): its pace there is the server's limit, "
+                "not the reader's."
+            )
     for r in runs:
         if r.get("stall_stacks"):
-            print(f"\nWhere the loop was in stalls over 80 ms ({r['mode']}, {r['agents']} agents;")
-            print("samples of 20 ms, top stacks, innermost first):")
+            lines.append(
+                f"\nWhere the loop was in stalls over 80 ms ({r['mode']}, {r['agents']} agents, "
+                f"server {r.get('server', 'inprocess')};\nsamples of 20 ms, top stacks, "
+                "innermost first):"
+            )
             for n, where in r["stall_stacks"][:3]:
-                print(f"  {n:4d}  {where}")
-    print(
+                lines.append(f"  {n:4d}  {where}")
+    lines.append(
         "\ntargets at 1000 agents: loop lag p99 < 50 ms, agents' wall within 5% of ideal, "
         "RSS < 400 MB"
     )
+    return "\n".join(lines)
 
 
 if __name__ == "__main__":

@@ -7,8 +7,9 @@ events (one event per read, as replies stream in use). In this process, one afte
 other and repeated in rounds (the machine is shared), each reader reads the same
 replies and its process CPU time is taken per 1000 events:
 
-- `floor`: a minimal asyncio HTTP/1.1 + SSE reader (one `read` per arrival, chunked
-  decoding, a bytes split, `json.loads` per event): the least any reader can do;
+- `floor`: `bench.floor_reader`, a minimal asyncio HTTP/1.1 + SSE reader (one `read`
+  per arrival, chunked decoding, a bytes split, `json.loads` per event): the least any
+  reader can do;
 - `sdk-helper`: the SDK's `messages.stream` helper (the path before this bench);
 - `sdk-create`: `messages.create(stream=True)`, its events accumulated by hand;
 - `sdk-lines`: the SDK's raw streaming response, `aiter_lines` and `json.loads`;
@@ -37,6 +38,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.common import machine, table, write_json
+from bench.floor_reader import post_sse, split_url
 
 MODEL = "claude-haiku-5-5"
 PACE_S = 0.001
@@ -157,59 +159,20 @@ class Counter:
         self.chars = 0
 
 
+FLOOR_BODY = json.dumps(
+    {"model": MODEL, "max_tokens": 1024, "stream": True, "messages": []}
+).encode()
+
+
 async def read_floor(base: str, counter: Counter) -> None:
-    host, port = base.removeprefix("http://").split("/", 1)[0].split(":")
-    path = "/" + base.removeprefix("http://").split("/", 1)[1] + "/v1/messages"
-    body = json.dumps({"model": MODEL, "max_tokens": 1024, "stream": True, "messages": []}).encode()
-    reader, writer = await asyncio.open_connection(host, int(port))
-    writer.write(
-        f"POST {path} HTTP/1.1\r\nhost: {host}\r\ncontent-type: application/json\r\n"
-        f"content-length: {len(body)}\r\n\r\n".encode()
-        + body
-    )
-    buf = b""
-    while b"\r\n\r\n" not in buf:
-        buf += await reader.read(65536)
-    buf = buf.split(b"\r\n\r\n", 1)[1]
-    raw = b""  # the chunked body, decoded
-    sse = b""
-    done = False
-    loads = json.loads
-    while not done:
-        while True:  # decode the complete chunks in `buf`
-            nl = buf.find(b"\r\n")
-            if nl < 0:
-                break
-            size = int(buf[:nl], 16)
-            if size == 0:
-                done = True
-                break
-            if len(buf) < nl + 2 + size + 2:
-                break
-            raw += buf[nl + 2 : nl + 2 + size]
-            buf = buf[nl + 2 + size + 2 :]
-        if raw:
-            sse += raw
-            raw = b""
-            start = 0
-            while (end := sse.find(b"\n\n", start)) >= 0:
-                frame = sse[start:end]
-                start = end + 2
-                nl = frame.find(b"\n")
-                if frame[7:nl] == b"ping":
-                    continue
-                data = loads(frame[nl + 7 :])
-                counter.events += 1
-                if data["type"] == "content_block_delta":
-                    counter.chars += len(data["delta"]["text"])
-            sse = sse[start:]
-        if done:
-            break
-        more = await reader.read(65536)
-        if not more:
-            break
-        buf += more
-    writer.close()
+    host, port, prefix = split_url(base)
+
+    def on_event(data: dict[str, Any]) -> None:
+        counter.events += 1
+        if data["type"] == "content_block_delta":
+            counter.chars += len(data["delta"]["text"])
+
+    await post_sse(host, port, prefix + "/v1/messages", FLOOR_BODY, on_event)
 
 
 def _params() -> dict[str, Any]:

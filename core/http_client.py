@@ -14,6 +14,12 @@ in the environment the SDK's own setup (its proxy mounts) is kept. For an `http:
 endpoint (a local server, the simulator on a port) no SSL context is built: httpx2's
 transport always makes one up front (35 ms: the CA store is read), though no connection
 will use it (`PlainHTTPTransport`).
+
+The pool holds as many connections as the run streams at once (`connection_limits`): the
+SDK's default caps it at 1000 (and keeps 100 idle), so a run of more than 999 agents at
+once had the rest wait, silently, for another agent's turn to end, and a thousand agents
+that ended a turn together had 900 connections closed only to open 900 new ones (each a
+TLS handshake against the API) for their next turn.
 """
 
 from __future__ import annotations
@@ -68,6 +74,21 @@ async def release_request_body(response: httpx2.Response) -> None:
     request.stream = httpx2.ByteStream(EMPTY_BODY)
     # httpx keeps the loaded body here as well; `request.content` then reads as empty.
     request._content = EMPTY_BODY
+
+
+def connection_limits(streams: int | None = None) -> httpx2.Limits:
+    """The SDK's pool limits, raised to hold `streams` requests at once, every one of them
+    kept open between turns (None: the SDK's limits)."""
+    default = DEFAULT_CONNECTION_LIMITS
+    if streams is None:
+        return default
+    most = max(default.max_connections or 0, streams)
+    idle = max(default.max_keepalive_connections or 0, streams)
+    return httpx2.Limits(
+        max_connections=most,
+        max_keepalive_connections=min(idle, most),
+        keepalive_expiry=default.keepalive_expiry,
+    )
 
 
 def keepalive_socket_options() -> list[tuple[int, int, int | bool]]:
@@ -125,13 +146,18 @@ def _proxied(scheme: str) -> bool:
 
 
 def make_http_client(
-    transport: httpx2.AsyncBaseTransport | None = None, *, base_url: str | None = None
+    transport: httpx2.AsyncBaseTransport | None = None,
+    *,
+    base_url: str | None = None,
+    streams: int | None = None,
 ) -> httpx2.AsyncClient:
     """The SDK's default client (its limits, keep-alive, redirects) that frees sent bodies.
 
     `transport=None` is the network, as the SDK would set it up (without an SSL context
     when `base_url` is plain `http://`); the simulator passes its in-process transport.
+    `streams`: how many requests may stream at once (the pool holds that many).
     """
+    limits = connection_limits(streams)
     hooks: dict[str, list[Callable[..., Any]]] = {
         "request": [hold_request_body],
         "response": [release_request_body],
@@ -139,7 +165,11 @@ def make_http_client(
     if transport is None:
         scheme = httpx2.URL(base_url or DEFAULT_BASE_URL).scheme
         if scheme in ("http", "https") and not _proxied(scheme):
-            transport = PlainHTTPTransport() if scheme == "http" else NetworkTransport(plain=False)
+            transport = (
+                PlainHTTPTransport(limits=limits)
+                if scheme == "http"
+                else NetworkTransport(plain=False, limits=limits)
+            )
     if transport is None:
-        return anthropic.DefaultAsyncHttpxClient(event_hooks=hooks)
-    return anthropic.DefaultAsyncHttpxClient(event_hooks=hooks, transport=transport)
+        return anthropic.DefaultAsyncHttpxClient(event_hooks=hooks, limits=limits)
+    return anthropic.DefaultAsyncHttpxClient(event_hooks=hooks, transport=transport, limits=limits)

@@ -87,12 +87,14 @@ def make_client(
     transport: httpx2.AsyncBaseTransport | None = None,
     max_retries: int = 2,
     timeout_s: float = 600.0,
+    streams: int | None = None,
 ) -> anthropic.AsyncAnthropic:
     """An SDK client for `api_key`, or `MissingKeyError` before any call when there is none.
 
     The key is always passed explicitly, so the SDK never falls back to profiles or
     other credentials from the environment. `base_url=None` means the SDK default
-    (it also reads `ANTHROPIC_BASE_URL`).
+    (it also reads `ANTHROPIC_BASE_URL`). `streams`: how many turns may stream at once
+    (its connection pool holds that many; None: the SDK's 1000).
     """
     if api_key is None or not api_key.strip():
         raise MissingKeyError("no Anthropic API key: set ANTHROPIC_API_KEY, or run with --simulate")
@@ -104,7 +106,7 @@ def make_client(
         timeout=httpx2.Timeout(timeout_s, connect=min(timeout_s, 10.0)),
         # The SDK reads ANTHROPIC_BASE_URL itself when base_url is None; so does this.
         http_client=make_http_client(
-            transport, base_url=base_url or os.environ.get("ANTHROPIC_BASE_URL")
+            transport, base_url=base_url or os.environ.get("ANTHROPIC_BASE_URL"), streams=streams
         ),
     )
 

@@ -31,6 +31,12 @@ class ModelAccess:
         await self.client.close()
 
 
+def concurrent_turns(settings: Settings) -> int:
+    """The most model turns a run streams at once: every sub-agent it may run at once, and
+    the CEO."""
+    return settings.max_concurrent + 1
+
+
 def api_key_from_env(env: dict[str, str] | None = None) -> str | None:
     env = dict(os.environ) if env is None else env
     return env.get("ANTHROPIC_API_KEY") or None
@@ -46,7 +52,7 @@ def open_model_access(settings: Settings, env: dict[str, str] | None = None) -> 
                 "no ANTHROPIC_API_KEY is set "
                 "(set one, or use --simulate for the built-in simulator)"
             )
-        client = make_client(key, settings.api_base_url)
+        client = make_client(key, settings.api_base_url, streams=concurrent_turns(settings))
         where = settings.api_base_url or "the Anthropic API"
         return ModelAccess(client, simulated=False, describe=where)
     from core.simulator import Simulator, SimulatorTransport

@@ -28,6 +28,11 @@ _REASONS = {
     529: "Overloaded",
 }
 MAX_BODY = 64 * 1024 * 1024
+# Connections the kernel queues until the server accepts them (it caps this at
+# net.core.somaxconn). asyncio's default, 100, overflowed when 1000 agents ended a turn
+# together: the kernel dropped the rest of the connections' handshakes, which the clients
+# then retried after a second or more (`TcpExtListenOverflows`).
+BACKLOG = 4096
 
 
 class DropConnection(Exception):
@@ -63,11 +68,13 @@ class HttpServer:
         port: int = 0,
         *,
         tls: ssl.SSLContext | None = None,
+        backlog: int = BACKLOG,
     ) -> None:
         self.handler = handler
         self.host = host
         self.port = port
         self.tls = tls  # serve https (tests of the client's TLS path)
+        self.backlog = backlog
         self._server: asyncio.Server | None = None
         self._conns: set[asyncio.Task[None]] = set()
 
@@ -77,7 +84,7 @@ class HttpServer:
 
     async def start(self) -> None:
         self._server = await asyncio.start_server(
-            self._on_client, self.host, self.port, ssl=self.tls
+            self._on_client, self.host, self.port, ssl=self.tls, backlog=self.backlog
         )
         sock = self._server.sockets[0]
         self.port = sock.getsockname()[1]
