@@ -11,7 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.test_scorecard import RUNS, _record
+from tests.store_support import record
+from tests.test_scorecard import RUNS
 from tui.cli import main
 
 
@@ -34,7 +35,7 @@ def test_history_show_and_stats_read_a_database_on_a_read_only_mount(
     mount: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     db = mount / "runs.db"
-    asyncio.run(_record(db, RUNS))
+    asyncio.run(record(db, *RUNS))
     ro = subprocess.run(["mount", "-o", "remount,ro", str(mount)], capture_output=True)
     if ro.returncode != 0:
         pytest.skip(f"cannot remount read-only: {ro.stderr.decode().strip()}")

@@ -24,7 +24,8 @@ from tests.contrast_support import (
     is_text,
     screen_strips,
 )
-from tests.test_scorecard import RUNS, _record
+from tests.store_support import record
+from tests.test_scorecard import RUNS
 from tests.test_tui_snapshots import history_rows
 from tests.tui_support import wait_until
 from tui.app import DelegateApp
@@ -90,7 +91,7 @@ async def test_every_screen_draws_every_text_at_aa_contrast(tmp_path: Path) -> N
     """One app, each screen pushed over it in turn: both themes, each twice (a button
     focused, then the next one; the second round scrolled to the end)."""
     db = tmp_path / "runs.db"
-    await _record(db, RUNS)
+    await record(db, *RUNS)
     failures: list[str] = []
     async with open_records(Settings(db_path=db), readonly=True) as records:
         app = all_states_app(tmp_path)
