@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, ClassVar
 from textual import work
 from textual.app import App, SystemCommand
 from textual.binding import Binding, BindingType
+from textual.notifications import SeverityLevel
 from textual.screen import Screen
 
 from core.bus import HeldEvents
@@ -174,6 +175,22 @@ class DelegateApp(App[int]):
         if self.attention is None or (self.session_closed and isinstance(event, RunFinished)):
             return
         self.attention.observe(event)
+
+    def notify(
+        self,
+        message: str,
+        *,
+        title: str = "",
+        severity: SeverityLevel = "information",
+        timeout: float | None = None,
+        markup: bool = True,
+    ) -> None:
+        """A toast; on a narrow run screen the newest only, over the header (app.tcss):
+        stacked there they would reach down over the chat."""
+        screen = self.screen_stack[-1] if self.screen_stack else None
+        if isinstance(screen, RunScreen) and screen.narrow:
+            self.clear_notifications()
+        super().notify(message, title=title, severity=severity, timeout=timeout, markup=markup)
 
     def _toast(self, alert: Alert) -> None:
         self.notify(alert.message, title=alert.title, severity=alert.severity, timeout=8)  # type: ignore[arg-type]
