@@ -59,6 +59,7 @@ from typing import Any
 
 from bench.common import (
     CpuMeter,
+    GcMeter,
     LagProbe,
     StallWatch,
     parser,
@@ -285,7 +286,7 @@ async def run_floor(
 class AppWatch:
     """A bus subscriber that meters a headless run: the loop lag, CPU and stalls from the
     moment all N agents have started to the moment all N have finished (not the CEO's
-    turns before and after them)."""
+    turns before and after them), and the garbage collector's pauses meanwhile."""
 
     def __init__(self, agents: int) -> None:
         self.agents = agents
@@ -297,8 +298,10 @@ class AppWatch:
         self.used: dict[str, float] = {}
         self.lags: dict[str, float] = {}
         self.stall_stacks: list[tuple[int, str]] = []
+        self.gc: dict[str, float] = {}
         self._cpu: CpuMeter | None = None
         self._stalls: StallWatch | None = None
+        self._gc = GcMeter()
 
     def attach(self, bus: Any) -> None:
         """Subscribe to `bus` and start the probe (on the running loop), before the run."""
@@ -322,6 +325,7 @@ class AppWatch:
                 self.window[0] = time.monotonic()
                 self._cpu = CpuMeter().start()
                 self._stalls = StallWatch(depth=16).start()
+                self._gc.start()
         elif isinstance(event, AgentFinished):
             meter.done(agent)
             if len(meter.last) == self.agents and self._cpu is not None and not self.used:
@@ -330,6 +334,7 @@ class AppWatch:
                 self.lags = self.probe.summary()
                 assert self._stalls is not None
                 self.stall_stacks = self._stalls.stop(top=5)
+                self.gc = self._gc.stop()
                 self.finished.set()
 
     def result(self, tps: float) -> dict[str, Any]:
@@ -340,6 +345,7 @@ class AppWatch:
             )
         return {
             **_result(self.meter, self.lags, self.used, self.rss0, self.agents, tps),
+            **self.gc,
             "window": self.window,
             "stall_stacks": self.stall_stacks,
         }
@@ -699,7 +705,7 @@ def report(runs: list[dict[str, Any]], tps: float, load0: Any, load1: Any) -> st
     for r in runs:
         server = r.get("server", "inprocess")
         if "error" in r:
-            rows.append([r["agents"], server, r["mode"], "failed", *["-"] * 8])
+            rows.append([r["agents"], server, r["mode"], "failed", *["-"] * 9])
             continue
         floor = by.get((r["agents"], server, "floor"))
         vs = (
@@ -714,11 +720,12 @@ def report(runs: list[dict[str, Any]], tps: float, load0: Any, load1: Any) -> st
             r["rss_per_agent_kb"], r["peak_rss_mb"],
             f"{r['wall_median_s']} / {r['ideal_median_s']}",
             f"{r['wall_over_ideal_median']} / {r['wall_over_ideal_p99']}",
+            f"{r['gc_full']} / {r['gc_full_max_ms']}" if "gc_full" in r else "-",
         ])  # fmt: skip
     header = [
         "agents", "server", "run", "CPU s / wall s", "server CPU s / wall s",
         "events/s / ideal", "lag p99 ms", "lag max ms", "RSS kB / agent", "peak RSS MB",
-        "agent wall / ideal s (median)", "wall/ideal median / p99",
+        "agent wall / ideal s (median)", "wall/ideal median / p99", "full GCs / max ms",
     ]  # fmt: skip
     lines = [
         table(
