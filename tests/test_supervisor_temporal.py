@@ -105,6 +105,44 @@ async def test_attempts_here_are_workflows(tmp_path: Path, on_temporal: list[Any
     ]
 
 
+async def test_the_run_record_takes_a_burst_in_one_signal(
+    tmp_path: Path, on_temporal: list[Any]
+) -> None:
+    """Attempts that start or end together reach the run workflow's record in one signal
+    (a signal each was 40 server writes and RPCs in a 20-agent burst)."""
+    from core.temporal.types import AttemptEnd, AttemptInfo
+
+    async def one(request: TurnRequest, sink: TurnSink) -> TurnResult:
+        return text("done")
+
+    sup, _, _ = make_supervisor(ScriptedModel(one), tmp_path)
+    record = sup.spawn("coding", "t", "claude-haiku-5-5", None)
+    await sup.wait([record.agent_id], timeout_s=20)
+    runner = on_temporal[0]
+    handle = runner.runs["run-test"]
+    for i in range(5):  # five at once, each one started and ended
+        runner.record("run-test", started=AttemptInfo(f"w{i}", f"a{i}", 1, "coding"))
+    for i in range(5):
+        runner.record("run-test", ended=AttemptEnd(f"w{i}", "done"))
+    for _ in range(200):
+        attempts = await handle.query("list_attempts")
+        if sum(a["state"] == "done" for a in attempts) == 6:
+            break
+        await asyncio.sleep(0.05)
+    assert sorted(
+        (a["agent_id"], a["state"]) for a in attempts if a["agent_id"] != record.agent_id
+    ) == [(f"a{i}", "done") for i in range(5)]
+    history = await handle.fetch_history()
+    signals = [
+        e.workflow_execution_signaled_event_attributes
+        for e in history.events
+        if e.HasField("workflow_execution_signaled_event_attributes")
+    ]
+    assert {s.signal_name for s in signals} == {"record"}
+    burst = [s.input.SerializeToString() for s in signals if b'"w0"' in s.input.SerializeToString()]
+    assert len(burst) == 1 and all(f'"w{i}"'.encode() in burst[0] for i in range(5))
+
+
 async def test_an_attempts_history_replays_on_this_code(
     tmp_path: Path, on_temporal: list[Any]
 ) -> None:

@@ -59,11 +59,13 @@ from core.temporal.types import (
     ATTEMPT_WORKFLOW,
     RUN_WORKFLOW,
     Approval,
+    AttemptEnd,
     AttemptInfo,
     AttemptInput,
     AttemptResult,
     Hub,
     Policy,
+    RunRecord,
     Steer,
     UsageTotals,
     attempt_workflow_id,
@@ -78,6 +80,8 @@ CONNECT_TIMEOUT_S = 10.0
 # A stopped attempt whose workflow does not end in this time (no worker runs workflow
 # tasks now) is terminated on the server, so a worker coming back later cannot go on.
 STOP_GRACE_S = 5.0
+# The run workflow's record of its attempts goes out at most this often (`record`).
+RECORD_EVERY_S = 0.1
 
 
 @dataclass(frozen=True)
@@ -160,6 +164,8 @@ class TemporalRunner:
         self._opening: asyncio.Task[None] | None = None
         self._later: set[asyncio.Task[Any]] = set()  # RPCs nobody waits for, until close
         self._run_starts: dict[str, asyncio.Future[WorkflowHandle[Any, Any]]] = {}
+        # Per run: what its workflow has not been told yet (`record`).
+        self._records: dict[str, RunRecord] = {}
 
     # --- setup -----------------------------------------------------------------
 
@@ -210,6 +216,38 @@ class TemporalRunner:
         handle = await asyncio.shield(start)
         self.runs[run_id] = handle
         return handle
+
+    def record(
+        self, run_id: str, started: AttemptInfo | None = None, ended: AttemptEnd | None = None
+    ) -> None:
+        """Tell the run's workflow an attempt started or ended, in one signal with what else
+        came within RECORD_EVERY_S (and while a record is on its way): a burst of 20
+        spawns and their ends is a few signals, not 40 (each a server write and an RPC
+        in the burst). Nothing waits for it; `aclose` sends what is left."""
+        pending = self._records.get(run_id)
+        if pending is None:
+            pending = self._records[run_id] = RunRecord()
+            self.later(self._send_records(run_id))
+        if started is not None:
+            pending.started.append(started)
+        if ended is not None:
+            pending.ended.append(ended)
+
+    async def _send_records(self, run_id: str) -> None:
+        while True:
+            await asyncio.sleep(RECORD_EVERY_S)
+            record = self._records.pop(run_id, None)
+            if record is None:
+                return
+            self._records[run_id] = RunRecord()  # what comes meanwhile waits for this one
+            # Best effort, as the end signal was: a resumed session reads each attempt's
+            # own workflow, not this record.
+            with contextlib.suppress(Exception):
+                run = await self.run_handle(run_id)
+                await run.signal("record", record)
+            if not (self._records[run_id].started or self._records[run_id].ended):
+                del self._records[run_id]
+                return
 
     def later(self, call: Coroutine[Any, Any, Any]) -> None:
         """Run `call` in the background (awaited, its errors dropped, at close)."""
@@ -572,7 +610,7 @@ class TemporalAttempt:
         sender: asyncio.Task[None] | None = None
         try:
             await runner.open()
-            run = await runner.run_handle(spec.run_id)
+            await runner.run_handle(spec.run_id)
             wid = attempt_workflow_id(
                 runner.options.id_prefix, spec.run_id, spec.agent_id, spec.attempt
             )
@@ -590,8 +628,9 @@ class TemporalAttempt:
                     # task in the start's reply, without a poll.
                     request_eager_start=runner.workers is not None,
                 )
-                info = AttemptInfo(wid, spec.agent_id, spec.attempt, spec.role)
-                await run.signal("attempt_started", info)
+                runner.record(
+                    spec.run_id, started=AttemptInfo(wid, spec.agent_id, spec.attempt, spec.role)
+                )
             if self._attach:
                 with contextlib.suppress(Exception):  # it may have ended meanwhile
                     await self.handle.signal("set_hub", runner.hub_ref)
@@ -599,7 +638,7 @@ class TemporalAttempt:
             sender = asyncio.ensure_future(self._send(self.handle))
             result: AttemptResult = await self.handle.result()
             # The run workflow's record of the end, sent after the outcome is handed on.
-            runner.later(run.signal("attempt_ended", args=[wid, result.state]))
+            runner.record(spec.run_id, ended=AttemptEnd(wid, result.state))
             usage = result.usage
             if self._usage_seen:  # it counts a reply cut by a stop, which the result cannot
                 usage = UsageTotals(

@@ -206,3 +206,18 @@ class AttemptInfo:
     attempt: int
     role: str
     state: str = "running"
+
+
+@dataclass
+class AttemptEnd:
+    workflow_id: str
+    state: str
+
+
+@dataclass
+class RunRecord:
+    """What the session tells the run workflow in one signal: the attempts it started and
+    those that ended since its last one (one signal per burst, not two per attempt)."""
+
+    started: list[AttemptInfo] = field(default_factory=list)
+    ended: list[AttemptEnd] = field(default_factory=list)

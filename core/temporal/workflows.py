@@ -34,6 +34,7 @@ with workflow.unsafe.imports_passed_through():
         AttemptResult,
         Carry,
         Hub,
+        RunRecord,
         Steer,
         SteerReceipt,
         ToolInput,
@@ -412,6 +413,16 @@ class RunWorkflow:
         await workflow.wait_condition(lambda: self.closed)
         return list(self.attempts.values())
 
+    @workflow.signal
+    def record(self, record: RunRecord) -> None:
+        """Attempts the session started, then those that ended, since its last record."""
+        for info in record.started:
+            self.attempt_started(info)
+        for end in record.ended:
+            self.attempt_ended(end.workflow_id, end.state)
+
+    # One signal per attempt start and end (sessions before `record`; their histories
+    # replay with these).
     @workflow.signal
     def attempt_started(self, info: AttemptInfo) -> None:
         self.attempts.setdefault(info.workflow_id, info)
