@@ -49,7 +49,7 @@ NARROW_BELOW = 120
 SWITCH_ID, SWITCH_KEY = "view.switch", "ctrl+t"
 CHAT_MIN_WIDTH = 40
 # Hints in the message box name no key it would type: `q` there is a letter of the reply.
-ANSWERED_PLACEHOLDER = "The CEO answered: type a reply, or escape then q to finish"
+ANSWERED_PLACEHOLDER = "Reply, or escape then q to finish"
 OVER_LIVE_HINT = "replay — escape returns to the live run"
 
 AGENT_ACTIONS = frozenset({"steer", "interrupt", "kill", "retry", "extend", "transcript"})

@@ -89,6 +89,7 @@ class AgentBoard(Widget, can_focus=True):
         self._hidden = False  # a sync found the board out of view (see `sync`)
         self._status = ""
         self.grid = Container(id="board-grid")
+        self.grid.display = False  # until the first agent (see `_show_status`)
         self.status = Static(EMPTY_TEXT, id="board-status", markup=False)
 
     def compose(self) -> ComposeResult:
@@ -268,6 +269,8 @@ class AgentBoard(Widget, can_focus=True):
 
     def _show_status(self, view: RunView | None) -> None:
         n = len(self.order)
+        if self.grid.display != (n > 0):
+            self.grid.display = n > 0  # empty: the line below says why, at the top
         if view is None or n == 0:
             text = EMPTY_TEXT
         elif n > len(self.slots):

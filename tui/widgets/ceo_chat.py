@@ -11,6 +11,11 @@ from textual.widgets import Input, Markdown, Static
 from tui.view_model import ChatItem, RunView
 from tui.widgets.tool_line import ToolLine
 
+EMPTY_TEXT = (
+    "Type a task below and press enter. The CEO plans it, hands parts to sub-agents "
+    "(they show on the board) and checks their work before it answers. f1 lists the keys."
+)
+
 
 class OperatorLine(Static):
     DEFAULT_CSS = """
@@ -77,6 +82,7 @@ class CeoChat(Vertical):
     CeoChat #chat-input { width: 1fr; }
     CeoChat #chat-state { width: auto; min-width: 10; padding: 1 1 0 1; color: $legible-muted; }
     CeoChat #chat-state.-queued { color: $legible-warning; }
+    CeoChat #chat-empty { padding: 1 1 0 1; color: $legible-muted; }
     """
 
     def __init__(self, *, id: str | None = None, read_only: bool = False) -> None:
@@ -91,9 +97,13 @@ class CeoChat(Vertical):
             placeholder=self.default_placeholder, id="chat-input", disabled=self.read_only
         )
         self.state = Static("", id="chat-state")
+        # Until the conversation has a line: what to do here (a new run without a task).
+        self.empty = Static(EMPTY_TEXT, id="chat-empty", markup=False)
+        self.empty.display = not read_only
 
     def compose(self) -> ComposeResult:
-        yield self.log_view
+        with self.log_view:
+            yield self.empty
         with Horizontal(id="chat-input-row"):
             yield self.input
             yield self.state
@@ -143,6 +153,7 @@ class CeoChat(Vertical):
         stale = [i for i in self.items if i not in by_id]
         for item_id in stale:
             await self.items.pop(item_id).remove()
+        self.empty.display = not self.items and not self.read_only
 
 
 def _make(item: ChatItem) -> Widget:

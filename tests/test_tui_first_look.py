@@ -1,0 +1,47 @@
+"""What a new run shows before anything happened: the chat says what to do, the empty
+board says why it is empty at its top, and the hints in the message box are whole."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from rich.cells import cell_len
+
+from core.events import Notice
+from tests.tui_support import QuietSession
+from tui.app import DelegateApp
+from tui.screens.run import ANSWERED_PLACEHOLDER, RunScreen
+from tui.widgets.agent_board import EMPTY_TEXT
+
+SIZES = [(80, 24), (100, 30), (160, 48)]
+
+
+@pytest.mark.parametrize("size", SIZES, ids=lambda s: f"{s[0]}x{s[1]}")
+async def test_a_new_run_says_what_to_do(tmp_path: Path, size: tuple[int, int]) -> None:
+    app = DelegateApp(session=QuietSession(), autostart=False, export_dir=tmp_path)  # type: ignore[arg-type]
+    async with app.run_test(size=size) as pilot:
+        await pilot.pause()
+        screen = app.screen
+        assert isinstance(screen, RunScreen)
+        await screen.flush()
+        await pilot.pause()
+        chat = screen.chat
+        assert app.focused is chat.input  # no task: the message box first
+        assert chat.empty.display and chat.empty.region.area > 0
+        assert "Type a task below and press enter" in str(chat.empty.render())
+        # The answered hint fits the message box whole (a cut one reads "… or escap").
+        chat.set_state("waiting for you", placeholder=ANSWERED_PLACEHOLDER)
+        await pilot.pause()
+        assert cell_len(ANSWERED_PLACEHOLDER) <= chat.input.content_region.width
+        app.view.apply(Notice(run_id="quiet", agent_id="ceo", text="started"))
+        await screen.flush()
+        await pilot.pause()
+        assert not chat.empty.display  # the conversation began: the hint is gone
+        if screen.narrow:
+            screen.action_switch_view()
+            await pilot.pause()
+        board = screen.board
+        assert not board.grid.display
+        assert str(board.status.render()) == EMPTY_TEXT
+        assert board.status.region.y == board.content_region.y  # at the top, not the bottom
