@@ -327,10 +327,13 @@ def main(args: Any) -> None:
         for r in results if "probe" in r
     ]  # fmt: skip
     phase_rows = [
-        [f"{r['runner'].removeprefix('temporal, ')} cap {r['cap']}"]
-        + [f"{r['phases'][p]['p50_ms']:g}/{r['phases'][p]['p99_ms']:g}" if p in r["phases"]
-           else "-" for p in PHASES]
+        [case] + [f"{phases[p]['p50_ms']:g}/{phases[p]['p99_ms']:g}" if p in phases else "-"
+                  for p in PHASES]
         for r in fans if r.get("phases")
+        for case, phases in [
+            (f"{r['runner'].removeprefix('temporal, ')} cap {r['cap']}", r["phases"]),
+            (f"  its floor, cap {r['cap']}", r.get("floor", {}).get("phases", {})),
+        ] if phases
     ]  # fmt: skip
     if phase_rows:
         print()

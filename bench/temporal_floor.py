@@ -28,30 +28,35 @@ from temporalio.client import Client
 from temporalio.worker import UnsandboxedWorkflowRunner, Worker
 
 from bench.common import parser, table, write_json
+from bench.temporal_phases import PHASES, attempt_phases, summarize
 from core.temporal.activities import HEARTBEAT_EVERY_S
 from core.temporal.worker import HEARTBEAT_THROTTLE, SHARED_POLL_RATIO, WORKFLOW_POLLS
 
 QUEUE = "bench-floor"
 TURN_S = 1.0
+# When each floor workflow's activity began (wall clock, as the histories' times): the
+# floor's "request", for its phases (bench.temporal_phases).
+ENTERED: dict[str, float] = {}
 
 
 @activity.defn(name="floor.turn")
-async def turn(n: int) -> int:
+async def turn(key: str) -> str:
+    ENTERED.setdefault(key, time.time())
     end = time.monotonic() + TURN_S
     while time.monotonic() < end:
         activity.heartbeat()
         await asyncio.sleep(min(HEARTBEAT_EVERY_S, max(0.0, end - time.monotonic())))
-    return n
+    return key
 
 
 @workflow.defn(name="floor.attempt")
 class FloorWorkflow:
     @workflow.run
-    async def run(self, n: int) -> int:
-        result: int = await workflow.execute_activity(
+    async def run(self, key: str) -> str:
+        result: str = await workflow.execute_activity(
             "floor.turn",
-            n,
-            result_type=int,
+            key,
+            result_type=str,
             start_to_close_timeout=timedelta(minutes=1),
             heartbeat_timeout=timedelta(seconds=3),
         )
@@ -81,9 +86,8 @@ async def floor_worker(client: Client, queue: str = QUEUE) -> AsyncIterator[Work
         nonsticky_to_sticky_poll_ratio=SHARED_POLL_RATIO,
     )
     async with worker:
-        await client.execute_workflow(
-            "floor.attempt", 0, id=f"floor-warm-{uuid.uuid4().hex[:8]}", task_queue=queue
-        )
+        warm = f"floor-warm-{uuid.uuid4().hex[:8]}"
+        await client.execute_workflow("floor.attempt", warm, id=warm, task_queue=queue)
         yield worker
 
 
@@ -91,32 +95,42 @@ async def fan_out(
     client: Client, agents: int, cap: int, server_pid: int | None, queue: str = QUEUE
 ) -> dict[str, Any]:
     """`agents` floor workflows, at most `cap` at once; wall from the first start to the
-    last result."""
+    last result; the phases of their time as the fan-out's (the start call as its spawn,
+    the activity's start as its request, the result as its end)."""
     gate = asyncio.Semaphore(cap)
     tag = uuid.uuid4().hex[:8]
+    times: dict[str, tuple[float, float]] = {}
 
     async def one(i: int) -> None:
+        key = f"floor-{tag}-{i}"
         async with gate:
-            handle = await client.start_workflow(
-                "floor.attempt", i, id=f"floor-{tag}-{i}", task_queue=queue
-            )
+            began = time.time()
+            handle = await client.start_workflow("floor.attempt", key, id=key, task_queue=queue)
             await handle.result()
+            times[key] = (began, time.time())
 
     cpu0 = cpu_s(server_pid) if server_pid else 0.0
     own0 = time.process_time()
     t0 = time.monotonic()
     await asyncio.gather(*(one(i) for i in range(agents)))
     wall = time.monotonic() - t0
+    server_cpu = round(cpu_s(server_pid) - cpu0, 2) if server_pid else None
+    own_cpu = round(time.process_time() - own0, 2)
     ideal = math.ceil(agents / cap) * TURN_S
+    rows = [
+        await attempt_phases(client, key, began, ENTERED.get(key), ended)
+        for key, (began, ended) in times.items()
+    ]
     return {
         "agents": agents,
         "cap": cap,
         "ideal_s": ideal,
         "wall_s": round(wall, 3),
         "efficiency": round(ideal / wall, 3),
-        "server_cpu_s": round(cpu_s(server_pid) - cpu0, 2) if server_pid else None,
-        "client_worker_cpu_s": round(time.process_time() - own0, 2),
+        "server_cpu_s": server_cpu,
+        "client_worker_cpu_s": own_cpu,
         "load": round(os.getloadavg()[0], 1),
+        "phases": summarize(rows),
     }
 
 
@@ -137,6 +151,11 @@ async def run(agents: int, cap: int, repeat: int) -> list[dict[str, Any]]:
     return rows
 
 
+def _cell(phases: dict[str, dict[str, float]], name: str) -> str:
+    got = phases.get(name)
+    return f"{got['p50_ms']:g}/{got['p99_ms']:g}" if got else "-"
+
+
 def main() -> None:
     p = parser(__doc__ or "")
     p.add_argument("--agents", type=int, default=20)
@@ -147,7 +166,11 @@ def main() -> None:
     header = ["agents", "cap", "ideal s", "wall s", "efficiency", "server cpu s",
               "client+worker cpu s", "load"]  # fmt: skip
     print(table(f"Temporal alone: one {TURN_S:g} s activity per workflow", header,
-                [list(r.values()) for r in rows]))  # fmt: skip
+                [[v for k, v in r.items() if k != "phases"] for r in rows]))  # fmt: skip
+    print()
+    print(table("Where a workflow's time goes (ms, p50/p99)", ["run", *PHASES],
+                [[i + 1] + [_cell(r["phases"], p) for p in PHASES]
+                 for i, r in enumerate(rows)]))  # fmt: skip
     write_json(args.json, {"benchmark": "temporal-floor", "runs": rows})
 
 

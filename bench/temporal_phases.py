@@ -1,7 +1,8 @@
 """Where an attempt's time goes on Temporal, read from the workflow histories (server
 timestamps) and the session's own events (same clock: one machine).
 
-Phases of an attempt with one model turn (the fan-out's agents):
+Phases of an attempt with one model turn (the fan-out's agents; for Temporal's floor,
+bench.temporal_floor, the start call is its spawn and its activity's start its request):
   spawn->wf start     the session's AgentSpawned to WorkflowExecutionStarted
   wf start->task      the first workflow task scheduled to started (a worker's poll)
   first task          that task started to completed (the worker's activation)
