@@ -10,7 +10,7 @@ from __future__ import annotations
 import dataclasses
 import time
 from dataclasses import dataclass, field
-from typing import Any, ClassVar, Literal
+from typing import Any, ClassVar, Literal, TypeVar, dataclass_transform
 
 AgentState = Literal[
     "queued",
@@ -40,13 +40,73 @@ NoticeLevel = Literal["info", "warning", "error"]
 CEO_ID = "ceo"
 
 _REGISTRY: dict[str, type[Event]] = {}
+_T = TypeVar("_T", bound=type)
 
 
 def _now() -> float:
     return time.time()
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass_transform(kw_only_default=True, frozen_default=True, field_specifiers=(field,))
+def frozen_event(cls: _T) -> _T:
+    """`@dataclass(frozen=True, kw_only=True)`, as cheap to define as a class can be.
+
+    The dataclass machinery still reads the fields (so `dataclasses.fields`, `replace`
+    and `asdict` work as on any dataclass), but generates no method: Python 3.11 compiles
+    each generated method on its own, six a frozen class, and that was most of this
+    module's import time. `Event` has the immutability, equality, hash and repr every
+    event shares; the `__init__`s of all the events are compiled together, once (see
+    `_compile_inits`), and set each field as a frozen dataclass's does.
+    """
+    dataclass(kw_only=True, init=False, repr=False, eq=False)(cls)
+    _PENDING.append(cls)
+    if _COMPILED:  # an event class defined after this module loaded
+        _compile_inits()
+    return cls
+
+
+_PENDING: list[type] = []
+_COMPILED = False
+_FACTORY = object()  # "not given": the field's default_factory makes the value
+
+
+def _compile_inits() -> None:
+    """One `exec` for the `__init__` of every pending event class, each as a frozen
+    kw_only dataclass's: keyword-only, defaults and default factories, no other check."""
+    global _COMPILED
+    classes, _PENDING[:] = list(_PENDING), []
+    namespace: dict[str, Any] = {"_set": object.__setattr__, "_FACTORY": _FACTORY}
+    lines: list[str] = []
+    for index, cls in enumerate(classes):
+        params, body = [], []
+        for f in dataclasses.fields(cls):
+            name = value = f.name
+            if f.default is not dataclasses.MISSING:
+                namespace[f"_d{index}_{name}"] = f.default
+                params.append(f"{name}=_d{index}_{name}")
+            elif f.default_factory is not dataclasses.MISSING:
+                namespace[f"_f{index}_{name}"] = f.default_factory
+                params.append(f"{name}=_FACTORY")
+                value = f"_f{index}_{name}() if {name} is _FACTORY else {name}"
+            else:
+                params.append(name)
+            body.append(f"    _set(self, {name!r}, {value})")
+        lines.append(f"def _init{index}(self, *, {', '.join(params)}) -> None:")
+        lines.extend(body or ["    pass"])
+    exec("\n".join(lines), namespace)
+    for index, cls in enumerate(classes):
+        init = namespace[f"_init{index}"]
+        init.__qualname__ = f"{cls.__qualname__}.__init__"
+        init.__module__ = cls.__module__
+        cls.__init__ = init  # type: ignore[misc]
+        _NAMES[cls] = tuple(f.name for f in dataclasses.fields(cls))
+    _COMPILED = True
+
+
+_NAMES: dict[type, tuple[str, ...]] = {}
+
+
+@frozen_event
 class Event:
     """Base of all events. `agent_id` is None for run-level events."""
 
@@ -59,8 +119,28 @@ class Event:
         super().__init_subclass__(**kwargs)
         _REGISTRY[cls.kind] = cls
 
+    # What `@dataclass(frozen=True)` would generate for each class, once for all.
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        raise dataclasses.FrozenInstanceError(f"cannot assign to field {name!r}")
+
+    def __delattr__(self, name: str) -> None:
+        raise dataclasses.FrozenInstanceError(f"cannot delete field {name!r}")
+
+    def __eq__(self, other: object) -> bool:
+        if other.__class__ is not self.__class__:
+            return NotImplemented
+        return self.__dict__ == other.__dict__
+
+    def __hash__(self) -> int:
+        return hash(tuple(self.__dict__.values()))
+
+    def __repr__(self) -> str:
+        fields = ", ".join(f"{name}={value!r}" for name, value in self.__dict__.items())
+        return f"{self.__class__.__qualname__}({fields})"
+
     def to_dict(self) -> dict[str, Any]:
-        data = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
+        data = dict(self.__dict__)  # the fields, in order (`__init__` set each, once)
         data["kind"] = self.kind
         return data
 
@@ -90,7 +170,7 @@ def event_class(kind: str) -> type[Event]:
 # --- run level -------------------------------------------------------------
 
 
-@dataclass(frozen=True, kw_only=True)
+@frozen_event
 class RunStarted(Event):
     kind: ClassVar[str] = "run_started"
     task: str
@@ -103,7 +183,7 @@ class RunStarted(Event):
     budget_usd: float | None = None  # the run's dollar budget; None: none
 
 
-@dataclass(frozen=True, kw_only=True)
+@frozen_event
 class RunFinished(Event):
     kind: ClassVar[str] = "run_finished"
     status: RunStatus
@@ -113,7 +193,7 @@ class RunFinished(Event):
     error: str = ""  # one line, when the run did not end done/unverified
 
 
-@dataclass(frozen=True, kw_only=True)
+@frozen_event
 class OperatorMessage(Event):
     """The operator said something to the CEO; `queued` if the CEO was busy."""
 
@@ -126,7 +206,7 @@ class OperatorMessage(Event):
 # --- agent lifecycle -------------------------------------------------------
 
 
-@dataclass(frozen=True, kw_only=True)
+@frozen_event
 class AgentSpawned(Event):
     """A new agent (or a new attempt of one) exists. The CEO is agent `ceo`."""
 
@@ -142,7 +222,7 @@ class AgentSpawned(Event):
     token_budget: int | None = None
 
 
-@dataclass(frozen=True, kw_only=True)
+@frozen_event
 class AgentQueued(Event):
     """Position in the FIFO queue (1 = next to run). Re-sent as the queue moves."""
 
@@ -150,14 +230,14 @@ class AgentQueued(Event):
     position: int
 
 
-@dataclass(frozen=True, kw_only=True)
+@frozen_event
 class AgentStateChanged(Event):
     kind: ClassVar[str] = "agent_state"
     state: AgentState
     reason: str = ""
 
 
-@dataclass(frozen=True, kw_only=True)
+@frozen_event
 class AgentFinished(Event):
     """A terminal state with its result; follows the final AgentStateChanged."""
 
@@ -168,7 +248,7 @@ class AgentFinished(Event):
     attempt: int = 1
 
 
-@dataclass(frozen=True, kw_only=True)
+@frozen_event
 class AgentStalled(Event):
     """A running agent showed no output and no tool progress for `idle_s` (a badge, not a
     state: it keeps running); sent again with `stalled=False` when it moves again."""
@@ -178,7 +258,7 @@ class AgentStalled(Event):
     idle_s: float
 
 
-@dataclass(frozen=True, kw_only=True)
+@frozen_event
 class BudgetCrossed(Event):
     """A budget reached 80% (`warn`) or 100% (`spent`): an agent attempt's, or the whole
     run's when `agent_id` is None. `unit` is usd or tokens."""
@@ -191,7 +271,7 @@ class BudgetCrossed(Event):
     attempt: int = 1
 
 
-@dataclass(frozen=True, kw_only=True)
+@frozen_event
 class TimeoutChanged(Event):
     kind: ClassVar[str] = "timeout_changed"
     timeout_s: float | None
@@ -201,28 +281,28 @@ class TimeoutChanged(Event):
 # --- model turns -----------------------------------------------------------
 
 
-@dataclass(frozen=True, kw_only=True)
+@frozen_event
 class TurnStarted(Event):
     kind: ClassVar[str] = "turn_started"
     turn: int
     model: str
 
 
-@dataclass(frozen=True, kw_only=True)
+@frozen_event
 class TextDelta(Event):
     kind: ClassVar[str] = "text_delta"
     turn: int
     text: str
 
 
-@dataclass(frozen=True, kw_only=True)
+@frozen_event
 class ThinkingDelta(Event):
     kind: ClassVar[str] = "thinking_delta"
     turn: int
     text: str
 
 
-@dataclass(frozen=True, kw_only=True)
+@frozen_event
 class TurnEnded(Event):
     kind: ClassVar[str] = "turn_ended"
     turn: int
@@ -230,7 +310,7 @@ class TurnEnded(Event):
     interrupted: bool = False
 
 
-@dataclass(frozen=True, kw_only=True)
+@frozen_event
 class UsageUpdated(Event):
     """Cumulative usage of one agent attempt (totals, not increments).
 
@@ -251,7 +331,7 @@ class UsageUpdated(Event):
     estimated: bool = False
 
 
-@dataclass(frozen=True, kw_only=True)
+@frozen_event
 class ApiRetry(Event):
     """A model turn failed in a retryable way and will be tried again."""
 
@@ -262,7 +342,7 @@ class ApiRetry(Event):
     reason: str
 
 
-@dataclass(frozen=True, kw_only=True)
+@frozen_event
 class MessageAppended(Event):
     """One message added to an agent's conversation, exactly as sent to the API.
 
@@ -279,7 +359,7 @@ class MessageAppended(Event):
 # --- tools -----------------------------------------------------------------
 
 
-@dataclass(frozen=True, kw_only=True)
+@frozen_event
 class ToolCallStarted(Event):
     kind: ClassVar[str] = "tool_started"
     tool_use_id: str
@@ -288,7 +368,7 @@ class ToolCallStarted(Event):
     summary: str = ""
 
 
-@dataclass(frozen=True, kw_only=True)
+@frozen_event
 class ToolCallFinished(Event):
     kind: ClassVar[str] = "tool_finished"
     tool_use_id: str
@@ -302,7 +382,7 @@ class ToolCallFinished(Event):
     data: dict[str, Any] | None = None
 
 
-@dataclass(frozen=True, kw_only=True)
+@frozen_event
 class ToolInputStreaming(Event):
     """The model began writing a tool call's input (a whole file for write_file can take
     a while to stream); the call itself starts once the reply has ended."""
@@ -313,7 +393,7 @@ class ToolInputStreaming(Event):
     name: str
 
 
-@dataclass(frozen=True, kw_only=True)
+@frozen_event
 class ApprovalRequested(Event):
     kind: ClassVar[str] = "approval_requested"
     request_id: str
@@ -322,7 +402,7 @@ class ApprovalRequested(Event):
     cwd: str
 
 
-@dataclass(frozen=True, kw_only=True)
+@frozen_event
 class ApprovalResolved(Event):
     kind: ClassVar[str] = "approval_resolved"
     request_id: str
@@ -333,7 +413,7 @@ class ApprovalResolved(Event):
 # --- steering --------------------------------------------------------------
 
 
-@dataclass(frozen=True, kw_only=True)
+@frozen_event
 class SteerQueued(Event):
     kind: ClassVar[str] = "steer_queued"
     steer_id: str
@@ -342,14 +422,14 @@ class SteerQueued(Event):
     source: str = "operator"
 
 
-@dataclass(frozen=True, kw_only=True)
+@frozen_event
 class SteerDelivered(Event):
     kind: ClassVar[str] = "steer_delivered"
     steer_id: str
     turn: int
 
 
-@dataclass(frozen=True, kw_only=True)
+@frozen_event
 class Notice(Event):
     """A line for humans: simulator in use, store lag, a warning."""
 
@@ -358,7 +438,7 @@ class Notice(Event):
     text: str
 
 
-@dataclass(frozen=True, kw_only=True)
+@frozen_event
 class CeoWaiting(Event):
     """The CEO's reply ended and it waits for the operator. `answered`: with nothing
     running or queued, so its last reply is the run's answer (until the operator writes)."""
@@ -370,7 +450,7 @@ class CeoWaiting(Event):
 # --- evidence: what the engine saw an agent do (never what the model says) --
 
 
-@dataclass(frozen=True, kw_only=True)
+@frozen_event
 class FileChanged(Event):
     """A file changed: by an agent's write_file / edit_file, or found changed on disk
     after a command (`tool` is then run_command or run_check, and `change` says how).
@@ -386,7 +466,7 @@ class FileChanged(Event):
     change: str = ""  # after a command: created | modified | deleted | unknown (unscanned)
 
 
-@dataclass(frozen=True, kw_only=True)
+@frozen_event
 class CommandRan(Event):
     """A command ran: a sub-agent's run_command or the CEO's run_check."""
 
@@ -399,7 +479,7 @@ class CommandRan(Event):
     timed_out: bool = False
 
 
-@dataclass(frozen=True, kw_only=True)
+@frozen_event
 class UrlFetched(Event):
     kind: ClassVar[str] = "url_fetched"
     attempt: int
@@ -408,7 +488,7 @@ class UrlFetched(Event):
     error: str = ""
 
 
-@dataclass(frozen=True, kw_only=True)
+@frozen_event
 class ClaimsFlagged(Event):
     """An agent's final report claims what its evidence does not show."""
 
@@ -417,7 +497,7 @@ class ClaimsFlagged(Event):
     claims: list[str]
 
 
-@dataclass(frozen=True, kw_only=True)
+@frozen_event
 class FileCollision(Event):
     """This agent wrote a path another live agent wrote, or one outside the files it owns."""
 
@@ -425,3 +505,6 @@ class FileCollision(Event):
     path: str
     other_agent: str = ""  # empty: a write outside the agent's own files
     text: str = ""
+
+
+_compile_inits()
