@@ -7,9 +7,8 @@ import importlib
 import math
 import sys
 from collections.abc import Callable
-from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import Any, NamedTuple, NoReturn
 
 from core.errors import DelegateError, UsageError
 
@@ -93,10 +92,12 @@ LIMITS: tuple[tuple[str, str, float], ...] = (
 Handler = Callable[[argparse.Namespace, Any], int]
 
 
-@dataclass(frozen=True)
-class Subcommand:
+class Subcommand(NamedTuple):
     """One `delegate NAME` command, in one place: its overview line, its arguments, the
-    common options its help shows, and its handler (imported only when it runs)."""
+    common options its help shows, and its handler (imported only when it runs).
+
+    A named tuple, not a dataclass: `dataclasses` (and the `inspect` it imports) would be
+    most of the import time of `delegate --help`."""
 
     name: str
     usage: str  # the overview's left column, after `delegate NAME`
@@ -430,6 +431,8 @@ def settings_from(args: argparse.Namespace) -> Any:
         require_sdk()
     budget = getattr(args, "budget_usd", None)
     if budget is not None:
+        from dataclasses import replace
+
         settings = replace(settings, budget_usd=parse_budget(budget))
     if settings.keymap:  # a typo in [keys] is an error for every command, like any other
         from tui.keymap import keymap_from
