@@ -6,10 +6,8 @@ print one line and exit 2.
 
 from __future__ import annotations
 
-import difflib
 import math
 import os
-import tomllib
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -380,6 +378,8 @@ RUNNER_KINDS = ("local", "temporal")
 
 def did_you_mean(name: str, known: Iterable[str]) -> str:
     """' (did you mean x?)' for the closest known name, or the known names when few."""
+    import difflib  # only for a typo
+
     known = sorted(known)
     close = difflib.get_close_matches(name, known, n=1, cutoff=0.6)
     if close:
@@ -703,6 +703,8 @@ def load_settings(
             raw = cfg_path.read_bytes()
         except OSError as exc:
             raise ConfigError(str(cfg_path), f"cannot read: {exc.strerror or exc}") from None
+        import tomllib  # here: most runs have no settings file to read
+
         try:
             data = tomllib.loads(raw.decode("utf-8"))
         except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:

@@ -102,15 +102,57 @@ class _Protocol(asyncio.Protocol):
         return data
 
 
-def _expire(waiter: asyncio.Future[None]) -> None:
-    if not waiter.done():
-        waiter.set_exception(TimeoutError())
+class _Deadline:
+    """The read timeout of one stream: one timer, not a new one for every read.
+
+    A streamed reply waits once a read, each time for a moment; arming and cancelling a
+    loop timer for each (a handle made, pushed on the loop's heap, cancelled, swept) cost
+    more than the read. Here a wait only notes when it must end; the one timer, when it
+    fires, fails the wait that is past its time, or is set again for the wait's end.
+    """
+
+    __slots__ = ("_handle", "_loop", "_waiter", "at")
+
+    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+        self._loop = loop
+        self._handle: asyncio.TimerHandle | None = None
+        self._waiter: asyncio.Future[None] | None = None
+        self.at = 0.0
+
+    def arm(self, waiter: asyncio.Future[None], timeout: float) -> None:
+        self._waiter = waiter
+        self.at = at = self._loop.time() + timeout
+        handle = self._handle
+        if handle is None or handle.when() > at:
+            if handle is not None:
+                handle.cancel()
+            self._handle = self._loop.call_at(at, self._fire)
+
+    def disarm(self) -> None:
+        self._waiter = None  # the timer stays: the next wait most likely ends later
+
+    def close(self) -> None:
+        self._waiter = None
+        if self._handle is not None:
+            self._handle.cancel()
+            self._handle = None
+
+    def _fire(self) -> None:
+        self._handle = None
+        waiter = self._waiter
+        if waiter is None or waiter.done():
+            return
+        if self._loop.time() >= self.at:
+            waiter.set_exception(TimeoutError())
+        else:
+            self._handle = self._loop.call_at(self.at, self._fire)
 
 
 class AsyncioStream(AsyncNetworkStream):
     def __init__(self, transport: asyncio.Transport, protocol: _Protocol) -> None:
         self._transport = transport
         self._protocol = protocol
+        self._deadline: _Deadline | None = None
 
     async def read(self, max_bytes: int, timeout: float | None = None) -> bytes:
         protocol = self._protocol
@@ -121,15 +163,20 @@ class AsyncioStream(AsyncNetworkStream):
                 return b""
             loop = asyncio.get_running_loop()
             waiter = protocol.waiter = loop.create_future()
-            timer = loop.call_later(timeout, _expire, waiter) if timeout is not None else None
+            deadline = None
+            if timeout is not None:
+                deadline = self._deadline
+                if deadline is None:
+                    deadline = self._deadline = _Deadline(loop)
+                deadline.arm(waiter, timeout)
             try:
                 await waiter
             except TimeoutError:
                 raise httpcore2.ReadTimeout("timed out reading from the server") from None
             finally:
                 protocol.waiter = None
-                if timer is not None:
-                    timer.cancel()
+                if deadline is not None:
+                    deadline.disarm()
             if not protocol.chunks:
                 if protocol.error is not None:
                     raise httpcore2.ReadError(str(protocol.error) or type(protocol.error).__name__)
@@ -155,6 +202,8 @@ class AsyncioStream(AsyncNetworkStream):
             raise httpcore2.WriteError(str(protocol.error))
 
     async def aclose(self) -> None:
+        if self._deadline is not None:
+            self._deadline.close()
         self._transport.close()
 
     async def start_tls(

@@ -20,7 +20,6 @@ attempts whose figure is known.
 
 from __future__ import annotations
 
-import statistics
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -99,6 +98,8 @@ class ScoreRow:
 
 
 def _median(values: list[float]) -> float | None:
+    import statistics  # here: only the stats screen and `delegate stats` use it
+
     return float(statistics.median(values)) if values else None
 
 

@@ -126,12 +126,19 @@ def test_help_lists_every_command(capsys: pytest.CaptureFixture[str]) -> None:
         assert f"delegate {command}" in out
 
 
-def test_core_imports_without_textual() -> None:
+def test_a_headless_run_never_imports_textual(fast: list[str]) -> None:
+    """`delegate run --quiet` is the whole headless path (settings, sandbox probe, session,
+    simulator, store, summary): none of it needs the TUI's toolkit, so it never loads it;
+    nor does the core's export."""
     code = (
-        "import sys, core.session, core.store, core.simulator, core.export;"
-        "assert 'textual' not in sys.modules, 'core imported textual'"
+        "import sys, core.export; from tui.cli import main;"
+        f"code = main(['run', 'Write a note about tea', '--quiet', *{fast!r}]);"
+        "assert code in (0, 1), code;"
+        "loaded = sorted(m for m in sys.modules if m.split('.')[0] in ('textual', 'rich'));"
+        "assert not loaded, loaded"
     )
-    subprocess.run([sys.executable, "-c", code], check=True)
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr[-2000:]
 
 
 def test_the_closing_line_counts_its_sub_agents_in_words(

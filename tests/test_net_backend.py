@@ -3,6 +3,7 @@ verified TLS, bodies larger than its buffers both ways, and its errors as the SD
 
 from __future__ import annotations
 
+import asyncio
 import shutil
 import socket
 import ssl
@@ -11,6 +12,7 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
+import httpcore2
 import pytest
 
 from core import net_backend
@@ -142,3 +144,66 @@ async def test_a_closed_port_is_a_connection_error() -> None:
             await ModelClient(client, retries=0).stream_turn(request(), RecordingSink())
     finally:
         await client.close()
+
+
+class FakeClock:
+    """`call_at` and `time` of a loop, the time moved by hand."""
+
+    def __init__(self) -> None:
+        self.now = 100.0
+        self.timers: list[asyncio.TimerHandle] = []
+
+    def time(self) -> float:
+        return self.now
+
+    def call_at(self, when: float, callback: Any) -> asyncio.TimerHandle:
+        handle = asyncio.TimerHandle(when, callback, (), asyncio.get_running_loop())
+        self.timers.append(handle)
+        return handle
+
+    def run_due(self) -> None:
+        due = [t for t in self.timers if not t.cancelled() and t.when() <= self.now]
+        self.timers = [t for t in self.timers if t not in due]
+        for timer in due:
+            timer._run()
+
+
+async def test_one_timer_serves_every_read_and_fails_only_a_wait_past_its_time() -> None:
+    clock = FakeClock()
+    deadline = net_backend._Deadline(clock)  # type: ignore[arg-type]
+    loop = asyncio.get_running_loop()
+    first = loop.create_future()
+    deadline.arm(first, 10.0)  # a wait until 110
+    first.set_result(None)  # data came
+    deadline.disarm()
+    clock.now = 105.0
+    second = loop.create_future()
+    deadline.arm(second, 10.0)  # until 115: the same timer, still set for 110
+    assert len([t for t in clock.timers if not t.cancelled()]) == 1
+    clock.now = 110.0
+    clock.run_due()  # early for this wait: set again for 115, the wait goes on
+    assert not second.done()
+    assert [t.when() for t in clock.timers if not t.cancelled()] == [115.0]
+    clock.now = 115.0
+    clock.run_due()
+    assert isinstance(second.exception(), TimeoutError)
+    third = loop.create_future()
+    deadline.arm(third, 1.0)  # a shorter timeout than the timer's: set sooner
+    assert [t.when() for t in clock.timers if not t.cancelled()] == [116.0]
+    deadline.close()
+    assert not [t for t in clock.timers if not t.cancelled()]
+
+
+async def test_a_silent_server_is_a_read_timeout_and_a_later_read_still_works() -> None:
+    server_socket, client_socket = socket.socketpair()
+    loop = asyncio.get_running_loop()
+    transport, protocol = await loop.create_connection(net_backend._Protocol, sock=client_socket)
+    stream = net_backend.AsyncioStream(transport, protocol)
+    try:
+        with pytest.raises(httpcore2.ReadTimeout):
+            await stream.read(1024, timeout=0.05)
+        server_socket.sendall(b"late")
+        assert await stream.read(1024, timeout=30.0) == b"late"
+    finally:
+        await stream.aclose()
+        server_socket.close()

@@ -514,14 +514,14 @@ OPTION_WORDS = {"help": "--help", "version": "--version", "demo": "--demo"}
 
 def check_command_typo(task: str | None) -> None:
     """`delegate histroy` would start a run (and spend money) with the task "histroy"."""
-    import difflib
-
     if task is None or not task.strip() or len(task.split()) > 1:
         return
     word = task.strip()
     if word.lower() in OPTION_WORDS:
         meant = OPTION_WORDS[word.lower()]
     else:
+        import difflib  # only for a one-word task
+
         close = difflib.get_close_matches(word.lower(), COMMANDS, n=1, cutoff=0.75)
         if not close:
             return
