@@ -617,24 +617,33 @@ class Supervisor:
     ) -> list[AgentRecord]:
         """Wait until the agents end, the timeout passes, or `wake` is set."""
         records = [self.get(a) for a in agent_ids]
-        waits = [asyncio.ensure_future(r.done.wait()) for r in records if not r.done.is_set()]
-        if wake is not None and waits:
-            waits.append(asyncio.ensure_future(wake.wait()))
+        deadline = None if timeout_s is None else time.monotonic() + timeout_s
+        # A waiter on each record's current `done`: a retry while this waits gives the
+        # agent a new one, which is followed from then on (not the ended attempt's).
+        watched: dict[int, tuple[asyncio.Event, asyncio.Future[Any]]] = {}
+        woken = asyncio.ensure_future(wake.wait()) if wake is not None else None
         try:
-            deadline = None if timeout_s is None else time.monotonic() + timeout_s
-            pending = set(waits)
-            while pending and not all(r.done.is_set() for r in records):
+            while not all(r.done.is_set() for r in records):
                 if wake is not None and wake.is_set():
                     break
                 remaining = None if deadline is None else max(0.0, deadline - time.monotonic())
                 if remaining == 0.0:
                     break
-                _, pending = await asyncio.wait(
-                    pending, timeout=remaining, return_when=asyncio.FIRST_COMPLETED
-                )
+                for i, r in enumerate(records):
+                    got = watched.get(i)
+                    if not r.done.is_set() and (got is None or got[0] is not r.done):
+                        if got is not None:
+                            got[1].cancel()
+                        watched[i] = (r.done, asyncio.ensure_future(r.done.wait()))
+                pending = [f for _, f in watched.values() if not f.done()]
+                if woken is not None:
+                    pending.append(woken)
+                await asyncio.wait(pending, timeout=remaining, return_when=asyncio.FIRST_COMPLETED)
         finally:
-            for w in waits:
-                w.cancel()
+            for _, f in watched.values():
+                f.cancel()
+            if woken is not None:
+                woken.cancel()
         return records
 
     async def shutdown(self, state: StopState = "killed") -> None:
