@@ -70,6 +70,16 @@ def cpu_s(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+def runq_wait_s(pid: int) -> float:
+    """Seconds a process's threads have waited, runnable, for a CPU (/proc schedstat): on a
+    machine shared with other work, how much of its latency is the cores being busy."""
+    total = 0
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        with contextlib.suppress(OSError, ValueError, IndexError):
+            total += int((task / "schedstat").read_text().split()[1])
+    return total / 1e9
+
+
 @contextlib.asynccontextmanager
 async def floor_worker(client: Client, queue: str = QUEUE) -> AsyncIterator[Worker]:
     """A worker of the floor's workflow in this process, with the runner's worker settings
@@ -110,11 +120,15 @@ async def fan_out(
             times[key] = (began, time.time())
 
     cpu0 = cpu_s(server_pid) if server_pid else 0.0
+    wait0 = runq_wait_s(server_pid) if server_pid else 0.0
+    own_wait0 = runq_wait_s(os.getpid())
     own0 = time.process_time()
     t0 = time.monotonic()
     await asyncio.gather(*(one(i) for i in range(agents)))
     wall = time.monotonic() - t0
     server_cpu = round(cpu_s(server_pid) - cpu0, 2) if server_pid else None
+    server_wait = round(runq_wait_s(server_pid) - wait0, 2) if server_pid else None
+    own_wait = round(runq_wait_s(os.getpid()) - own_wait0, 2)
     own_cpu = round(time.process_time() - own0, 2)
     ideal = math.ceil(agents / cap) * TURN_S
     rows = [
@@ -129,6 +143,8 @@ async def fan_out(
         "efficiency": round(ideal / wall, 3),
         "server_cpu_s": server_cpu,
         "client_worker_cpu_s": own_cpu,
+        "server_runq_wait_s": server_wait,
+        "client_worker_runq_wait_s": own_wait,
         "load": round(os.getloadavg()[0], 1),
         "phases": summarize(rows),
     }
@@ -164,7 +180,8 @@ def main() -> None:
     args = p.parse_args()
     rows = asyncio.run(run(args.agents, args.cap, args.repeat))
     header = ["agents", "cap", "ideal s", "wall s", "efficiency", "server cpu s",
-              "client+worker cpu s", "load"]  # fmt: skip
+              "client+worker cpu s", "server runq wait s", "client+worker runq wait s",
+              "load"]  # fmt: skip
     print(table(f"Temporal alone: one {TURN_S:g} s activity per workflow", header,
                 [[v for k, v in r.items() if k != "phases"] for r in rows]))  # fmt: skip
     print()

@@ -21,6 +21,7 @@ async def test_the_floor_times_its_workflows_in_the_attempts_phases(temporal_add
     assert (row["agents"], row["cap"], row["ideal_s"]) == (3, 2, 2 * TURN_S)
     assert row["wall_s"] >= 2 * TURN_S  # two waves of one-second activities
     assert row["efficiency"] == round(row["ideal_s"] / row["wall_s"], 3)
+    assert row["client_worker_runq_wait_s"] >= 0 and row["server_runq_wait_s"] is None
     phases = row["phases"]
     assert set(phases) == set(PHASES)
     assert phases["turn"]["p50_ms"] >= TURN_S * 1000 - 50  # the activity's own second
