@@ -19,7 +19,9 @@ The pool holds as many connections as the run streams at once (`connection_limit
 SDK's default caps it at 1000 (and keeps 100 idle), so a run of more than 999 agents at
 once had the rest wait, silently, for another agent's turn to end, and a thousand agents
 that ended a turn together had 900 connections closed only to open 900 new ones (each a
-TLS handshake against the API) for their next turn.
+TLS handshake against the API) for their next turn. Past a few hundred streams the pool
+is split (`core.pool_shards`): httpcore2 walks all of a pool's connections at every
+request and every reply's end.
 """
 
 from __future__ import annotations
@@ -35,6 +37,7 @@ from anthropic._constants import DEFAULT_CONNECTION_LIMITS
 
 from core.chunked_body import StreamingConnectionPool
 from core.net_backend import AsyncioBackend
+from core.pool_shards import ShardedPool, shards_for
 
 EMPTY_BODY = b""
 DEFAULT_BASE_URL = "https://api.anthropic.com"  # the SDK's, when no base URL is given
@@ -112,23 +115,39 @@ class NetworkTransport(httpx2.AsyncHTTPTransport):
     https://), so nothing is less checked; only the unused setup is skipped.
     """
 
-    def __init__(self, *, plain: bool, limits: httpx2.Limits = DEFAULT_CONNECTION_LIMITS) -> None:
+    def __init__(
+        self,
+        *,
+        plain: bool,
+        limits: httpx2.Limits = DEFAULT_CONNECTION_LIMITS,
+        streams: int | None = None,
+    ) -> None:
         # Not super().__init__(): that builds the SSL context and anyio's pool.
-        self._pool = StreamingConnectionPool(
-            ssl_context=None if plain else httpx2.create_ssl_context(),
-            max_connections=limits.max_connections,
-            max_keepalive_connections=limits.max_keepalive_connections,
-            keepalive_expiry=limits.keepalive_expiry,
-            socket_options=keepalive_socket_options(),
-            network_backend=AsyncioBackend(),
-        )
+        ssl_context = None if plain else httpx2.create_ssl_context()
+        backend = AsyncioBackend()
+
+        def pool(part: httpx2.Limits) -> StreamingConnectionPool:
+            return StreamingConnectionPool(
+                ssl_context=ssl_context,
+                max_connections=part.max_connections,
+                max_keepalive_connections=part.max_keepalive_connections,
+                keepalive_expiry=part.keepalive_expiry,
+                socket_options=keepalive_socket_options(),
+                network_backend=backend,
+            )
+
+        shards = shards_for(limits, streams)
+        # Over a few hundred streams at once, pools of `SHARD` connections (see there).
+        self._pool = pool(limits) if shards == 1 else ShardedPool(pool, limits, shards)  # type: ignore[assignment]
 
 
 class PlainHTTPTransport(NetworkTransport):
     """`NetworkTransport` for an `http://` endpoint: no SSL context up front."""
 
-    def __init__(self, *, limits: httpx2.Limits = DEFAULT_CONNECTION_LIMITS) -> None:
-        super().__init__(plain=True, limits=limits)
+    def __init__(
+        self, *, limits: httpx2.Limits = DEFAULT_CONNECTION_LIMITS, streams: int | None = None
+    ) -> None:
+        super().__init__(plain=True, limits=limits, streams=streams)
 
 
 def uses_plain_http(base_url: str | None) -> bool:
@@ -166,9 +185,9 @@ def make_http_client(
         scheme = httpx2.URL(base_url or DEFAULT_BASE_URL).scheme
         if scheme in ("http", "https") and not _proxied(scheme):
             transport = (
-                PlainHTTPTransport(limits=limits)
+                PlainHTTPTransport(limits=limits, streams=streams)
                 if scheme == "http"
-                else NetworkTransport(plain=False, limits=limits)
+                else NetworkTransport(plain=False, limits=limits, streams=streams)
             )
     if transport is None:
         return anthropic.DefaultAsyncHttpxClient(event_hooks=hooks, limits=limits)

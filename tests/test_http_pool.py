@@ -12,16 +12,27 @@ import pytest
 from anthropic._constants import DEFAULT_CONNECTION_LIMITS
 
 import core.http_client
+import core.pool_shards
 from core.config import Settings
 from core.http_client import connection_limits
 from core.llm import make_client
 from core.model_access import open_model_access
+from core.pool_shards import SHARD, ShardedPool, shard_limits, shards_for
 from core.simulator import wire
 from core.simulator.http import HttpServer, Request, Response
 
 
 def _pool(client: object) -> object:
     return client._client._transport._pool  # type: ignore[attr-defined]
+
+
+def _capacity(pool: object) -> tuple[int, int]:
+    """(connections, kept-alive connections) a pool may hold, over its shards if split."""
+    pools = pool.pools if isinstance(pool, ShardedPool) else [pool]
+    return (
+        sum(p._max_connections for p in pools),  # type: ignore[attr-defined]
+        sum(p._max_keepalive_connections for p in pools),  # type: ignore[attr-defined]
+    )
 
 
 def test_limits_grow_with_the_streams_and_never_shrink() -> None:
@@ -48,8 +59,11 @@ async def test_a_run_of_1500_agents_at_once_gets_a_pool_of_1501(
     access = open_model_access(settings, env={"ANTHROPIC_API_KEY": "sk-test"})
     try:
         pool = _pool(access.client)
-        assert pool._max_connections == 1501  # type: ignore[attr-defined]
-        assert pool._max_keepalive_connections == 1501  # type: ignore[attr-defined]
+        assert isinstance(pool, ShardedPool)
+        most, idle = _capacity(pool)
+        assert 1501 <= most < 1501 + len(pool.pools)  # each pool's share rounded up
+        assert idle == most
+        assert all(p._max_connections <= SHARD for p in pool.pools)  # type: ignore[attr-defined]
     finally:
         await access.aclose()
 
@@ -67,25 +81,20 @@ async def test_the_sdk_setup_behind_a_proxy_gets_the_limits_too(
         await client.close()
 
 
-async def test_every_stream_gets_a_connection_at_once_past_the_sdk_cap(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    """With the SDK's cap made 2 here, a client for 5 streams still has all 5 requests
-    at the server at once: the server answers none until all 5 have come."""
-    for name in ("HTTP_PROXY", "http_proxy", "ALL_PROXY", "all_proxy"):
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.setattr(
-        core.http_client,
-        "DEFAULT_CONNECTION_LIMITS",
-        httpx2.Limits(max_connections=2, max_keepalive_connections=1),
-    )
-    streams = 5
+async def _all_at_once(streams: int) -> list[list[int]]:
+    """`streams` requests at once through a client made for them, against a server that
+    answers none until all have come; the requests each of the client's pools held then."""
     arrived: list[str] = []
     all_in = asyncio.Event()
+    loads: list[list[int]] = []
+    client = None
 
     async def handle(request: Request) -> Response:
         arrived.append(request.path)
         if len(arrived) == streams:
+            pool = _pool(client)
+            pools = pool.pools if isinstance(pool, ShardedPool) else [pool]
+            loads.append([len(p._requests) for p in pools])  # type: ignore[attr-defined]
             all_in.set()
         await all_in.wait()
         usage = wire.usage_json(1, 0, 0, 1)
@@ -108,3 +117,68 @@ async def test_every_stream_gets_a_connection_at_once_past_the_sdk_cap(
             await client.close()
     assert len(replies) == streams
     assert len(arrived) == streams
+    return loads
+
+
+@pytest.fixture
+def no_proxy(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in ("HTTP_PROXY", "http_proxy", "ALL_PROXY", "all_proxy"):
+        monkeypatch.delenv(name, raising=False)
+
+
+async def test_every_stream_gets_a_connection_at_once_past_the_sdk_cap(
+    no_proxy: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With the SDK's cap made 2 here, a client for 5 streams still has all 5 requests
+    at the server at once: the server answers none until all 5 have come."""
+    monkeypatch.setattr(
+        core.http_client,
+        "DEFAULT_CONNECTION_LIMITS",
+        httpx2.Limits(max_connections=2, max_keepalive_connections=1),
+    )
+    assert await _all_at_once(5) == [[5]]  # one pool: 5 is under one pool's worth
+
+
+async def test_a_split_pool_takes_every_stream_at_once_filling_pools_in_turn(
+    no_proxy: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Pools of 2 connections here: 5 streams fill the first two pools, then the third."""
+    monkeypatch.setattr(
+        core.http_client,
+        "DEFAULT_CONNECTION_LIMITS",
+        httpx2.Limits(max_connections=2, max_keepalive_connections=1),
+    )
+    monkeypatch.setattr(core.pool_shards, "SHARD", 2)
+    assert await _all_at_once(5) == [[2, 2, 1]]
+
+
+def test_shards_split_the_limits() -> None:
+    limits = httpx2.Limits(max_connections=1001, max_keepalive_connections=1001)
+    assert shards_for(limits, None) == 1
+    assert shards_for(limits, SHARD) == 1  # one pool's worth: one pool, as before
+    assert shards_for(limits, 1001) == 11
+    part = shard_limits(limits, 11)
+    assert part.max_connections == 91 and part.max_keepalive_connections == 91  # 11 x 91 = 1001
+    # A pool may keep all its connections alive, up to the limit's number of them.
+    assert shard_limits(DEFAULT_CONNECTION_LIMITS, 10).max_keepalive_connections == 100
+    assert shard_limits(DEFAULT_CONNECTION_LIMITS, 1) == DEFAULT_CONNECTION_LIMITS
+
+
+class _FakePool:
+    def __init__(self, limits: httpx2.Limits) -> None:
+        self._requests: list[object] = []
+
+
+def test_a_request_goes_to_the_first_pool_with_room_else_the_least_busy() -> None:
+    limits = httpx2.Limits(max_connections=6, max_keepalive_connections=6)
+    sharded = ShardedPool(_FakePool, limits, 3)  # type: ignore[arg-type]
+    pools = sharded.pools
+    assert sharded.room == 2
+    assert sharded.pick() is pools[0]
+    pools[0]._requests[:] = [1, 2]  # type: ignore[attr-defined]
+    assert sharded.pick() is pools[1]
+    pools[1]._requests[:] = [1, 2]  # type: ignore[attr-defined]
+    pools[2]._requests[:] = [1, 2, 3]  # type: ignore[attr-defined]
+    assert sharded.pick() is pools[0]  # all full: the least busy queues it
+    pools[0]._requests[:] = [1]  # type: ignore[attr-defined]
+    assert sharded.pick() is pools[0]
