@@ -143,12 +143,29 @@ async def test_the_run_record_takes_a_burst_in_one_signal(
     assert len(burst) == 1 and all(f'"w{i}"'.encode() in burst[0] for i in range(5))
 
 
+def _as_before_ends_told(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Attempts start as sessions did before `ends_told` (their workflows ask `patched`)."""
+    from core.temporal.runner import TemporalRunner
+
+    made = TemporalRunner.attempt_input
+
+    def before(self: TemporalRunner, spec: Any) -> Any:
+        inp = made(self, spec)
+        inp.ends_told = False
+        return inp
+
+    monkeypatch.setattr(TemporalRunner, "attempt_input", before)
+
+
+@pytest.mark.parametrize("told", [True, False], ids=["ends-told", "patch-marker"])
 async def test_an_attempts_history_replays_on_this_code(
-    tmp_path: Path, on_temporal: list[Any]
+    tmp_path: Path, on_temporal: list[Any], monkeypatch: pytest.MonkeyPatch, told: bool
 ) -> None:
     """The workflows are deterministic: an ended attempt's history, and its run's, replay
     on the workflow code without a nondeterminism error (a change of what they do needs
-    `workflow.patched`, as the attempt's end signal has)."""
+    `workflow.patched` or a field of the input, as the attempt's end signal has). An
+    attempt of this session's says in its input that the session tells its end: no patch
+    marker, no search attribute upsert; one from before asked `patched` (a marker)."""
     from temporalio.worker import Replayer
 
     from core.temporal.types import attempt_workflow_id, run_workflow_id
@@ -158,6 +175,8 @@ async def test_an_attempts_history_replays_on_this_code(
         sink.on_text("working")
         return text("done")
 
+    if not told:
+        _as_before_ends_told(monkeypatch)
     sup, _, _ = make_supervisor(ScriptedModel(one), tmp_path)
     record = sup.spawn("coding", "t", "claude-haiku-5-5", None)
     await sup.wait([record.agent_id], timeout_s=20)
@@ -171,8 +190,23 @@ async def test_an_attempts_history_replays_on_this_code(
     await attempt.result()
     history = await attempt.fetch_history()
     markers = [e for e in history.events if e.HasField("marker_recorded_event_attributes")]
-    assert [m.marker_recorded_event_attributes.marker_name for m in markers] == ["core_patch"]
-    assert ENDS_TOLD_BY_SESSION.encode() in markers[0].SerializeToString()
+    upserts = [
+        e
+        for e in history.events
+        if e.HasField("upsert_workflow_search_attributes_event_attributes")
+    ]
+    if told:
+        assert not markers and not upserts
+    else:
+        assert [m.marker_recorded_event_attributes.marker_name for m in markers] == ["core_patch"]
+        assert ENDS_TOLD_BY_SESSION.encode() in markers[0].SerializeToString()
+    assert (
+        not [  # either way the session, not the attempt, tells the run workflow
+            e
+            for e in history.events
+            if e.HasField("signal_external_workflow_execution_initiated_event_attributes")
+        ]
+    )
     replayer = Replayer(workflows=[AttemptWorkflow, RunWorkflow])
     await replayer.replay_workflow(history)  # raises on nondeterminism
     run = client.get_workflow_handle(run_workflow_id(prefix, "run-test"))
@@ -193,6 +227,7 @@ async def test_an_attempt_from_before_the_end_signal_moved_replays(
     async def one(request: TurnRequest, sink: TurnSink) -> TurnResult:
         return text("done")
 
+    _as_before_ends_told(monkeypatch)
     monkeypatch.setattr(workflow, "patched", lambda patch_id: False)  # the old code's path
     sup, _, _ = make_supervisor(ScriptedModel(one), tmp_path)
     record = sup.spawn("coding", "t", "claude-haiku-5-5", None)

@@ -354,6 +354,7 @@ class TemporalRunner:
             network=role.network,
             max_parallel_tools=s.max_parallel_tools,
             continue_after_events=self.options.continue_after_events,
+            ends_told=True,
         )
 
     def policy(self) -> Policy:

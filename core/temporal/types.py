@@ -118,6 +118,11 @@ class AttemptInput:
     continue_after_events: int = 10_000  # history length that triggers continue_as_new
     id_prefix: str = ""
     carry: Carry = field(default_factory=Carry)
+    # The session tells the run workflow of this attempt's end (every session since that
+    # change sets it). An input without it is of an attempt started before: its workflow
+    # asks `workflow.patched` instead, whose marker and search attribute cost each
+    # attempt two history events and a visibility write.
+    ends_told: bool = False
 
 
 @dataclass

@@ -44,7 +44,8 @@ with workflow.unsafe.imports_passed_through():
         run_workflow_id,
     )
 
-# `workflow.patched` id: attempts since then leave their end to the session to tell.
+# `workflow.patched` id: attempts since then leave their end to the session to tell
+# (attempts whose input says `ends_told` do not ask).
 ENDS_TOLD_BY_SESSION = "attempt-end-told-by-session"
 
 # A turn streams for minutes at most; a worker that died is noticed when its heartbeats
@@ -165,8 +166,8 @@ class AttemptWorkflow:
         # sent from here cost the attempt one more workflow task round trip (its end came
         # 0.3-0.9 s after its last turn), and one sent with the result is dropped.
         result = await self._run(inp)
-        if not workflow.patched(ENDS_TOLD_BY_SESSION):
-            # An attempt started before that change (its history has no marker) replays
+        if not (inp.ends_told or workflow.patched(ENDS_TOLD_BY_SESSION)):
+            # An attempt started before that change (no `ends_told`, no marker) replays
             # the signal it sent then, so a run in flight across an upgrade goes on.
             run = workflow.get_external_workflow_handle(run_workflow_id(inp.id_prefix, inp.run_id))
             with contextlib.suppress(ApplicationError, CancelledError):  # no run workflow: fine
