@@ -62,3 +62,40 @@ def _beside_the_chat(screen: RunScreen, *, header_only: bool) -> None:
         assert not region.overlaps(chat.log_view.region), region
         if header_only:
             assert region.bottom <= screen.header.region.bottom + 1, region  # + the tab row
+
+
+async def test_an_answered_approval_takes_its_toast_away(tmp_path: Path) -> None:
+    """The toast says `a approve · d deny`: once the request is answered (here or by the
+    policy), it goes instead of staying its 8 s."""
+    from core.events import ApprovalResolved
+    from tests.tui_support import QuietSession
+    from tui.app import DelegateApp
+
+    session = QuietSession()
+    app = DelegateApp(session=session, task="t", autostart=False, export_dir=tmp_path)  # type: ignore[arg-type]
+    async with app.run_test(size=(160, 48), notifications=True) as pilot:
+        await pilot.pause()
+        for rid in ("q1", "q2"):
+            session.bus.publish(
+                ApprovalRequested(run_id="quiet", agent_id="coding-1", request_id=rid,
+                                  tool="run_command", command=f"make {rid}", cwd="/w")
+            )  # fmt: skip
+        await wait_until(pilot, lambda: len(app.screen.query(Toast)) == 2)
+        session.bus.publish(ApprovalResolved(run_id="quiet", request_id="q1", decision="once"))
+        # Well before the toast's own 8 s are up.
+        await wait_until(pilot, lambda: len(app.screen.query(Toast)) == 1, timeout=5)
+        [left] = [n.message for n in app._notifications]
+        assert "make q2" in left  # the other request's toast stays
+
+
+async def test_narrow_keeps_an_error_toast_under_the_newest(tmp_path: Path) -> None:
+    app = sample_app(tmp_path)
+    async with app.run_test(size=(80, 24), notifications=True) as pilot:
+        await pilot.pause()
+        app.notify("the disk is full", title="Not recorded", severity="error", timeout=3600)
+        await wait_until(pilot, lambda: len(app.screen.query(Toast)) == 1)
+        app.notify("one", timeout=3)
+        app.notify("two", timeout=3)  # the same step: still one at a time
+        await wait_until(
+            pilot, lambda: [n.message for n in app._notifications] == ["the disk is full", "two"]
+        )

@@ -9,11 +9,11 @@ from typing import TYPE_CHECKING, ClassVar
 from textual import work
 from textual.app import App, SystemCommand
 from textual.binding import Binding, BindingType
-from textual.notifications import SeverityLevel
+from textual.notifications import Notification, Notify, SeverityLevel
 from textual.screen import Screen
 
 from core.bus import HeldEvents
-from core.events import Event, RunFinished
+from core.events import ApprovalResolved, Event, RunFinished
 from tui import strip_cycles
 from tui.attention import Alert, Attention
 from tui.contrast import legible_variables
@@ -108,6 +108,7 @@ class DelegateApp(App[int]):
         self.session_closed = False
         self.store_failure: str | None = None  # why the run's events cannot be written
         self.attention: Attention | None = None  # bell, desktop notification, toasts
+        self._approval_toasts: dict[str, Notification] = {}  # by request id, until answered
 
     def on_mount(self) -> None:
         if self.keymap:
@@ -172,28 +173,35 @@ class DelegateApp(App[int]):
 
     def _attend(self, event: Event) -> None:
         """Call the operator back when the run needs them (not for the end they chose)."""
+        if isinstance(event, ApprovalResolved):  # answered: its "a approve · d deny" goes
+            toast = self._approval_toasts.pop(event.request_id, None)
+            if toast is not None:
+                self._drop_toasts([toast])
+            return
         if self.attention is None or (self.session_closed and isinstance(event, RunFinished)):
             return
         self.attention.observe(event)
 
-    def notify(
-        self,
-        message: str,
-        *,
-        title: str = "",
-        severity: SeverityLevel = "information",
-        timeout: float | None = None,
-        markup: bool = True,
-    ) -> None:
-        """A toast; on a narrow run screen the newest only, over the header (app.tcss):
-        stacked there they would reach down over the chat."""
+    def on_notify(self, event: Notify) -> None:
+        """Before Textual shows a toast: on a narrow run screen the newest only (an error
+        stays), over the header (app.tcss): stacked there they would reach over the chat."""
         screen = self.screen_stack[-1] if self.screen_stack else None
         if isinstance(screen, RunScreen) and screen.narrow:
-            self.clear_notifications()
-        super().notify(message, title=title, severity=severity, timeout=timeout, markup=markup)
+            self._drop_toasts([n for n in self._notifications if n.severity != "error"])
+
+    def _drop_toasts(self, stale: list[Notification]) -> None:
+        for notification in stale:
+            if notification in self._notifications:
+                self._unnotify(notification, refresh=False)
+        if stale:
+            self._refresh_notifications()
 
     def _toast(self, alert: Alert) -> None:
-        self.notify(alert.message, title=alert.title, severity=alert.severity, timeout=8)  # type: ignore[arg-type]
+        severity: SeverityLevel = alert.severity  # type: ignore[assignment]
+        notification = Notification(alert.message, alert.title, severity, 8.0)
+        if alert.request_id is not None:
+            self._approval_toasts[alert.request_id] = notification
+        self.post_message(Notify(notification))
 
     def write_terminal(self, text: str) -> None:
         """Raw output for the real terminal (bell, OSC notifications), between frames."""

@@ -44,6 +44,7 @@ class Alert:
     title: str
     message: str
     severity: str = "information"  # a Textual toast severity
+    request_id: str | None = None  # an approval's: its toast goes once it is answered
 
 
 def desktop_protocol(env: Mapping[str, str] | None = None) -> str | None:
@@ -82,6 +83,7 @@ def alert_for(event: Event) -> Alert | None:
             "Approval needed",
             f"{who} asks to run: {one_line(event.command, 120)} (a approve · d deny)",
             "warning",
+            event.request_id,
         )
     if isinstance(event, CeoWaiting) and event.answered:
         return Alert("waiting", "The CEO waits for you", "It answered; reply or quit.")
