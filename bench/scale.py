@@ -27,11 +27,14 @@ For each N and server, two fresh processes are measured:
   the server and any reader cost at the least.
 
 Each reports, over the time all N agents stream: the measured process's CPU per wall
-second, stream events per second (against the ideal: N x tps / tokens per event), its
-event-loop lag p99, RSS per agent (RSS growth from before the agents started, over N),
-the agents' wall time (first request to last reply) against the ideal (the simulator's
-pacing of the same replies: latency plus tokens / tps per turn), and with `http` the
-server process's CPU per wall second over the same window.
+second; how long its event loop's thread waited for a core, per wall second (on a
+machine shared with other work: above a few hundredths the run is starved, and its lag
+and wall are the machine's); stream events per second (against the ideal: N x tps /
+tokens per event); its event-loop lag p99; RSS per agent (RSS growth from before the
+agents started, over N); the agents' wall time (first request to last reply) against
+the ideal (the simulator's pacing of the same replies: latency plus tokens / tps per
+turn); the app's full garbage collections; and with `http` the server process's CPU per
+wall second over the same window.
 
     python -m bench.scale                          # N = 10, 100, 500, 1000, over HTTP
     python -m bench.scale --agents 10,50 --seconds 10
@@ -131,6 +134,33 @@ class Meter:
             for a in self.last
             if a in self.first
         ]
+
+
+def runq_wait_s() -> float | None:
+    """Seconds the calling thread has waited, ready to run, for a core (/proc schedstat)."""
+    try:
+        with open("/proc/thread-self/schedstat") as f:
+            return int(f.read().split()[1]) / 1e9
+    except (OSError, ValueError, IndexError):
+        return None
+
+
+class LoopCpuMeter(CpuMeter):
+    """`CpuMeter`, plus how long the event loop's thread (the caller) waited for a core
+    meanwhile: on a shared machine, a loop that lags while it waits is starved by the
+    machine's other work, not slow."""
+
+    def start(self) -> LoopCpuMeter:
+        self.wait0 = runq_wait_s()
+        super().start()
+        return self
+
+    def stop(self) -> dict[str, float]:
+        used = super().stop()
+        wait1 = runq_wait_s()
+        if self.wait0 is not None and wait1 is not None and used["wall_s"] > 0:
+            used["loop_runq_share"] = round((wait1 - self.wait0) / used["wall_s"], 3)
+        return used
 
 
 # --- the floor ----------------------------------------------------------------------------
@@ -271,7 +301,7 @@ async def run_floor(
     probe.start()
     rss0 = rss_mb()
     t0 = time.monotonic()
-    cpu = CpuMeter().start()
+    cpu = LoopCpuMeter().start()
     await asyncio.gather(*(floor_agent(post, i, meter) for i in range(agents)))
     used = cpu.stop()
     return {
@@ -299,7 +329,7 @@ class AppWatch:
         self.lags: dict[str, float] = {}
         self.stall_stacks: list[tuple[int, str]] = []
         self.gc: dict[str, float] = {}
-        self._cpu: CpuMeter | None = None
+        self._cpu: LoopCpuMeter | None = None
         self._stalls: StallWatch | None = None
         self._gc = GcMeter()
 
@@ -323,7 +353,7 @@ class AppWatch:
             if len(meter.first) == self.agents and self._cpu is None:
                 self.probe.reset()
                 self.window[0] = time.monotonic()
-                self._cpu = CpuMeter().start()
+                self._cpu = LoopCpuMeter().start()
                 self._stalls = StallWatch(depth=16).start()
                 self._gc.start()
         elif isinstance(event, AgentFinished):
@@ -705,7 +735,7 @@ def report(runs: list[dict[str, Any]], tps: float, load0: Any, load1: Any) -> st
     for r in runs:
         server = r.get("server", "inprocess")
         if "error" in r:
-            rows.append([r["agents"], server, r["mode"], "failed", *["-"] * 9])
+            rows.append([r["agents"], server, r["mode"], "failed", *["-"] * 10])
             continue
         floor = by.get((r["agents"], server, "floor"))
         vs = (
@@ -714,7 +744,8 @@ def report(runs: list[dict[str, Any]], tps: float, load0: Any, load1: Any) -> st
             else ""
         )
         rows.append([
-            r["agents"], server, r["mode"], f"{r['cpu_share']:.2f}{vs}", _server_cpu(r),
+            r["agents"], server, r["mode"], f"{r['cpu_share']:.2f}{vs}",
+            r.get("loop_runq_share", "-"), _server_cpu(r),
             _events(r, floor),
             r["lag_p99_ms"], r["lag_max_ms"],
             r["rss_per_agent_kb"], r["peak_rss_mb"],
@@ -723,7 +754,8 @@ def report(runs: list[dict[str, Any]], tps: float, load0: Any, load1: Any) -> st
             f"{r['gc_full']} / {r['gc_full_max_ms']}" if "gc_full" in r else "-",
         ])  # fmt: skip
     header = [
-        "agents", "server", "run", "CPU s / wall s", "server CPU s / wall s",
+        "agents", "server", "run", "CPU s / wall s", "loop waiting for a core s / wall s",
+        "server CPU s / wall s",
         "events/s / ideal", "lag p99 ms", "lag max ms", "RSS kB / agent", "peak RSS MB",
         "agent wall / ideal s (median)", "wall/ideal median / p99", "full GCs / max ms",
     ]  # fmt: skip

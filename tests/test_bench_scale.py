@@ -159,6 +159,7 @@ def test_delegate_run_is_watched_from_its_bus(
     assert result["agents_finished"] == AGENTS
     assert result["window"][1] >= result["window"][0] > 0
     assert result["cpu_s"] >= 0 and result["lag_samples"] >= 0
+    assert result["loop_runq_share"] >= 0
     assert result["wall_over_ideal_median"] is not None
 
 
@@ -227,7 +228,7 @@ def _run(server: str, mode: str, **extra: Any) -> dict[str, Any]:
 
 def test_the_report_names_a_saturated_server_and_keeps_failed_runs() -> None:
     runs = [
-        _run("http", "floor", server_cpu_share=0.95),
+        _run("http", "floor", server_cpu_share=0.95, loop_runq_share=0.314),
         _run("http", "app", cpu_share=1.0, server_cpu_share=0.4, gc_full=2, gc_full_max_ms=35.1),
         _run("inprocess", "floor"),
         {"agents": 1000, "server": "inprocess", "mode": "app", "error": "timed out"},
@@ -239,5 +240,6 @@ def test_the_report_names_a_saturated_server_and_keeps_failed_runs() -> None:
     assert "1.00 (2.00x floor)" in text  # against the floor of the same server
     assert "(in process)" in text
     assert "2 / 35.1" in text  # the app's full collections in the window
+    assert "0.314" in text  # the floor's loop waited that long for a core
     assert "failed" in text
     assert "20000 / 25000" in text  # events/s against the ideal, per the floor's event
