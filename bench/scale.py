@@ -27,14 +27,15 @@ For each N and server, two fresh processes are measured:
   the server and any reader cost at the least.
 
 Each reports, over the time all N agents stream: the measured process's CPU per wall
-second; how long its event loop's thread waited for a core, per wall second (on a
-machine shared with other work: above a few hundredths the run is starved, and its lag
-and wall are the machine's); stream events per second (against the ideal: N x tps /
-tokens per event); its event-loop lag p99; RSS per agent (RSS growth from before the
-agents started, over N); the agents' wall time (first request to last reply) against
-the ideal (the simulator's pacing of the same replies: latency plus tokens / tps per
-turn); the app's full garbage collections; and with `http` the server process's CPU per
-wall second over the same window.
+second, and per second of the agents' ideal wall (the cores it needs to keep the ideal
+pace, however starved the run was); how long its event loop's thread waited for a core,
+per wall second (on a machine shared with other work: above a few hundredths the run is
+starved, and its lag and wall are the machine's); stream events per second (against the
+ideal: N x tps / tokens per event); its event-loop lag p99; RSS per agent (RSS growth
+from before the agents started, over N); the agents' wall time (first request to last
+reply) against the ideal (the simulator's pacing of the same replies: latency plus
+tokens / tps per turn); the app's full garbage collections; and with `http` the server
+process's CPU per wall second over the same window.
 
     python -m bench.scale                          # N = 10, 100, 500, 1000, over HTTP
     python -m bench.scale --agents 10,50 --seconds 10
@@ -719,6 +720,13 @@ def _events(run: dict[str, Any], floor: dict[str, Any] | None) -> str:
     return f"{run['steady_tokens_per_s'] / per:.0f} / {run['ideal_tokens_per_s'] / per:.0f}"
 
 
+def _pace_cpu(run: dict[str, Any]) -> str:
+    """The window's CPU seconds over the agents' ideal wall: the cores the run needs to keep
+    the ideal pace (above 1.0 one core cannot), whatever else the machine was doing."""
+    ideal = run.get("ideal_median_s")
+    return f"{run['cpu_s'] / ideal:.2f}" if ideal else "-"
+
+
 def _server_cpu(run: dict[str, Any]) -> str:
     share = run.get("server_cpu_share")
     if run.get("server") == "inprocess":
@@ -735,7 +743,7 @@ def report(runs: list[dict[str, Any]], tps: float, load0: Any, load1: Any) -> st
     for r in runs:
         server = r.get("server", "inprocess")
         if "error" in r:
-            rows.append([r["agents"], server, r["mode"], "failed", *["-"] * 10])
+            rows.append([r["agents"], server, r["mode"], "failed", *["-"] * 11])
             continue
         floor = by.get((r["agents"], server, "floor"))
         vs = (
@@ -744,7 +752,7 @@ def report(runs: list[dict[str, Any]], tps: float, load0: Any, load1: Any) -> st
             else ""
         )
         rows.append([
-            r["agents"], server, r["mode"], f"{r['cpu_share']:.2f}{vs}",
+            r["agents"], server, r["mode"], f"{r['cpu_share']:.2f}{vs}", _pace_cpu(r),
             r.get("loop_runq_share", "-"), _server_cpu(r),
             _events(r, floor),
             r["lag_p99_ms"], r["lag_max_ms"],
@@ -754,7 +762,8 @@ def report(runs: list[dict[str, Any]], tps: float, load0: Any, load1: Any) -> st
             f"{r['gc_full']} / {r['gc_full_max_ms']}" if "gc_full" in r else "-",
         ])  # fmt: skip
     header = [
-        "agents", "server", "run", "CPU s / wall s", "loop waiting for a core s / wall s",
+        "agents", "server", "run", "CPU s / wall s", "CPU s / ideal s",
+        "loop waiting for a core s / wall s",
         "server CPU s / wall s",
         "events/s / ideal", "lag p99 ms", "lag max ms", "RSS kB / agent", "peak RSS MB",
         "agent wall / ideal s (median)", "wall/ideal median / p99", "full GCs / max ms",

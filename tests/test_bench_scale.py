@@ -217,7 +217,7 @@ def test_proc_cpu_s_reads_utime_and_stime_past_any_command_name() -> None:
 
 def _run(server: str, mode: str, **extra: Any) -> dict[str, Any]:
     base = {
-        "agents": 1000, "server": server, "mode": mode, "cpu_share": 0.5,
+        "agents": 1000, "server": server, "mode": mode, "cpu_share": 0.5, "cpu_s": 23.0,
         "tokens_per_event": 2.0, "steady_tokens_per_s": 40000, "ideal_tokens_per_s": 50000,
         "lag_p99_ms": 10.0, "lag_max_ms": 20.0, "rss_per_agent_kb": 100.0,
         "peak_rss_mb": 200.0, "wall_median_s": 12.0, "ideal_median_s": 11.5,
@@ -241,5 +241,6 @@ def test_the_report_names_a_saturated_server_and_keeps_failed_runs() -> None:
     assert "(in process)" in text
     assert "2 / 35.1" in text  # the app's full collections in the window
     assert "0.314" in text  # the floor's loop waited that long for a core
+    assert "2.00" in text  # 23 CPU s over the agents' ideal 11.5 s: two cores to keep pace
     assert "failed" in text
     assert "20000 / 25000" in text  # events/s against the ideal, per the floor's event
