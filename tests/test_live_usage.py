@@ -6,6 +6,8 @@ events, the store's projections and the run's summary."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +28,20 @@ from tests.live_support import (
     streamed_chars,
     usage_of,
 )
+
+
+@contextlib.asynccontextmanager
+async def stalled_mid_reply(tmp_path: Path, lines: int) -> AsyncIterator[tuple[Any, int]]:
+    """A run whose worker's reply stalls after `lines` lines, every delta of them seen:
+    the run and the characters streamed."""
+    stall = Stall()
+    async with fault_run(tmp_path, plan_with(stalled_after(lines, stall))) as run:
+        await asyncio.wait_for(stall.reached.wait(), 10)
+        chars = len("".join(LINES[:lines]))
+        await run.recorder.wait_for(
+            lambda e: isinstance(e, TextDelta) and streamed_chars(run) == chars, timeout_s=5
+        )
+        yield run, chars
 
 
 def is_estimate_of(chars: int) -> Any:
@@ -71,13 +87,7 @@ async def test_a_killed_reply_keeps_its_streamed_tokens_in_the_cost_and_the_stor
     tmp_path: Path,
 ) -> None:
     before = Agent.streaming_now  # (other tests' loops may have left some)
-    stall = Stall()
-    async with fault_run(tmp_path, plan_with(stalled_after(7, stall))) as run:
-        await asyncio.wait_for(stall.reached.wait(), 10)
-        chars = len("".join(LINES[:7]))
-        await run.recorder.wait_for(
-            lambda e: isinstance(e, TextDelta) and streamed_chars(run) == chars, timeout_s=5
-        )
+    async with stalled_mid_reply(tmp_path, 7) as (run, chars):
         assert await run.session.kill(WORKER) == "killed"
         out = 1 + estimate_tokens(chars)  # message_start's 1 and the estimate
         last = usage_of(run)[-1]
@@ -102,13 +112,7 @@ async def test_a_killed_reply_keeps_its_streamed_tokens_in_the_cost_and_the_stor
 async def test_an_interrupted_reply_is_billed_at_its_estimate_and_published_at_once(
     tmp_path: Path,
 ) -> None:
-    stall = Stall()
-    async with fault_run(tmp_path, plan_with(stalled_after(4, stall))) as run:
-        await asyncio.wait_for(stall.reached.wait(), 10)
-        chars = len("".join(LINES[:4]))
-        await run.recorder.wait_for(
-            lambda e: isinstance(e, TextDelta) and streamed_chars(run) == chars, timeout_s=5
-        )
+    async with stalled_mid_reply(tmp_path, 4) as (run, chars):
         run.session.steer(WORKER, "stop and report", interrupt=True)
         out = 1 + estimate_tokens(chars)
         # Published when the cut turn ends, before the next request is even sent.
@@ -135,13 +139,7 @@ async def test_quitting_mid_reply_keeps_the_streamed_tokens_in_the_stored_cost(
     tmp_path: Path,
 ) -> None:
     before = Agent.streaming_now  # (other tests' loops may have left some)
-    stall = Stall()
-    async with fault_run(tmp_path, plan_with(stalled_after(6, stall))) as run:
-        await asyncio.wait_for(stall.reached.wait(), 10)
-        chars = len("".join(LINES[:6]))
-        await run.recorder.wait_for(
-            lambda e: isinstance(e, TextDelta) and streamed_chars(run) == chars, timeout_s=5
-        )
+    async with stalled_mid_reply(tmp_path, 6) as (run, chars):
         await run.session.close()  # what the app's quit does, agents still streaming
         out = 1 + estimate_tokens(chars)
         await run.store.flush()
