@@ -87,7 +87,11 @@ class TranscriptScreen(Screen[None]):
 
     def compose(self) -> ComposeResult:
         yield Static("", id="transcript-head", markup=False)  # a task's [brackets] as typed
-        yield RichLog(id="transcript-log", max_lines=MAX_LINES, wrap=True, markup=False)
+        # min_width: RichLog renders at 78 columns at least, wider than the log at 80
+        # columns once its scrollbar shows (a horizontal scrollbar then took a row).
+        yield RichLog(
+            id="transcript-log", max_lines=MAX_LINES, wrap=True, markup=False, min_width=20
+        )
         yield Static("", id="transcript-live", classes="-idle", markup=False)
         yield SteadyFooter()
 
