@@ -321,3 +321,29 @@ def test_stopped_agents_are_counted_apart_from_failures() -> None:
         view.apply(AgentStateChanged(run_id=R, agent_id=agent_id, state=end, ts=1002.0))  # type: ignore[arg-type]
     t = view.totals()
     assert (t.done, t.failed, t.stopped) == (1, 1, 1)
+
+
+def test_a_retried_agents_ends_read_as_two_attempts_not_one_end_twice() -> None:
+    view = RunView()
+    spawned(view)
+    view.apply(AgentFinished(run_id=R, agent_id="coding-1", state="done", result="first",
+                             elapsed_s=4.0))  # fmt: skip
+    spawned(view, attempt=2)
+    view.apply(AgentFinished(run_id=R, agent_id="coding-1", state="done", result="fixed",
+                             elapsed_s=8.0, attempt=2))  # fmt: skip
+    notices = [c.text for c in view.chat if c.kind == "notice"]
+    assert notices == ["coding-1 done after 0:04", "coding-1 (attempt 2) done after 0:08"]
+
+
+def test_the_headless_progress_names_a_retry_s_attempt_too() -> None:
+    import io
+
+    from tui.headless import ProgressPrinter
+
+    out = io.StringIO()
+    printer = ProgressPrinter(out)
+    for attempt in (1, 2):
+        printer(AgentFinished(run_id=R, agent_id="coding-1", state="done", result="ok",
+                              elapsed_s=4.0, attempt=attempt))  # fmt: skip
+    lines = [line.split(None, 2)[2] for line in out.getvalue().splitlines()]
+    assert lines == ["done in 4.0s: ok", "done (attempt 2) in 4.0s: ok"]

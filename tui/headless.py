@@ -67,7 +67,8 @@ class ProgressPrinter:
             self._line(who, f"{event.state}{reason}")
         elif isinstance(event, AgentFinished):
             if event.state == "done":
-                self._line(who, f"done in {event.elapsed_s:.1f}s: {_short(event.result)}")
+                att = f" (attempt {event.attempt})" if event.attempt > 1 else ""
+                self._line(who, f"done{att} in {event.elapsed_s:.1f}s: {_short(event.result)}")
         elif isinstance(event, ToolCallStarted):
             self._line(who, f"→ {event.summary or event.name}")
         elif isinstance(event, ToolCallFinished) and event.is_error:

@@ -745,7 +745,10 @@ class RunView:
         self._touch(agent)
         self.dirty_run = True
         if agent.agent_id != CEO_ID:
-            head = f"{agent.agent_id} {ev.state} after {fmt_duration(ev.elapsed_s)}"
+            # A retried agent's ends name the attempt: two "coding-1 done after …" lines
+            # read as one end told twice.
+            who = agent.agent_id if ev.attempt < 2 else f"{agent.agent_id} (attempt {ev.attempt})"
+            head = f"{who} {ev.state} after {fmt_duration(ev.elapsed_s)}"
             self._item(
                 "notice",
                 text=head,
