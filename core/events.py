@@ -58,6 +58,10 @@ def frozen_event(cls: _T) -> _T:
     event shares; the `__init__`s of all the events are compiled together, once (see
     `_compile_inits`), and set each field as a frozen dataclass's does.
     """
+    if not cls.__dict__.get("__doc__"):
+        # A dataclass without a docstring gets its signature as one, which Python works
+        # out (inspect, tokenize) for each class; `_compile_inits` writes it instead.
+        cls.__doc__ = _SIGNATURE_DOC
     dataclass(kw_only=True, init=False, repr=False, eq=False)(cls)
     _PENDING.append(cls)
     if _COMPILED:  # an event class defined after this module loaded
@@ -68,6 +72,7 @@ def frozen_event(cls: _T) -> _T:
 _PENDING: list[type] = []
 _COMPILED = False
 _FACTORY = object()  # "not given": the field's default_factory makes the value
+_SIGNATURE_DOC = "(its signature)"
 
 
 def _compile_inits() -> None:
@@ -77,28 +82,35 @@ def _compile_inits() -> None:
     classes, _PENDING[:] = list(_PENDING), []
     namespace: dict[str, Any] = {"_set": object.__setattr__, "_FACTORY": _FACTORY}
     lines: list[str] = []
+    docs: list[str] = []
     for index, cls in enumerate(classes):
-        params, body = [], []
+        params, body, shown = [], [], []
         for f in dataclasses.fields(cls):
             name = value = f.name
             if f.default is not dataclasses.MISSING:
                 namespace[f"_d{index}_{name}"] = f.default
                 params.append(f"{name}=_d{index}_{name}")
+                shown.append(f"{name}={f.default!r}")
             elif f.default_factory is not dataclasses.MISSING:
                 namespace[f"_f{index}_{name}"] = f.default_factory
                 params.append(f"{name}=_FACTORY")
                 value = f"_f{index}_{name}() if {name} is _FACTORY else {name}"
+                shown.append(f"{name}=<factory>")
             else:
                 params.append(name)
+                shown.append(name)
             body.append(f"    _set(self, {name!r}, {value})")
         lines.append(f"def _init{index}(self, *, {', '.join(params)}) -> None:")
         lines.extend(body or ["    pass"])
+        docs.append(f"{cls.__name__}(*, {', '.join(shown)})")
     exec("\n".join(lines), namespace)
     for index, cls in enumerate(classes):
         init = namespace[f"_init{index}"]
         init.__qualname__ = f"{cls.__qualname__}.__init__"
         init.__module__ = cls.__module__
         cls.__init__ = init  # type: ignore[misc]
+        if cls.__doc__ is _SIGNATURE_DOC:
+            cls.__doc__ = docs[index]
         _NAMES[cls] = tuple(f.name for f in dataclasses.fields(cls))
     _COMPILED = True
 
