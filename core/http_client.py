@@ -94,6 +94,29 @@ def connection_limits(streams: int | None = None) -> httpx2.Limits:
     )
 
 
+# Descriptors a run holds besides its connections: the database and its journal, the
+# workspace's files, commands' pipes, the event loop's own.
+OTHER_FILES = 256
+
+
+def allow_open_sockets(streams: int) -> None:
+    """Raise this process's soft limit on open files (up to its hard limit) so that
+    `streams` connections fit beside everything else. The usual soft limits (1024 on many
+    Linux systems, 256 on macOS) are below what 1000 agents at once hold: past them a
+    connection fails with "Too many open files". (No such limit to raise on Windows.)"""
+    try:
+        import resource
+    except ImportError:
+        return
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    needed = streams + OTHER_FILES
+    if soft == resource.RLIM_INFINITY or soft >= needed:
+        return
+    target = needed if hard == resource.RLIM_INFINITY else min(needed, hard)
+    if target > soft:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
+
+
 def keepalive_socket_options() -> list[tuple[int, int, int | bool]]:
     """TCP keep-alive as the SDK's default transport sets it (idle 60 s, every 60 s, 5x)."""
     options: list[tuple[int, int, int | bool]] = [(socket.SOL_SOCKET, socket.SO_KEEPALIVE, True)]

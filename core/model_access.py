@@ -14,6 +14,7 @@ import anthropic
 
 from core.config import Settings
 from core.errors import DelegateError
+from core.http_client import allow_open_sockets
 from core.llm import make_client
 
 
@@ -52,7 +53,9 @@ def open_model_access(settings: Settings, env: dict[str, str] | None = None) -> 
                 "no ANTHROPIC_API_KEY is set "
                 "(set one, or use --simulate for the built-in simulator)"
             )
-        client = make_client(key, settings.api_base_url, streams=concurrent_turns(settings))
+        streams = concurrent_turns(settings)
+        allow_open_sockets(streams)
+        client = make_client(key, settings.api_base_url, streams=streams)
         where = settings.api_base_url or "the Anthropic API"
         return ModelAccess(client, simulated=False, describe=where)
     from core.simulator import Simulator, SimulatorTransport

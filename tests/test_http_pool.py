@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import resource
 from pathlib import Path
 
 import httpx2
@@ -14,7 +15,7 @@ from anthropic._constants import DEFAULT_CONNECTION_LIMITS
 import core.http_client
 import core.pool_shards
 from core.config import Settings
-from core.http_client import connection_limits
+from core.http_client import OTHER_FILES, allow_open_sockets, connection_limits
 from core.llm import make_client
 from core.model_access import open_model_access
 from core.pool_shards import SHARD, ShardedPool, shard_limits, shards_for
@@ -182,3 +183,54 @@ def test_a_request_goes_to_the_first_pool_with_room_else_the_least_busy() -> Non
     assert sharded.pick() is pools[0]  # all full: the least busy queues it
     pools[0]._requests[:] = [1]  # type: ignore[attr-defined]
     assert sharded.pick() is pools[0]
+
+
+class _Limits:
+    """`resource`'s file-limit calls on a fake limit."""
+
+    def __init__(self, soft: int, hard: int) -> None:
+        self.limit = (soft, hard)
+        self.sets: list[tuple[int, int]] = []
+
+    def getrlimit(self, which: int) -> tuple[int, int]:
+        assert which == resource.RLIMIT_NOFILE
+        return self.limit
+
+    def setrlimit(self, which: int, limit: tuple[int, int]) -> None:
+        assert which == resource.RLIMIT_NOFILE
+        self.sets.append(limit)
+        self.limit = limit
+
+
+@pytest.mark.parametrize(
+    ("soft", "hard", "expected"),
+    [
+        (1024, 1_048_576, (1001 + OTHER_FILES, 1_048_576)),  # a common Linux default
+        (256, resource.RLIM_INFINITY, (1001 + OTHER_FILES, resource.RLIM_INFINITY)),
+        (256, 1000, (1000, 1000)),  # as far as the hard limit lets it
+        (20_000, 20_000, None),  # room enough: left as it is
+        (resource.RLIM_INFINITY, resource.RLIM_INFINITY, None),
+    ],
+)
+def test_the_open_file_limit_is_raised_to_hold_every_stream(
+    soft: int, hard: int, expected: tuple[int, int] | None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    fake = _Limits(soft, hard)
+    monkeypatch.setattr(resource, "getrlimit", fake.getrlimit)
+    monkeypatch.setattr(resource, "setrlimit", fake.setrlimit)
+    allow_open_sockets(1001)
+    assert fake.sets == ([expected] if expected else [])
+
+
+def test_a_run_with_a_key_raises_its_open_file_limit(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    fake = _Limits(256, 100_000)
+    monkeypatch.setattr(resource, "getrlimit", fake.getrlimit)
+    monkeypatch.setattr(resource, "setrlimit", fake.setrlimit)
+    settings = Settings().with_overrides(
+        simulate=False, max_concurrent=999, workspace=tmp_path, api_base_url="http://127.0.0.1:9"
+    )
+    access = open_model_access(settings, env={"ANTHROPIC_API_KEY": "sk-test"})
+    asyncio.run(access.aclose())
+    assert fake.sets == [(1000 + OTHER_FILES, 100_000)]
