@@ -45,3 +45,23 @@ async def test_a_new_run_says_what_to_do(tmp_path: Path, size: tuple[int, int]) 
         assert not board.grid.display
         assert str(board.status.render()) == EMPTY_TEXT
         assert board.status.region.y == board.content_region.y  # at the top, not the bottom
+
+
+async def test_help_names_each_key_on_one_line(tmp_path: Path) -> None:
+    """The key column is as wide as its keys: `tab / shift+tab` wrapped over two rows
+    while the descriptions had room to spare."""
+    from textual.widgets._markdown import MarkdownTableCellContents
+
+    from tui.screens.help import HelpScreen
+
+    app = DelegateApp(session=QuietSession(), autostart=False, export_dir=tmp_path)  # type: ignore[arg-type]
+    async with app.run_test(size=(160, 48)) as pilot:
+        await pilot.pause()
+        app.action_help()
+        await pilot.pause()
+        assert isinstance(app.screen, HelpScreen)
+        cells = app.screen.query(MarkdownTableCellContents)
+        keys = [c for c in cells if (c.name or "").endswith(".1")]  # "cell<row>.<column>"
+        assert len(keys) >= 15
+        for cell in keys:  # the first column's text fits its width: no key on two rows
+            assert cell_len(str(cell.render())) <= cell.content_region.width, cell.render()

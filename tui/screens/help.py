@@ -13,21 +13,21 @@ from textual.widgets import Markdown
 HELP = """\
 # Keys
 
-Keys act on the **focused agent pane**. While the message box at the bottom left has
+Keys act on the **focused agent pane**. While the message box (at the bottom) has
 focus, letters type into it: press **escape** to go back to the board (or **tab**).
 
 | key | what it does |
 |---|---|
-| tab / shift+tab | next / previous pane (and the message box) |
-| arrows, j / k | move between panes (past the edge, the board shows the next row) |
-| page up / page down | a screenful of panes up or down (the wheel scrolls too) |
+| tab/shift+tab | next / previous pane (and the message box) |
+| arrows, j/k | move between panes (past the edge, the board shows the next row) |
+| page up/down | a screenful of panes up or down (the wheel scrolls too) |
 | enter | the focused agent's transcript (e there: export; o: whole files and results) |
 | s | steer the focused agent (delivered at its next turn) |
 | S | interrupt and steer (cancels the current reply, delivers at once) |
 | x | kill the focused agent (asks once) |
 | r | retry the focused agent: optional note, model picker |
 | + | add 5 minutes to the focused agent's timeout |
-| a / A / d | approve once / always allow the prefix / deny the oldest pending command |
+| a/A/d | approve once / always allow the prefix / deny the oldest pending command |
 | c | clear finished panes from the board |
 | i | focus the message box (type to the CEO; enter sends; queued while it is busy) |
 | ctrl+t | below 120 columns: the chat or the board (i and escape switch too) |
