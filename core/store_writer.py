@@ -54,6 +54,7 @@ FLUSH_INTERVAL_S = 0.05
 BATCH_MAX = 5000
 
 Delta = TextDelta | ThinkingDelta
+_DELTAS = (TextDelta, ThinkingDelta)  # for isinstance: a tuple is quicker than the union
 
 
 @dataclass(frozen=True)
@@ -281,7 +282,7 @@ class StoreWriter:
         for event in events:
             run = self._runs.get(event.run_id) or await self._load(event.run_id)
             key = (event.run_id, event.agent_id or "")
-            if isinstance(event, Delta):
+            if isinstance(event, _DELTAS):
                 held = open_delta.get(key)
                 if held is not None:
                     first, parts = held[1], held[2]

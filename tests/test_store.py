@@ -591,3 +591,27 @@ async def test_ceo_is_listed_first_and_late_events_of_old_attempts_are_ignored(
     agents = await store.agents(RUN)
     assert [x.agent_id for x in agents] == ["ceo", "w-1", "w-2"]
     assert (agents[1].state, agents[1].result, agents[1].attempt) == ("running", None, 2)
+
+
+def test_the_run_row_totals_are_the_projections_own_sums() -> None:
+    """A run's row is saved with one pass over its agents (`run_totals`): the same cost
+    float, token sums and estimate flag as the projection's three methods give."""
+    from core.projections import AgentProjection, AttemptUsage, RunProjection
+    from core.store_schema import run_totals
+
+    run = RunProjection(RUN)
+    for n in range(7):
+        agent = AgentProjection(RUN, f"a-{n}", spawn_seq=n, spawned_at=0.0)
+        for attempt in range(1, n % 3 + 2):
+            agent.attempts[attempt] = AttemptUsage(
+                input_tokens=n * 1000 + attempt, output_tokens=n + attempt * 7,
+                cache_read_tokens=n * attempt, cache_write_tokens=attempt,
+                cost_usd=0.1 * n + 0.07 * attempt + 1e-9 * n * attempt,
+            )  # fmt: skip
+        run.agents[agent.agent_id] = agent
+    expected = (run.cost_usd(), run.tokens(), run.estimated())
+    assert run_totals(run) == expected and expected[2] is False
+    run.agents["a-4"].attempts[2].estimated = True
+    run.agents["a-5"].attempts[1].cost_usd = None
+    assert run_totals(run) == (None, run.tokens(), True)
+    assert run_totals(RunProjection(RUN)) == (0.0, (0, 0, 0, 0), False)

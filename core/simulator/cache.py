@@ -16,7 +16,7 @@ import time
 from collections import OrderedDict
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from core.simulator.reply import estimate_tokens
 
@@ -25,8 +25,7 @@ MAX_BREAKPOINTS = 4
 LOOKBACK_BLOCKS = 20  # block boundaries searched for a hit before each marker
 
 
-@dataclass(frozen=True)
-class Segment:
+class Segment(NamedTuple):  # a tuple: a prompt makes one per block, per request
     tokens: int
     digest: bytes  # hash of the prompt up to and including this block
     ttl: str | None  # set when the block carries cache_control
@@ -45,16 +44,24 @@ class Billing:
         return self.input_tokens + self.cache_write + self.cache_read
 
 
+# `json.dumps(x, sort_keys=True)` and `json.dumps(x)`, made once: `dumps` with an option
+# builds a new encoder on every call (a prompt has a block or more per message).
+_dumps_sorted = json.JSONEncoder(sort_keys=True).encode
+_dumps = json.JSONEncoder().encode
+
+
 def _strip(block: Any) -> tuple[str, str | None]:
     """The block serialised without its marker, and the marker's TTL if it has one."""
     if isinstance(block, dict):
-        marker = block.get("cache_control")
+        if "cache_control" not in block:
+            return _dumps_sorted(block), None
+        marker = block["cache_control"]
         body = {k: v for k, v in block.items() if k != "cache_control"}
         ttl = None
         if isinstance(marker, dict):
             ttl = str(marker.get("ttl", "5m"))
-        return json.dumps(body, sort_keys=True), ttl
-    return json.dumps(block), None
+        return _dumps_sorted(body), ttl
+    return _dumps(block), None
 
 
 def _prompt_parts(body: dict[str, Any]) -> Iterator[tuple[str, Any]]:
@@ -95,7 +102,7 @@ def segments(body: dict[str, Any]) -> list[Segment]:
         elif kind == "block":
             raw.append(_strip(value))
         else:
-            raw.append((json.dumps(value), None))
+            raw.append((_dumps(value), None))
     top = body.get("cache_control")
     if isinstance(top, dict) and raw:
         text, _ttl = raw[-1]

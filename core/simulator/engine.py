@@ -187,25 +187,48 @@ class Simulator:
         fault: str | None,
         cut: int = -1,
     ) -> AsyncIterator[bytes]:
-        """Send `frames` at `tps`; a stream_error or drop fault strikes at frame `cut`."""
+        """Send `frames` at `tps`; a stream_error or drop fault strikes at frame `cut`.
+
+        Frames that carry no tokens (message_start, a block's start and stop, pings, the
+        end) go out with the frame after them when the pace puts no wait between them: one
+        chunk instead of several, the same bytes at the same moments (before a wait,
+        what is held goes out first)."""
         await asyncio.sleep(latency)
         loop = asyncio.get_running_loop()
         start = loop.time()
         emitted = 0
+        held: list[bytes] = []  # frames without tokens, not sent yet
         for index, (frame, tokens) in enumerate(frames):
-            if index == cut and fault == "stream_error":
-                yield wire.sse("error", wire.error_payload("overloaded_error", "Overloaded"))
-                return
-            if index == cut and fault == "drop":
-                raise DropConnection()
-            if fault == "truncate" and frame.startswith(b"event: message_delta"):
-                return
-            if tokens:
-                emitted += tokens
-                delay = start + emitted / tps - loop.time()
-                if delay > 0.002:
-                    await asyncio.sleep(delay)
+            if fault is not None:
+                if index == cut and fault == "stream_error":
+                    error = wire.sse("error", wire.error_payload("overloaded_error", "Overloaded"))
+                    yield b"".join([*held, error])
+                    return
+                if index == cut and fault == "drop":
+                    if held:
+                        yield b"".join(held)
+                    raise DropConnection()
+                if fault == "truncate" and frame.startswith(b"event: message_delta"):
+                    if held:
+                        yield b"".join(held)
+                    return
+            if not tokens:
+                held.append(frame)
+                continue
+            emitted += tokens
+            delay = start + emitted / tps - loop.time()
+            if delay > 0.002:
+                if held:
+                    yield b"".join(held)
+                    held = []
+                await asyncio.sleep(delay)
+            if held:
+                held.append(frame)
+                frame = b"".join(held)
+                held = []
             yield frame
+        if held:
+            yield b"".join(held)
 
 
 def _thought(reply: Reply) -> str:

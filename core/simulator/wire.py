@@ -33,12 +33,16 @@ ERROR_STATUS = {
 
 def new_id(prefix: str, rng: random.Random) -> str:
     """An id shaped like the API's: `msg_01...`, `toolu_01...`, `req_01...`."""
-    return prefix + "01" + "".join(rng.choice(_ALPHABET) for _ in range(22))
+    return prefix + "01" + "".join(rng.choices(_ALPHABET, k=22))
+
+
+_dumps_compact = json.JSONEncoder(separators=(",", ":")).encode
+_json_string = json.encoder.encode_basestring_ascii  # what json.dumps(a str) gives, directly
 
 
 def sse(event: str, data: dict[str, Any]) -> bytes:
     """One SSE frame; the blank line at the end is what makes the client dispatch it."""
-    return f"event: {event}\ndata: {json.dumps(data, separators=(',', ':'))}\n\n".encode()
+    return f"event: {event}\ndata: {_dumps_compact(data)}\n\n".encode()
 
 
 def error_payload(kind: str, message: str, request_id: str | None = None) -> dict[str, Any]:
@@ -97,14 +101,19 @@ def block_tokens(block: dict[str, Any]) -> int:
 
 
 def split_text(text: str, rng: random.Random, low: int = 8, high: int = 24) -> Iterator[str]:
-    """Cut text into pieces of a few tokens, preferring to cut after a space; lazily, so a
-    long reply is cut as it streams, not all at once when it starts."""
-    pos = 0
-    while pos < len(text):
-        end = min(len(text), pos + rng.randint(low, high))
-        space = text.rfind(" ", pos + low // 2, end)
-        if end < len(text) and space > pos:
-            end = space + 1
+    """Cut text into pieces of a few tokens (low to high characters), preferring to cut
+    after a space; lazily, so a long reply is cut as it streams, not all at once when it
+    starts."""
+    pos, size, span, half = 0, len(text), high - low + 1, low // 2
+    draw = rng.random
+    while pos < size:
+        end = pos + low + int(draw() * span)  # randint(low, high), without its overhead
+        if end < size:
+            space = text.rfind(" ", pos + half, end)
+            if space > pos:
+                end = space + 1
+        else:
+            end = size
         yield text[pos:end]
         pos = end
 
@@ -119,11 +128,9 @@ def _block_start(block: dict[str, Any]) -> dict[str, Any]:
 
 
 def _block_deltas(block: dict[str, Any], rng: random.Random) -> Iterator[dict[str, Any]]:
+    """The deltas of a thinking or tool_use block (text blocks: `_text_frames`)."""
     kind = block["type"]
-    if kind == "text":
-        for piece in split_text(block["text"], rng):
-            yield {"type": "text_delta", "text": piece}
-    elif kind == "thinking":
+    if kind == "thinking":
         for piece in split_text(block["thinking"], rng):
             yield {"type": "thinking_delta", "thinking": piece}
         yield {"type": "signature_delta", "signature": block["signature"]}
@@ -134,6 +141,7 @@ def _block_deltas(block: dict[str, Any], rng: random.Random) -> Iterator[dict[st
             yield {"type": "input_json_delta", "partial_json": piece}
 
 
+_PING = b'event: ping\ndata: {"type":"ping"}\n\n'
 _TEXT_DELTA_FRAME = (
     'event: content_block_delta\ndata: {"type":"content_block_delta","index":%d,'
     '"delta":{"type":"text_delta","text":%s}}\n\n'
@@ -141,13 +149,19 @@ _TEXT_DELTA_FRAME = (
 
 
 def _delta_frame(index: int, delta: dict[str, Any]) -> bytes:
-    """A `content_block_delta` frame: `sse(...)` of it, with text deltas (nearly every
-    frame of a reply) filled into a template instead of dumping the whole dict."""
-    if delta["type"] == "text_delta":
-        return (_TEXT_DELTA_FRAME % (index, json.dumps(delta["text"]))).encode()
+    """A `content_block_delta` frame: `sse(...)` of it."""
     return sse(
         "content_block_delta", {"type": "content_block_delta", "index": index, "delta": delta}
     )
+
+
+def _text_frames(index: int, text: str, rng: random.Random) -> Iterator[tuple[bytes, int]]:
+    """A text block's delta frames (nearly every frame of a reply) with the tokens each
+    carries: the text's pieces filled into a frame template, the same bytes as
+    `_delta_frame` of `{"type": "text_delta", "text": piece}` without building the dict."""
+    template = _TEXT_DELTA_FRAME
+    for piece in split_text(text, rng):
+        yield (template % (index, _json_string(piece))).encode(), (len(piece) + 3) // 4
 
 
 def _delta_tokens(delta: dict[str, Any]) -> int:
@@ -195,12 +209,17 @@ def stream_events(
             0,
         )
         if index == 0:
-            yield sse("ping", {"type": "ping"}), 0
-        for delta in _block_deltas(block, rng):
+            yield _PING, 0
+        deltas: Iterator[tuple[bytes, int]] = (
+            _text_frames(index, block["text"], rng)
+            if block["type"] == "text"
+            else ((_delta_frame(index, d), _delta_tokens(d)) for d in _block_deltas(block, rng))
+        )
+        for frame in deltas:
             frames += 1
             if frames % PING_EVERY == 0:
-                yield sse("ping", {"type": "ping"}), 0
-            yield _delta_frame(index, delta), _delta_tokens(delta)
+                yield _PING, 0
+            yield frame
         yield sse("content_block_stop", {"type": "content_block_stop", "index": index}), 0
     final_usage = {
         "input_tokens": usage["input_tokens"],
