@@ -20,7 +20,8 @@ async def test_the_floor_times_its_workflows_in_the_attempts_phases(temporal_add
         row = await fan_out(client, 3, 2, None, queue)
     assert (row["agents"], row["cap"], row["ideal_s"]) == (3, 2, 2 * TURN_S)
     assert row["wall_s"] >= 2 * TURN_S  # two waves of one-second activities
-    assert row["efficiency"] == round(row["ideal_s"] / row["wall_s"], 3)
+    # Both are rounded to 3 places from the unrounded wall: they agree to a rounding step.
+    assert abs(row["efficiency"] - row["ideal_s"] / row["wall_s"]) <= 0.0015
     assert row["client_worker_runq_wait_s"] >= 0 and row["server_runq_wait_s"] is None
     phases = row["phases"]
     assert set(phases) == set(PHASES)

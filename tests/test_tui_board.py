@@ -82,13 +82,17 @@ async def test_board_shrinks_and_grows_with_the_terminal(tmp_path: Path) -> None
         assert board.selected == board.order[7]
         assert board.order[7] in board.panes
         await pilot.resize_terminal(160, 22)  # 2 shorter rows rather than 1 full one
-        await wait_until(pilot, lambda: board.capacity == 4)
-        assert {p.region.height for p in board.slots} == {9}
+        # The capacity changes first; the slots' layout and the panes follow in a refresh.
+        await wait_until(
+            pilot,
+            lambda: board.capacity == 4 and {p.region.height for p in board.slots} == {9},
+        )
         assert board.selected in board.panes
         await pilot.resize_terminal(160, 18)  # 1 pane row: the selection stays in view
-        await wait_until(pilot, lambda: board.capacity == 2)
+        await wait_until(
+            pilot, lambda: board.capacity == 2 and len(app.screen.query(AgentPane)) == 2
+        )
         assert board.selected in board.panes
-        assert len(app.screen.query(AgentPane)) == 2
         await app.close_session()
 
 

@@ -65,9 +65,11 @@ def other_threads() -> list[threading.Thread]:
 
 
 # How long leaving waits for other threads that are ending (sqlite's worker thread sets
-# its close's result, then still has to run to its end; under load that can take a few
-# ms). A thread that keeps working past this makes the process leave the normal way.
-THREADS_ENDING_S = 0.1
+# its close's result, then still has to run to its end: a few ms, but over 0.1 s was seen
+# at load 11). A join returns as soon as its thread ends, so this bound costs nothing
+# then; only a thread that keeps working makes the process wait it out and leave the
+# normal way.
+THREADS_ENDING_S = 1.0
 
 
 def threads_ended(within_s: float = THREADS_ENDING_S) -> bool:
