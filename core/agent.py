@@ -78,11 +78,16 @@ class _Sink:
         self._thinking = redact.StreamRedactor(redactor)
 
     def on_text(self, text: str) -> None:
+        # A call per streamed delta: `Agent._emit` and `Agent._streamed`, inlined.
         self.text.append(text)
         clean = self._text.feed(text)
+        agent = self.agent
         if clean:
-            self.agent._emit(TextDelta, turn=self.agent.turn, text=clean)
-        self.agent._streamed(len(text))
+            agent.emit(
+                TextDelta(run_id=agent.run_id, agent_id=agent.agent_id, turn=agent.turn, text=clean)
+            )
+        agent.last_activity = time.monotonic()
+        agent.usage.on_stream(len(text))
 
     def on_thinking(self, text: str) -> None:
         clean = self._thinking.feed(text)
