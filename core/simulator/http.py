@@ -1,7 +1,8 @@
 """A minimal HTTP/1.1 server on asyncio streams, for the loopback simulator and test servers.
 
-It serves one request per connection (`Connection: close`), with either a fixed
-body or a streamed one sent with chunked transfer encoding. A streamed body that
+It keeps a connection open for the next request, as the Messages API does (unless the
+client asks `Connection: close`, or a request's body was too large to read), and answers
+with either a fixed body or a streamed one sent with chunked transfer encoding. A streamed body that
 raises `DropConnection` makes the server cut the socket mid-response, as a broken
 network would.
 """
@@ -77,6 +78,7 @@ class HttpServer:
         self.backlog = backlog
         self._server: asyncio.Server | None = None
         self._conns: set[asyncio.Task[None]] = set()
+        self.connections = 0  # accepted so far (a client that keeps its sockets: few)
 
     @property
     def base_url(self) -> str:
@@ -117,12 +119,17 @@ class HttpServer:
         task = asyncio.current_task()
         assert task is not None
         self._conns.add(task)
+        self.connections += 1
         try:
-            request = await _read_request(reader)
-            if request is None:
-                return
-            response = await self.handler(request)
-            await _write_response(writer, response)
+            while True:
+                request = await _read_request(reader)
+                if request is None:
+                    return
+                keep = _keeps_alive(request)
+                response = await self.handler(request)
+                await _write_response(writer, response, keep)
+                if not keep:
+                    return
         except (DropConnection, ConnectionError):
             transport = writer.transport
             if not transport.is_closing():
@@ -150,6 +157,8 @@ async def _read_request(reader: asyncio.StreamReader) -> Request | None:
         if ":" in line:
             name, value = line.split(":", 1)
             headers[name.strip().lower()] = value.strip()
+    if _version.strip() == "HTTP/1.0" and headers.get("connection", "").lower() != "keep-alive":
+        headers["connection"] = "close"  # HTTP/1.0 closes unless it asked otherwise
     length = int(headers.get("content-length", "0") or 0)
     if length > MAX_BODY:
         return Request(method, path, headers, b"")
@@ -157,10 +166,18 @@ async def _read_request(reader: asyncio.StreamReader) -> Request | None:
     return Request(method, path, headers, body)
 
 
-async def _write_response(writer: asyncio.StreamWriter, response: Response) -> None:
+def _keeps_alive(request: Request) -> bool:
+    """Whether the connection serves another request after this one: HTTP/1.1 keeps it
+    unless the client says `close`; a body left unread (too large) ends it."""
+    if request.headers.get("connection", "").lower() == "close":
+        return False
+    return len(request.body) == int(request.headers.get("content-length", "0") or 0)
+
+
+async def _write_response(writer: asyncio.StreamWriter, response: Response, keep: bool) -> None:
     reason = _REASONS.get(response.status, "Status")
     headers = {k.lower(): v for k, v in response.headers.items()}
-    headers["connection"] = "close"
+    headers["connection"] = "keep-alive" if keep else "close"
     if response.stream is None:
         headers["content-length"] = str(len(response.body))
     else:
