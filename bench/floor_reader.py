@@ -62,6 +62,18 @@ async def post_sse(
         writer.close()
 
 
+def emit_frames(sse: bytes, on_event: OnEvent, loads: Callable[[bytes], Any] = json.loads) -> bytes:
+    """Each whole SSE frame's data, parsed, to `on_event` (pings skipped); the rest, kept."""
+    start = 0
+    while (end := sse.find(b"\n\n", start)) >= 0:
+        frame = sse[start:end]
+        start = end + 2
+        nl = frame.find(b"\n")
+        if frame[7:nl] != b"ping":
+            on_event(loads(frame[nl + 7 :]))
+    return sse[start:]
+
+
 async def _read_chunked(reader: asyncio.StreamReader, buf: bytes, on_event: OnEvent) -> None:
     raw = b""  # the chunked body, decoded
     sse = b""
@@ -81,17 +93,8 @@ async def _read_chunked(reader: asyncio.StreamReader, buf: bytes, on_event: OnEv
             raw += buf[nl + 2 : nl + 2 + size]
             buf = buf[nl + 2 + size + 2 :]
         if raw:
-            sse += raw
+            sse = emit_frames(sse + raw, on_event, loads)
             raw = b""
-            start = 0
-            while (end := sse.find(b"\n\n", start)) >= 0:
-                frame = sse[start:end]
-                start = end + 2
-                nl = frame.find(b"\n")
-                if frame[7:nl] == b"ping":
-                    continue
-                on_event(loads(frame[nl + 7 :]))
-            sse = sse[start:]
         if done:
             return
         more = await reader.read(65536)

@@ -74,7 +74,7 @@ from bench.common import (
     table,
     write_json,
 )
-from bench.floor_reader import OnEvent, post_sse, split_url
+from bench.floor_reader import OnEvent, emit_frames, post_sse, split_url
 
 LATENCY_S = 0.05  # the load scenario's latency before each reply's first token
 FLOOR_MODEL = "claude-haiku-5-5"
@@ -268,16 +268,7 @@ def inprocess_post(sim: Any) -> Post:
         assert response.stream is not None, response.body
         buffer = b""
         async for chunk in response.stream:
-            buffer += chunk
-            start = 0
-            while (end := buffer.find(b"\n\n", start)) >= 0:
-                frame = buffer[start:end]
-                start = end + 2
-                nl = frame.find(b"\n")
-                if frame[7:nl] == b"ping":
-                    continue
-                on_event(loads(frame[nl + 7 :]))
-            buffer = buffer[start:]
+            buffer = emit_frames(buffer + chunk, on_event, loads)
 
     return post
 
