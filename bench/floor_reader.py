@@ -54,12 +54,25 @@ async def post_sse(
             buf += more
         status = buf[: buf.find(b"\r\n")].split(b" ", 2)[1]
         if status != b"200":
-            rest = buf[head_end + 4 :] + await reader.read()
+            rest = await _error_body(reader, buf[:head_end], buf[head_end + 4 :])
             raise FloorReadError(f"HTTP {status.decode()}: {rest[:300]!r}")
         buf = buf[head_end + 4 :]
         await _read_chunked(reader, buf, on_event)
     finally:
         writer.close()
+
+
+async def _error_body(reader: asyncio.StreamReader, head: bytes, rest: bytes) -> bytes:
+    """An error reply's body: its Content-Length's worth (the server keeps the connection
+    open for the next request, so reading to the end would wait for good), else to EOF."""
+    for line in head.split(b"\r\n")[1:]:
+        name, _, value = line.partition(b":")
+        if name.strip().lower() == b"content-length":
+            wanted = int(value.strip())
+            if len(rest) < wanted:
+                rest += await reader.readexactly(wanted - len(rest))
+            return rest[:wanted]
+    return rest + await reader.read()
 
 
 def emit_frames(sse: bytes, on_event: OnEvent, loads: Callable[[bytes], Any] = json.loads) -> bytes:

@@ -661,6 +661,10 @@ class TemporalAttempt:
                 ),
                 cost_usd=usage.cost_usd,
             )
+            if usage.cost_usd is not None and usage.cost_usd > self._last_cost:
+                # Spend lines over the hub may be lost (a hub that died with its session,
+                # a resumed one not yet found): the run's ledger gets the rest at the end.
+                self.count(usage.cost_usd)
         except asyncio.CancelledError:
             state, reason = self._stop or ("interrupted", STOP_REASONS["interrupted"])
             outcome = AttemptOutcome(state, reason, self.last_text, self.usage, self.cost)
