@@ -67,6 +67,7 @@ class Browser:
         self.frames_in: list[bytes] = []  # websocket frames the page received
         self.frames_out: list[str] = []  # and sent
         self._changed = asyncio.Event()
+        self._close_url = ""
 
     async def start(self, timeout_s: float = 15.0) -> None:
         self.profile.mkdir(parents=True, exist_ok=True)
@@ -108,6 +109,7 @@ class Browser:
                 raise TimeoutError("the browser opened no page")
             if not targets:
                 await asyncio.sleep(0.05)
+        self._close_url = f"http://127.0.0.1:{port}/json/close/{targets[0]['id']}"
         self._ws = await self._http.ws_connect(targets[0]["webSocketDebuggerUrl"], max_msg_size=0)
         self._reader = asyncio.create_task(self._read())
         await self.call("Network.enable")
@@ -170,6 +172,13 @@ class Browser:
                 windowsVirtualKeyCode=key_code,
                 nativeVirtualKeyCode=key_code,
             )
+
+    async def close_tab(self) -> None:
+        """Close the page, as a person closes its tab (navigating away is not that: the
+        page may stay whole in the back/forward cache, its websockets open)."""
+        assert self._http is not None and self._close_url
+        async with self._http.get(self._close_url) as resp:
+            resp.raise_for_status()
 
     async def close(self) -> None:
         if self._reader is not None:

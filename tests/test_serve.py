@@ -129,7 +129,7 @@ async def test_serve_in_headless_chromium(tmp_path: Path) -> None:
             "the help screen drawn after the key",
         )
         # Closing the tab ends that delegate cleanly: its run is recorded as stopped.
-        await browser.call("Page.navigate", url="about:blank")
+        await browser.close_tab()
         await _until(lambda: _runs(db)[run_id] != "running", 20, "the run's end")
         assert _runs(db)[run_id] in ("cancelled", "stopped")  # not interrupted: a clean end
         assert server.poll() is None  # the server goes on for the next tab
