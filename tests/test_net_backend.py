@@ -207,3 +207,66 @@ async def test_a_silent_server_is_a_read_timeout_and_a_later_read_still_works() 
     finally:
         await stream.aclose()
         server_socket.close()
+
+
+async def _serve_once_then_close() -> tuple[asyncio.Server, list[int]]:
+    """A keep-alive server that answers one request on each connection, then closes it
+    (no `Connection: close`): as a server ends an idle connection."""
+    accepted: list[int] = []
+
+    async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        accepted.append(1)
+        await reader.readuntil(b"\r\n\r\n")
+        writer.write(b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok")
+        await writer.drain()
+        writer.close()
+
+    server = await asyncio.start_server(handle, "127.0.0.1", 0)
+    return server, accepted
+
+
+async def _eof_seen(stream: net_backend.AsyncioStream) -> None:
+    protocol = stream._protocol
+    if not protocol.eof:
+        protocol.waiter = asyncio.get_running_loop().create_future()
+        await asyncio.wait_for(protocol.waiter, 5)
+
+
+async def test_an_idle_connection_is_asked_if_readable_without_a_syscall(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The pool asks every idle connection this on each request it hands out; the loop
+    reads the socket, so the protocol knows, and a poll(2) each is not made."""
+
+    def no_poll(sock: Any) -> bool:
+        raise AssertionError("poll(2) on a socket the loop reads")
+
+    monkeypatch.setattr(net_backend, "is_socket_readable", no_poll)
+    server, _ = await _serve_once_then_close()
+    port = server.sockets[0].getsockname()[1]
+    stream = await net_backend.AsyncioBackend().connect_tcp("127.0.0.1", port)
+    try:
+        assert stream.get_extra_info("is_readable") is False
+        await stream.write(b"GET / HTTP/1.1\r\nhost: x\r\n\r\n")
+        assert isinstance(stream, net_backend.AsyncioStream)
+        await _eof_seen(stream)  # the answer, then the server's close
+        assert stream.get_extra_info("is_readable") is True
+    finally:
+        await stream.aclose()
+        server.close()
+
+
+async def test_the_pool_does_not_reuse_a_connection_the_server_closed() -> None:
+    server, accepted = await _serve_once_then_close()
+    port = server.sockets[0].getsockname()[1]
+    url = f"http://127.0.0.1:{port}/"
+    async with httpcore2.AsyncConnectionPool(network_backend=net_backend.AsyncioBackend()) as pool:
+        first = await pool.request("GET", url)
+        assert first.content == b"ok"
+        [conn] = pool.connections
+        stream = conn._connection._network_stream  # type: ignore[union-attr]
+        await _eof_seen(stream)
+        second = await pool.request("GET", url)  # not on the closed one: a new connection
+        assert second.status == 200 and second.content == b"ok"
+        assert len(accepted) == 2
+    server.close()

@@ -155,6 +155,10 @@ async def test_transcript_help_history_quit(tmp_path: Path) -> None:
         await pilot.press("h")
         await wait_until(pilot, lambda: isinstance(app.screen, HistoryScreen))
         await wait_until(pilot, lambda: app.screen.query_one("DataTable").row_count >= 1)
+        history = app.screen
+        assert app.check_action("history", ()) is False  # not offered over itself
+        await pilot.press("h")
+        assert app.screen is history
         await pilot.press("enter")
         await wait_until(pilot, lambda: isinstance(app.screen, RunScreen) and app.screen.replay)
         replay_screen = app.screen

@@ -234,6 +234,10 @@ class DelegateApp(App[int]):
 
     # --- app keys ------------------------------------------------------------
 
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        # History, once open, is not offered again in its own footer.
+        return not (action == "history" and isinstance(self.screen, HistoryScreen))
+
     def action_help(self) -> None:
         if not isinstance(self.screen, HelpScreen):
             self.push_screen(HelpScreen(self.keymap))
