@@ -4,6 +4,7 @@ verified TLS, bodies larger than its buffers both ways, and its errors as the SD
 from __future__ import annotations
 
 import asyncio
+import select
 import shutil
 import socket
 import ssl
@@ -238,10 +239,10 @@ async def test_an_idle_connection_is_asked_if_readable_without_a_syscall(
     """The pool asks every idle connection this on each request it hands out; the loop
     reads the socket, so the protocol knows, and a poll(2) each is not made."""
 
-    def no_poll(sock: Any) -> bool:
+    def no_poll(*args: Any) -> Any:
         raise AssertionError("poll(2) on a socket the loop reads")
 
-    monkeypatch.setattr(net_backend, "is_socket_readable", no_poll)
+    monkeypatch.setattr(select, "poll", no_poll)  # httpcore2's is_socket_readable uses it
     server, _ = await _serve_once_then_close()
     port = server.sockets[0].getsockname()[1]
     stream = await net_backend.AsyncioBackend().connect_tcp("127.0.0.1", port)
