@@ -171,3 +171,27 @@ def test_textual_widgets_get_the_legible_foreground_and_muted_text() -> None:
         for name in ("foreground", "text-muted", "markdown-h1-color"):
             colour = Color.parse(variables[name])
             assert colour.a == 1.0 and contrast(colour.rgb, panel) >= AA_TEXT, (theme, name)
+
+
+async def test_every_theme_draws_the_narrow_view_tabs_at_aa_contrast(tmp_path: Path) -> None:
+    """Below 120 columns the Board / Chat line shows the lit tab, and a Chat with unseen
+    CEO output, in the accent: textual-light's raw accent on its panel was 1.27:1."""
+    from tui.widgets.view_tabs import ViewTabs
+
+    app = all_states_app(tmp_path)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await _settle(pilot)
+        tabs = app.screen.query_one(ViewTabs)
+        failures: list[str] = []
+        lit = 0
+        for theme in sorted(app.available_themes):
+            app.theme = theme
+            for _ in range(2):  # the board shown, then the chat
+                await pilot.pause()
+                for cell in drawn(app, tabs.region):
+                    lit += cell.text.strip() in ("Board", "Chat", "Chat •")
+                    if cell.ratio < AA_TEXT:
+                        failures.append(f"{theme}: {cell.text!r} {cell.fg} on {cell.bg}")
+                await pilot.press("ctrl+t")
+        assert lit >= 2 * len(app.available_themes)
+        assert not failures, "\n".join(failures[:40])

@@ -28,14 +28,17 @@ class ViewTabs(Static):
         if state == self._shown:
             return
         self._shown = state
-        lit, dim = "bold reverse $accent", "$text-muted"
+        # The accent as text at AA on the panel (tui/contrast.py): a theme's own accent
+        # may not be (textual-light's orange on its grey: 1.27:1).
+        lit, dim = "bold reverse $legible-accent", "$text-muted"
+        new = "bold $legible-accent" if unseen_chat else dim
         board_label = " Board " if not approvals else f" Board · {approvals} to approve "
         chat_label = " Chat • " if unseen_chat and showing == BOARD else " Chat "
         self.update(
             Content.assemble(
                 (board_label, lit if showing == BOARD else dim),
                 " ",
-                (chat_label, lit if showing == CHAT else ("bold $accent" if unseen_chat else dim)),
+                (chat_label, lit if showing == CHAT else new),
                 ("   ", ""),
                 (key, "bold"),
                 (" switches", "$text-muted"),
