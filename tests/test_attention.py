@@ -10,7 +10,7 @@ import pytest
 
 from core.config import ConfigError, NotifySettings, parse_config
 from core.events import AgentStalled, ApprovalRequested, CeoWaiting, RunFinished
-from tests.tui_support import QuietSession
+from tests.tui_support import QuietSession, wait_until
 from tui.app import DelegateApp
 from tui.attention import Alert, Attention, desktop_protocol, sequence
 
@@ -132,3 +132,40 @@ async def test_the_app_writes_through_its_driver_and_toasts(
         session.bus.publish(RunFinished(run_id=R, status="stopped", result="", cost_usd=0.0))
         await pilot.pause()
         assert len(written) == 1
+
+
+async def test_the_approval_hints_follow_the_keymap_and_the_screen(tmp_path: Path) -> None:
+    """Remapped in `[keys]`, the toast, the desktop line and the inbox name the keys that
+    answer; over another screen (the help) the toast says where to answer instead."""
+    from tui.keymap import default_key
+    from tui.widgets.approvals import ApprovalInbox
+
+    assert default_key("app.dashboard") == "$" and default_key("view.switch") == "^t"
+    assert default_key("approval.once", {"approval.once": "o,f2"}) == "o"
+    session = QuietSession()
+    app = DelegateApp(
+        session=session,  # type: ignore[arg-type]
+        task="t",
+        autostart=False,
+        export_dir=tmp_path,
+        keymap={"approval.once": "o", "approval.always": "O"},
+    )
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.pause()
+        session.bus.publish(approval(command="make deploy"))
+        await wait_until(pilot, lambda: app._notifications)
+        [toast] = [n.message for n in app._notifications]
+        assert toast == "coding-1 asks to run: make deploy (o approve · d deny)"
+        inbox = app.screen.query_one(ApprovalInbox)
+        await wait_until(pilot, lambda: inbox.count == 1)
+        title = str(inbox.border_title)
+        assert "o approve once" in title and "a approve" not in title, title
+        await pilot.press("f1")  # the help: a/d do nothing there
+        await wait_until(pilot, lambda: app.screen is not app.main_screen)
+        session.bus.publish(
+            ApprovalRequested(run_id=R, agent_id="coding-2", request_id="a2",
+                              tool="run_command", command="make test", cwd="/w")
+        )  # fmt: skip
+        await wait_until(pilot, lambda: len(app._notifications) == 2)
+        latest = [n.message for n in app._notifications][-1]
+        assert latest == "coding-2 asks to run: make test (answer it on the run screen)"

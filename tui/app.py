@@ -17,6 +17,7 @@ from core.events import ApprovalResolved, Event, RunFinished
 from tui import strip_cycles
 from tui.attention import Alert, Attention
 from tui.contrast import legible_variables
+from tui.keymap import default_key
 from tui.replay import ReplayFeed
 from tui.screens.confirm import ConfirmScreen
 from tui.screens.help import HelpScreen
@@ -159,7 +160,10 @@ class DelegateApp(App[int]):
                     self.view.apply(event)
             self.session.bus.subscribe(self.view.apply)
             self.attention = Attention(
-                self.session.settings.notify, write=self.write_terminal, toast=self._toast
+                self.session.settings.notify,
+                write=self.write_terminal,
+                toast=self._toast,
+                label=self.key_label,
             )
             self.session.bus.subscribe(self._attend)
             if self.autostart:
@@ -196,9 +200,18 @@ class DelegateApp(App[int]):
         if stale:
             self._refresh_notifications()
 
+    def key_label(self, binding_id: str) -> str:
+        """The key that does `binding_id` here, as pressed (the config's `[keys]` apply)."""
+        return default_key(binding_id, self.keymap)
+
     def _toast(self, alert: Alert) -> None:
         severity: SeverityLevel = alert.severity  # type: ignore[assignment]
-        notification = Notification(alert.message, alert.title, severity, 8.0)
+        screen = self.screen_stack[-1] if self.screen_stack else None
+        if not alert.keys or screen is self.main_screen:
+            message = alert.text(self.key_label)
+        else:  # its keys work on the live run's screen only (history, a transcript, help...)
+            message = f"{alert.message} (answer it on the run screen)"
+        notification = Notification(message, alert.title, severity, 8.0)
         if alert.request_id is not None:
             self._approval_toasts[alert.request_id] = notification
         self.post_message(Notify(notification))

@@ -25,6 +25,7 @@ from core.events import (
     Event,
     RunFinished,
 )
+from tui.keymap import default_key
 from tui.view_model import one_line
 
 BELL = "\a"
@@ -45,6 +46,13 @@ class Alert:
     message: str
     severity: str = "information"  # a Textual toast severity
     request_id: str | None = None  # an approval's: its toast goes once it is answered
+    keys: tuple[tuple[str, str], ...] = ()  # (binding id, what it does): what answers it
+
+    def text(self, label: Callable[[str], str] = default_key) -> str:
+        """The message, with the keys that answer it as `label` names them."""
+        if not self.keys:
+            return self.message
+        return f"{self.message} ({' · '.join(f'{label(i)} {what}' for i, what in self.keys)})"
 
 
 def desktop_protocol(env: Mapping[str, str] | None = None) -> str | None:
@@ -81,9 +89,10 @@ def alert_for(event: Event) -> Alert | None:
         return Alert(
             "approval",
             "Approval needed",
-            f"{who} asks to run: {one_line(event.command, 120)} (a approve · d deny)",
+            f"{who} asks to run: {one_line(event.command, 120)}",
             "warning",
             event.request_id,
+            (("approval.once", "approve"), ("approval.deny", "deny")),
         )
     if isinstance(event, CeoWaiting) and event.answered:
         return Alert("waiting", "The CEO waits for you", "It answered; reply or quit.")
@@ -111,11 +120,13 @@ class Attention:
         toast: Callable[[Alert], None],
         env: Mapping[str, str] | None = None,
         clock: Callable[[], float] = time.monotonic,
+        label: Callable[[str], str] = default_key,
     ) -> None:
         self.settings = settings
         self.write = write
         self.toast = toast
         self.clock = clock
+        self.label = label  # a binding id's key as the operator presses it
         protocol = settings.desktop
         self.protocol: str | None = (
             desktop_protocol(env) if protocol == "auto" else None if protocol == "off" else protocol
@@ -138,7 +149,7 @@ class Attention:
         self._last = now
         out = BELL if self.settings.bell else ""
         if self.protocol is not None:
-            out += sequence(self.protocol, f"{TITLE}: {alert.title}", alert.message)
+            out += sequence(self.protocol, f"{TITLE}: {alert.title}", alert.text(self.label))
         if out:
             self.write(out)
             self.sent.append(alert)

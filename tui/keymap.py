@@ -59,6 +59,27 @@ BINDING_IDS: dict[str, tuple[str, str]] = {
 }
 
 
+def default_key(binding_id: str, keymap: dict[str, str] | None = None) -> str:
+    """The key that does `binding_id` (the config's first, else the default's), as it is
+    pressed: `a`, `A`, `$`, `+`, `^t`."""
+    keys = (keymap or {}).get(binding_id) or BINDING_IDS[binding_id][0]
+    key = keys.split(",")[0].strip()
+    *modifiers, name = key.split("+") if key != "plus" else ["plus"]
+    name = KEY_SIGNS.get(name, name)
+    return "".join(f"{m}+" if m != "ctrl" else "^" for m in modifiers) + name
+
+
+# Key names as the footer shows them (Textual's names for the characters).
+KEY_SIGNS = {
+    "dollar_sign": "$",
+    "plus": "+",
+    "question_mark": "?",
+    "left_square_bracket": "[",
+    "right_square_bracket": "]",
+    "space": "space",
+}
+
+
 def resolve_id(name: str) -> str | None:
     """A binding id, or a unique last part of one (`kill` is `agent.kill`)."""
     if name in BINDING_IDS:

@@ -14,15 +14,17 @@ from textual.content import Content
 from textual.widgets import Static
 
 from core.tools.always_allow import AlwaysOffer, always_allow_offer
+from tui.keymap import default_key
 from tui.view_model import ApprovalView, RunView, one_line
 
 SHOWN = 4  # the oldest in full, then up to three more on one line each
 
 
-def always_text(offer: AlwaysOffer) -> str:
-    """The line the inbox shows for `A`; tests compare it with what `A` adds."""
+def always_text(offer: AlwaysOffer, key: str = "A") -> str:
+    """The line the inbox shows for `A` (`key`, when remapped); tests compare it with what
+    `A` adds."""
     if offer.prefix is not None:
-        return f"A: always allow commands starting with: {offer.prefix}"
+        return f"{key}: always allow commands starting with: {offer.prefix}"
     return f"No always-allow: {offer.reason}"
 
 
@@ -55,6 +57,11 @@ class ApprovalInbox(VerticalScroll, can_focus=False):
     def compose(self) -> ComposeResult:
         yield self.body
 
+    def _key(self, binding_id: str) -> str:
+        """The key that does `binding_id`, as the config's `[keys]` set it."""
+        keymap: dict[str, str] | None = getattr(self.app, "keymap", None)
+        return default_key(binding_id, keymap)
+
     def show(self, view: RunView) -> None:
         items = list(view.approvals.values())
         self.count = len(items)
@@ -70,10 +77,12 @@ class ApprovalInbox(VerticalScroll, can_focus=False):
         offer = self.offer = always_allow_offer(oldest.command)
         if self.read_only:
             keys = ""
-        elif offer.offered:
-            keys = "  a approve once · A always allow · d deny"
         else:
-            keys = "  a approve once · d deny"
+            once, always, deny = (self._key(f"approval.{i}") for i in ("once", "always", "deny"))
+            if offer.offered:
+                keys = f"  {once} approve once · {always} always allow · {deny} deny"
+            else:
+                keys = f"  {once} approve once · {deny} deny"
         self.border_title = f"Approvals ({len(items)}){keys}"
         lines = [
             Content.assemble(
@@ -85,7 +94,8 @@ class ApprovalInbox(VerticalScroll, can_focus=False):
             ),
             Content.assemble(("$ ", "$legible-muted"), (oldest.command, "bold $text")),
             Content.styled(
-                always_text(offer), "$legible-success" if offer.offered else "$legible-warning"
+                always_text(offer, self._key("approval.always")),
+                "$legible-success" if offer.offered else "$legible-warning",
             ),
         ]
         for ap in items[1:SHOWN]:
