@@ -162,6 +162,12 @@ async def test_the_approval_hints_follow_the_keymap_and_the_screen(tmp_path: Pat
         assert "o approve once" in title and "a approve" not in title, title
         await pilot.press("f1")  # the help: a/d do nothing there
         await wait_until(pilot, lambda: app.screen is not app.main_screen)
+        # The toast already up says so too (a new one, for the rest of its time).
+        await wait_until(
+            pilot,
+            lambda: [n.message for n in app._notifications]
+            == ["coding-1 asks to run: make deploy (answer it on the run screen)"],
+        )
         session.bus.publish(
             ApprovalRequested(run_id=R, agent_id="coding-2", request_id="a2",
                               tool="run_command", command="make test", cwd="/w")
@@ -169,3 +175,13 @@ async def test_the_approval_hints_follow_the_keymap_and_the_screen(tmp_path: Pat
         await wait_until(pilot, lambda: len(app._notifications) == 2)
         latest = [n.message for n in app._notifications][-1]
         assert latest == "coding-2 asks to run: make test (answer it on the run screen)"
+        await pilot.press("escape")  # back on the run: both name their keys again
+        await wait_until(pilot, lambda: app.screen is app.main_screen)
+        await wait_until(
+            pilot,
+            lambda: sorted(n.message for n in app._notifications)
+            == [
+                "coding-1 asks to run: make deploy (o approve · d deny)",
+                "coding-2 asks to run: make test (o approve · d deny)",
+            ],
+        )

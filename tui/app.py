@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from textual import work
 from textual.app import App, SystemCommand
@@ -109,9 +109,11 @@ class DelegateApp(App[int]):
         self.session_closed = False
         self.store_failure: str | None = None  # why the run's events cannot be written
         self.attention: Attention | None = None  # bell, desktop notification, toasts
-        self._approval_toasts: dict[str, Notification] = {}  # by request id, until answered
+        # By request id, until answered: the alert and the toast that shows it.
+        self._approval_toasts: dict[str, tuple[Alert, Notification]] = {}
 
     def on_mount(self) -> None:
+        self.screen_change_signal.subscribe(self, self._screen_changed)
         if self.keymap:
             self.set_keymap(self.keymap)
         if self.session is None and self.connect is not None:
@@ -178,9 +180,9 @@ class DelegateApp(App[int]):
     def _attend(self, event: Event) -> None:
         """Call the operator back when the run needs them (not for the end they chose)."""
         if isinstance(event, ApprovalResolved):  # answered: its "a approve · d deny" goes
-            toast = self._approval_toasts.pop(event.request_id, None)
-            if toast is not None:
-                self._drop_toasts([toast])
+            shown = self._approval_toasts.pop(event.request_id, None)
+            if shown is not None:
+                self._drop_toasts([shown[1]])
             return
         if self.attention is None or (self.session_closed and isinstance(event, RunFinished)):
             return
@@ -204,17 +206,28 @@ class DelegateApp(App[int]):
         """The key that does `binding_id` here, as pressed (the config's `[keys]` apply)."""
         return default_key(binding_id, self.keymap)
 
-    def _toast(self, alert: Alert) -> None:
+    def _toast(self, alert: Alert, timeout: float = 8.0) -> None:
         severity: SeverityLevel = alert.severity  # type: ignore[assignment]
+        notification = Notification(self._toast_text(alert), alert.title, severity, timeout)
+        if alert.request_id is not None:
+            self._approval_toasts[alert.request_id] = (alert, notification)
+        self.post_message(Notify(notification))
+
+    def _toast_text(self, alert: Alert) -> str:
         screen = self.screen_stack[-1] if self.screen_stack else None
         if not alert.keys or screen is self.main_screen:
-            message = alert.text(self.key_label)
-        else:  # its keys work on the live run's screen only (history, a transcript, help...)
-            message = f"{alert.message} (answer it on the run screen)"
-        notification = Notification(message, alert.title, severity, 8.0)
-        if alert.request_id is not None:
-            self._approval_toasts[alert.request_id] = notification
-        self.post_message(Notify(notification))
+            return alert.text(self.key_label)
+        # Its keys work on the live run's screen only (not the history, a transcript...).
+        return f"{alert.message} (answer it on the run screen)"
+
+    def _screen_changed(self, screen: Screen[Any]) -> None:
+        """Approval toasts still up say again how to answer, on the screen now shown."""
+        for request_id, (alert, shown) in list(self._approval_toasts.items()):
+            if shown not in self._notifications:  # timed out
+                del self._approval_toasts[request_id]
+            elif self._toast_text(alert) != shown.message:
+                self._drop_toasts([shown])
+                self._toast(alert, max(shown.time_left, 1.0))
 
     def write_terminal(self, text: str) -> None:
         """Raw output for the real terminal (bell, OSC notifications), between frames."""
