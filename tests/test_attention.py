@@ -148,7 +148,7 @@ async def test_the_approval_hints_follow_the_keymap_and_the_screen(tmp_path: Pat
         task="t",
         autostart=False,
         export_dir=tmp_path,
-        keymap={"approval.once": "o", "approval.always": "O"},
+        keymap={"approval.once": "o", "approval.always": "O", "app.quit": "ctrl+q"},
     )
     async with app.run_test(size=(120, 40)) as pilot:
         await pilot.pause()
@@ -156,6 +156,8 @@ async def test_the_approval_hints_follow_the_keymap_and_the_screen(tmp_path: Pat
         await wait_until(pilot, lambda: app._notifications)
         [toast] = [n.message for n in app._notifications]
         assert toast == "coding-1 asks to run: make deploy (o approve · d deny)"
+        assert app.main_screen is not None
+        assert app.main_screen.answered_placeholder() == "Reply, or esc then ^q to finish"
         inbox = app.screen.query_one(ApprovalInbox)
         await wait_until(pilot, lambda: inbox.count == 1)
         title = str(inbox.border_title)

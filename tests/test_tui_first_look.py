@@ -11,7 +11,7 @@ from rich.cells import cell_len
 from core.events import Notice
 from tests.tui_support import QuietSession
 from tui.app import DelegateApp
-from tui.screens.run import ANSWERED_PLACEHOLDER, RunScreen
+from tui.screens.run import RunScreen
 from tui.widgets.agent_board import EMPTY_TEXT
 
 SIZES = [(80, 24), (100, 30), (160, 48)]
@@ -31,9 +31,10 @@ async def test_a_new_run_says_what_to_do(tmp_path: Path, size: tuple[int, int]) 
         assert chat.empty.display and chat.empty.region.area > 0
         assert "Type a task below and press enter" in str(chat.empty.render())
         # The answered hint fits the message box whole (a cut one reads "… or escap").
-        chat.set_state("waiting for you", placeholder=ANSWERED_PLACEHOLDER)
+        answered = screen.answered_placeholder()
+        chat.set_state("waiting for you", placeholder=answered)
         await pilot.pause()
-        assert cell_len(ANSWERED_PLACEHOLDER) <= chat.input.content_region.width
+        assert cell_len(answered) <= chat.input.content_region.width
         app.view.apply(Notice(run_id="quiet", agent_id="ceo", text="started"))
         await screen.flush()
         await pilot.pause()

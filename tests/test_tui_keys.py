@@ -163,7 +163,9 @@ async def test_transcript_help_history_quit(tmp_path: Path) -> None:
         await wait_until(pilot, lambda: isinstance(app.screen, RunScreen) and app.screen.replay)
         replay_screen = app.screen
         assert replay_screen is not screen and replay_screen.check_action("kill", ()) is False
-        assert OVER_LIVE_HINT in replay_screen.chat.input.placeholder  # it says the way back
+        back = replay_screen.over_live_hint()  # it says the way back
+        assert back == OVER_LIVE_HINT.format(back="esc")
+        assert back in replay_screen.chat.input.placeholder
         await pilot.press("escape")  # leaves the replay, back to the live run
         assert app.screen is screen
         await pilot.press("q")

@@ -22,7 +22,7 @@ from tui.cli import main
 from tui.launch import say_exit
 from tui.sample_run import sample_events
 from tui.screens.confirm import ConfirmScreen
-from tui.screens.run import ANSWERED_PLACEHOLDER, RunScreen
+from tui.screens.run import RunScreen
 from tui.view_model import RunView
 from tui.widgets.run_header import RunHeader
 from tui.widgets.steady_footer import typed_character
@@ -187,7 +187,8 @@ async def test_hints_name_no_key_the_focused_box_would_type(tmp_path: Path) -> N
         ]
         assert shown and not typed, typed
         assert ("f1", "f1") in shown  # help is still named, by the key that works here
-        assert "escape then q" in ANSWERED_PLACEHOLDER  # the answered hint says how
+        assert isinstance(app.screen, RunScreen)
+        assert "esc then q" in app.screen.answered_placeholder()  # the answered hint says how
         await pilot.press("q")
         assert box.value == "q" and isinstance(app.screen, RunScreen)
 
@@ -202,8 +203,10 @@ async def test_replay_over_the_live_run_goes_back_with_escape(tmp_path: Path) ->
         replay = RunScreen(RunView(), over_live=True)
         await app.push_screen(replay)
         await pilot.pause()
-        assert replay.chat.input.placeholder == OVER_LIVE_HINT
-        assert any(OVER_LIVE_HINT in n.message for n in app._notifications)
+        hint = replay.over_live_hint()
+        assert hint == OVER_LIVE_HINT.format(back="esc")
+        assert replay.chat.input.placeholder == hint
+        assert any(hint in n.message for n in app._notifications)
         assert "escape" in {k.key for k in replay.query(FooterKey)}
         await pilot.press("escape")
         assert app.screen is live

@@ -17,7 +17,7 @@ from core.events import ApprovalResolved, Event, RunFinished
 from tui import strip_cycles
 from tui.attention import Alert, Attention
 from tui.contrast import legible_variables
-from tui.keymap import default_key
+from tui.keymap import first_key
 from tui.replay import ReplayFeed
 from tui.screens.confirm import ConfirmScreen
 from tui.screens.help import HelpScreen
@@ -203,8 +203,9 @@ class DelegateApp(App[int]):
             self._refresh_notifications()
 
     def key_label(self, binding_id: str) -> str:
-        """The key that does `binding_id` here, as pressed (the config's `[keys]` apply)."""
-        return default_key(binding_id, self.keymap)
+        """The key that does `binding_id` here (the config's `[keys]` apply), as the footer
+        shows it."""
+        return self.get_key_display(Binding(first_key(binding_id, self.keymap), binding_id))
 
     def _toast(self, alert: Alert, timeout: float = 8.0) -> None:
         severity: SeverityLevel = alert.severity  # type: ignore[assignment]

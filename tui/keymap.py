@@ -59,11 +59,16 @@ BINDING_IDS: dict[str, tuple[str, str]] = {
 }
 
 
-def default_key(binding_id: str, keymap: dict[str, str] | None = None) -> str:
-    """The key that does `binding_id` (the config's first, else the default's), as it is
-    pressed: `a`, `A`, `$`, `+`, `^t`."""
+def first_key(binding_id: str, keymap: dict[str, str] | None = None) -> str:
+    """The key that does `binding_id`: the config's first, else the default's."""
     keys = (keymap or {}).get(binding_id) or BINDING_IDS[binding_id][0]
-    key = keys.split(",")[0].strip()
+    return keys.split(",")[0].strip()
+
+
+def default_key(binding_id: str, keymap: dict[str, str] | None = None) -> str:
+    """`first_key` as it is pressed, `a`, `A`, `$`, `+`, `^t`, where Textual's display of
+    keys is not at hand (the app's `key_label` uses it)."""
+    key = first_key(binding_id, keymap)
     *modifiers, name = key.split("+") if key != "plus" else ["plus"]
     name = KEY_SIGNS.get(name, name)
     return "".join(f"{m}+" if m != "ctrl" else "^" for m in modifiers) + name

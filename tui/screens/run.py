@@ -22,6 +22,7 @@ from textual.widgets import Input
 
 from core.tools.always_allow import always_allow_offer
 from tui.commands import AgentCommands, applies
+from tui.keymap import first_key
 from tui.replay import ReplayFeed
 from tui.screens.confirm import ConfirmScreen
 from tui.screens.retry import RetryRequest, RetryScreen
@@ -49,8 +50,8 @@ NARROW_BELOW = 120
 SWITCH_ID, SWITCH_KEY = "view.switch", "ctrl+t"
 CHAT_MIN_WIDTH = 40
 # Hints in the message box name no key it would type: `q` there is a letter of the reply.
-ANSWERED_PLACEHOLDER = "Reply, or escape then q to finish"
-OVER_LIVE_HINT = "replay — escape returns to the live run"
+ANSWERED_PLACEHOLDER = "Reply, or {back} then {quit} to finish"
+OVER_LIVE_HINT = "replay — {back} returns to the live run"
 
 AGENT_ACTIONS = frozenset({"steer", "interrupt", "kill", "retry", "extend", "transcript"})
 APPROVAL_ACTIONS = frozenset({"approve", "always", "deny"})
@@ -144,7 +145,7 @@ class RunScreen(Screen[None]):
         else:
             self.board.focus()
         if self.over_live:
-            self.notify(OVER_LIVE_HINT, title="Replay", timeout=6)
+            self.notify(self.over_live_hint(), title="Replay", timeout=6)
 
     async def on_unmount(self) -> None:
         if self.replay is not None:
@@ -195,11 +196,23 @@ class RunScreen(Screen[None]):
             approvals=len(self.view.approvals) if self.showing == CHAT else 0,
         )
 
-    def _switch_key(self) -> str:
-        """The switch key as the footer shows it (after a `[keys]` remap)."""
+    def _key(self, binding_id: str) -> str:
+        """A key as the footer shows it (after a `[keys]` remap)."""
         keymap = getattr(self.app, "keymap", {}) or {}
-        key = keymap.get(SWITCH_ID, SWITCH_KEY).split(",")[0].strip()
-        return self.app.get_key_display(Binding(key, "switch_view"))
+        return self.app.get_key_display(Binding(first_key(binding_id, keymap), binding_id))
+
+    def answered_placeholder(self) -> str:
+        """The message box's hint when the CEO answered: the keys that finish the run."""
+        return ANSWERED_PLACEHOLDER.format(
+            back=self._key("board.focus"), quit=self._key("app.quit")
+        )
+
+    def over_live_hint(self) -> str:
+        """What a replay opened over the live run says: the key back to it."""
+        return OVER_LIVE_HINT.format(back=self._key("replay.back"))
+
+    def _switch_key(self) -> str:
+        return self._key(SWITCH_ID)
 
     def action_switch_view(self) -> None:
         if not self.narrow:
@@ -242,13 +255,13 @@ class RunScreen(Screen[None]):
     def _chat_state(self) -> None:
         chat = self.chat
         if self.read_only:
-            chat.set_state("replay", placeholder=OVER_LIVE_HINT if self.over_live else None)
+            chat.set_state("replay", placeholder=self.over_live_hint() if self.over_live else None)
         elif self.view.status != "running":
             chat.set_state(self.view.status)
         elif self.view.ceo_busy:
             chat.set_state("CEO busy", queued=True)
         elif self.view.answered:
-            chat.set_state("waiting for you", placeholder=ANSWERED_PLACEHOLDER)
+            chat.set_state("waiting for you", placeholder=self.answered_placeholder())
         else:
             chat.set_state("CEO idle")
 

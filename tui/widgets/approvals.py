@@ -59,8 +59,8 @@ class ApprovalInbox(VerticalScroll, can_focus=False):
 
     def _key(self, binding_id: str) -> str:
         """The key that does `binding_id`, as the config's `[keys]` set it."""
-        keymap: dict[str, str] | None = getattr(self.app, "keymap", None)
-        return default_key(binding_id, keymap)
+        label = getattr(self.app, "key_label", None)
+        return label(binding_id) if label is not None else default_key(binding_id)
 
     def show(self, view: RunView) -> None:
         items = list(view.approvals.values())
