@@ -236,3 +236,29 @@ def test_a_one_word_task_after_double_dash_is_a_task(
     assert main(["--simulate", "--db", str(tmp_path / "runs.db"), "--", "histroy"]) == 0
     assert main(["--simulate", "--db", str(tmp_path / "runs.db"), "Refactor"]) == 0
     assert started == ["histroy", "Refactor"]
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["--simulate", "run", "a task"],  # argparse: "unrecognized arguments: a task"
+        ["--yes", "--max-concurrent", "3", "run"],  # the TUI with the task "run"
+    ],
+)
+def test_a_command_after_options_says_it_goes_first(
+    argv: list[str], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Options before the command made the command the TUI's task, or left its task
+    unrecognized: the one line says where the command goes."""
+    db = tmp_path / "runs.db"
+    _fails_cleanly([*argv, "--db", str(db)], capsys, "`run` is a command: it goes first")
+    assert not db.exists()
+
+
+def test_an_options_value_named_like_a_command_is_not_one(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`--workspace run` names a directory: a bad flag after it gets no command hint."""
+    code = main(["--workspace", "run", "--bogus", "--db", str(tmp_path / "runs.db")])
+    err = capsys.readouterr().err
+    assert code == 2 and "--bogus" in err and "is a command" not in err

@@ -489,7 +489,13 @@ def main(argv: list[str] | None = None) -> int:
     command = argv[0] if argv and argv[0] in COMMANDS else None
     rest = argv[1:] if command else argv
     try:
-        args = build_parser(command).parse_args(rest)
+        try:
+            args = build_parser(command).parse_args(rest)
+        except UsageError as exc:
+            misplaced = None if command else command_after_options(rest, build_parser(None))
+            if misplaced is None:
+                raise
+            raise UsageError(f"{exc}; {_goes_first(misplaced)}") from None
         if command is None and args.help:
             print(OVERVIEW, end="")
             return 0
@@ -512,11 +518,38 @@ def main(argv: list[str] | None = None) -> int:
 OPTION_WORDS = {"help": "--help", "version": "--version", "demo": "--demo"}
 
 
+def command_after_options(argv: list[str], parser: argparse.ArgumentParser) -> str | None:
+    """`delegate --yes run TASK`: a command word that came after options (before `--`;
+    not an option's value: `--workspace run` names a directory)."""
+    takes_value = {
+        option
+        for action in parser._actions
+        if action.nargs != 0
+        for option in action.option_strings
+    }
+    value_next = False
+    for token in argv:
+        if token == "--":
+            return None
+        if not value_next and token in COMMANDS:
+            return token
+        value_next = token in takes_value
+    return None
+
+
+def _goes_first(command: str) -> str:
+    return f"`{command}` is a command: it goes first (delegate {command} ... [options])"
+
+
 def check_command_typo(task: str | None) -> None:
     """`delegate histroy` would start a run (and spend money) with the task "histroy"."""
     if task is None or not task.strip() or len(task.split()) > 1:
         return
     word = task.strip()
+    if word in COMMANDS:  # `delegate --simulate run`: options before the command
+        raise UsageError(
+            f"{_goes_first(word)}; to give the CEO that one-word task: delegate -- {word}"
+        )
     if word.lower() in OPTION_WORDS:
         meant = OPTION_WORDS[word.lower()]
     else:
