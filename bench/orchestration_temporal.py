@@ -106,9 +106,7 @@ def _settings(workspace: Path, cap: int, runner: str, address: str | None, queue
     )
 
 
-async def fan_out(
-    sim: TimedSimulator, settings: Settings, agents: int, cap: int
-) -> dict[str, Any]:
+async def fan_out(sim: TimedSimulator, settings: Settings, agents: int, cap: int) -> dict[str, Any]:
     client = make_client("simulator", "http://simulator.invalid", transport=SimulatorTransport(sim))
     access = ModelAccess(client, simulated=True, describe="fan-out")
     session = Session(settings, access=access)
@@ -176,9 +174,7 @@ async def probes(sim: TimedSimulator, settings: Settings) -> dict[str, Any]:
     await _until(steer_due)
     await _until(lambda: sum(isinstance(e, SteerDelivered) for e in events) >= len(steers))
     ended = {e.agent_id: e.ts for e in events if isinstance(e, TurnEnded) and e.turn == 1}
-    delivered = [
-        e.ts - ended[steers[e.steer_id]] for e in events if isinstance(e, SteerDelivered)
-    ]
+    delivered = [e.ts - ended[steers[e.steer_id]] for e in events if isinstance(e, SteerDelivered)]
     await session.supervisor.wait(ids, timeout_s=60)
     sim.latency_s = 60.0  # the next replies hang: kill them mid-reply
     long = [session.spawn("research", f"Long task {i}") for i in range(PROBES)]

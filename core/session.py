@@ -377,9 +377,7 @@ class Session:
         if record.reason and record.state != "done":
             head += f" ({record.reason})"
         block = self.evidence.ledger(record.agent_id, record.attempt).block()
-        self._tell(
-            InboxMessage(text=f"{head} {result}\n\n{block}", source="system", silent=True)
-        )
+        self._tell(InboxMessage(text=f"{head} {result}\n\n{block}", source="system", silent=True))
 
     def _tell(self, message: InboxMessage) -> None:
         """A message for the CEO at its next turn boundary, through its attempt."""

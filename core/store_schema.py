@@ -176,6 +176,7 @@ def shadow_views(version: int) -> list[str]:
         for table in ESTIMATED
     ]
 
+
 RUN_COLUMNS = (
     "run_id, task, status, created_at, finished_at, workspace, ceo_model, simulated, "
     "max_concurrent, result, cost_usd, input_tokens, output_tokens, cache_read_tokens, "

@@ -167,8 +167,10 @@ async def test_the_approval_hints_follow_the_keymap_and_the_screen(tmp_path: Pat
         # The toast already up says so too (a new one, for the rest of its time).
         await wait_until(
             pilot,
-            lambda: [n.message for n in app._notifications]
-            == ["coding-1 asks to run: make deploy (answer it on the run screen)"],
+            lambda: (
+                [n.message for n in app._notifications]
+                == ["coding-1 asks to run: make deploy (answer it on the run screen)"]
+            ),
         )
         session.bus.publish(
             ApprovalRequested(run_id=R, agent_id="coding-2", request_id="a2",
@@ -181,9 +183,11 @@ async def test_the_approval_hints_follow_the_keymap_and_the_screen(tmp_path: Pat
         await wait_until(pilot, lambda: app.screen is app.main_screen)
         await wait_until(
             pilot,
-            lambda: sorted(n.message for n in app._notifications)
-            == [
-                "coding-1 asks to run: make deploy (o approve · d deny)",
-                "coding-2 asks to run: make test (o approve · d deny)",
-            ],
+            lambda: (
+                sorted(n.message for n in app._notifications)
+                == [
+                    "coding-1 asks to run: make deploy (o approve · d deny)",
+                    "coding-2 asks to run: make test (o approve · d deny)",
+                ]
+            ),
         )

@@ -60,9 +60,10 @@ def test_equality_hash_repr_and_round_trips_as_a_dataclass() -> None:
         names = [f.name for f in dataclasses.fields(cls)]
         values = tuple(getattr(event, n) for n in names)
         assert hash(event) == hash(values)  # as a frozen dataclass hashes
-        assert repr(event) == f"{cls.__qualname__}(" + ", ".join(
-            f"{n}={getattr(event, n)!r}" for n in names
-        ) + ")"
+        assert (
+            repr(event)
+            == f"{cls.__qualname__}(" + ", ".join(f"{n}={getattr(event, n)!r}" for n in names) + ")"
+        )
         assert event != dataclasses.replace(event, ts=2.5)
         assert dataclasses.replace(event, ts=2.5).ts == 2.5
         assert list(event.to_dict()) == [*names, "kind"]

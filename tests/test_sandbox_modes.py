@@ -190,9 +190,7 @@ def _cli(tmp_path: Path, config: str, *extra: str) -> list[str]:
     ]
 
 
-def test_required_mode_refuses_to_start(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str]
-) -> None:
+def test_required_mode_refuses_to_start(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     config = '[sandbox]\nmode = "required"\nbwrap = "/nonexistent/bwrap"\n'
     assert main(_cli(tmp_path, config)) == 2
     out, err = capsys.readouterr()

@@ -35,9 +35,7 @@ async def test_killed_agent_takes_every_process_with_it(
     marker = new_marker()
     monkeypatch.setenv(MARKER_VAR, marker)
     ws, _ = layout(tmp_path)
-    settings = settings_for(
-        ws, assume_yes=True, sandbox=SandboxSettings(env=(MARKER_VAR,))
-    )
+    settings = settings_for(ws, assume_yes=True, sandbox=SandboxSettings(env=(MARKER_VAR,)))
     killed: dict[str, float] = {}
 
     async def started(run: AgentRun) -> bool:

@@ -198,9 +198,7 @@ def test_stats_help_and_bad_limit(capsys: pytest.CaptureFixture[str]) -> None:
 
 
 @pytest.mark.parametrize("size", [(80, 24), (100, 30), (160, 48)])
-async def test_the_scorecard_screen_cuts_no_header(
-    tmp_path: Path, size: tuple[int, int]
-) -> None:
+async def test_the_scorecard_screen_cuts_no_header(tmp_path: Path, size: tuple[int, int]) -> None:
     from textual.app import App
     from textual.widgets import DataTable
 

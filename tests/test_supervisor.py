@@ -269,7 +269,6 @@ async def test_text_streams_as_events(tmp_path: Path) -> None:
     assert "".join(deltas) == "one two three" and all(deltas)
 
 
-
 class FakeClock:
     """The supervisor's clock, moved by hand."""
 

@@ -62,9 +62,7 @@ class Harness:
 
 
 @pytest.fixture
-async def harness_for(
-    temporal_address: str, tmp_path: Path
-) -> AsyncIterator[Any]:
+async def harness_for(temporal_address: str, tmp_path: Path) -> AsyncIterator[Any]:
     from core.temporal.runner import AgentShape, TemporalOptions, TemporalRunner
 
     made: list[Any] = []

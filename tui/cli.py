@@ -519,22 +519,16 @@ OPTION_WORDS = {"help": "--help", "version": "--version", "demo": "--demo"}
 
 
 def command_after_options(argv: list[str], parser: argparse.ArgumentParser) -> str | None:
-    """`delegate --yes run TASK`: a command word that came after options (before `--`;
-    not an option's value: `--workspace run` names a directory)."""
-    takes_value = {
-        option
-        for action in parser._actions
-        if action.nargs != 0
-        for option in action.option_strings
-    }
-    value_next = False
-    for token in argv:
-        if token == "--":
-            return None
-        if not value_next and token in COMMANDS:
-            return token
-        value_next = token in takes_value
-    return None
+    """`delegate --yes run TASK`: a command word that came after options, read as the
+    TUI's task (not an option's value: `--workspace run` names a directory)."""
+    if "--" in argv:
+        return None
+    try:
+        known, _unknown = parser.parse_known_args(argv)
+    except UsageError:
+        return None
+    task = getattr(known, "task", None)
+    return task if task in COMMANDS else None
 
 
 def _goes_first(command: str) -> str:

@@ -131,7 +131,7 @@ def keymap_from(pairs: tuple[tuple[str, str], ...], source: str = "") -> dict[st
         if binding_id is None:
             raise ConfigError(f"{where}keys.{name}", "unknown binding id" + _hint(name))
         if not isinstance(keys, str) or not _keys(keys):
-            raise ConfigError(f"{where}keys.{name}", "give the key(s) as a string, e.g. \"x\"")
+            raise ConfigError(f"{where}keys.{name}", 'give the key(s) as a string, e.g. "x"')
         for key in _keys(keys):
             if not _KEY_RE.match(key):
                 raise ConfigError(

@@ -298,6 +298,7 @@ class AgentView:
     def clear_reply(self) -> None:
         self.reply_parts = []
         self.reply_chars = 0
+
     # Its timeout clock stands still while it waits for the operator's approval.
     waited_s: float = 0.0  # earlier waits of this attempt
     waiting_since: float | None = None  # when the current wait began

@@ -55,9 +55,7 @@ async def _serve(args: argparse.Namespace, settings: Settings, address: str) -> 
     )
     conversations = Path(args.conversations) if args.conversations else None
     host = make_host(settings, model, workspace, conversations)
-    group = WorkerGroup(
-        build_workers(client, host, queue, workflows=not args.no_workflows), host
-    )
+    group = WorkerGroup(build_workers(client, host, queue, workflows=not args.no_workflows), host)
     models = f"simulated models ({access.describe})" if access.simulated else access.describe
     print(
         f"delegate worker: workspace {queue!r} ({workspace}) on Temporal at {address}; "

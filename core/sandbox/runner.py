@@ -56,7 +56,7 @@ class CommandRunner:
             return f"sandbox: bubblewrap {self.bwrap.version_text}, network {net} by default"
         if self.state == "off":
             return (
-                "sandbox: off ([sandbox] mode = \"off\"): commands run unconfined, "
+                'sandbox: off ([sandbox] mode = "off"): commands run unconfined, '
                 "and commands that run workspace code always ask"
             )
         return f"sandbox: none ({self.reason}): every command asks before it runs"

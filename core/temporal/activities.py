@@ -336,9 +336,7 @@ class Activities:
             last_text=agent.last_text,
             failed=failed,
             cut_notice=agent.cut_notice() if agent.cut_call is not None else None,
-            notes=[
-                Steer(m.steer_id, m.text, m.interrupt, m.source, m.silent) for m in agent.inbox
-            ],
+            notes=[Steer(m.steer_id, m.text, m.interrupt, m.source, m.silent) for m in agent.inbox],
             warned=[limit.unit for limit in agent.limits if limit.warned],
             cuts_in_a_row=agent.cuts_in_a_row,
         )

@@ -41,7 +41,15 @@ _WRAPPERS = frozenset(
 # programs; a command carrying one is never allowed by prefix.
 _UNSAFE_ARGS: dict[str, tuple[str, ...]] = {
     "find": (
-        "-exec", "-execdir", "-ok", "-okdir", "-delete", "-fprint", "-fprint0", "-fprintf", "-fls"
+        "-exec",
+        "-execdir",
+        "-ok",
+        "-okdir",
+        "-delete",
+        "-fprint",
+        "-fprint0",
+        "-fprintf",
+        "-fls",
     ),
     "git": ("--output", "--ext-diff", "--upload-pack", "--exec"),
     "sort": ("-o", "--output"),
