@@ -22,7 +22,7 @@ from textual.widgets import Input
 
 from core.tools.always_allow import always_allow_offer
 from tui.commands import AgentCommands, applies
-from tui.keymap import first_key
+from tui.keymap import default_key
 from tui.replay import ReplayFeed
 from tui.screens.confirm import ConfirmScreen
 from tui.screens.retry import RetryRequest, RetryScreen
@@ -197,9 +197,9 @@ class RunScreen(Screen[None]):
         )
 
     def _key(self, binding_id: str) -> str:
-        """A key as the footer shows it (after a `[keys]` remap)."""
-        keymap = getattr(self.app, "keymap", {}) or {}
-        return self.app.get_key_display(Binding(first_key(binding_id, keymap), binding_id))
+        """A key as the footer shows it, after a `[keys]` remap (the app's `key_label`)."""
+        label: Callable[[str], str] = getattr(self.app, "key_label", default_key)
+        return label(binding_id)
 
     def answered_placeholder(self) -> str:
         """The message box's hint when the CEO answered: the keys that finish the run."""

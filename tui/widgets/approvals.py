@@ -8,6 +8,8 @@ or why no "always" is offered for it (see core.tools.always_allow).
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from textual.app import ComposeResult
 from textual.containers import VerticalScroll
 from textual.content import Content
@@ -58,9 +60,9 @@ class ApprovalInbox(VerticalScroll, can_focus=False):
         yield self.body
 
     def _key(self, binding_id: str) -> str:
-        """The key that does `binding_id`, as the config's `[keys]` set it."""
-        label = getattr(self.app, "key_label", None)
-        return label(binding_id) if label is not None else default_key(binding_id)
+        """The key that does `binding_id`, after a `[keys]` remap (the app's `key_label`)."""
+        label: Callable[[str], str] = getattr(self.app, "key_label", default_key)
+        return label(binding_id)
 
     def show(self, view: RunView) -> None:
         items = list(view.approvals.values())
